@@ -1,0 +1,1 @@
+"""Event store (DuckDB + Parquet) and the queries over it."""

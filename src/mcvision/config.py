@@ -1,0 +1,432 @@
+"""Site configuration: cameras, zones, lines, topology, thresholds, models, storage.
+
+A site is described by one YAML file validated by pydantic. A broken file
+fails with :class:`ConfigError`, whose message names every bad field by its
+path, e.g. ``cameras[2].zones[0].polygon: needs >= 3 points``.
+
+Example:
+    >>> cfg = SiteConfig.model_validate({
+    ...     "site_id": "demo",
+    ...     "cameras": [{"id": "cam1", "source": "video.mp4"}],
+    ... })
+    >>> cfg.reset.timezone
+    'Asia/Kolkata'
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pendulum
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+Point = tuple[float, float]
+
+
+class ConfigError(ValueError):
+    """A site config that cannot be used. The message names each bad field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ZoneConfig(_Model):
+    """A named floor area seen by one camera.
+
+    Zones with the same ``name`` on several cameras are one zone.
+    """
+
+    name: str = Field(min_length=1)
+    polygon: list[Point]
+    normalized: bool = Field(
+        default=False, description="polygon in 0..1 of the frame instead of pixels"
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, v: list[Point]) -> list[Point]:
+        if len(v) < 3:
+            raise ValueError(f"needs >= 3 points, got {len(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _range(self) -> ZoneConfig:
+        if self.normalized and any(not (0 <= c <= 1) for p in self.polygon for c in p):
+            raise ValueError("polygon: normalized coordinates must lie in 0..1")
+        return self
+
+
+class LineConfig(_Model):
+    """An entrance line: crossing it towards ``inside`` opens a visit, away closes it.
+
+    ``inside`` is the side of the directed segment ``points[0] -> points[1]``
+    (in image coordinates, y pointing down) that is the inside of the premises.
+    """
+
+    name: str = Field(min_length=1)
+    points: tuple[Point, Point]
+    inside: Literal["left", "right"] = "left"
+    normalized: bool = False
+
+    @model_validator(mode="after")
+    def _distinct(self) -> LineConfig:
+        if self.points[0] == self.points[1]:
+            raise ValueError("points: the two points of a line must differ")
+        if self.normalized and any(not (0 <= c <= 1) for p in self.points for c in p):
+            raise ValueError("points: normalized coordinates must lie in 0..1")
+        return self
+
+
+_URL = re.compile(r"^(rtsp|rtsps|http|https|rtmp|udp|tcp)://", re.I)
+
+
+class CameraConfig(_Model):
+    """One camera: where its frames come from and what it sees."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    source: str | int = Field(
+        description="file path, rtsp/http URL, webcam index, or image folder"
+    )
+    fps: float = Field(default=10.0, gt=0, le=120, description="target sampling fps")
+    resolution: tuple[int, int] | None = Field(
+        default=None, description="(width, height) hint for normalized geometry"
+    )
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    lines: list[LineConfig] = Field(default_factory=list)
+    record: bool = False
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str | int) -> str | int:
+        if isinstance(v, int):
+            if v < 0:
+                raise ValueError("webcam index must be >= 0")
+            return v
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and (v[0] <= 0 or v[1] <= 0):
+            raise ValueError("width and height must be > 0")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> CameraConfig:
+        names = [ln.name for ln in self.lines]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"lines: duplicate line names {dup}")
+        return self
+
+    @property
+    def source_kind(self) -> Literal["webcam", "url", "folder", "file"]:
+        """How the source is read: webcam index, stream URL, image folder or file."""
+        if isinstance(self.source, int):
+            return "webcam"
+        if _URL.match(self.source):
+            return "url"
+        if Path(self.source).is_dir():
+            return "folder"
+        return "file"
+
+    @property
+    def is_live(self) -> bool:
+        """Live sources are timestamped by wall clock and may drop frames."""
+        return self.source_kind in ("webcam", "url")
+
+
+class TransitConfig(_Model):
+    """Who can walk from camera ``a`` to camera ``b`` (either way) and how fast."""
+
+    a: str
+    b: str
+    min_s: float = Field(default=0.0, ge=0)
+    max_s: float = Field(default=600.0, gt=0)
+    overlap: bool = Field(
+        default=False, description="the cameras see the same floor: one person may be on both at once"
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> TransitConfig:
+        if self.a == self.b:
+            raise ValueError("a and b must be different cameras")
+        if self.max_s < self.min_s:
+            raise ValueError(f"max_s ({self.max_s}) must be >= min_s ({self.min_s})")
+        return self
+
+
+class TopologyConfig(_Model):
+    """Camera adjacency. Pairs not listed follow ``unlisted``."""
+
+    transits: list[TransitConfig] = Field(default_factory=list)
+    unlisted: Literal["allow", "deny"] = Field(
+        default="allow",
+        description="allow: unlisted pairs may hand over after any gap; deny: never",
+    )
+
+
+class IdentityConfig(_Model):
+    """Thresholds of the global identity matcher."""
+
+    match_threshold: float = Field(default=0.6, ge=-1, le=1, description="min cosine to match")
+    min_frames: int = Field(default=3, ge=1, description="updates before a track is matched")
+    min_seconds: float = Field(default=0.0, ge=0, description="track age before it is matched")
+    min_quality: float = Field(default=0.0, ge=0, le=1)
+    gallery_per_identity: int = Field(default=16, ge=1, description="embeddings kept per person")
+    embed_every_frames: int = Field(default=10, ge=1, description="ReID every K frames per track")
+    max_pending_s: float = Field(
+        default=5.0, ge=0, description="a track without a usable embedding this long gets a new ID"
+    )
+    use_reid: bool = Field(default=True, description="false: motion/topology only (ablation)")
+    use_topology: bool = Field(default=True, description="false: ignore transit windows (ablation)")
+
+
+class VisitConfig(_Model):
+    """Visit and zone semantics (see DESIGN.md §3)."""
+
+    absence_timeout_s: float = Field(default=300.0, gt=0)
+    zone_enter_s: float = Field(default=2.0, ge=0)
+    zone_exit_s: float = Field(default=3.0, ge=0)
+    track_point_every_s: float = Field(default=1.0, gt=0, description="heatmap sampling period")
+
+
+class ResetConfig(_Model):
+    """Daily reset: business days start at ``time`` in ``timezone``."""
+
+    time: str = "00:00"
+    timezone: str = "Asia/Kolkata"
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v.strip())
+        if not m or int(m[1]) > 23 or int(m[2]) > 59:
+            raise ValueError(f"{v!r} is not a time of day HH:MM")
+        return f"{int(m[1]):02d}:{m[2]}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            pendulum.timezone(v)
+        except Exception:
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+
+class StorageConfig(_Model):
+    """Where the site's data lives. Relative paths are relative to the config file."""
+
+    root: str = "data"
+
+    def events_dir(self) -> Path:
+        return Path(self.root) / "events"
+
+    def gallery_dir(self) -> Path:
+        return Path(self.root) / "gallery"
+
+
+class DetectorConfig(_Model):
+    weights: str = "yolo11n_int8_openvino_model"
+    conf: float = Field(default=0.35, ge=0, le=1)
+    iou: float = Field(default=0.5, ge=0, le=1)
+    imgsz: int = Field(default=640, ge=32)
+    classes: list[str] = Field(default_factory=lambda: ["person"])
+    device: str = "cpu"
+
+
+class SegmenterConfig(_Model):
+    backend: Literal["none", "yolo-seg", "sam", "mobile_sam", "sam2"] = "none"
+    weights: str | None = None
+    imgsz: int = Field(default=320, ge=32)
+    device: str = "cpu"
+
+
+class ReIDConfig(_Model):
+    backend: Literal["onnx", "torchreid"] = "onnx"
+    weights: str = "osnet_x0_25_msmt17.onnx"
+    arch: str = "osnet_x0_25"
+    device: str = "cpu"
+
+
+class PoseConfig(_Model):
+    enabled: bool = False
+    weights: str = "yolov8n-pose_int8_openvino_model"
+    device: str = "cpu"
+
+
+class TrackerConfig(_Model):
+    type: Literal["bytetrack", "botsort"] = "bytetrack"
+    track_buffer: int = Field(default=30, ge=1, description="frames a lost track is kept")
+    match_thresh: float = Field(default=0.8, gt=0, le=1)
+    gmc: bool = Field(default=False, description="camera-motion compensation (BoT-SORT)")
+
+
+class ModelsConfig(_Model):
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    segmenter: SegmenterConfig = Field(default_factory=SegmenterConfig)
+    reid: ReIDConfig = Field(default_factory=ReIDConfig)
+    pose: PoseConfig = Field(default_factory=PoseConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+
+
+class SiteConfig(_Model):
+    """A whole site: everything ``mcvision run`` needs."""
+
+    site_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    cameras: Annotated[list[CameraConfig], Field(min_length=1)]
+    topology: TopologyConfig = Field(default_factory=TopologyConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    visits: VisitConfig = Field(default_factory=VisitConfig)
+    reset: ResetConfig = Field(default_factory=ResetConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> SiteConfig:
+        ids = [c.id for c in self.cameras]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"cameras: duplicate camera ids {dup}")
+        known = set(ids)
+        seen: set[frozenset[str]] = set()
+        for i, t in enumerate(self.topology.transits):
+            for end in ("a", "b"):
+                if getattr(t, end) not in known:
+                    raise ValueError(
+                        f"topology.transits[{i}].{end}: unknown camera {getattr(t, end)!r}"
+                        f" (cameras: {sorted(known)})"
+                    )
+            pair = frozenset((t.a, t.b))
+            if pair in seen:
+                raise ValueError(f"topology.transits[{i}]: pair {t.a}-{t.b} listed twice")
+            seen.add(pair)
+        return self
+
+    # ---- derived views -------------------------------------------------
+    def camera(self, camera_id: str) -> CameraConfig:
+        for c in self.cameras:
+            if c.id == camera_id:
+                return c
+        raise KeyError(camera_id)
+
+    @property
+    def zone_names(self) -> list[str]:
+        """Every zone name once, in config order (same-name zones are one zone)."""
+        out: dict[str, None] = {}
+        for c in self.cameras:
+            for z in c.zones:
+                out.setdefault(z.name, None)
+        return list(out)
+
+    def zone_cameras(self) -> dict[str, list[str]]:
+        """Zone name → cameras that see it."""
+        out: dict[str, list[str]] = defaultdict(list)
+        for c in self.cameras:
+            for z in c.zones:
+                out[z.name].append(c.id)
+        return dict(out)
+
+    def transit(self, a: str, b: str) -> TransitConfig | None:
+        """The transit rule between two cameras, either direction, or None."""
+        for t in self.topology.transits:
+            if {t.a, t.b} == {a, b}:
+                return t
+        return None
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith(
+            ("function-", "tagged-union")
+        ):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """One line per problem: ``field.path: message``."""
+    lines = []
+    for e in err.errors():
+        loc = _loc(tuple(e["loc"]))
+        msg = e["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            msg = msg.removeprefix(prefix)
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        # A model-level error that names its own field: put it on the path.
+        m = re.match(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): (.*)$", msg)
+        if m and not msg.startswith(("http", "rtsp")):
+            loc = f"{loc}.{m[1]}" if loc else m[1]
+            msg = m[2]
+        lines.append(f"{loc or '<root>'}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, *, source: str = "<config>") -> SiteConfig:
+    """Validate a mapping into a :class:`SiteConfig` or raise :class:`ConfigError`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return SiteConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{source}: invalid site config\n{format_validation_error(err)}") from None
+
+
+def load_config(path: str | Path) -> SiteConfig:
+    """Load a site YAML. Relative storage and file-source paths resolve against its folder.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or not a valid site config.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot read config file: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{p}: not valid YAML{where}: {problem}") from None
+    cfg = parse_config(data, source=str(p))
+    return resolve_paths(cfg, p.parent)
+
+
+def resolve_paths(cfg: SiteConfig, base: Path) -> SiteConfig:
+    """Make relative storage and file/folder source paths absolute against ``base``."""
+    root = Path(cfg.storage.root)
+    storage = cfg.storage.model_copy(
+        update={"root": str(root if root.is_absolute() else (base / root).resolve())}
+    )
+    cams = []
+    for c in cfg.cameras:
+        src = c.source
+        if isinstance(src, str) and not _URL.match(src) and not Path(src).is_absolute():
+            src = str((base / src).resolve())
+        cams.append(c.model_copy(update={"source": src}))
+    return cfg.model_copy(update={"storage": storage, "cameras": cams})

@@ -1,0 +1,1 @@
+"""Global identities across cameras, visits and zone dwell, the daily reset."""

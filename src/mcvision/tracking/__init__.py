@@ -1,0 +1,1 @@
+"""Per-camera tracking and zone/line geometry."""

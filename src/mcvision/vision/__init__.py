@@ -1,0 +1,1 @@
+"""Model wrappers (no Ray): detector, segmenter, ReID, pose, face, weights."""
