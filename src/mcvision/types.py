@@ -297,6 +297,7 @@ class Visit:
     out_source: str = "sighting"  # "sighting" | "line" | "reset" | "shutdown"
     returning: bool = False
     is_staff: bool = False
+    closed: bool = False
 
     @property
     def dwell_s(self) -> float:
@@ -316,6 +317,7 @@ class ZoneVisit:
     enter_ts: float
     exit_ts: float
     cameras: tuple[str, ...] = ()
+    closed: bool = False
 
     @property
     def dwell_s(self) -> float:
@@ -335,3 +337,29 @@ class TrackPoint:
     x: float  # foot point, normalized 0..1 of frame width
     y: float  # foot point, normalized 0..1 of frame height
     zone: str | None = None
+
+
+@dataclass
+class Records:
+    """What the identity core hands to the event store in one go.
+
+    ``visits`` and ``zone_visits`` are snapshots: a visit is written when it
+    opens, may be written again while it grows, and is written with
+    ``closed=True`` when it ends. The store keeps the latest snapshot per ID.
+    """
+
+    events: list[Event] = field(default_factory=list)
+    visits: list[Visit] = field(default_factory=list)
+    zone_visits: list[ZoneVisit] = field(default_factory=list)
+    track_points: list[TrackPoint] = field(default_factory=list)
+
+    def extend(self, other: Records) -> Records:
+        """Append another batch to this one (in place) and return self."""
+        self.events.extend(other.events)
+        self.visits.extend(other.visits)
+        self.zone_visits.extend(other.zone_visits)
+        self.track_points.extend(other.track_points)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.visits) + len(self.zone_visits) + len(self.track_points)
