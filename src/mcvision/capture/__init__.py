@@ -1,0 +1,1 @@
+"""Frame capture: sources (files, streams, webcams, folders) and the per-camera pipeline."""
