@@ -285,6 +285,61 @@ class ModelsConfig(_Model):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
 
 
+class AutoscalingConfig(_Model):
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(default=1, ge=1)
+    target_ongoing_requests: float = Field(default=8.0, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingConfig:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError("max_replicas must be >= min_replicas")
+        return self
+
+
+class DeploymentConfig(_Model):
+    """How one model runs as a Ray Serve deployment."""
+
+    max_batch_size: int = Field(default=8, ge=1, le=512)
+    batch_wait_timeout_s: float = Field(default=0.01, ge=0, le=5)
+    num_replicas: int = Field(default=1, ge=1)
+    num_cpus: float = Field(default=0.5, ge=0)
+    num_gpus: float = Field(default=0.0, ge=0)
+    max_ongoing_requests: int | None = Field(
+        default=None, ge=1, description="default 2 x max_batch_size; must be >= max_batch_size"
+    )
+    autoscaling: AutoscalingConfig | None = None
+
+    @model_validator(mode="after")
+    def _ongoing(self) -> DeploymentConfig:
+        if self.max_ongoing_requests is not None and self.max_ongoing_requests < self.max_batch_size:
+            raise ValueError(
+                f"max_ongoing_requests ({self.max_ongoing_requests}) must be >= max_batch_size"
+                f" ({self.max_batch_size}), or batches never fill"
+            )
+        return self
+
+    @property
+    def ongoing(self) -> int:
+        return self.max_ongoing_requests or 2 * self.max_batch_size
+
+
+class RuntimeConfig(_Model):
+    """How the site runs on Ray: deployments, camera actors, the HTTP API."""
+
+    detector: DeploymentConfig = Field(default_factory=DeploymentConfig)
+    embedder: DeploymentConfig = Field(
+        default_factory=lambda: DeploymentConfig(max_batch_size=32, num_cpus=0.5)
+    )
+    segmenter: DeploymentConfig = Field(default_factory=lambda: DeploymentConfig(max_batch_size=4))
+    pose: DeploymentConfig = Field(default_factory=lambda: DeploymentConfig(max_batch_size=8))
+    camera_num_cpus: float = Field(default=0.25, ge=0)
+    frames_per_batch: int = Field(default=4, ge=1, le=64, description="frames a camera sends at once")
+    tick_s: float = Field(default=1.0, gt=0, description="how often visits are closed and flushed")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+
+
 class SiteConfig(_Model):
     """A whole site: everything ``mcvision run`` needs."""
 
@@ -296,6 +351,7 @@ class SiteConfig(_Model):
     reset: ResetConfig = Field(default_factory=ResetConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SiteConfig:

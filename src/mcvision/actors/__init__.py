@@ -1,0 +1,1 @@
+"""Ray actors: thin shells over the identity core and the camera pipeline."""

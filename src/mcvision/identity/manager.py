@@ -1,0 +1,634 @@
+"""Global identities: local tracks of every camera → one ID per person per day.
+
+How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
+
+1. **Pending.** A new track is held until it has ``identity.min_frames``
+   updates, is ``identity.min_seconds`` old and (with ``use_reid``) has at least
+   one embedding of quality ≥ ``min_quality``. Its updates are buffered. A
+   track still without a usable embedding after ``max_pending_s`` is decided
+   anyway and gets a new ID. A track that ends before it has ``min_frames``
+   updates (or is ``min_seconds`` old) is dropped as a spurious detection,
+   together with its buffered updates.
+2. **Joint matching.** All ready tracks are matched at once against the
+   active identities with the Hungarian algorithm on ``1 − similarity``. The
+   similarity of a track to an identity is the highest cosine between the
+   track's mean (re-normalized) embedding and any of the identity's gallery
+   embeddings. Every track also has a "new identity" option costing
+   ``1 − match_threshold``, so a pair below the threshold is never preferred,
+   and pairs forbidden by the topology gate cost too much to be taken.
+   Tracks left unmatched are not all given new IDs at once: the earliest
+   gets one, then the rest are matched again (new IDs included), so two
+   pending tracks of one new person on overlapping cameras end with one ID.
+3. **Topology gate** (``use_topology``), from the identity's sightings per
+   camera, for a new track on camera B:
+
+   * same camera: forbidden if one of the identity's tracks there overlaps the
+     new track in time (one camera never holds a person twice); a track that
+     ended or was last seen before the new one started is re-acquisition;
+   * camera A with ``overlap: true``: allowed, even at the same moment;
+   * other listed transit: forbidden while the identity is seen on A at the
+     same time, or when ``gap = first ts on B − last ts on A < min_s`` (too
+     fast, whatever the embeddings say). A gap beyond ``max_s`` is allowed:
+     the person may have been somewhere no camera sees, or left and came back
+     the same day;
+   * unlisted pair: ``topology.unlisted = allow`` allows any gap ≥ 0 (not
+     concurrent); ``deny`` forbids the hand-over when A is where the identity
+     was seen last.
+
+   With ``use_topology = false`` only the same-camera rule remains.
+4. **Without ReID** (``use_reid = false``, an ablation): a ready track goes
+   to the identity whose latest sighting is an ended track on a camera with a
+   listed transit to this one and a gap inside its window (``min_s ≤ gap ≤
+   max_s``; ``0 ≤ gap ≤ max_s`` for overlapping cameras), the closest in time
+   (jointly, Hungarian on the gap); else a new ID.
+5. **Gallery.** Embeddings of assigned tracks (quality ≥ ``min_quality``) join
+   the identity's gallery, at most ``gallery_per_identity`` of them, kept
+   diverse: when full, a new embedding replaces one of the two most similar
+   stored ones (the lower-quality, then older one) unless it is itself at least
+   as redundant. Matching runs in memory; every change is written to the
+   LanceDB :class:`~mcvision.identity.gallery.Gallery`, from which a restarted
+   process rebuilds the day's identities and continues numbering.
+
+Global IDs are ``YYYYMMDD-NNNN`` with ``NNNN`` counting from 1 each business
+day. :meth:`IdentityManager.reset` (or the first update of a later business
+day) archives the day's gallery and forgets the active identities.
+
+Example:
+    >>> import numpy as np
+    >>> from mcvision.config import SiteConfig
+    >>> from mcvision.types import TrackletUpdate
+    >>> cfg = SiteConfig.model_validate({
+    ...     "site_id": "demo", "cameras": [{"id": "cam1", "source": "a.mp4"}],
+    ...     "identity": {"min_frames": 2}})
+    >>> mgr = IdentityManager(cfg, Gallery("memory://", dim=4))
+    >>> emb = np.array([1.0, 0, 0, 0], dtype=np.float32)
+    >>> box, foot = np.array([0, 0, 10, 30.0]), np.array([5, 30.0])
+    >>> ts0 = 1_795_000_000.0
+    >>> r1 = mgr.update([TrackletUpdate("cam1", 7, ts0, box, foot, embedding=emb)])
+    >>> r1.sightings   # pending: held back
+    []
+    >>> r2 = mgr.update([TrackletUpdate("cam1", 7, ts0 + 0.1, box, foot)])
+    >>> [(gid, round(u.ts - ts0, 1)) for gid, u in r2.sightings]  # both released, in order
+    [('20261118-0001', 0.0), ('20261118-0001', 0.1)]
+    >>> [str(e.kind) for e in r2.events]
+    ['identity_new', 'track_assigned']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from mcvision.config import SiteConfig, TransitConfig
+from mcvision.identity.gallery import Gallery, GalleryRow, diverse_subset, normalize
+from mcvision.identity.reset import BusinessCalendar
+from mcvision.types import Event, EventKind, TrackletUpdate
+
+_FORBIDDEN = 1e9
+_NO_MATCH_TOPOLOGY = 1e6
+
+TrackKey = tuple[str, int]
+
+
+@dataclass
+class IdentityResult:
+    """What one :meth:`IdentityManager.update` produced.
+
+    Attributes:
+        sightings: ``(global_id, update)`` for every update of an assigned
+            track, in ts order; updates held while a track was pending are
+            released (in their original order) when it is assigned.
+        events: ``IDENTITY_NEW`` and ``TRACK_ASSIGNED`` events (and ``RESET``
+            when the batch crossed into a new business day).
+    """
+
+    sightings: list[tuple[str, TrackletUpdate]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Track:
+    camera_id: str
+    local_id: int
+    first_ts: float
+    last_ts: float
+    n: int = 0
+    embs: list[tuple[np.ndarray, float, float]] = field(default_factory=list)  # vec, ts, quality
+    buffer: list[TrackletUpdate] = field(default_factory=list)
+    global_id: str | None = None
+    ended: bool = False
+
+    @property
+    def key(self) -> TrackKey:
+        return (self.camera_id, self.local_id)
+
+    def mean_embedding(self) -> np.ndarray | None:
+        if not self.embs:
+            return None
+        m = np.mean([v for v, _, _ in self.embs], axis=0)
+        norm = float(np.linalg.norm(m))
+        return (m / norm).astype(np.float32) if norm > 0 else None
+
+
+@dataclass(frozen=True)
+class _Span:
+    camera_id: str
+    first_ts: float
+    last_ts: float
+    ended: bool
+
+
+@dataclass(eq=False)
+class _Identity:
+    global_id: str
+    vecs: list[np.ndarray] = field(default_factory=list)
+    meta: list[tuple[str, float, float]] = field(default_factory=list)  # emb id, ts, quality
+    tracks: dict[TrackKey, _Track] = field(default_factory=dict)
+    history: dict[str, tuple[float, float]] = field(default_factory=dict)  # camera → first, last
+    _mat: np.ndarray | None = None
+
+    def matrix(self) -> np.ndarray | None:
+        if not self.vecs:
+            return None
+        if self._mat is None:
+            self._mat = np.stack(self.vecs)
+        return self._mat
+
+    def spans(self, exclude: TrackKey | None = None) -> Iterator[_Span]:
+        for cam, (first, last) in self.history.items():
+            yield _Span(cam, first, last, True)
+        for key, t in self.tracks.items():
+            if key != exclude:
+                yield _Span(t.camera_id, t.first_ts, t.last_ts, t.ended)
+
+    def fold(self, t: _Track) -> None:
+        """Forget a track's object, keep its time span per camera."""
+        self.tracks.pop(t.key, None)
+        first, last = self.history.get(t.camera_id, (t.first_ts, t.last_ts))
+        self.history[t.camera_id] = (min(first, t.first_ts), max(last, t.last_ts))
+
+
+class IdentityManager:
+    """Assigns one global ID per person per business day across cameras.
+
+    Args:
+        cfg: the site config (``identity`` thresholds, ``topology``, ``reset``).
+        gallery: where embeddings persist; ``None`` keeps them in memory only
+            (``Gallery("memory://")``, 512-d). In production pass
+            ``Gallery(cfg.storage.gallery_dir())``.
+        calendar: business days; default from ``cfg.reset``.
+        track_retention_s: ended (or silent) tracks older than this are
+            forgotten; their identity keeps a per-camera time span for the
+            topology gate, and :meth:`global_id_of` no longer knows them.
+
+    Example:
+        >>> from mcvision.config import SiteConfig
+        >>> cfg = SiteConfig.model_validate(
+        ...     {"site_id": "s", "cameras": [{"id": "c1", "source": "x.mp4"}]})
+        >>> mgr = IdentityManager(cfg)
+        >>> mgr.active_identities()
+        []
+    """
+
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        gallery: Gallery | None = None,
+        calendar: BusinessCalendar | None = None,
+        *,
+        track_retention_s: float = 120.0,
+    ) -> None:
+        if track_retention_s <= 0:
+            raise ValueError(f"track_retention_s must be > 0, got {track_retention_s}")
+        self.cfg = cfg
+        self.icfg = cfg.identity
+        self.gallery = gallery if gallery is not None else Gallery("memory://")
+        self.calendar = calendar or BusinessCalendar.from_config(cfg.reset)
+        self.track_retention_s = float(track_retention_s)
+        self._transits: dict[frozenset[str], TransitConfig | None] = {}
+        self._day: str | None = None
+        self._n = 0
+        self._now = -math.inf
+        self._tracks: dict[TrackKey, _Track] = {}
+        self._identities: dict[str, _Identity] = {}
+        self._gal_add: list[GalleryRow] = []
+        self._gal_remove: list[str] = []
+        self._gal_register: list[tuple[str, str, float]] = []
+
+    # ---- public API ---------------------------------------------------
+    @property
+    def day(self) -> str | None:
+        """The business day whose identities are active (None before any input)."""
+        return self._day
+
+    def active_identities(self) -> list[str]:
+        """Global IDs of the current business day, sorted."""
+        return sorted(self._identities)
+
+    def global_id_of(self, camera_id: str, local_id: int) -> str | None:
+        """The global ID of a local track; None while pending, or if unknown/forgotten."""
+        t = self._tracks.get((camera_id, int(local_id)))
+        return t.global_id if t else None
+
+    def restore(self, day: str) -> list[str]:
+        """Make ``day`` current, rebuilding its active identities from the gallery.
+
+        Called by itself on the first update; call it directly to restore
+        before any input. Returns the restored global IDs.
+        """
+        self._load_day(day)
+        return self.active_identities()
+
+    def update(self, updates: Sequence[TrackletUpdate]) -> IdentityResult:
+        """Consume tracklet updates, assign global IDs, emit events.
+
+        Updates are processed in ts order (stable for equal ts). An update of
+        a later business day than the current one resets first (its events
+        are in the result).
+
+        Raises:
+            TypeError: an item is not a :class:`TrackletUpdate`.
+            ValueError: a non-finite ts, or an embedding of the wrong width.
+        """
+        result = IdentityResult()
+        for u in updates:
+            if not isinstance(u, TrackletUpdate):
+                raise TypeError(f"update() takes TrackletUpdate items, got {type(u).__name__}")
+            if not math.isfinite(u.ts):
+                raise ValueError(f"update of track {u.track_key}: ts must be finite, got {u.ts}")
+        for u in sorted(updates, key=lambda x: x.ts):
+            day = self.calendar.day_of(u.ts)
+            if self._day is None:
+                self._load_day(day)
+            elif day > self._day:
+                self._decide(result)
+                result.events.extend(self.reset(self.calendar.day_start(day)))
+            self._ingest(u, result)
+        self._decide(result)
+        self._flush()
+        self._collect_garbage()
+        result.sightings.sort(key=lambda s: s[1].ts)
+        return result
+
+    def reset(self, ts: float) -> list[Event]:
+        """Daily reset: archive the day's gallery, forget identities and tracks.
+
+        Numbering restarts at 1 when ``ts`` falls in a new business day; a
+        reset within the same day keeps counting, so no ID is handed out twice.
+
+        Returns:
+            One ``RESET`` event (payload ``scope: identity``) when there was
+            state to reset, else nothing.
+        """
+        new_day = self.calendar.day_of(ts)
+        events: list[Event] = []
+        self._flush()
+        if self._day is not None:
+            n_ids = len(self._identities)
+            had_tracks = bool(self._tracks)
+            archived = self.gallery.archive_day(self._day)
+            if n_ids or had_tracks or archived:
+                events.append(
+                    Event(
+                        kind=EventKind.RESET,
+                        ts=float(ts),
+                        day=new_day,
+                        site_id=self.cfg.site_id,
+                        payload={
+                            "scope": "identity",
+                            "archived_day": self._day,
+                            "identities": n_ids,
+                            "embeddings": archived,
+                        },
+                    )
+                )
+        self._load_day(new_day)
+        return events
+
+    # ---- day state ----------------------------------------------------
+    def _load_day(self, day: str) -> None:
+        self._flush()
+        self._day = day
+        self._tracks = {}
+        self._identities = {}
+        self.gallery.archive_days_before(day)
+        prefix = day.replace("-", "") + "-"
+        self._n = 0
+        for gid in self.gallery.identities(day):
+            if gid.startswith(prefix) and gid[len(prefix):].isdigit():
+                self._n = max(self._n, int(gid[len(prefix):]))
+        for gid in self.gallery.identities(day, exclude_archived=True):
+            self._identities[gid] = _Identity(gid)
+        rows_by_gid: dict[str, list[GalleryRow]] = {}
+        for r in self.gallery.rows(day=day, exclude_archived=True):
+            rows_by_gid.setdefault(r.global_id, []).append(r)
+        cap = self.icfg.gallery_per_identity
+        for gid, rows in rows_by_gid.items():
+            ident = self._identities.setdefault(gid, _Identity(gid))
+            keep = diverse_subset(
+                np.stack([r.vector for r in rows]), cap, np.array([r.quality for r in rows])
+            )
+            for i in keep:
+                ident.vecs.append(rows[i].vector)
+                ident.meta.append((rows[i].embedding_id, rows[i].ts, rows[i].quality))
+            for r in rows:
+                first, last = ident.history.get(r.camera_id, (r.ts, r.ts))
+                ident.history[r.camera_id] = (min(first, r.ts), max(last, r.ts))
+
+    def _new_identity(self, ts: float, result: IdentityResult, t: _Track) -> _Identity:
+        assert self._day is not None
+        self._n += 1
+        gid = f"{self._day.replace('-', '')}-{self._n:04d}"
+        ident = _Identity(gid)
+        self._identities[gid] = ident
+        self._gal_register.append((gid, self._day, ts))
+        result.events.append(
+            Event(
+                kind=EventKind.IDENTITY_NEW,
+                ts=float(ts),
+                day=self.calendar.day_of(ts),
+                site_id=self.cfg.site_id,
+                global_id=gid,
+                camera_id=t.camera_id,
+                payload={"camera": t.camera_id, "local_id": t.local_id},
+            )
+        )
+        return ident
+
+    # ---- ingest -------------------------------------------------------
+    def _ingest(self, u: TrackletUpdate, result: IdentityResult) -> None:
+        key = (u.camera_id, int(u.local_id))
+        t = self._tracks.get(key)
+        if t is not None and t.ended:  # a reused local ID: a new track
+            self._forget(t)
+            t = None
+        if t is None:
+            t = _Track(u.camera_id, int(u.local_id), float(u.ts), float(u.ts))
+            self._tracks[key] = t
+        t.n += 1
+        t.last_ts = max(t.last_ts, float(u.ts))
+        self._now = max(self._now, float(u.ts))
+        vec = None
+        if self.icfg.use_reid and u.embedding is not None and u.quality >= self.icfg.min_quality:
+            try:
+                vec = normalize(u.embedding, self.gallery.dim)[0]
+            except ValueError as err:
+                raise ValueError(f"update of track {key} at ts={u.ts}: {err}") from None
+        if t.global_id is not None:
+            result.sightings.append((t.global_id, u))
+            if vec is not None:
+                self._add_embedding(
+                    self._identities[t.global_id], vec, u.camera_id, u.ts, u.quality
+                )
+        else:
+            t.buffer.append(u)
+            if vec is not None:
+                self._keep_track_embedding(t, vec, float(u.ts), float(u.quality))
+        if u.ended:
+            t.ended = True
+
+    def _keep_track_embedding(self, t: _Track, vec: np.ndarray, ts: float, q: float) -> None:
+        cap = self.icfg.gallery_per_identity
+        if len(t.embs) < cap:
+            t.embs.append((vec, ts, q))
+            return
+        worst = min(range(len(t.embs)), key=lambda i: (t.embs[i][2], t.embs[i][1]))
+        if q >= t.embs[worst][2]:
+            t.embs[worst] = (vec, ts, q)
+
+    def _add_embedding(
+        self, ident: _Identity, vec: np.ndarray, camera_id: str, ts: float, quality: float
+    ) -> None:
+        emb_id = Gallery.embedding_id(ident.global_id, camera_id, float(ts), 0)
+        if any(m[0] == emb_id for m in ident.meta):
+            return
+        row = GalleryRow(
+            emb_id, ident.global_id, self._day or "", camera_id, float(ts), float(quality), vec
+        )
+        cap = self.icfg.gallery_per_identity
+        if len(ident.vecs) < cap:
+            ident.vecs.append(vec)
+            ident.meta.append((emb_id, float(ts), float(quality)))
+        else:
+            mat = ident.matrix()
+            assert mat is not None
+            if cap == 1:
+                victim = 0
+                if quality < ident.meta[0][2]:
+                    return
+            else:
+                gram = mat @ mat.T
+                np.fill_diagonal(gram, -np.inf)
+                i, j = np.unravel_index(int(np.argmax(gram)), gram.shape)
+                if float(np.max(mat @ vec)) >= float(gram[i, j]):
+                    return  # the new one is the most redundant
+                mi, mj = ident.meta[i], ident.meta[j]
+                victim = int(i) if (mi[2], mi[1]) <= (mj[2], mj[1]) else int(j)
+            self._gal_remove.append(ident.meta[victim][0])
+            ident.vecs[victim] = vec
+            ident.meta[victim] = (emb_id, float(ts), float(quality))
+        ident._mat = None
+        self._gal_add.append(row)
+
+    # ---- deciding -----------------------------------------------------
+    def _ready(self, t: _Track) -> bool | None:
+        """True: decide now; False: keep waiting; None: drop (ended, too little evidence)."""
+        ic = self.icfg
+        if t.ended:
+            if t.n < ic.min_frames or t.last_ts - t.first_ts < ic.min_seconds:
+                return None
+            return True
+        if t.n < ic.min_frames or self._now - t.first_ts < ic.min_seconds:
+            return False
+        if not ic.use_reid or t.embs:
+            return True
+        return self._now - t.first_ts >= ic.max_pending_s
+
+    def _decide(self, result: IdentityResult) -> None:
+        ready: list[_Track] = []
+        for t in list(self._tracks.values()):
+            if t.global_id is not None:
+                continue
+            verdict = self._ready(t)
+            if verdict is None:
+                del self._tracks[t.key]
+            elif verdict:
+                ready.append(t)
+        remaining = sorted(ready, key=lambda t: (t.first_ts, t.camera_id, t.local_id))
+        while remaining:
+            idents = list(self._identities.values())
+            pairs = self._solve(remaining, idents)
+            if pairs:
+                for ti, ii, score, reason in pairs:
+                    self._assign(remaining[ti], idents[ii], score, reason, result)
+                remaining = [t for t in remaining if t.global_id is None]
+                continue
+            seed = remaining.pop(0)
+            best = self._best_similarity(seed, idents)
+            ident = self._new_identity(seed.first_ts, result, seed)
+            self._assign(seed, ident, best, "new", result)
+
+    def _solve(
+        self, tracks: list[_Track], idents: list[_Identity]
+    ) -> list[tuple[int, int, float | None, str]]:
+        """Jointly match tracks to identities; returns (track idx, identity idx, score, reason)."""
+        if not idents:
+            return []
+        n_t, n_i = len(tracks), len(idents)
+        cost = np.full((n_t, n_i), _FORBIDDEN)
+        score: np.ndarray
+        if self.icfg.use_reid:
+            score = self._similarities(tracks, idents)
+            thr = self.icfg.match_threshold
+            for a, b in zip(*np.nonzero(score >= thr), strict=True):
+                if self._allowed(idents[b], tracks[a]):
+                    cost[a, b] = 1.0 - score[a, b]
+            no_match = 1.0 - thr + 1e-9
+            reason = "reid"
+        else:
+            score = np.full((n_t, n_i), np.nan)
+            for a, t in enumerate(tracks):
+                for b, ident in enumerate(idents):
+                    gap = self._topology_gap(ident, t)
+                    if gap is not None and self._allowed(ident, t):
+                        cost[a, b] = gap
+                        score[a, b] = gap
+            no_match = _NO_MATCH_TOPOLOGY
+            reason = "topology"
+        dummy = np.full((n_t, n_t), _FORBIDDEN)
+        np.fill_diagonal(dummy, no_match)
+        rows, cols = linear_sum_assignment(np.hstack([cost, dummy]))
+        out: list[tuple[int, int, float | None, str]] = []
+        for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
+            if b < n_i and cost[a, b] < _FORBIDDEN:
+                s = float(score[a, b]) if self.icfg.use_reid else None
+                out.append((a, b, s, reason))
+        return out
+
+    def _similarities(self, tracks: list[_Track], idents: list[_Identity]) -> np.ndarray:
+        sims = np.full((len(tracks), len(idents)), -np.inf)
+        means = [t.mean_embedding() for t in tracks]
+        rows = [a for a, m in enumerate(means) if m is not None]
+        if not rows:
+            return sims
+        q = np.stack([means[a] for a in rows])
+        for b, ident in enumerate(idents):
+            mat = ident.matrix()
+            if mat is not None:
+                sims[rows, b] = (q @ mat.T).max(axis=1)
+        return sims
+
+    def _best_similarity(self, t: _Track, idents: list[_Identity]) -> float | None:
+        if not self.icfg.use_reid or not idents:
+            return None
+        s = self._similarities([t], idents)
+        best = float(np.max(s))
+        return best if math.isfinite(best) else None
+
+    def _transit(self, a: str, b: str) -> TransitConfig | None:
+        key = frozenset((a, b))
+        if key not in self._transits:
+            self._transits[key] = self.cfg.transit(a, b)
+        return self._transits[key]
+
+    def _allowed(self, ident: _Identity, t: _Track) -> bool:
+        """The topology gate: may track ``t`` be the person ``ident``?"""
+        t0, t1, cam = t.first_ts, t.last_ts, t.camera_id
+        spans = list(ident.spans(exclude=t.key))
+        before = [s for s in spans if s.last_ts < t0]
+        latest = max(before, key=lambda s: s.last_ts) if before else None
+        for s in spans:
+            concurrent = s.first_ts <= t1 and t0 <= s.last_ts
+            if s.camera_id == cam:
+                if concurrent:
+                    return False
+                continue
+            if not self.icfg.use_topology:
+                continue
+            tr = self._transit(s.camera_id, cam)
+            if tr is not None and tr.overlap:
+                continue
+            if concurrent:
+                return False
+            if tr is not None:
+                gap = t0 - s.last_ts if s.last_ts < t0 else s.first_ts - t1
+                if gap < tr.min_s:
+                    return False
+            elif self.cfg.topology.unlisted == "deny" and s is latest:
+                return False
+        return True
+
+    def _topology_gap(self, ident: _Identity, t: _Track) -> float | None:
+        """Without ReID: seconds from the identity's last (ended) sighting, if its window fits."""
+        spans = list(ident.spans(exclude=t.key))
+        if not spans:
+            return None
+        last = max(spans, key=lambda s: s.last_ts)
+        if not last.ended or last.camera_id == t.camera_id:
+            return None
+        gap = t.first_ts - last.last_ts
+        tr = self._transit(last.camera_id, t.camera_id)
+        if tr is None or gap < 0 or gap > tr.max_s:
+            return None
+        if not tr.overlap and gap < tr.min_s:
+            return None
+        return gap
+
+    def _assign(
+        self,
+        t: _Track,
+        ident: _Identity,
+        score: float | None,
+        reason: str,
+        result: IdentityResult,
+    ) -> None:
+        t.global_id = ident.global_id
+        ident.tracks[t.key] = t
+        for vec, ts, q in t.embs:
+            self._add_embedding(ident, vec, t.camera_id, ts, q)
+        t.embs = []
+        result.events.append(
+            Event(
+                kind=EventKind.TRACK_ASSIGNED,
+                ts=float(t.first_ts),
+                day=self.calendar.day_of(t.first_ts),
+                site_id=self.cfg.site_id,
+                global_id=ident.global_id,
+                camera_id=t.camera_id,
+                payload={
+                    "camera": t.camera_id,
+                    "local_id": t.local_id,
+                    "similarity": None if score is None else round(float(score), 6),
+                    "reason": reason,
+                },
+            )
+        )
+        result.sightings.extend((ident.global_id, u) for u in t.buffer)
+        t.buffer = []
+
+    # ---- housekeeping -------------------------------------------------
+    def _forget(self, t: _Track) -> None:
+        self._tracks.pop(t.key, None)
+        if t.global_id is not None and t.global_id in self._identities:
+            self._identities[t.global_id].fold(t)
+
+    def _collect_garbage(self) -> None:
+        horizon = self._now - self.track_retention_s
+        for t in list(self._tracks.values()):
+            if t.last_ts < horizon:
+                self._forget(t)
+
+    def _flush(self) -> None:
+        """Write the gallery changes of this batch in one go per kind."""
+        if self._gal_register:
+            self.gallery.register_identities(self._gal_register)
+            self._gal_register = []
+        if self._gal_add or self._gal_remove:
+            removed = set(self._gal_remove)
+            self.gallery.upsert([r for r in self._gal_add if r.embedding_id not in removed])
+            self.gallery.remove(self._gal_remove)
+            self._gal_add, self._gal_remove = [], []

@@ -1,0 +1,1 @@
+"""Ray Serve deployments, the Serve application and the HTTP API."""

@@ -1,0 +1,275 @@
+"""The HTTP API: FastAPI over :mod:`mcvision.analytics.queries`.
+
+``create_app(cfg)`` works without Ray (``mcvision serve`` over an existing
+store, tests with a TestClient); under ``mcvision run`` the Serve ingress
+passes a ``live`` object so ``/occupancy`` and ``/cameras`` answer from the
+running IdentityActor.
+
+Every response has a pydantic model, so the OpenAPI schema is complete. Bad
+parameters give 422 with a body that names the parameter; a store problem
+(e.g. a corrupt Parquet file) gives 503 naming the file; unknown IDs 404.
+Admin routes need the ``X-API-Key`` header to equal ``$MCVISION_API_KEY``
+(compared in constant time); with no key configured they are disabled (403).
+
+Example:
+    >>> from fastapi.testclient import TestClient             # doctest: +SKIP
+    >>> client = TestClient(create_app(cfg))                   # doctest: +SKIP
+    >>> client.get("/api/v1/summary", params={"day": "2026-11-24"}).json()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from mcvision import __version__
+from mcvision.analytics import queries as q
+from mcvision.analytics.store import EventStore, StoreError
+from mcvision.config import SiteConfig
+from mcvision.identity.reset import BusinessCalendar
+
+API_KEY_ENV = "MCVISION_API_KEY"
+DayParam = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="business day YYYY-MM-DD (default: the latest day with data)",
+    ),
+]
+
+
+class Live(Protocol):
+    """Live state of a running site (the IdentityActor under Ray)."""
+
+    def occupancy(self) -> dict[str, Any]: ...
+
+    def cameras(self) -> dict[str, dict[str, Any]]: ...
+
+    def reset(self, ts: float | None = None) -> int: ...
+
+    def batch_stats(self) -> dict[str, Any]: ...
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    site_id: str
+    version: str
+    live: bool = Field(description="true when a pipeline is running behind the API")
+    days: list[str]
+
+
+class CameraStatus(BaseModel):
+    camera_id: str
+    status: str = Field(description="starting, online, offline, failed, ended, stopped, unknown")
+    fps: float | None = None
+    frames: int | None = None
+    people_in_view: int | None = None
+    last_frame_ts: float | None = None
+    reason: str | None = None
+
+
+class Occupancy(BaseModel):
+    site_id: str
+    live: bool
+    in_store: int
+    global_ids: list[str]
+    ts: float | None
+
+
+class ResetResult(BaseModel):
+    reset: bool
+    records: int
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+def create_app(
+    cfg: SiteConfig, live: Live | None = None, store: EventStore | None = None
+) -> FastAPI:
+    """The API of one site over its event store (and, when running, its live state)."""
+    store = store or EventStore.from_config(cfg)
+    calendar = BusinessCalendar.from_config(cfg.reset)
+    app = FastAPI(
+        title="mcvision",
+        version=__version__,
+        description=(
+            "Multi-camera customer analytics: visits, dwell, zones and traffic of one site. "
+            "Times are epoch seconds; days are business days in the site's time zone "
+            f"({cfg.reset.timezone}, reset at {cfg.reset.time})."
+        ),
+        responses={503: {"model": ErrorBody}},
+    )
+    app.state.cfg = cfg
+    app.state.store = store
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_: Request, err: StoreError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(err)})
+
+    @app.exception_handler(ValueError)
+    async def _value_error(_: Request, err: ValueError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(err)})
+
+    @app.exception_handler(q.NotFound)
+    async def _not_found(_: Request, err: q.NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(err)})
+
+    def resolve_day(day: str | None) -> str:
+        if day:
+            return day
+        days = store.days()
+        return days[-1] if days else calendar.day_of(time.time())
+
+    def require_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        expected = os.environ.get(API_KEY_ENV, "")
+        if not expected:
+            raise HTTPException(403, f"admin routes are disabled: set {API_KEY_ENV}")
+        if not x_api_key or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
+            raise HTTPException(401, "missing or wrong X-API-Key")
+
+    v1 = "/api/v1"
+
+    @app.get(f"{v1}/health", response_model=Health, tags=["status"])
+    def health() -> Health:
+        return Health(
+            status="ok", site_id=cfg.site_id, version=__version__, live=live is not None,
+            days=store.days(),
+        )
+
+    @app.get(f"{v1}/cameras", response_model=list[CameraStatus], tags=["status"])
+    def cameras() -> list[CameraStatus]:
+        states = live.cameras() if live is not None else {}
+        out = []
+        for cam in cfg.cameras:
+            s = states.get(cam.id, {})
+            out.append(
+                CameraStatus(
+                    camera_id=cam.id,
+                    status=s.get("status", "unknown"),
+                    fps=s.get("fps"),
+                    frames=s.get("frames"),
+                    people_in_view=s.get("people_in_view"),
+                    last_frame_ts=s.get("last_frame_ts"),
+                    reason=s.get("reason") or s.get("error"),
+                )
+            )
+        return out
+
+    @app.get(f"{v1}/occupancy", response_model=Occupancy, tags=["status"])
+    def occupancy() -> Occupancy:
+        if live is not None:
+            o = live.occupancy()
+            return Occupancy(
+                site_id=cfg.site_id, live=True, in_store=o["in_store"],
+                global_ids=o["global_ids"], ts=o["ts"],
+            )
+        day = resolve_day(None)
+        page = q.list_visits(store, day, limit=10_000)
+        open_ids = sorted({v.global_id for v in page.items if not v.closed})
+        return Occupancy(
+            site_id=cfg.site_id, live=False, in_store=len(open_ids), global_ids=open_ids, ts=None
+        )
+
+    @app.get(f"{v1}/days", response_model=list[str], tags=["analytics"])
+    def days() -> list[str]:
+        return store.days()
+
+    @app.get(f"{v1}/summary", response_model=q.DaySummary, tags=["analytics"])
+    def summary(day: DayParam = None, include_staff: bool = False) -> q.DaySummary:
+        return q.day_summary(store, resolve_day(day), include_staff=include_staff)
+
+    @app.get(f"{v1}/visits", response_model=q.VisitPage, tags=["analytics"])
+    def visits(
+        day: DayParam = None,
+        min_dwell_s: Annotated[float | None, Query(ge=0)] = None,
+        zone: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+        camera: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        include_staff: bool = False,
+    ) -> q.VisitPage:
+        return q.list_visits(
+            store, resolve_day(day), min_dwell_s=min_dwell_s, zone=zone, camera=camera,
+            limit=limit, offset=offset, include_staff=include_staff,
+        )
+
+    @app.get(
+        f"{v1}/visits/{{visit_id}}",
+        response_model=q.VisitTimeline,
+        responses={404: {"model": ErrorBody}},
+        tags=["analytics"],
+    )
+    def visit(
+        visit_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
+    ) -> q.VisitTimeline:
+        return q.visit_timeline(store, visit_id)
+
+    @app.get(f"{v1}/zones", response_model=list[q.ZoneStat], tags=["analytics"])
+    def zones(day: DayParam = None, include_staff: bool = False) -> list[q.ZoneStat]:
+        return q.zone_stats(store, resolve_day(day), include_staff=include_staff)
+
+    @app.get(f"{v1}/traffic", response_model=q.Traffic, tags=["analytics"])
+    def traffic(
+        day: DayParam = None,
+        bucket: Annotated[str, Query(pattern=r"^\d+[smh]$", description="e.g. 15m, 1h")] = "1h",
+        include_staff: bool = False,
+    ) -> q.Traffic:
+        return q.traffic(store, calendar, resolve_day(day), bucket, include_staff=include_staff)
+
+    @app.get(
+        f"{v1}/heatmap/{{camera_id}}",
+        response_model=q.Heatmap,
+        responses={404: {"model": ErrorBody}},
+        tags=["analytics"],
+    )
+    def heatmap(
+        camera_id: str,
+        day: DayParam = None,
+        width: Annotated[int, Query(ge=1, le=512)] = 32,
+        height: Annotated[int, Query(ge=1, le=512)] = 18,
+        include_staff: bool = False,
+    ) -> q.Heatmap:
+        if camera_id not in {c.id for c in cfg.cameras}:
+            raise HTTPException(404, f"unknown camera {camera_id!r}")
+        return q.heatmap(
+            store, resolve_day(day), camera_id, (width, height), include_staff=include_staff
+        )
+
+    @app.get(f"{v1}/journeys", response_model=list[q.Journey], tags=["analytics"])
+    def journeys(
+        day: DayParam = None,
+        k: Annotated[int, Query(ge=1, le=1000)] = 10,
+        by: Literal["zone", "camera"] = "zone",
+        include_staff: bool = False,
+    ) -> list[q.Journey]:
+        return q.top_journeys(store, resolve_day(day), k=k, by=by, include_staff=include_staff)
+
+    @app.get(f"{v1}/returning", response_model=q.NewVsReturning, tags=["analytics"])
+    def returning(day: DayParam = None, include_staff: bool = False) -> q.NewVsReturning:
+        return q.new_vs_returning(store, resolve_day(day), include_staff=include_staff)
+
+    @app.get(f"{v1}/stats/batches", response_model=dict[str, Any], tags=["status"])
+    def batches() -> dict[str, Any]:
+        return live.batch_stats() if live is not None else {}
+
+    @app.post(
+        f"{v1}/admin/reset",
+        response_model=ResetResult,
+        dependencies=[Depends(require_key)],
+        responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+        tags=["admin"],
+    )
+    def admin_reset() -> ResetResult:
+        if live is None:
+            raise HTTPException(409, "no pipeline is running: reset applies to a live site")
+        return ResetResult(reset=True, records=live.reset(None))
+
+    return app

@@ -1,0 +1,65 @@
+"""The Serve application of a site: the HTTP ingress holding the model deployments.
+
+In the Ray Serve style: an ingress deployment (:class:`ApiIngress`) is bound
+with handles to the model deployments; it serves the FastAPI app of
+:mod:`mcvision.serve.api`, whose live routes (occupancy, cameras, reset,
+batch metrics) ask the site's IdentityActor and the model deployments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+from ray import serve
+from ray.serve.deployment import Application
+
+from mcvision.actors.identity import identity_actor_name
+from mcvision.config import SiteConfig
+from mcvision.serve.deployments import INGRESS_CPUS, model_deployments
+
+
+class RayLive:
+    """Live state for the API, read from the IdentityActor and the model deployments."""
+
+    def __init__(self, site_id: str, models: dict[str, Any]) -> None:
+        self.site_id = site_id
+        self.models = models
+
+    def _identity(self) -> Any:
+        return ray.get_actor(identity_actor_name(self.site_id))
+
+    def occupancy(self) -> dict[str, Any]:
+        return ray.get(self._identity().occupancy.remote(), timeout=10)
+
+    def cameras(self) -> dict[str, dict[str, Any]]:
+        return ray.get(self._identity().cameras.remote(), timeout=10)
+
+    def reset(self, ts: float | None = None) -> int:
+        return ray.get(self._identity().reset.remote(ts), timeout=30)
+
+    def batch_stats(self) -> dict[str, Any]:
+        return {
+            name: handle.batch_stats.remote().result(timeout_s=10)
+            for name, handle in self.models.items()
+        }
+
+
+@serve.deployment(name="Api", ray_actor_options={"num_cpus": INGRESS_CPUS})
+@serve.ingress()
+class ApiIngress:
+    """HTTP ingress: the FastAPI app, built on the replica, with the model handles."""
+
+    def __init__(self, cfg: SiteConfig, **models: Any) -> None:
+        self.cfg = cfg
+        self.models = models
+
+    def __serve_build_asgi_app__(self) -> Any:
+        from mcvision.serve.api import create_app
+
+        return create_app(self.cfg, live=RayLive(self.cfg.site_id, self.models))
+
+
+def build_app(cfg: SiteConfig) -> Application:
+    """The whole Serve application of a site, ready for ``serve.run``."""
+    return ApiIngress.bind(cfg, **model_deployments(cfg))

@@ -1,0 +1,222 @@
+"""Ray Serve deployments of the models: thin shells over :mod:`mcvision.vision`.
+
+Each deployment takes one item per request (a frame, a crop) and runs the
+model on batches gathered by ``@serve.batch``, so frames of several cameras
+share one detector call. Batch size and wait come from the site config and are
+applied in ``reconfigure`` (Serve's ``user_config``), so they change without a
+redeploy; ``max_ongoing_requests`` is set to at least the batch size (Serve's
+default of 5 would starve larger batches). The model runs in a worker thread
+so the replica keeps queueing requests — and filling the next batch — while
+it infers; torch's thread count is set in that thread (PLATFORM.md).
+
+Each deployment counts the batch sizes it actually ran (:meth:`batch_stats`).
+
+Example:
+    >>> apps = model_deployments(cfg)          # doctest: +SKIP
+    >>> handle = serve.run(apps["Detector"])   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from ray import serve
+from ray.serve.deployment import Application, Deployment
+
+from mcvision import _env
+from mcvision.config import DeploymentConfig, SiteConfig
+from mcvision.types import Detections
+
+APP_NAME = "mcvision"
+
+
+class BatchStats:
+    """Histogram of the batch sizes a deployment ran."""
+
+    def __init__(self) -> None:
+        self.sizes: Counter[int] = Counter()
+        self._lock = threading.Lock()
+
+    def record(self, n: int) -> None:
+        with self._lock:
+            self.sizes[n] += 1
+
+    def summary(self) -> dict[str, Any]:
+        with self._lock:
+            batches = sum(self.sizes.values())
+            items = sum(k * v for k, v in self.sizes.items())
+            return {
+                "batches": batches,
+                "items": items,
+                "max_batch": max(self.sizes, default=0),
+                "mean_batch": items / batches if batches else 0.0,
+                "histogram": {str(k): v for k, v in sorted(self.sizes.items())},
+            }
+
+
+class _Batched:
+    """Shared shell: user_config → batch parameters, a thread for the model, stats."""
+
+    def __init__(self) -> None:
+        self.stats = BatchStats()
+        self._threads_set: set[int] = set()
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        size = int(user_config.get("max_batch_size", 8))
+        wait = float(user_config.get("batch_wait_timeout_s", 0.01))
+        self.run_batch.set_max_batch_size(size)  # type: ignore[attr-defined]
+        self.run_batch.set_batch_wait_timeout_s(wait)  # type: ignore[attr-defined]
+
+    async def _infer(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(self._in_thread, fn, *args)
+
+    def _in_thread(self, fn: Any, *args: Any) -> Any:
+        ident = threading.get_ident()
+        if ident not in self._threads_set:
+            _env.set_torch_threads()
+            self._threads_set.add(ident)
+        return fn(*args)
+
+    def batch_stats(self) -> dict[str, Any]:
+        return self.stats.summary()
+
+
+@serve.deployment(name="Detector")
+class Detector(_Batched):
+    """Person detection: one frame per request, batched across cameras."""
+
+    def __init__(self, detector_cfg: dict[str, Any]) -> None:
+        super().__init__()
+        from mcvision.config import DetectorConfig
+        from mcvision.vision.detector import PersonDetector
+
+        self.model = PersonDetector.from_config(DetectorConfig(**detector_cfg))
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
+    async def run_batch(self, frames: list[np.ndarray]) -> list[Detections]:
+        self.stats.record(len(frames))
+        return await self._infer(self.model.detect, frames)
+
+    async def __call__(self, frame: np.ndarray) -> Detections:
+        return await self.run_batch(frame)
+
+
+@serve.deployment(name="Embedder")
+class Embedder(_Batched):
+    """ReID embeddings: one crop per request, batched across tracks and cameras."""
+
+    def __init__(self, reid_cfg: dict[str, Any]) -> None:
+        super().__init__()
+        from mcvision.config import ReIDConfig
+        from mcvision.vision.reid import build_reid
+
+        self.model = build_reid(ReIDConfig(**reid_cfg))
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
+    async def run_batch(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        self.stats.record(len(crops))
+        out = await self._infer(self.model.embed, crops)
+        return list(out)
+
+    async def __call__(self, crop: np.ndarray) -> np.ndarray:
+        return await self.run_batch(crop)
+
+
+@serve.deployment(name="Segmenter")
+class Segmenter(_Batched):
+    """Masks for the boxes of a frame: one (frame, detections) pair per request."""
+
+    def __init__(self, segmenter_cfg: dict[str, Any]) -> None:
+        super().__init__()
+        from mcvision.config import SegmenterConfig
+        from mcvision.vision.segmenter import build_segmenter
+
+        self.model = build_segmenter(SegmenterConfig(**segmenter_cfg))
+
+    @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.01)
+    async def run_batch(self, items: list[tuple[np.ndarray, Detections]]) -> list[Detections]:
+        self.stats.record(len(items))
+        frames = [f for f, _ in items]
+        dets = [d for _, d in items]
+        return await self._infer(self.model.segment_batch, frames, dets)
+
+    async def __call__(self, item: tuple[np.ndarray, Detections]) -> Detections:
+        return await self.run_batch(item)
+
+
+@serve.deployment(name="Pose")
+class Pose(_Batched):
+    """Keypoints for the boxes of a frame: one (frame, detections) pair per request."""
+
+    def __init__(self, pose_cfg: dict[str, Any]) -> None:
+        super().__init__()
+        from mcvision.vision.pose import PoseEstimator
+
+        self.model = PoseEstimator(weights=pose_cfg["weights"])
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
+    async def run_batch(self, items: list[tuple[np.ndarray, Detections]]) -> list[Detections]:
+        self.stats.record(len(items))
+        frames = [f for f, _ in items]
+        dets = [d for _, d in items]
+        return await self._infer(self.model.estimate, frames, dets)
+
+    async def __call__(self, item: tuple[np.ndarray, Detections]) -> Detections:
+        return await self.run_batch(item)
+
+
+def _options(dep: Deployment, rc: DeploymentConfig) -> Deployment:
+    opts: dict[str, Any] = {
+        "max_ongoing_requests": rc.ongoing,
+        "ray_actor_options": {"num_cpus": rc.num_cpus, "num_gpus": rc.num_gpus},
+        "user_config": {
+            "max_batch_size": rc.max_batch_size,
+            "batch_wait_timeout_s": rc.batch_wait_timeout_s,
+        },
+    }
+    if rc.autoscaling is not None:
+        opts["autoscaling_config"] = rc.autoscaling.model_dump()
+    else:
+        opts["num_replicas"] = rc.num_replicas
+    return dep.options(**opts)
+
+
+def model_deployments(cfg: SiteConfig) -> dict[str, Application]:
+    """The bound model deployments a site needs (segmenter and pose only when used)."""
+    m, rt = cfg.models, cfg.runtime
+    apps: dict[str, Application] = {
+        "Detector": _options(Detector, rt.detector).bind(m.detector.model_dump()),
+        "Embedder": _options(Embedder, rt.embedder).bind(m.reid.model_dump()),
+    }
+    if m.segmenter.backend != "none":
+        apps["Segmenter"] = _options(Segmenter, rt.segmenter).bind(m.segmenter.model_dump())
+    if m.pose.enabled:
+        apps["Pose"] = _options(Pose, rt.pose).bind(m.pose.model_dump())
+    return apps
+
+
+def required_resources(cfg: SiteConfig) -> dict[str, float]:
+    """CPUs and GPUs the site's deployments and actors ask Ray for (at minimum replicas)."""
+    rt = cfg.runtime
+    used = {"Detector": rt.detector, "Embedder": rt.embedder}
+    if cfg.models.segmenter.backend != "none":
+        used["Segmenter"] = rt.segmenter
+    if cfg.models.pose.enabled:
+        used["Pose"] = rt.pose
+    cpus = gpus = 0.0
+    for rc in used.values():
+        n = rc.autoscaling.min_replicas if rc.autoscaling else rc.num_replicas
+        n = max(n, 1)
+        cpus += rc.num_cpus * n
+        gpus += rc.num_gpus * n
+    cpus += rt.camera_num_cpus * len(cfg.cameras)
+    cpus += INGRESS_CPUS + IDENTITY_CPUS
+    return {"CPU": cpus, "GPU": gpus}
+
+
+INGRESS_CPUS = 0.1
+IDENTITY_CPUS = 0.1

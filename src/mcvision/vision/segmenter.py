@@ -1,0 +1,371 @@
+"""Person masks for given boxes: one interface, several backends.
+
+A :class:`Segmenter` takes a frame and its detections and returns the same detections
+with ``mask`` set to an (N, H, W) bool array over the whole frame, one mask per box, in
+box order. Backends (:data:`SEGMENTERS`, built by :func:`build_segmenter`):
+
+* ``none``: no segmentation. ``mask`` is left ``None`` (not box-shaped masks: a box mask
+  changes no crop and costs H×W bytes per person); crop code treats ``None`` as
+  "plain box crops".
+* ``yolo-seg``: an Ultralytics segmentation model run on the whole frame; its person
+  instances are matched to the given boxes by box IoU (Hungarian); a matched mask is
+  kept inside its box; an unmatched box gets a box-shaped mask.
+* ``sam``: Meta's segment_anything: one image embedding per frame (``set_image``), all
+  boxes of the frame prompted in a single batched ``predict_torch`` call.
+* ``mobile_sam`` / ``sam2``: Ultralytics ``SAM`` with ``bboxes=``.
+
+Example:
+    >>> import numpy as np
+    >>> from mcvision.types import Detections
+    >>> seg = build_segmenter(SegmenterConfig(backend="none"))
+    >>> frame = np.zeros((40, 60, 3), np.uint8)
+    >>> seg.segment(frame, Detections(xyxy=[[5, 5, 20, 30]])).mask is None
+    True
+    >>> box_masks([[5, 5, 20, 30]], (40, 60)).sum()
+    375
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mcvision.config import SegmenterConfig
+from mcvision.types import Detections
+from mcvision.vision.crops import _check_frame, clip_boxes
+
+#: Default weights per backend when the config names none.
+DEFAULT_WEIGHTS: dict[str, str] = {
+    "yolo-seg": "yolov8n-seg_int8_320.onnx",
+    "sam": "sam_vit_b_01ec64.pth",
+    "mobile_sam": "mobile_sam.pt",
+    "sam2": "sam2_b.pt",
+}
+
+
+def box_masks(xyxy: np.ndarray | Sequence[Sequence[float]], shape_hw: tuple[int, int]) -> np.ndarray:
+    """(N, H, W) bool masks filling each box (clipped to the frame)."""
+    h, w = int(shape_hw[0]), int(shape_hw[1])
+    boxes = clip_boxes(xyxy, (h, w))
+    out = np.zeros((len(boxes), h, w), dtype=bool)
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        out[i, y1:y2, x1:x2] = True
+    return out
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of two sets of xyxy boxes."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+class Segmenter(ABC):
+    """Base of every mask backend.
+
+    Subclasses implement :meth:`_masks` (frame, (N, 4) boxes with N >= 1 → (N, H, W)
+    bool); validation, the empty case and :meth:`segment_batch` live here.
+
+    Example:
+        >>> class Boxes(Segmenter):
+        ...     name = "boxes"
+        ...     def _masks(self, frame, xyxy):
+        ...         return box_masks(xyxy, frame.shape[:2])
+        >>> d = Boxes().segment(np.zeros((10, 10, 3), np.uint8), Detections(xyxy=[[0, 0, 2, 5]]))
+        >>> d.mask.shape, int(d.mask.sum())
+        ((1, 10, 10), 10)
+    """
+
+    name: str = ""
+    #: False for a backend that leaves ``mask`` None.
+    produces_masks: bool = True
+
+    @abstractmethod
+    def _masks(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray | None:
+        """(N, H, W) bool masks for N >= 1 boxes, or None for "no masks"."""
+
+    def segment(self, frame: np.ndarray, dets: Detections) -> Detections:
+        """The same detections with ``mask`` set to (N, H, W) bool over ``frame``."""
+        _check_frame(frame)
+        if not isinstance(dets, Detections):
+            raise TypeError(f"dets must be Detections, got {type(dets).__name__}")
+        h, w = frame.shape[:2]
+        if len(dets) == 0:
+            empty = np.zeros((0, h, w), dtype=bool) if self.produces_masks else None
+            return dets.with_fields(mask=empty)
+        masks = self._masks(frame, dets.xyxy)
+        if masks is not None:
+            masks = np.asarray(masks).astype(bool, copy=False)
+            if masks.shape != (len(dets), h, w):
+                raise RuntimeError(
+                    f"segmenter {self.name!r} returned masks {masks.shape}, expected"
+                    f" {(len(dets), h, w)}"
+                )
+        return dets.with_fields(mask=masks)
+
+    def segment_batch(
+        self, frames: Sequence[np.ndarray], dets_list: Sequence[Detections]
+    ) -> list[Detections]:
+        """:meth:`segment` for each (frame, detections) pair."""
+        if len(frames) != len(dets_list):
+            raise ValueError(f"{len(frames)} frames but {len(dets_list)} detection sets")
+        return [self.segment(f, d) for f, d in zip(frames, dets_list, strict=True)]
+
+
+class NoSegmenter(Segmenter):
+    """No masks: ``segment`` returns the detections with ``mask=None``."""
+
+    name = "none"
+    produces_masks = False
+
+    def _masks(self, frame: np.ndarray, xyxy: np.ndarray) -> None:
+        return None
+
+
+def _resolve(ref: str | Path, cache_dir: Path | None, download: bool) -> Path:
+    from mcvision.vision.weights import resolve
+
+    return resolve(ref, cache_dir=cache_dir, download=download)
+
+
+class YoloSegSegmenter(Segmenter):
+    """Masks from an Ultralytics segmentation model, matched to the given boxes.
+
+    Args:
+        weights: path of the model (``.onnx``, ``.pt``, OpenVINO folder).
+        imgsz: inference size (320 for the fixed-size ONNX export).
+        device: ``cpu`` or ``cuda[:i]``.
+        conf: the model's own confidence floor.
+        min_iou: box IoU a model instance needs to claim a given box.
+        person_class: the model's class index for people.
+
+    Example:
+        >>> seg = YoloSegSegmenter("yolov8n-seg_int8_320.onnx")  # doctest: +SKIP
+        >>> seg.segment(frame, dets).mask.shape  # doctest: +SKIP
+        (4, 1080, 1920)
+    """
+
+    name = "yolo-seg"
+
+    def __init__(
+        self,
+        weights: str | Path,
+        *,
+        imgsz: int = 320,
+        device: str = "cpu",
+        conf: float = 0.2,
+        min_iou: float = 0.3,
+        person_class: int = 0,
+    ) -> None:
+        from ultralytics import YOLO
+
+        from mcvision.vision.weights import WeightsNotFound
+
+        path = Path(weights)
+        if not path.exists():
+            raise WeightsNotFound(f"segmentation model not found: {path}")
+        if not 0.0 < min_iou <= 1.0:
+            raise ValueError(f"min_iou must be in (0, 1], got {min_iou}")
+        self.model = YOLO(str(path), task="segment")
+        self.imgsz, self.device, self.conf = imgsz, device, conf
+        self.min_iou, self.person_class = min_iou, person_class
+
+    def instances(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's own people: ((M, 4) boxes, (M, H, W) bool masks at frame size)."""
+        from mcvision._env import set_torch_threads
+
+        set_torch_threads()
+        r = self.model.predict(
+            frame, imgsz=self.imgsz, device=self.device, conf=self.conf,
+            classes=[self.person_class], retina_masks=True, verbose=False,
+        )[0]
+        h, w = frame.shape[:2]
+        if r.masks is None or r.boxes is None or len(r.boxes) == 0:
+            return np.zeros((0, 4), np.float32), np.zeros((0, h, w), bool)
+        boxes = r.boxes.xyxy.cpu().numpy().astype(np.float32)
+        masks = r.masks.data.cpu().numpy() > 0.5
+        if masks.shape[1:] != (h, w):  # retina masks are at frame size; be safe anyway
+            import cv2
+
+            masks = np.stack(
+                [cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+                 for m in masks]
+            )
+        return boxes, masks
+
+    def _masks(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        from scipy.optimize import linear_sum_assignment
+
+        h, w = frame.shape[:2]
+        inst_boxes, inst_masks = self.instances(frame)
+        boxed = box_masks(xyxy, (h, w))
+        if len(inst_boxes) == 0:
+            return boxed
+        iou = box_iou(xyxy, inst_boxes)
+        rows, cols = linear_sum_assignment(iou, maximize=True)
+        out = boxed.copy()
+        for r, c in zip(rows, cols, strict=True):
+            if iou[r, c] >= self.min_iou:
+                m = inst_masks[c] & boxed[r]
+                if m.any():
+                    out[r] = m
+        return out
+
+
+class SamSegmenter(Segmenter):
+    """Meta's Segment Anything: one image embedding per frame, all boxes in one call.
+
+    Args:
+        model: a built ``segment_anything`` ``Sam`` (any size, e.g. for tests), or None.
+        weights: a SAM checkpoint, used when ``model`` is None; the variant (vit_b/l/h)
+            comes from ``model_type`` or, failing that, from the checkpoint's tensors.
+        model_type: ``vit_b``, ``vit_l`` or ``vit_h``.
+        device: ``cpu`` or ``cuda[:i]``.
+
+    Example:
+        >>> seg = SamSegmenter(weights="sam_vit_b_01ec64.pth")  # doctest: +SKIP
+        >>> seg.segment(frame, dets).mask.shape  # doctest: +SKIP
+        (4, 1080, 1920)
+    """
+
+    name = "sam"
+
+    def __init__(
+        self,
+        model: Any | None = None,
+        *,
+        weights: str | Path | None = None,
+        model_type: str | None = None,
+        device: str = "cpu",
+    ) -> None:
+        import torch
+        from segment_anything import SamPredictor, sam_model_registry
+
+        from mcvision.vision.weights import WeightsCorrupt, WeightsNotFound
+
+        if model is None:
+            if weights is None:
+                raise ValueError("SamSegmenter needs a model or a weights path")
+            path = Path(weights)
+            if not path.is_file():
+                raise WeightsNotFound(f"SAM checkpoint not found: {path}")
+            model_type = model_type or _sam_type(path)
+            if model_type not in sam_model_registry:
+                raise ValueError(
+                    f"unknown SAM model type {model_type!r}; known: {sorted(sam_model_registry)}"
+                )
+            try:
+                model = sam_model_registry[model_type](checkpoint=str(path))
+            except Exception as exc:
+                raise WeightsCorrupt(f"cannot load SAM {model_type} from {path}: {exc}") from exc
+        dev = device if device.startswith("cuda") and torch.cuda.is_available() else "cpu"
+        model = model.to(dev).eval()
+        self.predictor = SamPredictor(model)
+
+    def _masks(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        import torch
+
+        from mcvision._env import set_torch_threads
+
+        set_torch_threads()
+        p = self.predictor
+        with torch.inference_mode():
+            p.set_image(frame, image_format="BGR")
+            boxes = torch.as_tensor(np.asarray(xyxy, np.float32), device=p.device)
+            boxes = p.transform.apply_boxes_torch(boxes, frame.shape[:2])
+            masks, _, _ = p.predict_torch(
+                point_coords=None, point_labels=None, boxes=boxes, multimask_output=False
+            )
+        return masks[:, 0].cpu().numpy().astype(bool)
+
+
+def _sam_type(path: Path) -> str:
+    """vit_b / vit_l / vit_h from the file name, else from the patch-embedding width."""
+    import torch
+
+    from mcvision.vision.weights import WeightsCorrupt
+
+    for t in ("vit_b", "vit_l", "vit_h"):
+        if t in path.name:
+            return t
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        width = int(state["image_encoder.patch_embed.proj.weight"].shape[0])
+    except Exception as exc:
+        raise WeightsCorrupt(f"{path}: not a SAM checkpoint ({exc})") from exc
+    types = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
+    if width not in types:
+        raise WeightsCorrupt(f"{path}: unknown SAM encoder width {width}")
+    return types[width]
+
+
+class UltralyticsSamSegmenter(Segmenter):
+    """MobileSAM / SAM 2 through Ultralytics ``SAM`` prompted with all boxes at once.
+
+    Example:
+        >>> seg = UltralyticsSamSegmenter("mobile_sam.pt")  # doctest: +SKIP
+    """
+
+    name = "mobile_sam"
+
+    def __init__(self, weights: str | Path, *, device: str = "cpu", name: str = "mobile_sam") -> None:
+        from ultralytics import SAM
+
+        from mcvision.vision.weights import WeightsNotFound
+
+        path = Path(weights)
+        if not path.is_file():  # never let Ultralytics download behind our back
+            raise WeightsNotFound(f"{name} weights not found: {path}")
+        self.name = name
+        self.model = SAM(str(path))
+        self.device = device
+
+    def _masks(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        from mcvision._env import set_torch_threads
+
+        set_torch_threads()
+        r = self.model.predict(
+            frame, bboxes=np.asarray(xyxy, np.float32).tolist(), device=self.device, verbose=False
+        )[0]
+        return r.masks.data.cpu().numpy() > 0.5
+
+
+#: Backend name → class.
+SEGMENTERS: dict[str, type[Segmenter]] = {
+    "none": NoSegmenter,
+    "yolo-seg": YoloSegSegmenter,
+    "sam": SamSegmenter,
+    "mobile_sam": UltralyticsSamSegmenter,
+    "sam2": UltralyticsSamSegmenter,
+}
+
+
+def build_segmenter(
+    cfg: SegmenterConfig, *, cache_dir: Path | None = None, download: bool = True
+) -> Segmenter:
+    """The segmenter a config names, with its weights resolved.
+
+    Raises:
+        ValueError: unknown backend.
+        WeightsNotFound: the weights are neither local nor downloadable.
+    """
+    if cfg.backend not in SEGMENTERS:
+        raise ValueError(f"unknown segmenter {cfg.backend!r}; known: {sorted(SEGMENTERS)}")
+    if cfg.backend == "none":
+        return NoSegmenter()
+    path = _resolve(cfg.weights or DEFAULT_WEIGHTS[cfg.backend], cache_dir, download)
+    if cfg.backend == "yolo-seg":
+        return YoloSegSegmenter(path, imgsz=cfg.imgsz, device=cfg.device)
+    if cfg.backend == "sam":
+        return SamSegmenter(weights=path, device=cfg.device)
+    return UltralyticsSamSegmenter(path, device=cfg.device, name=cfg.backend)
