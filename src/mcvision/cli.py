@@ -98,7 +98,8 @@ def _print_summary(site_id: str, s: Any, out: TextIO) -> None:
     from rich.table import Table
 
     who = "customers and staff" if s.include_staff else "customers, staff excluded"
-    table = Table(title=f"{site_id} — {s.day} ({who})", show_header=True)
+    title = f"{site_id} — {s.day} ({who})"
+    table = Table(title=title, show_header=True, min_width=len(title) + 4)
     table.add_column("metric")
     table.add_column("value", justify="right")
     rows = [
@@ -117,7 +118,10 @@ def _print_summary(site_id: str, s: Any, out: TextIO) -> None:
     ]
     for name, value in rows:
         table.add_row(name, str(value))
-    Console(file=out, width=100, no_color=True, highlight=False).print(table)
+    console = Console(file=out, width=100, no_color=True, highlight=False)
+    console.print(table)
+    if s.visits == 0 and s.staff_visits == 0:
+        console.print(f"no visits recorded for {s.day}")
 
 
 # ---- registry ----------------------------------------------------------------

@@ -146,5 +146,5 @@ def test_bad_frame(onnx320: PersonDetector, frame: object, match: str) -> None:
 def test_missing_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MCVISION_WEIGHTS_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("MCVISION_CACHE", str(tmp_path))
-    with pytest.raises(WeightsNotFound, match="no_such_detector.onnx"):
+    with pytest.raises(WeightsNotFound, match=r"no_such_detector\.onnx"):
         PersonDetector("no_such_detector.onnx")

@@ -116,7 +116,9 @@ def test_embed_detections_uses_dets_mask_by_default() -> None:
 
 
 def test_registry_names() -> None:
-    assert REID_BACKENDS == {"onnx": OnnxReID, "torchreid": TorchreidReID}
+    assert REID_BACKENDS["onnx"] is OnnxReID
+    assert REID_BACKENDS["torchreid"] is TorchreidReID
+    assert sorted(REID_BACKENDS) == ["onnx", "torchreid"]
 
 
 # ------------------------------------------------------------------ ONNX backend (synthetic)
@@ -156,7 +158,7 @@ def test_onnx_backend_dynamic_and_static_batch(tmp_path: Path, batch, static) ->
 
 
 def test_onnx_backend_missing_and_corrupt(tmp_path: Path) -> None:
-    with pytest.raises(WeightsNotFound, match="nope.onnx"):
+    with pytest.raises(WeightsNotFound, match=r"nope\.onnx"):
         OnnxReID(tmp_path / "nope.onnx")
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")

@@ -78,7 +78,7 @@ def test_openvino_dir_counts_only_with_xml_and_bin(isolated: Path) -> None:
     folder = _openvino_dir(isolated / "models" / "m_openvino_model")
     assert weights.resolve("m_openvino_model") == folder
     (folder / "m.bin").unlink()
-    with pytest.raises(WeightsNotFound, match="without an OpenVINO .xml/.bin"):
+    with pytest.raises(WeightsNotFound, match=r"without an OpenVINO \.xml/\.bin"):
         weights.resolve("m_openvino_model")
 
 
@@ -114,7 +114,7 @@ def test_offline_download_fails_fast(isolated: Path, tmp_path: Path) -> None:
 
 def test_offline_via_env(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MCVISION_WEIGHTS_URL", CLOSED_PORT)
-    with pytest.raises(WeightsNotFound, match="127.0.0.1:9/sam_vit_b_01ec64.pth"):
+    with pytest.raises(WeightsNotFound, match=r"127\.0\.0\.1:9/sam_vit_b_01ec64\.pth"):
         weights.resolve("sam_vit_b_01ec64.pth")
 
 
@@ -228,7 +228,7 @@ def test_verify_truncated_real_onnx(assets: Path, tmp_path: Path) -> None:
     assert weights.verify(src) == src
     cut = tmp_path / "osnet_cut.onnx"
     cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
-    with pytest.raises(WeightsCorrupt, match="osnet_cut.onnx"):
+    with pytest.raises(WeightsCorrupt, match=r"osnet_cut\.onnx"):
         weights.verify(cut)
 
 
@@ -237,7 +237,7 @@ def test_verify_truncated_real_pt(assets: Path, tmp_path: Path) -> None:
     assert weights.verify(src) == src
     cut = tmp_path / "fall_cut.pt"
     cut.write_bytes(src.read_bytes()[:100_000])
-    with pytest.raises(WeightsCorrupt, match="fall_cut.pt"):
+    with pytest.raises(WeightsCorrupt, match=r"fall_cut\.pt"):
         weights.verify(cut)
 
 
@@ -247,7 +247,7 @@ def test_verify_openvino_dirs(assets: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad_openvino_model"
     shutil.copytree(real, bad)
     next(bad.glob("*.bin")).unlink()
-    with pytest.raises(WeightsCorrupt, match="bad_openvino_model.*not an OpenVINO export"):
+    with pytest.raises(WeightsCorrupt, match=r"bad_openvino_model.*not an OpenVINO export"):
         weights.verify(bad)
     broken_xml = _openvino_dir(tmp_path / "x_openvino_model")
     (broken_xml / "m.xml").write_text("<net><layers>")

@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -57,6 +57,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mcvision.types import Event, Records, TrackPoint, Visit, ZoneVisit
+
+if TYPE_CHECKING:
+    from mcvision.config import SiteConfig
 
 __all__ = ["TABLES", "EventStore", "StoreError", "check_day"]
 
@@ -210,7 +213,7 @@ class EventStore:
         self._pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     @classmethod
-    def from_config(cls, cfg: Any) -> EventStore:
+    def from_config(cls, cfg: SiteConfig) -> EventStore:
         """The store of a :class:`~mcvision.config.SiteConfig` (``storage.root``/events)."""
         return cls(cfg.storage.events_dir(), cfg.site_id)
 
@@ -475,7 +478,8 @@ class EventStore:
         A file that vanished between listing and reading (merged by :meth:`compact`)
         makes it list again and retry.
         """
-        for attempt in range(3):
+        attempts = 5
+        for attempt in range(attempts):
             files = {t: self._files_in(t, days) for t in TABLES}
             flat = [f for fs in files.values() for f in fs]
             con = duckdb.connect()
@@ -486,7 +490,7 @@ class EventStore:
                 return fn(con)
             except duckdb.Error as err:
                 con.close()
-                if attempt < 2 and not all(f.exists() for f in flat):
+                if attempt < attempts - 1 and not all(f.exists() for f in flat):
                     continue
                 raise self._diagnose(err, flat) from err
         raise AssertionError("unreachable")

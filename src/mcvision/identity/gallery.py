@@ -135,21 +135,20 @@ class Gallery:
                 pa.field("archived", pa.bool_()),
             ]
         )
-        existing = set(self._db.list_tables().tables)
-        if EMBEDDINGS_TABLE in existing:
-            self._tbl = self._db.open_table(EMBEDDINGS_TABLE)
-        else:
-            self._tbl = self._db.create_table(EMBEDDINGS_TABLE, schema=self._schema)
+        self._tbl = self._open_or_create(EMBEDDINGS_TABLE, self._schema)
         vtype = self._tbl.schema.field("vector").type
         stored = getattr(vtype, "list_size", None)
         if stored != self.dim:
             raise ValueError(
                 f"gallery at {self.uri} stores {stored}-d embeddings, but dim={self.dim} was asked"
             )
-        if IDENTITIES_TABLE in existing:
-            self._ids = self._db.open_table(IDENTITIES_TABLE)
-        else:
-            self._ids = self._db.create_table(IDENTITIES_TABLE, schema=self._id_schema)
+        self._ids = self._open_or_create(IDENTITIES_TABLE, self._id_schema)
+
+    def _open_or_create(self, name: str, schema: pa.Schema) -> Any:
+        try:
+            return self._db.open_table(name)
+        except ValueError:  # "Table ... was not found"
+            return self._db.create_table(name, schema=schema)
 
     # ---- writing ------------------------------------------------------
     @staticmethod
@@ -416,7 +415,8 @@ class Gallery:
             query = query.where(where, prefilter=True)
         t = query.select(["global_id"]).limit(limit).to_arrow()
         qidx = (
-            t.column("query_index").to_pylist() if "query_index" in t.column_names
+            t.column("query_index").to_pylist()
+            if "query_index" in t.column_names
             else [0] * t.num_rows
         )
         best: list[dict[str, float]] = [{} for _ in range(len(q))]

@@ -103,7 +103,12 @@ class IdentityResult:
             track, in ts order; updates held while a track was pending are
             released (in their original order) when it is assigned.
         events: ``IDENTITY_NEW`` and ``TRACK_ASSIGNED`` events (and ``RESET``
-            when the batch crossed into a new business day).
+            when the batch crossed into a new business day). Both carry the
+            track's first ts. ``TRACK_ASSIGNED`` payload: ``camera``,
+            ``local_id``, ``reason`` (``reid``: matched by embedding;
+            ``topology``: matched by transit timing without ReID; ``new``: a
+            new identity) and ``similarity`` (the matched cosine; for ``new``
+            the best cosine to any identity, gated or not; None without one).
     """
 
     sightings: list[tuple[str, TrackletUpdate]] = field(default_factory=list)
@@ -319,8 +324,8 @@ class IdentityManager:
         prefix = day.replace("-", "") + "-"
         self._n = 0
         for gid in self.gallery.identities(day):
-            if gid.startswith(prefix) and gid[len(prefix):].isdigit():
-                self._n = max(self._n, int(gid[len(prefix):]))
+            if gid.startswith(prefix) and gid[len(prefix) :].isdigit():
+                self._n = max(self._n, int(gid[len(prefix) :]))
         for gid in self.gallery.identities(day, exclude_archived=True):
             self._identities[gid] = _Identity(gid)
         rows_by_gid: dict[str, list[GalleryRow]] = {}
@@ -392,13 +397,19 @@ class IdentityManager:
             t.ended = True
 
     def _keep_track_embedding(self, t: _Track, vec: np.ndarray, ts: float, q: float) -> None:
-        cap = self.icfg.gallery_per_identity
-        if len(t.embs) < cap:
-            t.embs.append((vec, ts, q))
+        slot = _diverse_slot(
+            np.stack([v for v, _, _ in t.embs]) if t.embs else None,
+            [(qq, tt) for _, tt, qq in t.embs],
+            vec,
+            q,
+            self.icfg.gallery_per_identity,
+        )
+        if slot is None:
             return
-        worst = min(range(len(t.embs)), key=lambda i: (t.embs[i][2], t.embs[i][1]))
-        if q >= t.embs[worst][2]:
-            t.embs[worst] = (vec, ts, q)
+        if slot == len(t.embs):
+            t.embs.append((vec, ts, q))
+        else:
+            t.embs[slot] = (vec, ts, q)
 
     def _add_embedding(
         self, ident: _Identity, vec: np.ndarray, camera_id: str, ts: float, quality: float
@@ -409,28 +420,22 @@ class IdentityManager:
         row = GalleryRow(
             emb_id, ident.global_id, self._day or "", camera_id, float(ts), float(quality), vec
         )
-        cap = self.icfg.gallery_per_identity
-        if len(ident.vecs) < cap:
+        slot = _diverse_slot(
+            ident.matrix(),
+            [(qq, tt) for _, tt, qq in ident.meta],
+            vec,
+            float(quality),
+            self.icfg.gallery_per_identity,
+        )
+        if slot is None:
+            return
+        if slot == len(ident.vecs):
             ident.vecs.append(vec)
             ident.meta.append((emb_id, float(ts), float(quality)))
         else:
-            mat = ident.matrix()
-            assert mat is not None
-            if cap == 1:
-                victim = 0
-                if quality < ident.meta[0][2]:
-                    return
-            else:
-                gram = mat @ mat.T
-                np.fill_diagonal(gram, -np.inf)
-                i, j = np.unravel_index(int(np.argmax(gram)), gram.shape)
-                if float(np.max(mat @ vec)) >= float(gram[i, j]):
-                    return  # the new one is the most redundant
-                mi, mj = ident.meta[i], ident.meta[j]
-                victim = int(i) if (mi[2], mi[1]) <= (mj[2], mj[1]) else int(j)
-            self._gal_remove.append(ident.meta[victim][0])
-            ident.vecs[victim] = vec
-            ident.meta[victim] = (emb_id, float(ts), float(quality))
+            self._gal_remove.append(ident.meta[slot][0])
+            ident.vecs[slot] = vec
+            ident.meta[slot] = (emb_id, float(ts), float(quality))
         ident._mat = None
         self._gal_add.append(row)
 
@@ -632,3 +637,31 @@ class IdentityManager:
             self.gallery.upsert([r for r in self._gal_add if r.embedding_id not in removed])
             self.gallery.remove(self._gal_remove)
             self._gal_add, self._gal_remove = [], []
+
+
+def _diverse_slot(
+    mat: np.ndarray | None,
+    rank: list[tuple[float, float]],
+    vec: np.ndarray,
+    quality: float,
+    cap: int,
+) -> int | None:
+    """Where a new embedding goes in a bounded, diverse set: ``len`` = append, None = skip.
+
+    Below ``cap`` it is appended. When full, the two most similar stored
+    embeddings are found; if the new one is at least that close to one of the
+    stored ones it is redundant and skipped, else it replaces the one of the
+    pair that ranks lower by ``(quality, ts)``.
+    """
+    n = 0 if mat is None else len(mat)
+    if n < cap:
+        return n
+    assert mat is not None
+    if n == 1:
+        return 0 if quality >= rank[0][0] else None
+    gram = mat @ mat.T
+    np.fill_diagonal(gram, -np.inf)
+    i, j = (int(x) for x in np.unravel_index(int(np.argmax(gram)), gram.shape))
+    if float(np.max(mat @ vec)) >= float(gram[i, j]):
+        return None
+    return i if rank[i] <= rank[j] else j

@@ -62,6 +62,10 @@ class Health(BaseModel):
     version: str
     live: bool = Field(description="true when a pipeline is running behind the API")
     days: list[str]
+    timezone: str = Field(
+        default="UTC", description="the site's time zone (IANA name): business days and local times"
+    )
+    reset_time: str = Field(default="00:00", description="local time at which a business day starts")
 
 
 class CameraStatus(BaseModel):
@@ -141,7 +145,7 @@ def create_app(
     def health() -> Health:
         return Health(
             status="ok", site_id=cfg.site_id, version=__version__, live=live is not None,
-            days=store.days(),
+            days=store.days(), timezone=cfg.reset.timezone, reset_time=cfg.reset.time,
         )
 
     @app.get(f"{v1}/cameras", response_model=list[CameraStatus], tags=["status"])

@@ -180,43 +180,73 @@ class YoloSegSegmenter(Segmenter):
         self.imgsz, self.device, self.conf = imgsz, device, conf
         self.min_iou, self.person_class = min_iou, person_class
 
-    def instances(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The model's own people: ((M, 4) boxes, (M, H, W) bool masks at frame size)."""
+    def _predict(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's people: ((M, 4) frame-pixel boxes, (M, h, w) masks at model size)."""
         from mcvision._env import set_torch_threads
 
         set_torch_threads()
         r = self.model.predict(
             frame, imgsz=self.imgsz, device=self.device, conf=self.conf,
-            classes=[self.person_class], retina_masks=True, verbose=False,
+            classes=[self.person_class], retina_masks=False, verbose=False,
         )[0]
-        h, w = frame.shape[:2]
         if r.masks is None or r.boxes is None or len(r.boxes) == 0:
-            return np.zeros((0, 4), np.float32), np.zeros((0, h, w), bool)
+            return np.zeros((0, 4), np.float32), np.zeros((0, 1, 1), np.float32)
         boxes = r.boxes.xyxy.cpu().numpy().astype(np.float32)
-        masks = r.masks.data.cpu().numpy() > 0.5
-        if masks.shape[1:] != (h, w):  # retina masks are at frame size; be safe anyway
-            import cv2
+        return boxes, r.masks.data.float().cpu().numpy()
 
-            masks = np.stack(
-                [cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-                 for m in masks]
-            )
-        return boxes, masks
+    @staticmethod
+    def _to_frame(
+        mask: np.ndarray, frame_hw: tuple[int, int], region: np.ndarray | None = None
+    ) -> np.ndarray:
+        """A letterboxed model-size mask warped back onto the frame (or one region of it).
+
+        Only ``region`` (x1, y1, x2, y2 ints) is resampled; the rest stays False.
+        """
+        import cv2
+
+        h, w = frame_hw
+        mh, mw = mask.shape
+        gain = min(mh / h, mw / w)
+        padx, pady = (mw - w * gain) / 2, (mh - h * gain) / 2
+        x1, y1, x2, y2 = (0, 0, w, h) if region is None else (int(v) for v in region)
+        out = np.zeros((h, w), dtype=bool)
+        if x2 <= x1 or y2 <= y1:
+            return out
+        # destination pixel (u, v) of the region samples the mask at
+        # ((x1 + u + 0.5) * gain + padx - 0.5, (y1 + v + 0.5) * gain + pady - 0.5)
+        warp = np.array(
+            [[gain, 0, (x1 + 0.5) * gain + padx - 0.5], [0, gain, (y1 + 0.5) * gain + pady - 0.5]],
+            dtype=np.float64,
+        )
+        part = cv2.warpAffine(
+            mask.astype(np.float32), warp, (x2 - x1, y2 - y1),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0.0,
+        )
+        out[y1:y2, x1:x2] = part > 0.5
+        return out
+
+    def instances(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's own people: ((M, 4) boxes, (M, H, W) bool masks at frame size)."""
+        boxes, masks = self._predict(frame)
+        h, w = frame.shape[:2]
+        full = [self._to_frame(m, (h, w)) for m in masks]
+        return boxes, np.stack(full) if full else np.zeros((0, h, w), bool)
 
     def _masks(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         from scipy.optimize import linear_sum_assignment
 
         h, w = frame.shape[:2]
-        inst_boxes, inst_masks = self.instances(frame)
-        boxed = box_masks(xyxy, (h, w))
+        inst_boxes, inst_masks = self._predict(frame)
+        out = box_masks(xyxy, (h, w))
         if len(inst_boxes) == 0:
-            return boxed
+            return out
+        regions = clip_boxes(xyxy, (h, w))
         iou = box_iou(xyxy, inst_boxes)
         rows, cols = linear_sum_assignment(iou, maximize=True)
-        out = boxed.copy()
         for r, c in zip(rows, cols, strict=True):
             if iou[r, c] >= self.min_iou:
-                m = inst_masks[c] & boxed[r]
+                # only the given box is resampled: the mask is kept inside its box
+                m = self._to_frame(inst_masks[c], (h, w), regions[r])
                 if m.any():
                     out[r] = m
         return out

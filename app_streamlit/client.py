@@ -1,0 +1,156 @@
+"""The dashboard's only way to the data: a small client of the mcvision HTTP API.
+
+Every page goes through :class:`ApiClient`; any failure (nothing listening, a
+timeout, an error status, a body that is not JSON) becomes :class:`ApiError`,
+whose message names the URL and the reason, so a page can show a banner
+instead of a traceback.
+
+Example:
+    >>> api = ApiClient("http://127.0.0.1:8000")                 # doctest: +SKIP
+    >>> api.summary("2026-03-10")["unique_visitors"]             # doctest: +SKIP
+    5
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+API_ENV = "MCVISION_API_URL"
+DEFAULT_URL = "http://127.0.0.1:8000"
+PREFIX = "/api/v1"
+
+
+def default_url() -> str:
+    """The API base URL: ``$MCVISION_API_URL`` or ``http://127.0.0.1:8000``."""
+    return (os.environ.get(API_ENV) or DEFAULT_URL).rstrip("/")
+
+
+class ApiError(RuntimeError):
+    """The API could not answer.
+
+    Attributes:
+        url: the URL that was asked.
+        reason: what went wrong, in words.
+        status: the HTTP status, when the API answered with an error.
+    """
+
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.status = status
+
+
+class ApiClient:
+    """Read-only client of ``/api/v1`` with short timeouts.
+
+    Args:
+        base_url: e.g. ``http://127.0.0.1:8000`` (no ``/api/v1``).
+        timeout_s: read timeout per request; connecting gets at most 2 s.
+        transport: an httpx transport (tests).
+    """
+
+    def __init__(
+        self, base_url: str, timeout_s: float = 5.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        url = (base_url or "").strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ApiError(url or "<empty>", "the API URL must start with http:// or https://")
+        self.base_url = url
+        self._timeout = httpx.Timeout(timeout_s, connect=min(2.0, timeout_s))
+        self._transport = transport
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET ``/api/v1{path}`` with the non-None ``params``; the decoded JSON body.
+
+        Raises:
+            ApiError: not reachable, too slow, an error status (with the API's
+                ``detail``), or not JSON.
+        """
+        url = f"{self.base_url}{PREFIX}{path}"
+        query = {k: v for k, v in params.items() if v is not None}
+        try:
+            with httpx.Client(timeout=self._timeout, transport=self._transport) as http:
+                resp = http.get(url, params=query)
+        except httpx.ConnectError as err:
+            raise ApiError(url, f"cannot connect ({err or 'connection refused'})") from None
+        except httpx.TimeoutException:
+            raise ApiError(url, f"no answer within {self._timeout.read:g} s (timed out)") from None
+        except httpx.HTTPError as err:
+            raise ApiError(url, f"{type(err).__name__}: {err}") from None
+        if resp.status_code >= 400:
+            try:
+                detail = resp.json().get("detail")
+            except (ValueError, AttributeError):
+                detail = None
+            if not isinstance(detail, str):
+                detail = resp.text[:300] or resp.reason_phrase
+            raise ApiError(url, f"HTTP {resp.status_code}: {detail}", status=resp.status_code)
+        try:
+            return resp.json()
+        except ValueError:
+            raise ApiError(url, "the answer is not JSON (is this the mcvision API?)") from None
+
+    # ---- routes --------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """Site ID, version, days with data, time zone."""
+        return self.get("/health")
+
+    def days(self) -> list[str]:
+        """Business days with data, oldest first."""
+        return self.get("/days")
+
+    def cameras(self) -> list[dict[str, Any]]:
+        """Configured cameras and their status."""
+        return self.get("/cameras")
+
+    def occupancy(self) -> dict[str, Any]:
+        """People on the premises now."""
+        return self.get("/occupancy")
+
+    def summary(self, day: str) -> dict[str, Any]:
+        """Headline numbers of a day."""
+        return self.get("/summary", day=day)
+
+    def returning(self, day: str) -> dict[str, Any]:
+        """New vs returning visitors of a day."""
+        return self.get("/returning", day=day)
+
+    def visits(
+        self,
+        day: str,
+        *,
+        min_dwell_s: float | None = None,
+        zone: str | None = None,
+        camera: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """A page of a day's visits (``total``, ``items``)."""
+        return self.get(
+            "/visits", day=day, min_dwell_s=min_dwell_s, zone=zone, camera=camera, limit=limit,
+            offset=offset,
+        )
+
+    def visit(self, visit_id: str) -> dict[str, Any]:
+        """One visit's timeline (zone visits, sightings, events, items)."""
+        return self.get(f"/visits/{visit_id}")
+
+    def zones(self, day: str) -> list[dict[str, Any]]:
+        """Per-zone visits and dwell of a day."""
+        return self.get("/zones", day=day)
+
+    def traffic(self, day: str, bucket: str = "1h") -> dict[str, Any]:
+        """Entries, exits and occupancy per bucket."""
+        return self.get("/traffic", day=day, bucket=bucket)
+
+    def heatmap(self, camera_id: str, day: str, width: int = 32, height: int = 18) -> dict[str, Any]:
+        """Foot-position counts of one camera on a grid."""
+        return self.get(f"/heatmap/{camera_id}", day=day, width=width, height=height)
+
+    def journeys(self, day: str, k: int = 10, by: str = "zone") -> list[dict[str, Any]]:
+        """The most common paths through zones or cameras."""
+        return self.get("/journeys", day=day, k=k, by=by)
