@@ -27,7 +27,7 @@ OSNET = "models/osnet_x0_25_msmt17.onnx"
 YOLO_SEG = "models/yolov8n-seg_int8_320.onnx"
 
 
-def _time_ms(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> dict[str, float]:
+def _time_ms(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> dict[str, float]:
     for _ in range(warmup):
         fn()
     times = []

@@ -35,6 +35,9 @@ sys.path.insert(0, str(ROOT / "src"))
 import mcvision  # noqa: E402  (applies the thread/offline environment first)
 from mcvision.vision import weights  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _vision_reid_seg import bench_reid, bench_segmenter  # noqa: E402  (ReID, mask sections)
+
 RESULTS = ROOT / "benchmarks" / "results" / "vision.json"
 PRW_FRAME = "footage/PRW_multicam_c1_c3/frames/c1s1_014901.jpg"
 VIDEO = "footage/one-by-one-person-detection.mp4"
@@ -158,10 +161,12 @@ def bench_tracker(n_frames: int = 300) -> dict[str, Any]:
     return out
 
 
-#: Section name → function building it. Add ``bench_reid``, ``bench_segmenter`` here.
+#: Section name → function building it.
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "detector": bench_detector,
     "tracker": bench_tracker,
+    "reid": bench_reid,  # from _vision_reid_seg.py
+    "segmenter": bench_segmenter,  # from _vision_reid_seg.py
 }
 
 

@@ -163,7 +163,7 @@ def site_config(root: Path, site_id: str = "demo") -> SiteConfig:
 def _epoch(day: str, hhmm: str) -> float:
     d = pendulum.parse(day)
     parts = [int(p) for p in hhmm.split(":")]
-    h, m, s = (parts + [0])[:3]
+    h, m, s = ([*parts, 0])[:3]
     return pendulum.datetime(d.year, d.month, d.day, h, m, s, tz=TIMEZONE).timestamp()
 
 
@@ -330,7 +330,7 @@ def api_server(cfg: SiteConfig, store: EventStore | None = None) -> Iterator[str
 
     port = free_port()
     config = uvicorn.Config(
-        create_app(cfg, store=store), host="127.0.0.1", port=port, log_level="warning",
+        create_app(cfg, store=store), host="127.0.0.1", port=port, log_level="warning", access_log=False,
         lifespan="off",
     )
     server = uvicorn.Server(config)

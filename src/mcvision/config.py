@@ -183,7 +183,9 @@ class TopologyConfig(_Model):
 class IdentityConfig(_Model):
     """Thresholds of the global identity matcher."""
 
-    match_threshold: float = Field(default=0.6, ge=-1, le=1, description="min cosine to match")
+    match_threshold: float = Field(
+        default=0.72, ge=-1, le=1, description="min cosine (track mean vs gallery) to match"
+    )
     min_frames: int = Field(default=3, ge=1, description="updates before a track is matched")
     min_seconds: float = Field(default=0.0, ge=0, description="track age before it is matched")
     min_quality: float = Field(default=0.0, ge=0, le=1)

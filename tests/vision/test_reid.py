@@ -264,7 +264,7 @@ def test_build_reid_converts_onnx_for_torchreid(assets: Path, tmp_path: Path) ->
     cfg = ReIDConfig(backend="torchreid", weights=str(assets / OSNET), arch="osnet_x0_25")
     reid = build_reid(cfg, cache_dir=tmp_path, download=False)
     assert isinstance(reid, TorchreidReID)
-    assert reid.path == tmp_path / "osnet_x0_25_msmt17.osnet_x0_25.pth"
+    assert reid.path == tmp_path / "weights" / "osnet_x0_25_msmt17.osnet_x0_25.pth"
     assert reid.path.is_file()
     onnx_reid = build_reid(ReIDConfig(backend="onnx", weights=str(assets / OSNET)))
     assert isinstance(onnx_reid, OnnxReID)

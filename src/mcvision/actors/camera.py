@@ -230,6 +230,32 @@ class CameraWorker:
         return out
 
 
+class LocalModels:
+    """The models in this process (no Serve): for tests, benchmarks and single-process runs."""
+
+    def __init__(self, site: SiteConfig) -> None:
+        from mcvision.vision.detector import PersonDetector
+        from mcvision.vision.reid import build_reid
+
+        self.detector = PersonDetector.from_config(site.models.detector)
+        self.embedder = build_reid(site.models.reid)
+        self.segmenter = None
+        if site.models.segmenter.backend != "none":
+            from mcvision.vision.segmenter import build_segmenter
+
+            self.segmenter = build_segmenter(site.models.segmenter)
+
+    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+        return self.detector.detect(frames)
+
+    def embed(self, crops: list[np.ndarray]) -> np.ndarray:
+        return self.embedder.embed(crops)
+
+    def segment(self, frames: list[np.ndarray], dets: list[Detections]) -> list[Detections]:
+        assert self.segmenter is not None
+        return self.segmenter.segment_batch(frames, dets)
+
+
 class ServeModels:
     """Models as Ray Serve deployment handles (one request per item; Serve batches)."""
 

@@ -305,8 +305,8 @@ class TorchreidReID(ReIDEmbedder):
                 f"{path}: does not match torchreid {arch!r}: missing {missing[:5]},"
                 f" unexpected {unexpected[:5]}"
             )
-        self.device = torch.device(device if device.startswith("cuda") and torch.cuda.is_available()
-                                   else "cpu")
+        use_cuda = device.startswith("cuda") and torch.cuda.is_available()
+        self.device = torch.device(device if use_cuda else "cpu")
         self.half = self.device.type == "cuda"
         model = model.to(self.device).eval()
         if self.half:
@@ -345,7 +345,8 @@ def build_reid(
     """The ReID embedder a config names, with its weights resolved.
 
     For the ``torchreid`` backend an ``.onnx`` OSNet is converted once to
-    ``<cache>/weights/<stem>.<arch>.pth`` (the cache of :mod:`mcvision.vision.weights`).
+    ``<cache>/weights/<stem>.<arch>.pth``, ``<cache>`` being ``cache_dir`` or the cache
+    root of :mod:`mcvision.vision.weights` (converted again when the ONNX is newer).
 
     Raises:
         ValueError: unknown backend.
@@ -359,8 +360,8 @@ def build_reid(
     if cfg.backend == "onnx":
         return OnnxReID(path, device=cfg.device)
     if path.suffix == ".onnx":
-        root = cache_dir if cache_dir is not None else W.cache_root() / "weights"
-        converted = Path(root) / f"{path.stem}.{cfg.arch}.pth"
+        root = Path(cache_dir) if cache_dir is not None else W.cache_root()
+        converted = root / "weights" / f"{path.stem}.{cfg.arch}.pth"
         if not converted.is_file() or converted.stat().st_mtime < path.stat().st_mtime:
             convert_osnet_onnx_to_torchreid(path, converted, arch=cfg.arch)
         path = converted

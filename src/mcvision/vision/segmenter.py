@@ -21,7 +21,7 @@ Example:
     >>> frame = np.zeros((40, 60, 3), np.uint8)
     >>> seg.segment(frame, Detections(xyxy=[[5, 5, 20, 30]])).mask is None
     True
-    >>> box_masks([[5, 5, 20, 30]], (40, 60)).sum()
+    >>> int(box_masks([[5, 5, 20, 30]], (40, 60)).sum())
     375
 """
 

@@ -1,0 +1,91 @@
+"""Overview: the day's headline numbers, traffic over the day and the dwell distribution."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+import ui
+
+st.title("Overview")
+
+
+def _trim(buckets: list[dict]) -> list[dict]:
+    """The buckets from one before the first entry to one after the last entry or exit."""
+    active = [i for i, b in enumerate(buckets) if b["entries"] or b["exits"]]
+    if not active:
+        return []
+    return buckets[max(active[0] - 1, 0) : min(active[-1] + 2, len(buckets))]
+
+
+def render() -> None:
+    api, day, tz = ui.api(), ui.day(), ui.tz()
+    summary = ui.call(api.summary, day)
+    if summary["visits"] == 0:
+        st.info(f"No visits recorded on **{day}**. Pick another day in the sidebar.", icon="📭")
+        return
+    returning = ui.call(api.returning, day)
+    latest = st.session_state.get("latest_day")
+    if day == latest:
+        occupancy = ui.call(api.occupancy)
+        now_label, now_value = "In store now", occupancy["in_store"]
+        now_help = "open visits now" + (" (live)" if occupancy["live"] else " (from the store)")
+    else:
+        now_label, now_value = "Open at day end", summary["open_visits"]
+        now_help = "visits of this day never closed"
+
+    cols = st.columns(6)
+    cols[0].metric("Unique visitors", summary["unique_visitors"],
+                   help="distinct people (global IDs); staff excluded")
+    cols[1].metric("Visits", summary["visits"], help="re-entries count as new visits")
+    cols[2].metric(now_label, now_value, help=now_help)
+    cols[3].metric("Mean dwell", ui.duration(summary["dwell_mean_s"]), help="closed visits")
+    cols[4].metric("Median dwell", ui.duration(summary["dwell_median_s"]), help="closed visits")
+    cols[5].metric("Returning", ui.percent(returning["returning_share"]),
+                   help=f"{returning['returning_visitors']} of {returning['visitors']} visitors")
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Traffic")
+        bucket = st.radio("Bucket", ["15m", "1h"], horizontal=True, key="traffic_bucket",
+                          format_func=lambda b: {"15m": "15 minutes", "1h": "hour"}[b])
+        traffic = ui.call(api.traffic, day, bucket)
+        buckets = _trim(traffic["buckets"])
+        if not buckets:
+            st.info("No entries in this day's buckets.")
+        else:
+            x = ui.local([b["start_ts"] for b in buckets], tz)
+            fig = go.Figure()
+            fig.add_bar(x=x, y=[b["entries"] for b in buckets], name="entries",
+                        marker_color="#4c78a8")
+            fig.add_bar(x=x, y=[b["exits"] for b in buckets], name="exits",
+                        marker_color="#9ecae9")
+            fig.add_scatter(x=x, y=[b["occupancy"] for b in buckets], name="in store",
+                            mode="lines+markers", line_shape="hv", yaxis="y2",
+                            line={"color": "#e45756", "width": 2})
+            fig.update_layout(
+                barmode="group", height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                xaxis={"title": f"local time ({tz})", "tickformat": "%H:%M"},
+                yaxis={"title": f"people per {bucket}", "rangemode": "tozero"},
+                yaxis2={"title": "in store", "overlaying": "y", "side": "right",
+                        "rangemode": "tozero", "showgrid": False},
+                legend={"orientation": "h", "y": 1.1},
+            )
+            st.plotly_chart(fig, width="stretch", key="traffic_chart")
+    with right:
+        st.subheader("Dwell time")
+        page = ui.call(api.visits, day, limit=10_000)
+        closed = [v["dwell_s"] / 60 for v in page["items"] if v["closed"]]
+        if not closed:
+            st.info("No closed visits yet: dwell is counted when a visit ends.")
+        else:
+            df = pd.DataFrame({"dwell (min)": closed})
+            fig = px.histogram(df, x="dwell (min)", nbins=min(30, max(5, len(closed))))
+            fig.update_layout(height=400, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                              yaxis_title="visits", bargap=0.05)
+            st.plotly_chart(fig, width="stretch", key="dwell_hist")
+            st.caption(f"{len(closed)} closed visits; p90 {ui.duration(summary['dwell_p90_s'])}")
+
+
+ui.body(render)

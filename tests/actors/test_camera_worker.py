@@ -1,0 +1,99 @@
+"""CameraWorker on real footage with in-process models, feeding the real identity core.
+
+The Ray path is covered in tests/e2e; here the same worker logic runs in this process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcvision.actors.camera import CameraWorker, LocalModels, shrink
+from mcvision.config import SiteConfig, parse_config
+from mcvision.demo import write_trimmed_copy
+from mcvision.identity.site import SiteIdentity
+from mcvision.types import TrackletUpdate
+
+T0 = 1_764_000_000.0
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.batches: list[list[TrackletUpdate]] = []
+        self.statuses: list[tuple[str, str, str]] = []
+        self.last_stats: dict[str, Any] = {}
+
+    def updates(self, updates: list[TrackletUpdate]) -> None:
+        self.batches.append(updates)
+
+    def status(self, camera_id: str, status: str, ts: float, reason: str) -> None:
+        self.statuses.append((camera_id, status, reason))
+
+    def stats(self, camera_id: str, stats: dict[str, Any]) -> None:
+        self.last_stats = stats
+
+
+@pytest.fixture(scope="module")
+def clip(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("clip") / "first60.mp4"
+    return write_trimmed_copy(assets / "footage" / "one-by-one-person-detection.mp4", out, 60.0)
+
+
+def site_for(clip: Path, root: Path, **cams: Any) -> SiteConfig:
+    return parse_config(
+        {
+            "site_id": "t",
+            "cameras": [{"id": "cam", "source": str(clip), "fps": 5, **cams}],
+            "storage": {"root": str(root)},
+            "runtime": {"frames_per_batch": 4},
+        }
+    )
+
+
+def test_shrink_keeps_aspect_and_scale() -> None:
+    import numpy as np
+
+    img = np.zeros((1080, 1920, 3), np.uint8)
+    small, scale = shrink(img, 640)
+    assert small.shape == (360, 640, 3) and scale == pytest.approx(1 / 3)
+    same, s1 = shrink(np.zeros((100, 50, 3), np.uint8), 640)
+    assert same.shape == (100, 50, 3) and s1 == 1.0
+
+
+def test_worker_one_id_per_person_on_real_footage(clip: Path, tmp_path: Path) -> None:
+    cfg = site_for(clip, tmp_path / "store")
+    sink = ListSink()
+    worker = CameraWorker(cfg, "cam", LocalModels(cfg), sink, start_ts=T0)
+    stats = worker.run()
+    assert stats.status == "ended"
+    assert stats.frames == 300  # 60 s at 5 fps
+    updates = [u for b in sink.batches for u in b]
+    # ReID runs per track, not per frame: far fewer embeddings than tracked boxes.
+    live = [u for u in updates if not u.ended]
+    assert 0 < stats.embeddings < len(live) / 3
+    assert all(T0 <= u.ts < T0 + 60 for u in updates)
+    # Three people walk through one after another (see tests/tracking/test_tracker.py).
+    core = SiteIdentity(cfg)
+    for b in sink.batches:
+        core.ingest(b)
+    core.close()
+    rows = core.store.sql("SELECT global_id, in_ts, out_ts FROM visits ORDER BY in_ts")
+    assert len(rows) == 3
+    assert [round(r["in_ts"] - T0) for r in rows] == pytest.approx([7, 23, 51], abs=2)
+
+
+def test_missing_source_is_an_event_not_a_crash(tmp_path: Path) -> None:
+    cfg = site_for(tmp_path / "nope.mp4", tmp_path / "store")
+    sink = ListSink()
+
+    class NoModels:
+        def detect(self, frames):  # pragma: no cover - never reached
+            raise AssertionError("no frames expected")
+
+    worker = CameraWorker(cfg, "cam", NoModels(), sink, start_ts=T0)  # type: ignore[arg-type]
+    stats = worker.run()
+    assert stats.status == "failed"
+    assert sink.statuses[0][:2] == ("cam", "offline")
+    assert "video file not found" in sink.statuses[0][2] and "nope.mp4" in sink.statuses[0][2]
