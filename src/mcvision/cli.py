@@ -124,8 +124,200 @@ def _print_summary(site_id: str, s: Any, out: TextIO) -> None:
         console.print(f"no visits recorded for {s.day}")
 
 
+# ---- run ---------------------------------------------------------------------
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a site: cameras, models and identities on Ray",
+        description="Start (or join) Ray, deploy the models and the API, run every camera.",
+    )
+    p.add_argument("--config", required=True, help="site config YAML")
+    p.add_argument("--until-end", action="store_true", help="stop when every file source ends")
+    p.add_argument("--address", help="Ray cluster address (auto, ray://host:10001); default local")
+    p.add_argument("--port", type=int, help="API port (default: runtime.api_port)")
+    p.add_argument("--start-time", type=float, help="epoch seconds of the files' first frame")
+    p.add_argument("--no-progress", action="store_true", help="no live progress lines")
+    p.set_defaults(handler=_run)
+
+
+def _with_port(cfg: SiteConfig, port: int | None) -> SiteConfig:
+    if port is None:
+        return cfg
+    return cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"api_port": port})})
+
+
+def run_site(
+    cfg: SiteConfig,
+    ctx: Context,
+    *,
+    until_end: bool,
+    address: str | None = None,
+    start_ts: float | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run a site until its files end (``until_end``) or Ctrl-C; returns the run summary."""
+    import signal
+
+    from mcvision.progress import CameraProgress
+    from mcvision.runner import SiteRunner
+
+    runner = SiteRunner(cfg, address=address, start_ts=start_ts)
+    interrupted = False
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        nonlocal interrupted
+        interrupted = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    bar = CameraProgress(cfg, enabled=progress, out=ctx.stderr)
+    try:
+        runner.start()
+        print(f"API: {runner.api_url}/docs", file=ctx.stderr)
+        runner.wait(until_end=until_end, on_progress=bar.update)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the flush
+        bar.close()
+        summary = runner.stop()
+        signal.signal(signal.SIGINT, previous)
+    summary["interrupted"] = interrupted
+    return summary
+
+
+def _run(args: argparse.Namespace, ctx: Context) -> int:
+    cfg = _with_port(load_config(args.config), args.port)
+    summary = run_site(
+        cfg, ctx, until_end=args.until_end, address=args.address, start_ts=args.start_time,
+        progress=not args.no_progress,
+    )
+    failed = [c for c, r in summary.get("cameras", {}).items() if r.get("status") == "failed"]
+    for cam in failed:
+        print(f"camera {cam}: {summary['cameras'][cam].get('error')}", file=ctx.stderr)
+    print(
+        f"stopped{' (interrupted)' if summary['interrupted'] else ''}: "
+        f"{summary.get('updates', 0)} updates; store: {cfg.storage.root}",
+        file=ctx.stderr,
+    )
+    return 130 if summary["interrupted"] else 0
+
+
+# ---- serve -------------------------------------------------------------------
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve the HTTP API over an existing store (no cameras)",
+        description="The HTTP API alone, over a site's existing event store.",
+    )
+    p.add_argument("--config", required=True, help="site config YAML")
+    p.add_argument("--host", help="bind address (default: runtime.api_host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: runtime.api_port)")
+    p.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    import uvicorn
+
+    from mcvision.serve.api import create_app
+
+    cfg = load_config(args.config)
+    host = args.host or cfg.runtime.api_host
+    port = args.port if args.port is not None else cfg.runtime.api_port
+    print(f"API: http://{host}:{port}/docs", file=ctx.stderr)
+    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+    return 0
+
+
+# ---- demo --------------------------------------------------------------------
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run the whole pipeline on real footage and print the day summary",
+        description="Write a demo site from real footage, run it to the end, print the summary.",
+    )
+    p.add_argument("--out", default="demo_out", help="folder for the demo site and its data")
+    p.add_argument("--seconds", type=float, help="use only the first N seconds of footage")
+    p.add_argument("--port", type=int, default=8000, help="API port while it runs")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace, ctx: Context) -> int:
+    import shutil
+    from pathlib import Path
+
+    from mcvision.demo import demo_site, find_footage
+
+    out = Path(args.out)
+    if (out / "data").exists():
+        shutil.rmtree(out / "data")  # a fresh store each time: the demo replays the same day
+    path = demo_site(out, find_footage(), max_s=args.seconds, port=args.port)
+    cfg = load_config(path)
+    print(f"demo site: {path}", file=ctx.stderr)
+    run_site(cfg, ctx, until_end=True, progress=not args.no_progress)
+    rc = _report(
+        argparse.Namespace(config=str(path), day=None, json=False, include_staff=False), ctx
+    )
+    ctx.stdout.write(
+        "\nNext:\n"
+        f"  API + docs:  mcvision serve --config {path}   then open http://127.0.0.1:8000/docs\n"
+        f"  dashboard:   mcvision dashboard --api http://127.0.0.1:8000\n"
+        f"  summary:     mcvision report --config {path}\n"
+    )
+    return rc
+
+
+# ---- weights -----------------------------------------------------------------
+def _add_weights(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "weights",
+        help="show what each configured model resolves to; convert OSNet ONNX to torchreid",
+        description="List the weights each configured model resolves to, or convert OSNet.",
+    )
+    p.add_argument("--config", help="site config YAML (default: the built-in defaults)")
+    p.add_argument("--json", action="store_true")
+    wsub = p.add_subparsers(dest="weights_command")
+    c = wsub.add_parser("convert-osnet", help="OSNet ONNX -> torchreid .pth state dict")
+    c.add_argument("onnx", help="the ONNX file (or a name the resolver finds)")
+    c.add_argument("out", help="output .pth path")
+    c.add_argument("--arch", default="osnet_x0_25")
+    p.set_defaults(handler=_weights)
+
+
+def _weights(args: argparse.Namespace, ctx: Context) -> int:
+    from mcvision.vision import weights as w
+
+    if args.weights_command == "convert-osnet":
+        from mcvision.vision.reid import convert_osnet_onnx_to_torchreid
+
+        try:
+            src = w.resolve(args.onnx, download=False)
+            out = convert_osnet_onnx_to_torchreid(src, args.out, arch=args.arch)
+        except (w.WeightsNotFound, w.WeightsCorrupt) as err:
+            print(f"mcvision weights: {err}", file=ctx.stderr)
+            return 1
+        print(f"wrote {out}", file=ctx.stdout)
+        return 0
+    if args.config:
+        cfg = load_config(args.config)
+    else:
+        cfg = SiteConfig.model_validate({"site_id": "defaults", "cameras": [{"id": "c", "source": 0}]})
+    rows = w.describe(cfg)
+    if args.json:
+        ctx.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+    else:
+        for r in rows:
+            state = "ok" if r["ok"] else ("disabled" if not r["enabled"] else "MISSING")
+            where = r["path"] or r["error"]
+            ctx.stdout.write(f"{r['model']:<10} {r['ref']!s:<36} {state:<8} {where}\n")
+    return 0 if all(r["ok"] or not r["enabled"] for r in rows) else 1
+
+
 # ---- registry ----------------------------------------------------------------
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_report]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_report, _add_run, _add_serve, _add_demo, _add_weights,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

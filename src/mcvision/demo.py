@@ -96,10 +96,12 @@ def demo_site(out: Path, footage: Path, *, fps: float = 5.0, max_s: float | None
                 ],
             },
         ],
+        # The floor camera replays the entrance 20 s later: someone who stays longer
+        # than that in the entrance view is on both at once, so the pair overlaps.
         "topology": {
             "unlisted": "deny",
-            "transits": [{"a": "entrance", "b": "floor", "min_s": delay_s / 2,
-                          "max_s": delay_s * 1.5}],
+            "transits": [{"a": "entrance", "b": "floor", "min_s": 0, "max_s": delay_s * 1.5,
+                          "overlap": True}],
         },
         "visits": {"absence_timeout_s": 60},
         "storage": {"root": "data"},

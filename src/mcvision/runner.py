@@ -75,6 +75,9 @@ def init_ray(cfg: SiteConfig, address: str | None = None) -> bool:
         _temp_dir=str(temp),
         logging_level=logging.WARNING,
         configure_logging=True,
+        # Worker logs reach the terminal only on request: camera problems are reported
+        # through the IdentityActor and printed by the CLI.
+        log_to_driver=os.environ.get("MCVISION_RAY_LOGS", "") == "1",
         runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}},
     )
     return True
@@ -113,7 +116,10 @@ class SiteRunner:
             check_resources(required_resources(self.cfg), ray.cluster_resources())
             rt = self.cfg.runtime
             serve.start(http_options={"host": rt.api_host, "port": rt.api_port})
-            serve.run(build_app(self.cfg), name=APP_NAME, route_prefix="/", blocking=False)
+            serve.run(
+                build_app(self.cfg), name=APP_NAME, route_prefix="/", blocking=False,
+                logging_config={"enable_access_log": False, "log_level": "WARNING"},
+            )
             name = identity_actor_name(self.cfg.site_id)
             self.identity = IdentityActor.options(name=name, num_cpus=0.1).remote(self.cfg)
             ray.get(self.identity.ready.remote())

@@ -8,12 +8,15 @@ identity form a :class:`Sprite` that animates one simulated person.
 
 Mattes come from either
 
-- ``feather`` (default): the box with softened edges (a Gaussian-blurred
-  rectangle). Keeps a little of the source's background around the person, but
-  never cuts a limb off, which matters for the detector; or
 - ``seg``: a YOLO segmentation model run on a padded crop of the person (so the
-  person fills the model's input), its mask softened and kept inside the box.
-  Falls back to the feathered box where no mask covers the person.
+  person fills the model's 320 px input and the mask does not fragment), its mask
+  softened and kept inside the box; the feathered box where no mask covers the
+  person. The scenario default: on the built-in store the detector found 99% of
+  the people pasted this way against 98% with feathered boxes, and the
+  composites carry no patch of the source's background; or
+- ``feather``: the box with softened edges (a Gaussian-blurred rectangle), which
+  keeps a rectangle of the source's background around the person but needs no
+  model.
 
 Example:
     >>> sprites = load_sprites(["footage/MOT17-mini"], min_height=150)  # doctest: +SKIP
@@ -266,8 +269,7 @@ def load_sprites(
     if matting not in ("feather", "seg"):
         raise ValueError(f"matting must be 'feather' or 'seg', got {matting!r}")
     seqs = find_sequences(people_dirs)
-    matte = _SegMatte(seg_weights or "yolov8n-seg_int8_320.onnx") if matting == "seg" else None
-    sprites: list[Sprite] = []
+    candidates: list[tuple[float, str, MotSequence, list[MotBox]]] = []
     for seq in seqs:
         by_id: dict[int, list[MotBox]] = defaultdict(list)
         for b in read_mot_gt(seq.gt_file):
@@ -277,34 +279,45 @@ def load_sprites(
                 continue  # cut by the frame edge: no feet or no head
             if b.frame in seq.frames:
                 by_id[b.track_id].append(b)
-        images: dict[int, np.ndarray] = {}
-        for tid in sorted(by_id):
-            boxes = sorted(by_id[tid], key=lambda b: b.frame)
-            if len(boxes) < min_frames:
+        for tid, boxes in by_id.items():
+            if len(boxes) >= min_frames:
+                height = float(np.median([b.h for b in boxes]))
+                candidates.append((height, f"{seq.name}#{tid}", seq, sorted(boxes, key=lambda b: b.frame)))
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    if max_sprites:
+        candidates = candidates[:max_sprites]
+    matte = None
+    if matting == "seg" and candidates:
+        from mcvision.vision.weights import resolve
+
+        matte = _SegMatte(resolve(seg_weights or "yolov8n-seg_int8_320.onnx"))
+    images: dict[Path, np.ndarray] = {}
+    sprites: list[Sprite] = []
+    for _, key, seq, boxes in candidates:
+        cutouts = []
+        for b in boxes:
+            path = seq.frames[b.frame]
+            if path not in images:
+                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise PeopleError(f"cannot read image {path}")
+                images[path] = img
+            img = images[path]
+            x1, y1 = round(b.x), round(b.y)
+            x2 = min(img.shape[1], round(b.x + b.w))
+            y2 = min(img.shape[0], round(b.y + b.h))
+            if x2 - x1 < 8 or y2 - y1 < 16:
                 continue
-            cutouts = []
-            for b in boxes:
-                if b.frame not in images:
-                    img = cv2.imread(str(seq.frames[b.frame]), cv2.IMREAD_COLOR)
-                    if img is None:
-                        raise PeopleError(f"cannot read image {seq.frames[b.frame]}")
-                    images[b.frame] = img
-                img = images[b.frame]
-                x1, y1 = round(b.x), round(b.y)
-                x2 = min(img.shape[1], round(b.x + b.w))
-                y2 = min(img.shape[0], round(b.y + b.h))
-                if x2 - x1 < 8 or y2 - y1 < 16:
-                    continue
-                alpha = matte(img, (x1, y1, x2, y2)) if matte is not None else None
-                if alpha is None:
-                    alpha = feather_alpha(y2 - y1, x2 - x1)
-                cutouts.append(Cutout(img[y1:y2, x1:x2].copy(), alpha.astype(np.float32), b.frame))
-            if len(cutouts) >= min_frames:
-                sprites.append(Sprite(f"{seq.name}#{tid}", cutouts))
+            alpha = matte(img, (x1, y1, x2, y2)) if matte is not None else None
+            if alpha is None:
+                alpha = feather_alpha(y2 - y1, x2 - x1)
+            cutouts.append(Cutout(img[y1:y2, x1:x2].copy(), alpha.astype(np.float32), b.frame))
+        if len(cutouts) >= min_frames:
+            sprites.append(Sprite(key, cutouts))
     if not sprites:
         raise PeopleError(
             f"no person in {[str(d) for d in people_dirs]} is at least {min_height:g} px tall with"
             f" visibility >= {min_visibility:g} in {min_frames}+ frames"
         )
     sprites.sort(key=lambda s: (-s.height, s.key))
-    return sprites[:max_sprites] if max_sprites else sprites
+    return sprites

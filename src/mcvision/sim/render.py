@@ -53,6 +53,7 @@ from mcvision.sim.truth import (
 )
 from mcvision.tracking.zones import LineCrossingDetector
 from mcvision.types import Direction
+from mcvision.vision.weights import WeightsNotFound
 
 __all__ = ["SimResult", "detector_recall", "render_scenario", "run_sim"]
 
@@ -491,10 +492,18 @@ def run_sim(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     n_people = sc.population.shoppers + sc.population.staff
-    sprites = load_sprites(
-        people_dirs, min_height=sc.min_person_height, matting=sc.matting, seg_weights=seg_weights,
-        max_sprites=max(n_people, 1),
-    )
+    matting = sc.matting
+    try:
+        sprites = load_sprites(
+            people_dirs, min_height=sc.min_person_height, matting=sc.matting,
+            seg_weights=seg_weights, max_sprites=max(n_people, 1),
+        )
+    except WeightsNotFound as err:  # no segmentation model here: soft box crops instead
+        matting = f"feather (seg model unavailable: {err})"
+        sprites = load_sprites(
+            people_dirs, min_height=sc.min_person_height, matting="feather",
+            max_sprites=max(n_people, 1),
+        )
     gt, _ = render_scenario(sc, sprites, out, seed)
     gt_path = out / "ground_truth.json"
     dump_ground_truth(gt, gt_path)
@@ -512,7 +521,7 @@ def run_sim(
         "zone_visits": sum(len(v.zones) for p in gt.people for v in p.visits),
         "gt_boxes": sum(len(b) for rows in gt.frames.values() for b in rows),
         "occluded_frames": _occlusions(gt),
-        "matting": sc.matting,
+        "matting": matting,
         "sources": {p.id: p.source for p in gt.people},
     }
     if len(gt.people) < n_people:

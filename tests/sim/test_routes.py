@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcvision.sim.routes import Leg, plan_people
+from mcvision.sim.scenario import OUTSIDE, default_scenario
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_routes_respect_topology_and_time(seed: int) -> None:
+    sc = default_scenario()
+    plans = plan_people(sc, n_sprites=12, rng=np.random.default_rng(seed))
+    assert sum(p.is_staff for p in plans) == 1
+    assert len({p.sprite for p in plans}) == len(plans)  # one person per identity
+    for p in plans:
+        for a, b in zip(p.legs, p.legs[1:], strict=False):
+            t = sc.transit(a.camera, b.camera)
+            assert t is not None, (p.person_id, a.camera, b.camera)
+            gap = b.start - a.end
+            assert gap <= t.max_s and (t.overlap or gap >= t.min_s), (p.person_id, gap)
+        if not p.is_staff:
+            assert p.legs[-1].end <= sc.duration_s - 1.0
+            door = sc.entrance_camera().px(sc.entrance_camera().door(OUTSIDE).point)
+            assert p.legs[0].camera == "cam1" and p.legs[0].points[0][0] == pytest.approx(door[0])
+            assert p.legs[-1].points[-1][0] == pytest.approx(door[0])
+
+
+def test_staff_is_in_all_day_and_someone_returns() -> None:
+    sc = default_scenario()
+    plans = plan_people(sc, n_sprites=12, rng=np.random.default_rng(0))
+    staff = next(p for p in plans if p.is_staff)
+    assert staff.legs[0].start == 0.0 and staff.legs[-1].end >= sc.duration_s
+    assert sum(len(p.visits) == 2 for p in plans if not p.is_staff) == sc.population.returning
+
+
+def test_fewer_identities_than_people() -> None:
+    plans = plan_people(default_scenario(), n_sprites=3, rng=np.random.default_rng(0))
+    assert len(plans) <= 3 and plans[0].is_staff
+
+
+def test_leg_interpolation() -> None:
+    leg = Leg("c", [0.0, 2.0, 4.0], [(0.0, 0.0), (100.0, 50.0), (100.0, 50.0)])
+    assert leg.at(1.0) == (50.0, 25.0, True)
+    assert leg.at(3.0) == (100.0, 50.0, False)
+    assert leg.at(4.5) is None
