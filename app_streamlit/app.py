@@ -17,14 +17,14 @@ if str(HERE) not in sys.path:  # `import client, ui` from pages, however the app
 import streamlit as st  # noqa: E402
 import ui  # noqa: E402
 
-st.set_page_config(page_title="mcvision", page_icon="📊", layout="wide")
+st.set_page_config(page_title="mcvision", page_icon=":material/monitoring:", layout="wide")
 
 PAGES = [
-    st.Page(HERE / "views" / "overview.py", title="Overview", icon="📈", default=True),
-    st.Page(HERE / "views" / "zones.py", title="Zones", icon="🧭"),
-    st.Page(HERE / "views" / "heatmap.py", title="Heatmap", icon="🔥"),
-    st.Page(HERE / "views" / "journeys.py", title="Journeys", icon="🔀"),
-    st.Page(HERE / "views" / "visits.py", title="Visits", icon="🧾"),
+    st.Page(HERE / "views" / "overview.py", title="Overview", icon=":material/insights:", default=True),
+    st.Page(HERE / "views" / "zones.py", title="Zones", icon=":material/category:"),
+    st.Page(HERE / "views" / "heatmap.py", title="Heatmap", icon=":material/local_fire_department:"),
+    st.Page(HERE / "views" / "journeys.py", title="Journeys", icon=":material/route:"),
+    st.Page(HERE / "views" / "visits.py", title="Visits", icon=":material/table_rows:"),
 ]
 
 page = st.navigation(PAGES)

@@ -33,13 +33,13 @@ def fail(err: ApiError) -> NoReturn:
     if err.status is None:
         st.error(
             f"**The mcvision API is not reachable.**  \nURL: `{err.url}`  \nReason: {err.reason}",
-            icon="🚫",
+            icon=":material/cloud_off:",
         )
     else:
         st.error(
             f"**The mcvision API answered with an error.**  \nURL: `{err.url}`  \n"
             f"Reason: {err.reason}",
-            icon="⚠️",
+            icon=":material/error:",
         )
     st.caption("Check that `mcvision serve` is running and the API URL in the sidebar is right.")
     st.button("Retry", key=f"retry-{abs(hash(err.url)) % 10_000}", type="primary")
@@ -143,6 +143,15 @@ def percent(share: float | None) -> str:
 
 
 # ---- charts ------------------------------------------------------------------------
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b",
+           "#9d755d", "#ff9da6", "#bab0ac")
+
+
+def colors(names: Iterable[str]) -> dict[str, str]:
+    """A stable colour per name (sorted), the same on every page."""
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(sorted(set(names)))}
+
+
 def timeline_figure(tl: dict[str, Any], zone: str | None = None) -> go.Figure:
     """A visit's timeline: one row per camera (sightings) and per zone (stays), events as marks."""
     rows: list[dict[str, Any]] = []

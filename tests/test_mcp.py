@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pendulum
 import pytest
 from fastapi.testclient import TestClient
 from fastmcp import Client
-from seed import seed_store, site_config
 
 from mcvision.mcp import build_mcp, run_mcp
 from mcvision.serve.api import create_app
+from seed import seed_store, site_config
 
 TOOLS = {"site_info", "day_summary", "list_visits", "visit_timeline", "zone_stats",
          "occupancy_now", "traffic", "top_journeys"}
@@ -183,5 +182,5 @@ def test_bad_arguments_come_back_as_errors_naming_the_problem(mcp, tool, args, n
 
 
 def test_run_mcp_refuses_a_bad_port(seeded) -> None:
-    with pytest.raises(ValueError, match="port must be in 1..65535"):
+    with pytest.raises(ValueError, match=r"port must be in 1\.\.65535"):
         run_mcp(seeded["cfg"], http=True, port=70000)

@@ -8,6 +8,8 @@ import ui
 
 st.title("Heatmap")
 
+HEAT = [[0.0, "#fde0c5"], [0.25, "#facba6"], [0.5, "#f59e72"], [0.75, "#eb7a52"],
+        [1.0, "#b13f64"]]  # light to dark: empty cells stay the frame's grey
 GRIDS = {"coarse 16×9": (16, 9), "medium 32×18": (32, 18), "fine 64×36": (64, 36)}
 
 
@@ -33,19 +35,21 @@ def render() -> None:
         with cols[i % 2]:
             st.subheader(f"Camera {cam}")
             if hm["total"] == 0:
-                st.info(f"No positions from camera **{cam}** on {day}.", icon="📭")
+                st.info(f"No positions from camera **{cam}** on {day}.", icon=":material/inbox:")
                 continue
             xs = [(ix + 0.5) / width for ix in range(width)]
             ys = [(iy + 0.5) / height for iy in range(height)]
             fig = go.Figure(
                 go.Heatmap(
-                    z=hm["counts"], x=xs, y=ys, colorscale="Inferno", zmin=0,
+                    z=[[c or None for c in row] for row in hm["counts"]], x=xs, y=ys,
+                    colorscale=HEAT, zmin=0, hoverongaps=False,
                     colorbar={"title": "points"},
                     hovertemplate="x %{x:.2f}, y %{y:.2f}: %{z}<extra></extra>",
                 )
             )
             fig.update_layout(
                 height=330, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                plot_bgcolor="#eef0f4",
                 xaxis={"range": [0, 1], "showticklabels": False, "constrain": "domain"},
                 yaxis={"range": [1, 0], "showticklabels": False, "scaleanchor": "x",
                        "scaleratio": 9 / 16, "constrain": "domain"},

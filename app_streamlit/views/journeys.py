@@ -43,7 +43,7 @@ def render() -> None:
     k = c2.slider("Paths shown", 1, 30, 10, key="journeys_k")
     journeys = ui.call(api.journeys, day, k, by)
     if not journeys:
-        st.info(f"No paths on **{day}**: no visit went through any {by}.", icon="📭")
+        st.info(f"No paths on **{day}**: no visit went through any {by}.", icon=":material/inbox:")
         return
     st.subheader(f"Most common paths through {by}s")
     if any(len(j["path"]) > 1 for j in journeys):

@@ -23,7 +23,7 @@ def render() -> None:
     api, day, tz = ui.api(), ui.day(), ui.tz()
     summary = ui.call(api.summary, day)
     if summary["visits"] == 0:
-        st.info(f"No visits recorded on **{day}**. Pick another day in the sidebar.", icon="📭")
+        st.info(f"No visits recorded on **{day}**. Pick another day in the sidebar.", icon=":material/inbox:")
         return
     returning = ui.call(api.returning, day)
     latest = st.session_state.get("latest_day")
@@ -55,22 +55,33 @@ def render() -> None:
         if not buckets:
             st.info("No entries in this day's buckets.")
         else:
-            x = ui.local([b["start_ts"] for b in buckets], tz)
+            width_s = traffic["bucket_s"]
+            mid = ui.local([b["start_ts"] + width_s / 2 for b in buckets], tz)
+            ends = ui.local([b["end_ts"] for b in buckets], tz)
             fig = go.Figure()
-            fig.add_bar(x=x, y=[b["entries"] for b in buckets], name="entries",
-                        marker_color="#4c78a8")
-            fig.add_bar(x=x, y=[b["exits"] for b in buckets], name="exits",
-                        marker_color="#9ecae9")
-            fig.add_scatter(x=x, y=[b["occupancy"] for b in buckets], name="in store",
-                            mode="lines+markers", line_shape="hv", yaxis="y2",
-                            line={"color": "#e45756", "width": 2})
+            fig.add_bar(x=mid, y=[b["entries"] for b in buckets], name="entries",
+                        marker_color="#4c78a8", width=width_s * 1000 * 0.85,
+                        hovertemplate="%{y} in<extra></extra>")
+            fig.add_bar(x=mid, y=[-b["exits"] for b in buckets], name="exits",
+                        marker_color="#9ecae9", width=width_s * 1000 * 0.85,
+                        customdata=[b["exits"] for b in buckets],
+                        hovertemplate="%{customdata} out<extra></extra>")
+            fig.add_scatter(x=[ui.local(buckets[0]["start_ts"], tz), *ends],
+                            y=[buckets[0]["occupancy"] - buckets[0]["entries"]
+                               + buckets[0]["exits"]] + [b["occupancy"] for b in buckets],
+                            name="in store (bucket end)", mode="lines", line_shape="hv",
+                            line={"color": "#e45756", "width": 2},
+                            hovertemplate="%{y} in store<extra></extra>")
+            top = max([1] + [max(b["entries"], b["occupancy"]) for b in buckets])
+            low = max([0] + [b["exits"] for b in buckets])
+            step = max(1, -(-max(top, low) // 4))
+            ticks = list(range(-(-(-low // step) * step), top + step, step))
             fig.update_layout(
-                barmode="group", height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                barmode="relative", height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                 xaxis={"title": f"local time ({tz})", "tickformat": "%H:%M"},
-                yaxis={"title": f"people per {bucket}", "rangemode": "tozero"},
-                yaxis2={"title": "in store", "overlaying": "y", "side": "right",
-                        "rangemode": "tozero", "showgrid": False},
-                legend={"orientation": "h", "y": 1.1},
+                yaxis={"title": f"people per {bucket} (in ↑, out ↓)", "tickvals": ticks,
+                       "ticktext": [str(abs(t)) for t in ticks], "zeroline": True},
+                legend={"orientation": "h", "y": 1.12}, hovermode="x unified",
             )
             st.plotly_chart(fig, width="stretch", key="traffic_chart")
     with right:

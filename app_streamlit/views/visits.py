@@ -35,7 +35,7 @@ def render() -> None:
     if status != "all":
         items = [v for v in items if v["closed"] == (status == "closed")]
     if not items:
-        st.info(f"No visits on **{day}** match these filters.", icon="📭")
+        st.info(f"No visits on **{day}** match these filters.", icon=":material/inbox:")
         return
     table = pd.DataFrame({
         "in": [ui.clock(v["in_ts"], tz) for v in items],

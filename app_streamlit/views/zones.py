@@ -21,9 +21,7 @@ def zone_stays(base_url: str, day: str) -> tuple[list[dict[str, Any]], int]:
     api = ApiClient(base_url)
     page = api.visits(day, limit=MAX_TIMELINES)
     stays = []
-    for v in page["items"]:
-        if not v["zones"]:
-            continue
+    for v in page["items"]:  # open visits' zone lists may lag: read every timeline
         for z in api.visit(v["visit_id"])["zone_visits"]:
             stays.append({**z, "returning": v["returning"]})
     return stays, int(page["total"])
@@ -34,16 +32,17 @@ def render() -> None:
     stats = ui.call(api.zones, day)
     if not stats:
         st.info(f"No zone visits on **{day}**: nobody stayed in a zone long enough, or no zones "
-                "are configured.", icon="📭")
+                "are configured.", icon=":material/inbox:")
         return
     df = pd.DataFrame(stats)
+    palette = ui.colors(df["zone"])
     df["time (min)"] = df["total_dwell_s"] / 60
     left, right = st.columns(2)
     with left:
         st.subheader("Time per zone")
         fig = px.bar(df.sort_values("time (min)"), x="time (min)", y="zone", orientation="h",
                      text=df.sort_values("time (min)")["total_dwell_s"].map(ui.duration),
-                     color="zone")
+                     color="zone", color_discrete_map=palette)
         fig.update_layout(height=340, showlegend=False, margin={"l": 10, "r": 10, "t": 10, "b": 10})
         st.plotly_chart(fig, width="stretch", key="zone_time")
         table = pd.DataFrame({
@@ -67,7 +66,8 @@ def render() -> None:
             st.info("No closed zone stays yet.")
         else:
             closed["dwell (min)"] = closed["dwell_s"] / 60
-            fig = px.box(closed, x="zone", y="dwell (min)", points="all", color="zone")
+            fig = px.box(closed, x="zone", y="dwell (min)", points="all", color="zone",
+                         color_discrete_map=palette)
             fig.update_layout(height=340, showlegend=False,
                               margin={"l": 10, "r": 10, "t": 10, "b": 10})
             st.plotly_chart(fig, width="stretch", key="zone_box")
@@ -86,13 +86,13 @@ def render() -> None:
     occ = pd.DataFrame(steps).sort_values(["ts", "delta"], ascending=[True, False])
     occ["people"] = occ.groupby("zone")["delta"].cumsum()
     occ["time"] = ui.local(occ["ts"], tz).to_numpy()
-    fig = px.line(occ, x="time", y="people", color="zone", line_shape="hv")
+    fig = px.line(occ, x="time", y="people", color="zone", line_shape="hv",
+                  color_discrete_map=palette)
     fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       xaxis={"title": f"local time ({tz})", "tickformat": "%H:%M"},
                       yaxis={"title": "people in zone", "rangemode": "tozero", "dtick": 1})
     st.plotly_chart(fig, width="stretch", key="zone_occupancy")
-    st.caption("Derived from zone enter/exit times. Activity per zone is not shown: "
-               "the API reports no activities yet.")
+    st.caption("Derived from zone enter and exit times (open stays count until now).")
 
 
 ui.body(render)

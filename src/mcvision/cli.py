@@ -62,7 +62,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace, ctx: Context) -> int:
-    from mcvision.analytics.queries import day_summary
+    from mcvision.analytics.queries import day_summary, default_day
     from mcvision.analytics.store import EventStore, check_day
     from mcvision.identity.reset import BusinessCalendar
 
@@ -74,9 +74,7 @@ def _report(args: argparse.Namespace, ctx: Context) -> int:
         except ValueError as err:
             raise UsageError(f"--day: {err}") from None
     else:
-        today = BusinessCalendar.from_config(cfg.reset).day_of(ctx.clock())
-        past = [d for d in store.days() if d <= today]
-        day = past[-1] if past else today
+        day = default_day(store, BusinessCalendar.from_config(cfg.reset), ctx.clock())
     summary = day_summary(store, day, include_staff=args.include_staff)
     if args.json:
         data = {"site_id": cfg.site_id, **summary.model_dump()}

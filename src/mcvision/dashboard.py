@@ -69,6 +69,7 @@ def dashboard_command(
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
         "--global.developmentMode=false",
+        "--client.toolbarMode=viewer",
     ]
     env = {**os.environ, API_ENV: api_url.rstrip("/"), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     return argv, env

@@ -66,7 +66,8 @@ def init_ray(cfg: SiteConfig, address: str | None = None) -> bool:
     need = required_resources(cfg)
     # Logical CPUs: at least the machine's, and enough for every actor (they mostly wait).
     cpus = max(os.cpu_count() or 1, int(need["CPU"]) + 1)
-    temp = Path(tempfile.gettempdir()) / "mcv-ray"  # short: Unix socket paths <= 107 chars
+    # Short: Unix socket paths must stay under 107 characters.
+    temp = Path(os.environ.get("MCVISION_RAY_TMP") or Path(tempfile.gettempdir()) / "mcv-ray")
     ray.init(
         num_cpus=cpus,
         include_dashboard=False,
@@ -145,8 +146,13 @@ class SiteRunner:
         poll_s: float = 0.5,
         timeout_s: float | None = None,
     ) -> None:
-        """Block until every camera run ends (``until_end``), or forever until interrupted."""
+        """Block until every *file* camera ends (``until_end``), or until interrupted.
+
+        Live cameras never end by themselves; with ``until_end`` they are stopped by
+        :meth:`stop` once the files are done.
+        """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        live = {c.id for c in self.cfg.cameras if c.is_live}
         pending = dict(self.runs)
         while True:
             if pending:
@@ -159,7 +165,7 @@ class SiteRunner:
                 time.sleep(poll_s)
             if on_progress is not None:
                 on_progress(self.camera_stats())
-            if until_end and not pending:
+            if until_end and not (set(pending) - live):
                 return
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"cameras still running after {timeout_s} s: {sorted(pending)}")

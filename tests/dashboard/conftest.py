@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from seed import api_server, seed_store
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app_streamlit"

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 import ui
-from seed import free_port
 from streamlit.testing.v1 import AppTest
+
+from seed import free_port
 
 APP = Path(__file__).resolve().parents[2] / "app_streamlit" / "app.py"
 
@@ -199,3 +200,17 @@ def test_visits_page_shows_the_timeline_of_the_chosen_visit(monkeypatch, api_url
     status = at.selectbox(key="visits_status")
     status.set_value("in store").run()
     assert list(visit_rows(at)["visit"]) == [still_in["visit_id"]]
+
+
+@pytest.mark.parametrize("page", ["views/overview.py", "views/zones.py"])
+def test_auto_refresh_runs_the_page_in_a_refreshing_fragment(monkeypatch, api_url, seeded,
+                                                             page) -> None:
+    at = open_app(monkeypatch, api_url, page=page)
+    still = charts(at)
+    at.toggle(key="auto_refresh").set_value(True).run()
+    assert not at.exception and not at.error
+    assert at.select_slider(key="refresh_s").value == 10
+    assert charts(at) == still == PAGES[page][1]
+    if page == "views/overview.py":
+        latest = seeded["expected"][seeded["days"][-1]]
+        assert metrics(at)["Unique visitors"] == str(latest["unique_visitors"])

@@ -65,7 +65,7 @@ def test_handoff_two_people_into_the_store(tmp_path: Path) -> None:
     )
     for i in range(0, len(ups), 16):
         core.ingest(sorted(ups, key=lambda u: u.ts)[i : i + 16])
-    core.tick(T0 + 500)
+    core.tick(T0 + 500, flush=True)
     s = day_summary(core.store, "2026-11-24")
     assert s.unique_visitors == 3  # A once across cameras, B twice (impossible transit)
     assert s.visits == 3 and s.closed_visits == 3
@@ -105,3 +105,19 @@ def test_close_flushes_open_visits_and_a_restart_keeps_numbering(tmp_path: Path)
     again.close()
     ids = [r["global_id"] for r in again.store.sql("SELECT global_id FROM visits ORDER BY in_ts")]
     assert ids == ["20261124-0001", "20261124-0002"]
+
+
+def test_flush_shows_open_visits_growing_and_is_paced(tmp_path: Path) -> None:
+    cfg = site(tmp_path)
+    clock = [0.0]
+    core = SiteIdentity(cfg, flush_every_s=5.0, monotonic=lambda: clock[0])
+    core.ingest(track("A", "door", 1, T0, 10))
+    core.tick(T0 + 11)  # not due yet: nothing on disk
+    assert core.store.files() == []
+    clock[0] = 6.0
+    core.tick(T0 + 12)
+    rows = core.store.sql("SELECT closed, in_ts, out_ts, cameras FROM visits")
+    assert rows == [{"closed": False, "in_ts": T0, "out_ts": T0 + 10, "cameras": ["door"]}]
+    core.ingest(track("A", "door", 1, T0 + 10.5, 5)[1:])
+    core.tick(T0 + 16, flush=True)
+    assert core.store.sql("SELECT out_ts FROM visits") == [{"out_ts": T0 + 15.5}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import cv2
@@ -88,5 +89,12 @@ TINY = {
 
 
 @pytest.fixture
+def tiny_data() -> dict:
+    """The tiny scenario as a mapping (a fresh copy to edit)."""
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture
 def tiny() -> Scenario:
+    """Two 192x108 cameras, 6 s at 10 fps, two shoppers and one member of staff."""
     return Scenario.model_validate(TINY)

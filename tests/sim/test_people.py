@@ -5,7 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcvision.sim.people import PeopleError, feather_alpha, find_sequences, load_sprites, read_mot_gt
+from mcvision.sim.people import (
+    PeopleError,
+    feather_alpha,
+    find_sequences,
+    load_sprites,
+    read_mot_gt,
+)
 
 
 def test_find_sequences_searches_below_the_folder(people_dir: Path) -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +7,6 @@ import pytest
 import yaml
 
 from mcvision.sim.scenario import Scenario, ScenarioError, default_scenario, load_scenario
-from tests.sim.conftest import TINY
 
 
 def test_default_scenario_shape() -> None:
@@ -33,30 +31,27 @@ def test_yaml_round_trip(tmp_path: Path) -> None:
     assert load_scenario(f) == sc
 
 
-def _broken(path: list[Any], value: Any) -> dict[str, Any]:
-    data = copy.deepcopy(TINY)
-    node = data
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (["cameras", 0, "doors", 1, "to"], "zz", "unknown camera 'zz'"),
+        (["cameras", 0, "lines"], [], "needs an entrance line"),
+        (["cameras", 1, "zones", 0, "name"], "till", "zone names must be unique"),
+        (["transits"], [], "no transit between 'a' and 'b'"),
+        (["cameras", 0, "zones", 0, "dwell_s"], [5, 1], "dwell_s"),
+        (["cameras", 0, "doors", 0, "point"], [1.5, 0.5], "0..1"),
+        (["population", "returning"], 5, "returning"),
+    ],
+)
+def test_bad_scenarios_name_the_problem(
+    tmp_path: Path, tiny_data: dict[str, Any], path: list[Any], value: Any, message: str
+) -> None:
+    node = tiny_data
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = value
-    return data
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (_broken(["cameras", 1, "doors", 0, "to"], "zz"), "unknown camera 'zz'"),
-        (_broken(["cameras", 0, "lines"], []), "needs an entrance line"),
-        (_broken(["cameras", 1, "zones", 0, "name"], "till"), "zone names must be unique"),
-        (_broken(["transits"], []), "no transit between 'a' and 'b'"),
-        (_broken(["cameras", 0, "zones", 0, "dwell_s"], [5, 1]), "dwell_s"),
-        (_broken(["cameras", 0, "doors", 0, "point"], [1.5, 0.5]), "0..1"),
-        (_broken(["population", "returning"], 5), "returning"),
-    ],
-)
-def test_bad_scenarios_name_the_problem(tmp_path: Path, data: dict[str, Any], message: str) -> None:
     f = tmp_path / "bad.yaml"
-    f.write_text(yaml.safe_dump(data))
+    f.write_text(yaml.safe_dump(tiny_data))
     with pytest.raises(ScenarioError, match=message):
         load_scenario(f)
 
@@ -66,5 +61,5 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
         load_scenario(tmp_path / "nope.yaml")
 
 
-def test_tiny_is_valid() -> None:
-    assert Scenario.model_validate(TINY).entrance_camera().id == "a"
+def test_tiny_is_valid(tiny_data: dict[str, Any]) -> None:
+    assert Scenario.model_validate(tiny_data).entrance_camera().id == "a"

@@ -127,7 +127,13 @@ class CameraWorker:
         self.stats.error = reason or None
         if reason:
             log.warning("camera %s %s: %s", self.camera.id, status, reason)
-        self.sink.status(self.camera.id, status, self.clock(), reason)
+        # Files live in their own time (start_ts + PTS); live sources in the wall clock's.
+        ts = self.clock() if self.camera.is_live else self._data_ts()
+        self.sink.status(self.camera.id, status, ts, reason)
+
+    def _data_ts(self) -> float:
+        last = self.stats.last_frame_ts
+        return last if last is not None else self.start_ts
 
     def _batches(self, source: FrameSource) -> Iterator[list[Frame]]:
         if isinstance(source, LiveSource):

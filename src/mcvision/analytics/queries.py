@@ -322,6 +322,13 @@ def _opt(v: Any) -> float | None:
 
 
 # ---- queries -----------------------------------------------------------------
+def default_day(store: EventStore, calendar: BusinessCalendar, now: float) -> str:
+    """The day to show when none is asked for: the latest day with data up to today."""
+    today = calendar.day_of(now)
+    past = [d for d in store.days() if d <= today]
+    return past[-1] if past else today
+
+
 def day_summary(store: EventStore, day: str, *, include_staff: bool = False) -> DaySummary:
     """Visitors, visits and dwell of one business day.
 

@@ -8,7 +8,8 @@ Time alignment: the runtime stamps frame ``i`` at ``start_ts + i / fps``. Give
 ``start_ts`` when it is known (``mcvision run`` takes one); otherwise it is
 estimated: per camera, the first track point's time minus the first ground-truth
 sighting's time (the earliest over cameras), refined over whole-frame shifts of
-up to ±3 s to the shift that matches the most track points to true people.
+up to ±3 s to the shift that matches the most track points to true people (then
+the smallest total foot distance).
 
 Example:
     >>> report = evaluate("sim_out", "sim_out/store")  # doctest: +SKIP
@@ -106,20 +107,24 @@ def estimate_start_ts(
     }
     size = {c.id: (c.width, c.height) for c in gt.cameras}
     pts = [(r["camera_id"], float(r["ts"]), float(r["x"]), float(r["y"])) for r in rows if r["camera_id"] in size]
-    best = (-1, 0.0, coarse)
+    best: tuple[int, float, int] | None = None  # (hits, -distance, -|k|)
+    best_start = coarse
     for k in range(-round(search_s * gt.fps), round(search_s * gt.fps) + 1):
         start = coarse + k * step
-        hits = 0
+        hits, dist = 0, 0.0
         for cam, ts, x, y in pts:
             f = feet.get((cam, round((ts - start) * gt.fps)))
             if f is None:
                 continue
             w, h = size[cam]
-            d = np.hypot(f[0][:, 0] - x * w, f[0][:, 1] - y * h) / np.maximum(f[1], 1.0)
-            hits += int(d.min() <= max_dist)
-        if (hits, -abs(k)) > (best[0], best[1]):
-            best = (hits, -abs(k), start)
-    return best[2]
+            d = float((np.hypot(f[0][:, 0] - x * w, f[0][:, 1] - y * h) / np.maximum(f[1], 1.0)).min())
+            if d <= max_dist:
+                hits += 1
+                dist += d
+        key = (hits, -round(dist, 6), -abs(k))
+        if best is None or key > best:
+            best, best_start = key, start
+    return best_start
 
 
 def _events_dir(store_root: Path) -> Path:

@@ -21,7 +21,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mcvision.analytics.store import EventStore
@@ -40,6 +41,9 @@ class SiteIdentity:
         cfg: the site config (storage paths, thresholds, reset).
         store: the event store (default: ``storage.root``/events).
         gallery: the LanceDB gallery (default: ``storage.root``/gallery).
+        flush_every_s: how often :meth:`tick` writes Parquet (by ``monotonic``); each
+            flush also writes snapshots of the open visits, so readers see them grow.
+        monotonic: the pacing clock (injected for tests).
     """
 
     def __init__(
@@ -47,6 +51,8 @@ class SiteIdentity:
         cfg: SiteConfig,
         store: EventStore | None = None,
         gallery: Gallery | None = None,
+        flush_every_s: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cfg = cfg
         self.calendar = BusinessCalendar.from_config(cfg.reset)
@@ -57,6 +63,9 @@ class SiteIdentity:
         self.latest_ts: float | None = None
         self._next_reset: float | None = None
         self.updates_in = 0
+        self.flush_every_s = flush_every_s
+        self.monotonic = monotonic
+        self._last_flush = monotonic()
 
     # ---- input -----------------------------------------------------------
     def ingest(self, updates: Sequence[TrackletUpdate]) -> Records:
@@ -90,8 +99,13 @@ class SiteIdentity:
         return rec
 
     # ---- time ------------------------------------------------------------
-    def tick(self, now: float) -> Records:
-        """Close visits absent long enough, run a due reset, and flush to disk."""
+    def tick(self, now: float, *, flush: bool | None = None) -> Records:
+        """Close visits absent long enough, run a due reset, flush when due.
+
+        Args:
+            now: the site's current time (data time for replays, wall clock live).
+            flush: force (True) or skip (False) the flush; default every ``flush_every_s``.
+        """
         out = Records()
         if self._next_reset is not None and now >= self._next_reset:
             out.extend(self.reset(self._next_reset))
@@ -99,8 +113,18 @@ class SiteIdentity:
         rec = self.visits.tick(now)
         self.store.write(rec)
         out.extend(rec)
-        self.store.flush()
+        due = self.monotonic() - self._last_flush >= self.flush_every_s
+        if flush or (flush is None and due):
+            self.flush()
         return out
+
+    def flush(self) -> None:
+        """Write open-visit snapshots and everything buffered to Parquet."""
+        open_now = self.visits.open_visits()
+        if open_now:
+            self.store.write(Records(visits=open_now))
+        self.store.flush()
+        self._last_flush = self.monotonic()
 
     def reset(self, ts: float) -> Records:
         """The daily reset at ``ts``: close open visits, archive identities, restart IDs."""

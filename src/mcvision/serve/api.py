@@ -127,10 +127,7 @@ def create_app(
         return JSONResponse(status_code=404, content={"detail": str(err)})
 
     def resolve_day(day: str | None) -> str:
-        if day:
-            return day
-        days = store.days()
-        return days[-1] if days else calendar.day_of(time.time())
+        return day or q.default_day(store, calendar, time.time())
 
     def require_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
         expected = os.environ.get(API_KEY_ENV, "")

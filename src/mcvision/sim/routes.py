@@ -237,19 +237,21 @@ def plan_people(sc: Scenario, n_sprites: int, rng: np.random.Generator) -> list[
         legs = _staff(sc, rng)
         plans.append(PersonPlan(f"S{i + 1:02d}", order[i], True, legs, [(0.0, sc.duration_s)]))
     arrivals = np.sort(rng.uniform(*pop.arrivals_s, size=n_shop))
-    returners = set(int(i) for i in rng.permutation(n_shop)[: pop.returning])
     zlo, zhi = pop.zones_per_visit
+    shoppers: list[PersonPlan] = []
     for i in range(n_shop):
         visit = _shopper_visit(sc, rng, float(arrivals[i]), int(rng.integers(zlo, zhi + 1)))
-        if visit is None:
-            continue
-        legs = list(visit)
-        windows = [(visit[0].start, visit[-1].end)]
-        if i in returners:
-            back = visit[-1].end + float(rng.uniform(*pop.return_gap_s))
-            again = _shopper_visit(sc, rng, back, max(zlo, 1))
-            if again is not None:
-                legs += again
-                windows.append((again[0].start, again[-1].end))
-        plans.append(PersonPlan(f"P{i + 1:02d}", order[n_staff + i], False, legs, windows))
+        if visit is not None:
+            shoppers.append(
+                PersonPlan(f"P{i + 1:02d}", order[n_staff + i], False, list(visit),
+                           [(visit[0].start, visit[-1].end)])
+            )
+    # the shoppers who left first come back (they have the most time to)
+    for p in sorted(shoppers, key=lambda p: (p.legs[-1].end, p.person_id))[: pop.returning]:
+        back = p.legs[-1].end + float(rng.uniform(*pop.return_gap_s))
+        again = _shopper_visit(sc, rng, back, max(zlo, 1))
+        if again is not None:
+            p.legs += again
+            p.visits.append((again[0].start, again[-1].end))
+    plans += shoppers
     return plans
