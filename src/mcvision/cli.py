@@ -312,9 +312,114 @@ def _weights(args: argparse.Namespace, ctx: Context) -> int:
     return 0 if all(r["ok"] or not r["enabled"] for r in rows) else 1
 
 
+# ---- dashboard ---------------------------------------------------------------
+def _add_dashboard(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dashboard", help="the Streamlit dashboard over the HTTP API")
+    p.add_argument("--api", default="http://127.0.0.1:8000", help="the API's base URL")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(handler=_dashboard)
+
+
+def _dashboard(args: argparse.Namespace, ctx: Context) -> int:
+    from mcvision.dashboard import run_dashboard
+
+    print(f"dashboard: http://{args.host}:{args.port} (API {args.api})", file=ctx.stderr)
+    return run_dashboard(args.api, port=args.port, host=args.host)
+
+
+# ---- mcp ---------------------------------------------------------------------
+def _add_mcp(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("mcp", help="MCP tools over the site's analytics (stdio or HTTP)")
+    p.add_argument("--config", required=True, help="site config YAML")
+    p.add_argument("--http", action="store_true", help="serve over HTTP at /mcp instead of stdio")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(handler=_mcp)
+
+
+def _mcp(args: argparse.Namespace, ctx: Context) -> int:
+    from mcvision.mcp import run_mcp
+
+    run_mcp(load_config(args.config), http=args.http, port=args.port, host=args.host)
+    return 0
+
+
+# ---- sim ---------------------------------------------------------------------
+def _add_sim(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sim",
+        help="render a multi-camera store scene with ground truth from real people",
+        description="Cut people out of MOT sequences and render cameras, site.yaml and truth.",
+    )
+    p.add_argument("--people", action="append", required=True, metavar="DIR",
+                   help="folder of MOT-format sequences (repeatable)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scenario", help="scenario YAML (default: the built-in store)")
+    p.add_argument("--no-detector-check", action="store_true",
+                   help="skip measuring the detector's recall on the render")
+    p.set_defaults(handler=_sim)
+
+
+def _sim(args: argparse.Namespace, ctx: Context) -> int:
+    from mcvision.sim.people import PeopleError
+    from mcvision.sim.render import run_sim
+    from mcvision.sim.scenario import ScenarioError
+
+    try:
+        res = run_sim(args.people, args.out, seed=args.seed, scenario_path=args.scenario,
+                      check_detector=not args.no_detector_check)
+    except (PeopleError, ScenarioError) as err:
+        raise UsageError(str(err)) from None
+    ctx.stdout.write(json.dumps(res.report, indent=2, default=str) + "\n")
+    print(f"site config: {res.site_config}", file=ctx.stderr)
+    return 0
+
+
+# ---- eval --------------------------------------------------------------------
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="run a rendered scene (or read its store) and score it against the ground truth",
+    )
+    p.add_argument("out", help="the simulator's output folder")
+    p.add_argument("--store", help="score an existing store root instead of running the scene")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_eval)
+
+
+def _eval(args: argparse.Namespace, ctx: Context) -> int:
+    from pathlib import Path
+
+    from mcvision.evaluate.score import evaluate, format_report
+
+    out = Path(args.out)
+    start_ts = None
+    if args.store:
+        store_root = Path(args.store)
+    else:
+        cfg = load_config(out / "site.yaml")
+        store_root = Path(cfg.storage.root)
+        if store_root.exists():
+            import shutil
+
+            shutil.rmtree(store_root)  # a scene is scored on a fresh run
+        start_ts = ctx.clock()
+        run_site(cfg, ctx, until_end=True, start_ts=start_ts, progress=not args.no_progress)
+    report = evaluate(out, store_root, start_ts=start_ts)
+    if args.json:
+        ctx.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        ctx.stdout.write(format_report(report) + "\n")
+    return 0
+
+
 # ---- registry ----------------------------------------------------------------
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_report, _add_run, _add_serve, _add_demo, _add_weights,
+    _add_report, _add_run, _add_serve, _add_demo, _add_weights, _add_dashboard, _add_mcp,
+    _add_sim, _add_eval,
 ]
 
 
