@@ -231,11 +231,14 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="run the whole pipeline on real footage and print the day summary",
-        description="Write a demo site from real footage, run it to the end, print the summary.",
+        help="render a small store scene, run it, print the day summary and its accuracy",
+        description="Render a three-camera store scene from real people (the assets' MOT17-mini),"
+        " run the whole pipeline on it to the end, print the day summary and the evaluation"
+        " against the scene's ground truth.",
     )
     p.add_argument("--out", default="demo_out", help="folder for the demo site and its data")
-    p.add_argument("--seconds", type=float, help="use only the first N seconds of footage")
+    p.add_argument("--seconds", type=float, default=60.0, help="length of the scene (s)")
+    p.add_argument("--seed", type=int, default=0, help="scene seed")
     p.add_argument("--port", type=int, default=8000, help="API port while it runs")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_demo)
@@ -245,18 +248,25 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
     import shutil
     from pathlib import Path
 
-    from mcvision.demo import demo_site, find_footage
+    from mcvision.demo import demo_scene, find_people
+    from mcvision.evaluate.score import evaluate, format_report
 
     out = Path(args.out)
     if (out / "data").exists():
         shutil.rmtree(out / "data")  # a fresh store each time: the demo replays the same day
-    path = demo_site(out, find_footage(), max_s=args.seconds, port=args.port)
+    print(f"rendering a {args.seconds:g} s scene (seed {args.seed}) into {out}", file=ctx.stderr)
+    path = demo_scene(out, find_people(), seed=args.seed, duration_s=args.seconds,
+                      port=args.port)
     cfg = load_config(path)
     print(f"demo site: {path}", file=ctx.stderr)
-    run_site(cfg, ctx, until_end=True, progress=not args.no_progress)
+    start_ts = ctx.clock()
+    run_site(cfg, ctx, until_end=True, start_ts=start_ts, progress=not args.no_progress)
     rc = _report(
         argparse.Namespace(config=str(path), day=None, json=False, include_staff=False), ctx
     )
+    report = evaluate(out, Path(cfg.storage.root), start_ts=start_ts)
+    ctx.stdout.write("\nAccuracy against the scene's ground truth:\n")
+    ctx.stdout.write(format_report(report) + "\n")
     ctx.stdout.write(
         "\nNext:\n"
         f"  API + docs:  mcvision serve --config {path}   then open http://127.0.0.1:8000/docs\n"
@@ -417,9 +427,143 @@ def _eval(args: argparse.Namespace, ctx: Context) -> int:
 
 
 # ---- registry ----------------------------------------------------------------
+# ---- summarize -------------------------------------------------------------------
+def _add_summarize(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "summarize",
+        help="keyframes, highlight videos, storyboards and a digest of one day",
+        description="Make a day's video summaries from the evidence recordings and the store.",
+    )
+    p.add_argument("--config", required=True, help="site config YAML")
+    p.add_argument("--day", help="business day YYYY-MM-DD (default: the latest day with data)")
+    p.add_argument("--camera", help="only this camera's media")
+    p.set_defaults(handler=_summarize)
+
+
+def _summarize(args: argparse.Namespace, ctx: Context) -> int:
+    from mcvision.analytics.queries import default_day
+    from mcvision.analytics.store import EventStore, check_day
+    from mcvision.identity.reset import BusinessCalendar
+    from mcvision.summarize import summarize_day
+
+    cfg: SiteConfig = load_config(args.config)
+    store = EventStore.from_config(cfg)
+    if args.day is not None:
+        try:
+            day = check_day(args.day)
+        except ValueError as err:
+            raise UsageError(f"--day: {err}") from None
+    else:
+        day = default_day(store, BusinessCalendar.from_config(cfg.reset), ctx.clock())
+    if args.camera is not None and args.camera not in {c.id for c in cfg.cameras}:
+        raise UsageError(
+            f"--camera: unknown camera {args.camera!r} (cameras: {[c.id for c in cfg.cameras]})"
+        )
+    result = summarize_day(cfg, day, args.camera, store=store)
+    for path in result.files:
+        print(path, file=ctx.stdout)
+    print(result.digest, file=ctx.stdout, end="")
+    return 0
+
+
+# ---- privacy / staff ---------------------------------------------------------
+def _add_privacy(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "privacy",
+        help="what personal data the site holds; erase a customer",
+        description="Report the personal data a site holds, or erase one customer "
+        "(embeddings and links deleted, events pseudonymized, counts kept).",
+    )
+    psub = p.add_subparsers(dest="action", metavar="ACTION")
+    psub.required = True
+    r = psub.add_parser("report", help="counts of embeddings, oldest items, faces on/off")
+    r.add_argument("--config", required=True, help="site config YAML")
+    r.add_argument("--json", action="store_true", help="print JSON")
+    e = psub.add_parser("erase", help="right to erasure of one customer")
+    e.add_argument("--config", required=True, help="site config YAML")
+    e.add_argument("--customer", required=True, help="customer ID (cust-...)")
+    p.set_defaults(handler=_privacy)
+
+
+def _privacy(args: argparse.Namespace, ctx: Context) -> int:
+    from mcvision.privacy import erase_customer, privacy_report
+
+    cfg = load_config(args.config)
+    if args.action == "erase":
+        try:
+            out = erase_customer(cfg, args.customer)
+        except KeyError as err:
+            raise UsageError(str(err.args[0]) if err.args else str(err)) from None
+        print(json.dumps(out, sort_keys=True), file=ctx.stdout)
+        return 0
+    rep = privacy_report(cfg)
+    if args.json:
+        print(json.dumps(rep, indent=2, sort_keys=True), file=ctx.stdout)
+        return 0
+    g, c, st, ev = rep["gallery"], rep["customers"], rep["staff"], rep["events"]
+    lines = [
+        f"site {rep['site_id']}: faces {'ON' if rep['faces_enabled'] else 'off'} "
+        f"(face images stored: never), customers {'ON' if rep['customers_enabled'] else 'off'}, "
+        f"retention {rep['retention_days']:g} days",
+        f"daily gallery: {g['embeddings']} embeddings ({g['active']} active, {g['archived']} "
+        f"archived) of {g['identities']} IDs, oldest ts {g['oldest_ts']}",
+        f"customers: {c['customers']} with {c['body_embeddings']} body and "
+        f"{c['face_embeddings']} face embeddings, oldest seen {c['oldest_seen']}",
+        f"staff: {st['members']} members, {st['embeddings']} embeddings",
+        f"events: {ev['days']} days from {ev['oldest_day']}, {ev['visits']} visits, "
+        f"{ev['track_points']} track points",
+    ]
+    print("\n".join(lines), file=ctx.stdout)
+    return 0
+
+
+def _add_staff(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "staff",
+        help="enrol staff from a folder of images",
+        description="Enrol staff: the largest person of each image is embedded (body ReID). "
+        "Staff ID = sub-folder name, else file stem.",
+    )
+    ssub = p.add_subparsers(dest="action", metavar="ACTION")
+    ssub.required = True
+    e = ssub.add_parser("enrol", help="enrol the images of a folder")
+    e.add_argument("--config", required=True, help="site config YAML")
+    e.add_argument("--folder", help="images folder (default: staff.folder of the config)")
+    p.set_defaults(handler=_staff)
+
+
+def _staff(args: argparse.Namespace, ctx: Context) -> int:
+    from pathlib import Path
+
+    from mcvision.identity.staff import StaffRegistry
+    from mcvision.vision.detector import PersonDetector
+    from mcvision.vision.reid import build_reid
+
+    cfg = load_config(args.config)
+    folder = args.folder or cfg.staff.folder
+    if not folder:
+        raise UsageError("no folder: give --folder or set staff.folder in the config")
+    if not Path(folder).is_dir():
+        raise UsageError(f"staff folder not found: {folder}")
+    reg = StaffRegistry(cfg.storage.staff_dir(), match_threshold=cfg.staff.match_threshold)
+    try:
+        results = reg.enrol_folder(
+            folder, PersonDetector.from_config(cfg.models.detector), build_reid(cfg.models.reid)
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    for r in results:
+        status = "enrolled" if r.ok else f"skipped ({r.reason})"
+        print(f"{r.staff_id}: {Path(r.path).name} {status}", file=ctx.stdout)
+    ok = sum(r.ok for r in results)
+    print(f"{ok} of {len(results)} images enrolled; {len(reg.staff())} staff", file=ctx.stderr)
+    return 0 if ok else 1
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report, _add_run, _add_serve, _add_demo, _add_weights, _add_dashboard, _add_mcp,
     _add_sim, _add_eval,
+    _add_summarize, _add_privacy, _add_staff,
 ]
 
 

@@ -242,6 +242,12 @@ class StorageConfig(_Model):
     def gallery_dir(self) -> Path:
         return Path(self.root) / "gallery"
 
+    def customers_dir(self) -> Path:
+        return Path(self.root) / "customers"
+
+    def staff_dir(self) -> Path:
+        return Path(self.root) / "staff"
+
 
 class DetectorConfig(_Model):
     weights: str = "yolo11n_int8_openvino_model"
@@ -311,6 +317,10 @@ class DeploymentConfig(_Model):
         default=None, ge=1, description="default 2 x max_batch_size; must be >= max_batch_size"
     )
     autoscaling: AutoscalingConfig | None = None
+    resources: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="custom Ray resources per replica, e.g. {gpu_node: 0.01} to pin to GPU boxes",
+    )
 
     @model_validator(mode="after")
     def _ongoing(self) -> DeploymentConfig:
@@ -342,6 +352,101 @@ class RuntimeConfig(_Model):
     api_port: int = Field(default=8000, ge=0, le=65535)
 
 
+class CustomersConfig(_Model):
+    """The opt-in long-term customer gallery (returning customers), with its retention."""
+
+    enabled: bool = Field(default=False, description="keep customers across days (opt-in)")
+    retention_days: float = Field(
+        default=30.0, gt=0, description="a customer unseen this long is purged, embeddings and all"
+    )
+    match_threshold: float = Field(
+        default=0.75, ge=-1, le=1, description="min (fused) cosine to call a visitor returning"
+    )
+    face_weight: float = Field(
+        default=0.6, ge=0, le=1, description="weight of the face cosine when body and face exist"
+    )
+    exemplars: int = Field(default=8, ge=1, le=64, description="body/face embeddings per customer")
+    min_embeddings: int = Field(
+        default=3, ge=1, description="body embeddings before a new visitor is matched (settled)"
+    )
+    purge_every_s: float = Field(default=3600.0, gt=0, description="how often retention runs")
+
+
+class FaceConfig(_Model):
+    """Opt-in face embeddings (never face images) for the long-term customer match."""
+
+    enabled: bool = False
+    detector_weights: str = "face_detection_yunet_2026may.onnx"
+    embedder_weights: str = "MobileFaceNet_paddlex_128d.onnx"
+    min_face_px: int = Field(default=20, ge=4, description="smallest face width embedded")
+    score_threshold: float = Field(default=0.6, ge=0, le=1)
+    head_fraction: float = Field(default=0.4, gt=0, le=1, description="top of the person crop")
+
+
+class StaffConfig(_Model):
+    """Staff: enrolled from a folder of images, matched by body ReID, excluded from metrics."""
+
+    folder: str | None = Field(default=None, description="images of staff, one person per image")
+    match_threshold: float = Field(default=0.75, ge=-1, le=1, description="min cosine to staff")
+
+
+class ActivityThresholdsConfig(_Model):
+    """Rule thresholds of the activity classifier (see ``mcvision.vision.activity``)."""
+
+    walk_speed: float = Field(default=0.25, gt=0, description="foot speed, box heights per second")
+    fallen_torso_deg: float = Field(default=60.0, gt=0, le=180)
+    bend_torso_deg: float = Field(default=35.0, gt=0, le=180)
+    sit_thigh_deg: float = Field(default=50.0, gt=0, le=180)
+    arm_motion: float = Field(default=0.03, ge=0, description="wrist spread, box heights")
+    reach_side: float = Field(default=0.25, ge=0, description="wrist held out, box heights")
+    fallen_aspect: float = Field(default=1.3, gt=0, description="box w/h of a person lying")
+    kp_conf: float = Field(default=0.3, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> ActivityThresholdsConfig:
+        if self.bend_torso_deg >= self.fallen_torso_deg:
+            raise ValueError("bend_torso_deg must be < fallen_torso_deg")
+        return self
+
+
+class ActivityConfig(_Model):
+    """Per-track activity labels (walking, standing, browsing, sitting, bending, fallen)."""
+
+    enabled: bool = False
+    classifier: str = Field(default="rules", min_length=1, description="registered classifier")
+    thresholds: ActivityThresholdsConfig = Field(default_factory=ActivityThresholdsConfig)
+    period_s: float = Field(default=1.0, gt=0, description="one label per track per period")
+    window_s: float = Field(default=1.0, gt=0, description="history each label looks at")
+    min_label_s: float = Field(default=2.0, ge=0, description="shortest label (except fallen)")
+    webhook_url: str | None = Field(default=None, description="POST fallen alerts here")
+    webhook_timeout_s: float = Field(default=2.0, gt=0, le=30)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://", v):
+            raise ValueError(f"must be an http(s) URL, got {v!r}")
+        return v
+
+
+class RecordingConfig(_Model):
+    """Low-resolution evidence recording of cameras with ``record: true`` (for summaries)."""
+
+    width: int = Field(default=640, ge=64, le=3840, description="long side of recorded frames")
+    fps: float = Field(default=5.0, gt=0, le=60, description="at most this many frames per second")
+    retention_days: float = Field(default=7.0, gt=0, description="older hours are deleted")
+    segment_s: float = Field(default=3600.0, ge=10, description="one file per this many seconds")
+
+
+class SummariesConfig(_Model):
+    """Video summaries: keyframes, highlights, storyboards, digest."""
+
+    blur_faces: bool = Field(default=True, description="blur faces in every image and video")
+    face_weights: str = "face_detection_yunet_2026may.onnx"
+    idle_speedup: int = Field(default=8, ge=1, le=1000, description="keep 1 in N idle frames")
+    keyframe_min_gap_s: float = Field(default=2.0, ge=0, description="de-duplication window")
+
+
 class SiteConfig(_Model):
     """A whole site: everything ``mcvision run`` needs."""
 
@@ -354,6 +459,12 @@ class SiteConfig(_Model):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    activity: ActivityConfig = Field(default_factory=ActivityConfig)
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    summaries: SummariesConfig = Field(default_factory=SummariesConfig)
+    customers: CustomersConfig = Field(default_factory=CustomersConfig)
+    face: FaceConfig = Field(default_factory=FaceConfig)
+    staff: StaffConfig = Field(default_factory=StaffConfig)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SiteConfig:

@@ -26,6 +26,7 @@ from typing import Any
 
 import ray
 from ray import serve
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
 from mcvision.actors.camera import CameraActor
 from mcvision.actors.identity import IdentityActor, identity_actor_name
@@ -34,6 +35,8 @@ from mcvision.serve.app import build_app
 from mcvision.serve.deployments import APP_NAME, required_resources
 
 log = logging.getLogger(__name__)
+
+RESTART_WAIT_S = 120.0  # how long a restarting camera actor is waited for
 
 
 class ResourceError(RuntimeError):
@@ -104,6 +107,8 @@ class SiteRunner:
         self.cameras: dict[str, Any] = {}
         self.runs: dict[str, Any] = {}
         self.results: dict[str, dict[str, Any]] = {}
+        self.restarts: dict[str, int] = {}  # camera actor deaths Ray recovered from
+        self._down_since: dict[str, float] = {}
         self._stopped = False
 
     @property
@@ -125,9 +130,10 @@ class SiteRunner:
             self.identity = IdentityActor.options(name=name, num_cpus=0.1).remote(self.cfg)
             ray.get(self.identity.ready.remote())
             for cam in self.cfg.cameras:
-                actor = CameraActor.options(num_cpus=rt.camera_num_cpus).remote(
-                    self.cfg, cam.id, self.start_ts, name, APP_NAME
-                )
+                # SPREAD: on a cluster, cameras go to different nodes (decode is CPU work).
+                actor = CameraActor.options(
+                    num_cpus=rt.camera_num_cpus, scheduling_strategy="SPREAD"
+                ).remote(self.cfg, cam.id, self.start_ts, name, APP_NAME)
                 self.cameras[cam.id] = actor
                 self.runs[cam.id] = actor.run.remote()
         except BaseException:
@@ -159,7 +165,14 @@ class SiteRunner:
                 done, _ = ray.wait(list(pending.values()), num_returns=len(pending), timeout=poll_s)
                 for cam_id, ref in list(pending.items()):
                     if ref in done:
-                        self.results[cam_id] = ray.get(ref)
+                        try:
+                            self.results[cam_id] = ray.get(ref)
+                            self._down_since.pop(cam_id, None)
+                        except RayActorError as err:
+                            if self._rerun(cam_id, err):
+                                pending[cam_id] = self.runs[cam_id]
+                                continue
+                            self.results[cam_id] = {"camera_id": cam_id, "error": str(err)}
                         del pending[cam_id]
             else:
                 time.sleep(poll_s)
@@ -169,6 +182,31 @@ class SiteRunner:
                 return
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"cameras still running after {timeout_s} s: {sorted(pending)}")
+
+    def _rerun(self, cam_id: str, err: Exception) -> bool:
+        """A camera actor's run failed: if Ray is restarting it, wait on the new one.
+
+        ``ActorDiedError`` means Ray gave up (``max_restarts`` spent): the camera is
+        reported failed. While the actor is restarting, calls fail fast with
+        ``ActorUnavailableError``: they are re-issued (every 0.5 s, for up to
+        ``RESTART_WAIT_S``). The restarted actor starts its loop by itself; ``run``
+        joins it.
+        """
+        if isinstance(err, ActorDiedError) and not isinstance(err, ActorUnavailableError):
+            log.error("camera %s actor is dead for good: %s", cam_id, err)
+            return False
+        now = time.monotonic()
+        first = self._down_since.setdefault(cam_id, now)
+        if now - first > RESTART_WAIT_S:
+            log.error("camera %s did not come back in %.0f s: %s", cam_id, RESTART_WAIT_S, err)
+            return False
+        if now == first:
+            self.restarts[cam_id] = self.restarts.get(cam_id, 0) + 1
+            log.warning("camera %s actor died (%s); waiting on its restart", cam_id, err)
+        else:
+            time.sleep(0.5)
+        self.runs[cam_id] = self.cameras[cam_id].run.remote()
+        return True
 
     def stop(self) -> dict[str, Any]:
         """Stop cameras, drain and close the identity core (flushes), shut everything down."""

@@ -172,6 +172,8 @@ class TrackletUpdate:
         activity: activity label for this moment, if classified.
         ended: the tracker dropped this track (no more updates will come).
         frame_size: (width, height) of the camera frame, for normalizing positions.
+        face_embedding: face embedding of the same crop as ``embedding``, when faces are on
+            and a large enough face was seen (never the face image).
     """
 
     camera_id: str
@@ -187,6 +189,7 @@ class TrackletUpdate:
     activity: str | None = None
     ended: bool = False
     frame_size: tuple[int, int] | None = None
+    face_embedding: np.ndarray | None = None  # (F,) L2-normalized, opt-in (face.enabled)
 
     @property
     def track_key(self) -> tuple[str, int]:
@@ -209,6 +212,8 @@ class EventKind(StrEnum):
     CAMERA_ONLINE = "camera_online"
     ACTIVITY = "activity"
     ALERT = "alert"
+    RETURNING = "returning"  # a visitor matched a long-term customer
+    STAFF = "staff"  # a visitor marked as staff
 
 
 def stable_id(*parts: Any) -> str:
@@ -339,6 +344,31 @@ class TrackPoint:
     zone: str | None = None
 
 
+@dataclass(frozen=True)
+class ActivityInterval:
+    """One run of one activity label of one person, within a visit and a zone.
+
+    ``zone`` is None outside every zone. Written as snapshots like visits: on open
+    and with ``closed=True`` at the end; the store keeps the latest per ``interval_id``.
+    """
+
+    interval_id: str
+    site_id: str
+    day: str
+    global_id: str
+    visit_id: str
+    activity: str
+    zone: str | None
+    camera_id: str
+    start_ts: float
+    end_ts: float
+    closed: bool = False
+
+    @property
+    def dwell_s(self) -> float:
+        return self.end_ts - self.start_ts
+
+
 @dataclass
 class Records:
     """What the identity core hands to the event store in one go.
@@ -352,6 +382,7 @@ class Records:
     visits: list[Visit] = field(default_factory=list)
     zone_visits: list[ZoneVisit] = field(default_factory=list)
     track_points: list[TrackPoint] = field(default_factory=list)
+    activities: list[ActivityInterval] = field(default_factory=list)
 
     def extend(self, other: Records) -> Records:
         """Append another batch to this one (in place) and return self."""
@@ -359,7 +390,11 @@ class Records:
         self.visits.extend(other.visits)
         self.zone_visits.extend(other.zone_visits)
         self.track_points.extend(other.track_points)
+        self.activities.extend(other.activities)
         return self
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.visits) + len(self.zone_visits) + len(self.track_points)
+        return (
+            len(self.events) + len(self.visits) + len(self.zone_visits) + len(self.track_points)
+            + len(self.activities)
+        )

@@ -154,6 +154,32 @@ def test_hand_over(
     assert sum(e.kind == EventKind.TRACK_ASSIGNED for e in events) == 2
 
 
+@pytest.mark.parametrize(
+    ("cam_b", "start_b", "expected"),
+    [
+        # A's last sighting is at +2.0 s; the tracker ends it 3 s later (+5.0 s).
+        ("B", 8.0, gid(1)),  # 6 s after the last sighting: inside 5..60, though 3 s after the end
+        ("B", 6.5, gid(2)),  # 4.5 s after the last sighting: too fast
+        ("A", 3.0, gid(1)),  # same camera, re-acquired while the lost track was still kept
+    ],
+)
+def test_the_trackers_end_is_no_sighting(
+    gallery: Gallery, cam_b: str, start_b: float, expected: str
+) -> None:
+    """The pipeline's ``ended`` update comes a ``track_buffer`` after the person was last
+    seen (no box): the topology gate measures gaps from the last sighting."""
+    mgr = IdentityManager(make_cfg(), gallery, CAL)
+    p = person(7)
+    first = track("A", 1, 0.0, n=5, emb=p, noise=0.2, seed=1, ended=False)  # 0.0 .. 2.0 s
+    end = TrackletUpdate(
+        camera_id="A", local_id=1, ts=T0 + 5.0, box=np.zeros(4, np.float32),
+        foot=np.zeros(2, np.float32), ended=True,
+    )
+    second = track(cam_b, 2, start_b, n=5, emb=p, noise=0.2, seed=2)
+    results = [mgr.update(merged(first, [end], second))]
+    assert ids_by_track(*results)[(cam_b, 2)] == {expected}
+
+
 def test_hand_over_event_payload(gallery: Gallery) -> None:
     mgr = IdentityManager(make_cfg(), gallery, CAL)
     p = person(1)

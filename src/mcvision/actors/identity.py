@@ -49,7 +49,24 @@ class IdentityService:
             if self.closed:
                 raise RuntimeError("identity service is closed")
             self.core.ingest(updates)
+            for u in updates:  # where each camera got to: a restarted camera resumes there
+                cam = self._cameras.setdefault(u.camera_id, {})
+                cam["ingested_ts"] = max(cam.get("ingested_ts") or u.ts, u.ts)
             return len(updates)
+
+    def camera_restarted(self, camera_id: str) -> dict[str, Any]:
+        """A camera actor came back after a crash: its new incarnation and resume point.
+
+        Returns ``{"incarnation": n, "ingested_ts": ts}``: ``n`` counts the restarts
+        (the camera offsets its local track IDs by it), ``ts`` is the newest update
+        already ingested from it (None when none was), so a file replay skips what
+        was done.
+        """
+        with self._lock:
+            cam = self._cameras.setdefault(camera_id, {})
+            cam["incarnation"] = int(cam.get("incarnation", 0)) + 1
+            cam["restarts"] = cam["incarnation"]
+            return {"incarnation": cam["incarnation"], "ingested_ts": cam.get("ingested_ts")}
 
     def now(self) -> float | None:
         return self.clock() if self.live else self.core.latest_ts
@@ -91,6 +108,16 @@ class IdentityService:
             ts = ts if ts is not None else (self.now() or self.clock())
             return len(self.core.reset(ts))
 
+    def mark_staff(self, global_id: str) -> int:
+        """Mark a global ID as staff (visits flagged, embeddings enrolled). Returns visits flagged."""
+        with self._lock:
+            return self.core.mark_staff(global_id)
+
+    def erase_customer(self, customer_id: str) -> dict[str, Any]:
+        """Right to erasure of one customer (embeddings, links, pseudonymized events)."""
+        with self._lock:
+            return dict(self.core.erase_customer(customer_id))
+
     def start_ticking(self, period_s: float) -> None:
         def loop() -> None:
             while not self._stop.wait(period_s):
@@ -111,14 +138,27 @@ class IdentityService:
             return {"updates": self.core.updates_in, "latest_ts": self.core.latest_ts}
 
 
-@ray.remote(max_concurrency=8)
+@ray.remote(max_concurrency=8, max_restarts=3, max_task_retries=0)
 class IdentityActor(IdentityService):
-    """The Ray actor: the service above, ticking in the background."""
+    """The Ray actor: the service above, ticking in the background.
+
+    When Ray restarts it after a crash, the open visits come back from the store's
+    snapshots (:meth:`SiteIdentity.restore`) and the day's identities from the
+    LanceDB gallery; cameras resend the batch that was in flight.
+    """
 
     def __init__(self, cfg: SiteConfig) -> None:
         logging.basicConfig(level=logging.INFO)
         super().__init__(cfg)
+        self.core.flush_on_open = True
+        self.restored = 0
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            self.restored = self.core.restore()
+            log.warning("identity actor restarted: %d open visits restored", self.restored)
         self.start_ticking(cfg.runtime.tick_s)
+
+    def restored_visits(self) -> int:
+        return self.restored
 
     def ready(self) -> bool:
         return True

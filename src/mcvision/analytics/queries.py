@@ -45,6 +45,7 @@ from mcvision.analytics.store import EventStore, check_day
 from mcvision.identity.reset import BusinessCalendar
 
 __all__ = [
+    "ActivityStat",
     "DaySummary",
     "EventRow",
     "Heatmap",
@@ -60,6 +61,7 @@ __all__ = [
     "VisitTimeline",
     "ZoneStat",
     "ZoneVisitRow",
+    "activity_stats",
     "day_summary",
     "heatmap",
     "list_visits",
@@ -735,3 +737,41 @@ def new_vs_returning(
     return NewVsReturning(day=day, visitors=visitors, new_visitors=visitors - ret,
                           returning_visitors=ret,
                           returning_share=ret / visitors if visitors else None)
+
+
+class ActivityStat(_Model):
+    """Time spent in one activity in one zone (``zone`` None: outside every zone)."""
+
+    zone: str | None
+    activity: str
+    total_s: float = Field(description="summed duration of the activity intervals")
+    intervals: int
+    visitors: int = Field(description="distinct global IDs")
+
+
+def activity_stats(
+    store: EventStore, day: str, *, zone: str | None = None, include_staff: bool = False
+) -> list[ActivityStat]:
+    """Per zone and activity: total time, intervals and visitors (open intervals count so far).
+
+    Raises:
+        ValueError: a bad day or an empty zone name.
+    """
+    check_day(day)
+    where = ["day = $day", _staff(include_staff)]
+    params: dict[str, Any] = {"day": day}
+    if zone is not None:
+        params["zone"] = _check_name("zone", zone)
+        where.append("zone = $zone")
+    rows = store.sql(
+        f"""
+        SELECT zone, activity, coalesce(sum(dwell_s), 0.0) AS total_s,
+               count(*) AS intervals, count(DISTINCT global_id) AS visitors
+        FROM activities WHERE {" AND ".join(where)}
+        GROUP BY zone, activity ORDER BY zone NULLS LAST, total_s DESC, activity
+        """,
+        params,
+        day=day,
+    )
+    return [ActivityStat(**r) for r in rows]
+

@@ -19,6 +19,8 @@ so writing the same batch twice stores it once; readers deduplicate as well:
 - ``zone_visits``: the latest snapshot per ``zone_visit_id`` (closed beats
   open, then the larger ``exit_ts``), with ``dwell_s``;
 - ``track_points``: one row per ``(camera_id, global_id, ts)``;
+- ``activities``: the latest snapshot per ``interval_id`` (closed beats open, then
+  the larger ``end_ts``), with ``dwell_s``;
 - ``cameras``: the latest ``camera_online``/``camera_offline`` event per camera.
 
 A query over one day reads only that day's folder, so a damaged file breaks
@@ -56,7 +58,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mcvision.types import Event, Records, TrackPoint, Visit, ZoneVisit
+from mcvision.types import ActivityInterval, Event, Records, TrackPoint, Visit, ZoneVisit
 
 if TYPE_CHECKING:
     from mcvision.config import SiteConfig
@@ -152,6 +154,18 @@ TABLES: dict[str, _Table] = {
             key=("camera_id", "global_id", "ts"),
             latest="visit_id, x, y, zone, day",
         ),
+        _Table(
+            "activities",
+            (
+                ("interval_id", "VARCHAR"), ("site_id", "VARCHAR"), ("global_id", "VARCHAR"),
+                ("visit_id", "VARCHAR"), ("activity", "VARCHAR"), ("zone", "VARCHAR"),
+                ("camera_id", "VARCHAR"), ("start_ts", "DOUBLE"), ("end_ts", "DOUBLE"),
+                ("closed", "BOOLEAN"),
+            ),
+            key=("interval_id",),
+            latest="closed DESC, end_ts DESC, start_ts, day",
+            extra="end_ts - start_ts AS dwell_s",
+        ),
     )
 }
 
@@ -244,6 +258,8 @@ class EventStore:
             rows["zone_visits"].append(self._zone_visit_row(z))
         for p in records.track_points:
             rows["track_points"].append(self._track_point_row(p))
+        for a in records.activities:
+            rows["activities"].append(self._activity_row(a))
         for table, batch in rows.items():
             self._pending[table].extend(batch)
 
@@ -412,6 +428,24 @@ class EventStore:
             "visit_id": p.visit_id, "ts": _finite(p.ts, f"{what}: ts"),
             "x": _finite(p.x, f"{what}: x"), "y": _finite(p.y, f"{what}: y"),
             "zone": p.zone, "day": p.day,
+        }
+
+    def _activity_row(self, a: ActivityInterval) -> dict[str, Any]:
+        if not isinstance(a, ActivityInterval):
+            raise TypeError(f"activities must hold ActivityInterval, got {type(a).__name__}")
+        what = f"activity interval {a.interval_id}"
+        if not a.interval_id:
+            raise ValueError("activity interval: interval_id must not be empty")
+        self._check_common(what, a.site_id, a.day)
+        start = _finite(a.start_ts, f"{what}: start_ts")
+        end = _finite(a.end_ts, f"{what}: end_ts")
+        if end < start:
+            raise ValueError(f"{what}: end_ts {end} is before start_ts {start}")
+        return {
+            "interval_id": a.interval_id, "site_id": a.site_id, "global_id": a.global_id,
+            "visit_id": a.visit_id, "activity": a.activity, "zone": a.zone,
+            "camera_id": a.camera_id, "start_ts": start, "end_ts": end,
+            "closed": bool(a.closed), "day": a.day,
         }
 
     # ---- reading ---------------------------------------------------------

@@ -375,7 +375,13 @@ class IdentityManager:
             t = _Track(u.camera_id, int(u.local_id), float(u.ts), float(u.ts))
             self._tracks[key] = t
         t.n += 1
-        t.last_ts = max(t.last_ts, float(u.ts))
+        if not u.ended:
+            # An ``ended`` update comes when the tracker gives the track up, a
+            # ``track_buffer`` after the person was last seen: it is no sighting.
+            # Counting its ts would push the track's end that much later, so a
+            # hand-over to the next camera would look too fast (gap < min_s) and
+            # a re-acquisition on the same camera would look concurrent.
+            t.last_ts = max(t.last_ts, float(u.ts))
         self._now = max(self._now, float(u.ts))
         vec = None
         if self.icfg.use_reid and u.embedding is not None and u.quality >= self.icfg.min_quality:

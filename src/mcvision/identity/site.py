@@ -21,17 +21,23 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from mcvision.analytics.store import EventStore
 from mcvision.config import SiteConfig
+from mcvision.identity.customers import DAY_S, CustomerGallery, CustomerLinker, Decision
 from mcvision.identity.gallery import Gallery
 from mcvision.identity.manager import IdentityManager
 from mcvision.identity.reset import BusinessCalendar
+from mcvision.identity.staff import StaffRegistry, visits_of
 from mcvision.identity.visits import VisitBook
-from mcvision.types import Event, EventKind, Records, TrackletUpdate, Visit
+from mcvision.types import Event, EventKind, Records, TrackletUpdate, Visit, ZoneVisit
+from mcvision.vision.activity import AlertWebhook
 
 
 class SiteIdentity:
@@ -44,6 +50,17 @@ class SiteIdentity:
         flush_every_s: how often :meth:`tick` writes Parquet (by ``monotonic``); each
             flush also writes snapshots of the open visits, so readers see them grow.
         monotonic: the pacing clock (injected for tests).
+        customers: the long-term customer gallery (default: ``storage.root``/customers
+            when ``customers.enabled``, else none).
+        staff: the staff registry (default: ``storage.root``/staff when it exists).
+
+    Returning customers and staff: once a day's identity settles (see
+    :class:`~mcvision.identity.customers.CustomerLinker`) it is matched against the
+    staff registry, then the customers; a match flags its visits (``is_staff`` or
+    ``returning``) and writes a ``staff`` / ``returning`` event (payload: the
+    customer's ``visit_count`` before today, the similarities). At the reset the
+    day's identities are folded into the customers, and the retention purge runs
+    then and from :meth:`tick` every ``customers.purge_every_s`` of site time.
     """
 
     def __init__(
@@ -53,6 +70,8 @@ class SiteIdentity:
         gallery: Gallery | None = None,
         flush_every_s: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        customers: CustomerGallery | None = None,
+        staff: StaffRegistry | None = None,
     ) -> None:
         self.cfg = cfg
         self.calendar = BusinessCalendar.from_config(cfg.reset)
@@ -64,8 +83,25 @@ class SiteIdentity:
         self._next_reset: float | None = None
         self.updates_in = 0
         self.flush_every_s = flush_every_s
+        # Flush as soon as a visit opens (the IdentityActor turns it on: a restart
+        # then finds every open visit in the store), not only every flush_every_s.
+        self.flush_on_open = False
         self.monotonic = monotonic
         self._last_flush = monotonic()
+        cc = cfg.customers
+        if customers is None and cc.enabled:
+            customers = CustomerGallery.from_config(cc, Path(cfg.storage.customers_dir()))
+        self.customers = customers
+        if staff is None and Path(cfg.storage.staff_dir()).exists():
+            staff = StaffRegistry(
+                Path(cfg.storage.staff_dir()), self.gallery.dim, cfg.staff.match_threshold
+            )
+        self.staff = staff
+        self.linker = CustomerLinker(customers, staff, min_embeddings=cc.min_embeddings)
+        self._last_purge: float | None = None
+        self.webhook: AlertWebhook | None = None
+        if cfg.activity.webhook_url:
+            self.webhook = AlertWebhook(cfg.activity.webhook_url, cfg.activity.webhook_timeout_s)
 
     # ---- input -----------------------------------------------------------
     def ingest(self, updates: Sequence[TrackletUpdate]) -> Records:
@@ -95,7 +131,14 @@ class SiteIdentity:
         rec.extend(self.visits.observe_many(result.sightings))
         last = updates[-1].ts
         self.latest_ts = last if self.latest_ts is None else max(self.latest_ts, last)
+        if self.customers is not None or self.staff is not None:
+            for d in self.linker.observe(result.sightings):
+                rec.extend(self._apply(d, last))
         self.store.write(rec)
+        if self.webhook is not None:
+            self.webhook.send([e for e in rec.events if e.kind == EventKind.ALERT])
+        if self.flush_on_open and any(e.kind == EventKind.VISIT_OPEN for e in rec.events):
+            self.flush()  # a new visit is durable at once: a restarted actor restores it
         return rec
 
     # ---- time ------------------------------------------------------------
@@ -113,6 +156,9 @@ class SiteIdentity:
         rec = self.visits.tick(now)
         self.store.write(rec)
         out.extend(rec)
+        every = self.cfg.customers.purge_every_s
+        if self._last_purge is None or now - self._last_purge >= every:
+            self.purge(now)
         due = self.monotonic() - self._last_flush >= self.flush_every_s
         if flush or (flush is None and due):
             self.flush()
@@ -123,16 +169,109 @@ class SiteIdentity:
         open_now = self.visits.open_visits()
         if open_now:
             self.store.write(Records(visits=open_now))
+        open_acts = self.visits.open_activities()
+        if open_acts:
+            self.store.write(Records(activities=open_acts))
         self.store.flush()
         self._last_flush = self.monotonic()
 
     def reset(self, ts: float) -> Records:
-        """The daily reset at ``ts``: close open visits, archive identities, restart IDs."""
+        """The daily reset at ``ts``: close open visits, archive identities, restart IDs.
+
+        With customers on, the day's identities are folded into the customers
+        first, and the retention purge runs.
+        """
+        if self.customers is not None and self.manager.day is not None:
+            self.fold_day(self.manager.day)
+        self.linker.reset()
         rec = self.visits.reset(ts)
         rec.events.extend(self.manager.reset(ts))
         self.store.write(rec)
         self.store.flush()
+        self.purge(ts)
         return rec
+
+    # ---- customers, staff, retention -------------------------------------
+    def _apply(self, d: Decision, ts: float) -> Records:
+        staff = d.kind == "staff"
+        rec = self.visits.mark(d.global_id, is_staff=True if staff else None,
+                               returning=None if staff else True)
+        visit_id = rec.visits[0].visit_id if rec.visits else None
+        rec.events.append(
+            Event(
+                kind=EventKind.STAFF if staff else EventKind.RETURNING,
+                ts=float(ts),
+                day=self.calendar.day_of(ts),
+                site_id=self.cfg.site_id,
+                global_id=d.global_id,
+                visit_id=visit_id,
+                payload=d.payload(),
+            )
+        )
+        return rec
+
+    def fold_day(self, day: str) -> dict[str, str]:
+        """Fold a business day's identities into the customers (``global_id → customer_id``).
+
+        Body embeddings come from the day's gallery (so a restart loses nothing),
+        faces and the day's matches from the linker; staff are left out.
+        """
+        if self.customers is None:
+            return {}
+        self.manager._flush()
+        rows: dict[str, list] = {}
+        for r in self.gallery.rows(day=day):
+            rows.setdefault(r.global_id, []).append(r)
+        body = {
+            gid: (np.stack([r.vector for r in rs]), min(r.ts for r in rs), max(r.ts for r in rs))
+            for gid, rs in rows.items()
+        }
+        return self.customers.fold_day(day, self.linker.day_people(body))
+
+    def purge(self, now: float) -> dict[str, int]:
+        """Retention: delete customers and archived gallery rows older than the period."""
+        from mcvision.privacy import purge_gallery
+
+        self._last_purge = float(now)
+        cutoff = float(now) - self.cfg.customers.retention_days * DAY_S
+        gone = self.customers.purge(now) if self.customers is not None else []
+        return {"customers": len(gone), "gallery": purge_gallery(self.gallery, cutoff)}
+
+    def mark_staff(self, global_id: str) -> int:
+        """Mark a global ID as staff: flag its visits (open and stored), enrol its embeddings.
+
+        Returns:
+            How many visits were flagged.
+
+        Raises:
+            KeyError: the ID has no visit, open or stored.
+        """
+        self.linker.mark_staff(global_id)
+        rec = self.visits.mark(global_id, is_staff=True)
+        self.store.write(rec)
+        self.store.flush()
+        stored = [v for v in visits_of(self.store, global_id) if not v.is_staff]
+        open_ids = {v.visit_id for v in rec.visits}
+        if not stored and not rec.visits and not visits_of(self.store, global_id):
+            raise KeyError(f"no visits of global ID {global_id!r}")
+        flagged = [dataclasses.replace(v, is_staff=True) for v in stored]
+        ts = max([v.out_ts for v in flagged + rec.visits], default=self.latest_ts or 0.0)
+        ev = Event(
+            kind=EventKind.STAFF, ts=float(ts), day=self.calendar.day_of(ts),
+            site_id=self.cfg.site_id, global_id=global_id, payload={"source": "admin"},
+        )
+        self.store.write(Records(events=[ev], visits=flagged))
+        self.store.flush()
+        vecs = self.gallery.embeddings_of(global_id)
+        if len(vecs):
+            if self.staff is None:
+                self.staff = StaffRegistry(
+                    Path(self.cfg.storage.staff_dir()), self.gallery.dim,
+                    self.cfg.staff.match_threshold,
+                )
+                self.linker.staff = self.staff
+            self.staff.enrol_vectors(global_id, vecs, source=global_id)
+        return len(open_ids | {v.visit_id for v in flagged})
 
     def camera_status(self, camera_id: str, status: str, ts: float, reason: str = "") -> Event:
         """Record a camera going offline or online."""
@@ -156,6 +295,25 @@ class SiteIdentity:
         self.store.flush()
         return rec
 
+    def erase_customer(self, customer_id: str) -> dict[str, object]:
+        """Right to erasure through the running core (see :func:`mcvision.privacy.erase_customer`).
+
+        Today's IDs matched to the customer are also kept out of tonight's fold.
+
+        Raises:
+            KeyError: unknown customer, or customers are off.
+        """
+        from mcvision.privacy import erase_customer
+
+        if self.customers is None:
+            raise KeyError(f"unknown customer {customer_id!r}: customers are off for this site")
+        self.store.flush()
+        out = erase_customer(
+            self.cfg, customer_id, store=self.store, customers=self.customers, gallery=self.gallery
+        )
+        self.linker.forget_customer(customer_id)
+        return out
+
     # ---- live state --------------------------------------------------------
     def occupancy(self) -> int:
         """People in the premises now (open visits)."""
@@ -163,3 +321,33 @@ class SiteIdentity:
 
     def open_visits(self) -> list[Visit]:
         return self.visits.open_visits()
+
+    def restore(self) -> int:
+        """Reopen the visits a previous incarnation left open (an IdentityActor restart).
+
+        Reads the newest business day's open visit and zone-visit snapshots from the
+        store; identities come back from the gallery on the next update
+        (:meth:`IdentityManager.restore`). Returns how many visits were reopened.
+        """
+        days = self.store.days()
+        if not days:
+            return 0
+        day = days[-1]
+        rows = self.store.sql(
+            "SELECT visit_id, site_id, day, global_id, in_ts, out_ts, cameras, zones,"
+            " in_source, out_source, \"returning\", is_staff, closed FROM visits WHERE NOT closed",
+            day=day,
+        )
+        visits = [Visit(**{**r, "cameras": tuple(r["cameras"] or ()),
+                           "zones": tuple(r["zones"] or ())}) for r in rows]
+        zrows = self.store.sql(
+            "SELECT zone_visit_id, site_id, day, global_id, visit_id, zone, enter_ts, exit_ts,"
+            " cameras, closed FROM zone_visits WHERE NOT closed",
+            day=day,
+        )
+        zones = [ZoneVisit(**{**r, "cameras": tuple(r["cameras"] or ())}) for r in zrows]
+        n = self.visits.restore(visits, zones)
+        if visits:
+            last = max(v.out_ts for v in visits)
+            self.latest_ts = last if self.latest_ts is None else max(self.latest_ts, last)
+        return n

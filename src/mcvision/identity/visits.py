@@ -64,6 +64,12 @@ Track points: per (global_id, camera) at most one every
 clipped to 0..1 (none when ``frame_size`` is None), ``zone`` = first of the
 update's zones. Their ``day`` is the business day of their ``ts``, as for events.
 
+Activity: sightings that carry an ``activity`` label are turned into
+:class:`~mcvision.types.ActivityInterval` records (``Records.activities``) by
+:class:`~mcvision.vision.activity.ActivityBook`: one interval per run of the same
+label in the same zone within a visit, closed with the visit; a ``fallen``
+interval emits an ``alert`` event when it opens.
+
 Out-of-order input: ``observe_many`` sorts its batch by ``ts``. Across calls a
 late sighting is used as described above, except that a sighting (or crossing)
 no later than the ``out_ts`` of the person's last *closed* visit is dropped (it
@@ -110,6 +116,7 @@ from typing import Any
 from mcvision.config import SiteConfig
 from mcvision.identity.reset import BusinessCalendar
 from mcvision.types import (
+    ActivityInterval,
     Direction,
     Event,
     EventKind,
@@ -120,6 +127,7 @@ from mcvision.types import (
     ZoneVisit,
     stable_id,
 )
+from mcvision.vision.activity import ActivityBook
 
 
 @dataclass
@@ -209,6 +217,9 @@ class VisitBook:
         self._guard_until: dict[str, float] = {}  # after an outward crossing
         self._reset_ts = -math.inf
         self._day_cache: tuple[float, float, str] = (math.inf, -math.inf, "")
+        self._returning: set[str] = set()  # global IDs marked returning (this day)
+        self._staff: set[str] = set()  # global IDs marked staff (this day)
+        self._activity = ActivityBook(self.site_id)  # activity intervals (labelled sightings)
 
     # ---- public API ----------------------------------------------------
     def observe(self, global_id: str, u: TrackletUpdate) -> Records:
@@ -280,6 +291,8 @@ class VisitBook:
         self._open.clear()
         self._closed_until.clear()
         self._guard_until.clear()
+        self._returning.clear()
+        self._staff.clear()
         self._reset_ts = max(self._reset_ts, ts)
         return out
 
@@ -294,6 +307,26 @@ class VisitBook:
             raise ValueError("close_all: reason must be a non-empty string")
         return self._close_everything(reason)
 
+    def mark(
+        self, global_id: str, *, returning: bool | None = None, is_staff: bool | None = None
+    ) -> Records:
+        """Flag a person as returning and/or staff for the rest of the business day.
+
+        The open visit (if any) is re-snapshotted with the flags, and every later
+        visit of ``global_id`` carries them until the reset. Returns the snapshot.
+        """
+        if not isinstance(global_id, str) or not global_id:
+            raise ValueError(f"global_id must be a non-empty string, got {global_id!r}")
+        for flag, bucket in ((returning, self._returning), (is_staff, self._staff)):
+            if flag is True:
+                bucket.add(global_id)
+            elif flag is False:
+                bucket.discard(global_id)
+        visit = self._open.get(global_id)
+        if visit is None:
+            return Records()
+        return Records(visits=[self._snapshot(visit, closed=False)])
+
     def open_visits(self) -> list[Visit]:
         """Snapshots of the open visits, oldest first (live occupancy)."""
         return [
@@ -304,6 +337,43 @@ class VisitBook:
     def occupancy(self) -> int:
         """How many people are on the premises now (open visits)."""
         return len(self._open)
+
+    def restore(
+        self, visits: Iterable[Visit], zone_visits: Iterable[ZoneVisit] = ()
+    ) -> int:
+        """Reopen visits (and their entered zone visits) from stored open snapshots.
+
+        Used when the IdentityActor restarts: the store's latest snapshots of the
+        visits that were open carry on as if nothing happened (same ``visit_id``,
+        ``in_ts``; ``out_ts`` grows with the next sightings). Closed snapshots and
+        visits already open here are skipped. Returns how many visits were reopened.
+        """
+        restored = 0
+        for v in visits:
+            if v.closed or v.global_id in self._open:
+                continue
+            self._open[v.global_id] = _OpenVisit(
+                visit_id=v.visit_id, global_id=v.global_id, day=v.day,
+                in_ts=float(v.in_ts), out_ts=float(v.out_ts), in_source=v.in_source,
+                first_camera=v.cameras[0] if v.cameras else "",
+                last_camera=v.cameras[-1] if v.cameras else "",
+                cameras=set(v.cameras), zones=set(v.zones),
+            )
+            restored += 1
+        for z in zone_visits:
+            visit = self._open.get(z.global_id)
+            if z.closed or visit is None or visit.visit_id != z.visit_id:
+                continue
+            cams = tuple(z.cameras) or (visit.last_camera,)
+            visit.zone_states[z.zone] = _ZoneState(
+                z.zone, float(z.enter_ts), float(z.exit_ts), cams[0], cams[-1], set(cams),
+                entered=True, zone_visit_id=z.zone_visit_id,
+            )
+        return restored
+
+    def open_activities(self) -> list[ActivityInterval]:
+        """Snapshots of the open activity intervals (they grow until closed)."""
+        return self._activity.open_intervals()
 
     # ---- visits --------------------------------------------------------
     def _open_visit(
@@ -350,6 +420,12 @@ class VisitBook:
             self._inside(visit, zone, ts, u.camera_id, out)
         self._expire_zones(visit, visit.out_ts, out)
         self._track_point(visit, u, out)
+        if u.activity is not None:
+            intervals, alerts = self._activity.observe(
+                visit.global_id, visit.visit_id, visit.day, u, self._day
+            )
+            out.activities.extend(intervals)
+            out.events.extend(alerts)
 
     def _cross(
         self, gid: str, u: TrackletUpdate, line: str, direction: Direction, out: Records
@@ -383,6 +459,7 @@ class VisitBook:
             if st.entered:
                 self._exit(visit, st, out)
         visit.zone_states.clear()
+        out.activities.extend(self._activity.close(visit.global_id))
         out.visits.append(self._snapshot(visit, closed=True, out_source=source))
         out.events.append(
             self._event(
@@ -564,6 +641,8 @@ class VisitBook:
             zones=tuple(sorted(v.zones)),
             in_source=v.in_source,
             out_source=out_source,
+            returning=v.global_id in self._returning,
+            is_staff=v.global_id in self._staff,
             closed=closed,
         )
 

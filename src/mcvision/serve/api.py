@@ -25,7 +25,7 @@ import time
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from mcvision import __version__
@@ -54,6 +54,9 @@ class Live(Protocol):
     def reset(self, ts: float | None = None) -> int: ...
 
     def batch_stats(self) -> dict[str, Any]: ...
+
+    # optional (checked with hasattr): mark_staff(global_id) -> int,
+    # erase_customer(customer_id) -> dict
 
 
 class Health(BaseModel):
@@ -93,6 +96,23 @@ class ResetResult(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class StaffRequest(BaseModel):
+    global_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class StaffResult(BaseModel):
+    global_id: str
+    visits_flagged: int
+    live: bool
+
+
+class ErasureResult(BaseModel):
+    customer_id: str
+    global_ids: int = Field(description="daily IDs linked to the customer, now pseudonymized")
+    gallery_embeddings: int
+    rows: dict[str, int] = Field(description="event-store rows pseudonymized per table")
 
 
 def create_app(
@@ -257,6 +277,37 @@ def create_app(
     def returning(day: DayParam = None, include_staff: bool = False) -> q.NewVsReturning:
         return q.new_vs_returning(store, resolve_day(day), include_staff=include_staff)
 
+    @app.get(f"{v1}/activities", response_model=list[q.ActivityStat], tags=["analytics"])
+    def activities(
+        day: DayParam = None,
+        zone: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+        include_staff: bool = False,
+    ) -> list[q.ActivityStat]:
+        return q.activity_stats(store, resolve_day(day), zone=zone, include_staff=include_staff)
+
+    @app.get(f"{v1}/summaries", response_model=list[str], tags=["summaries"])
+    def summaries(day: DayParam = None) -> list[str]:
+        from mcvision.summarize import list_media
+
+        return list_media(cfg, resolve_day(day))
+
+    @app.get(
+        f"{v1}/media/{{path:path}}",
+        response_class=FileResponse,
+        responses={404: {"model": ErrorBody}, 400: {"model": ErrorBody}},
+        tags=["summaries"],
+    )
+    def media(path: str) -> FileResponse:
+        from mcvision.summarize import media_path
+
+        try:
+            found = media_path(cfg, path)
+        except ValueError as err:
+            raise HTTPException(400, str(err)) from None
+        except FileNotFoundError as err:
+            raise HTTPException(404, str(err)) from None
+        return FileResponse(found)
+
     @app.get(f"{v1}/stats/batches", response_model=dict[str, Any], tags=["status"])
     def batches() -> dict[str, Any]:
         return live.batch_stats() if live is not None else {}
@@ -272,5 +323,53 @@ def create_app(
         if live is None:
             raise HTTPException(409, "no pipeline is running: reset applies to a live site")
         return ResetResult(reset=True, records=live.reset(None))
+
+    admin_errors: dict[int | str, dict[str, Any]] = {
+        401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody},
+    }
+
+    @app.post(
+        f"{v1}/admin/staff",
+        response_model=StaffResult,
+        dependencies=[Depends(require_key)],
+        responses=admin_errors,
+        tags=["admin"],
+    )
+    def admin_staff(body: StaffRequest) -> StaffResult:
+        """Mark a global ID as staff: its visits are flagged and left out of customer metrics."""
+        gid = body.global_id
+        try:
+            if live is not None and hasattr(live, "mark_staff"):
+                return StaffResult(global_id=gid, visits_flagged=live.mark_staff(gid), live=True)
+            from mcvision.identity.staff import mark_staff_offline
+
+            n = mark_staff_offline(cfg, store, gid)
+        except KeyError as err:
+            raise HTTPException(404, str(err.args[0]) if err.args else str(err)) from None
+        return StaffResult(global_id=gid, visits_flagged=n, live=False)
+
+    @app.delete(
+        f"{v1}/admin/customers/{{customer_id}}",
+        response_model=ErasureResult,
+        dependencies=[Depends(require_key)],
+        responses=admin_errors,
+        tags=["admin"],
+    )
+    def admin_erase_customer(
+        customer_id: Annotated[
+            str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+        ],
+    ) -> ErasureResult:
+        """Right to erasure: delete the customer's embeddings and links, pseudonymize events."""
+        try:
+            if live is not None and hasattr(live, "erase_customer"):
+                out = live.erase_customer(customer_id)
+            else:
+                from mcvision.privacy import erase_customer
+
+                out = erase_customer(cfg, customer_id, store=store)
+        except KeyError as err:
+            raise HTTPException(404, str(err.args[0]) if err.args else str(err)) from None
+        return ErasureResult(**out)
 
     return app

@@ -38,6 +38,12 @@ class RayLive:
     def reset(self, ts: float | None = None) -> int:
         return ray.get(self._identity().reset.remote(ts), timeout=30)
 
+    def mark_staff(self, global_id: str) -> int:
+        return ray.get(self._identity().mark_staff.remote(global_id), timeout=60)
+
+    def erase_customer(self, customer_id: str) -> dict[str, Any]:
+        return ray.get(self._identity().erase_customer.remote(customer_id), timeout=120)
+
     def batch_stats(self) -> dict[str, Any]:
         return {
             name: handle.batch_stats.remote().result(timeout_s=10)

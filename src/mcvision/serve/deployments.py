@@ -169,10 +169,23 @@ class Pose(_Batched):
         return await self.run_batch(item)
 
 
-def _options(dep: Deployment, rc: DeploymentConfig) -> Deployment:
+GPU_SHARE = 0.5  # a cuda model without runtime.<model>.num_gpus: two models share a GPU
+
+
+def gpus_for(rc: DeploymentConfig, device: str) -> float:
+    """GPUs one replica asks Ray for: the configured number, else a share when on cuda."""
+    if rc.num_gpus > 0:
+        return rc.num_gpus
+    return GPU_SHARE if str(device).startswith("cuda") else 0.0
+
+
+def _options(dep: Deployment, rc: DeploymentConfig, device: str = "cpu") -> Deployment:
+    actor: dict[str, Any] = {"num_cpus": rc.num_cpus, "num_gpus": gpus_for(rc, device)}
+    if rc.resources:
+        actor["resources"] = dict(rc.resources)
     opts: dict[str, Any] = {
         "max_ongoing_requests": rc.ongoing,
-        "ray_actor_options": {"num_cpus": rc.num_cpus, "num_gpus": rc.num_gpus},
+        "ray_actor_options": actor,
         "user_config": {
             "max_batch_size": rc.max_batch_size,
             "batch_wait_timeout_s": rc.batch_wait_timeout_s,
@@ -189,33 +202,41 @@ def model_deployments(cfg: SiteConfig) -> dict[str, Application]:
     """The bound model deployments a site needs (segmenter and pose only when used)."""
     m, rt = cfg.models, cfg.runtime
     apps: dict[str, Application] = {
-        "Detector": _options(Detector, rt.detector).bind(m.detector.model_dump()),
-        "Embedder": _options(Embedder, rt.embedder).bind(m.reid.model_dump()),
+        "Detector": _options(Detector, rt.detector, m.detector.device).bind(
+            m.detector.model_dump()
+        ),
+        "Embedder": _options(Embedder, rt.embedder, m.reid.device).bind(m.reid.model_dump()),
     }
     if m.segmenter.backend != "none":
-        apps["Segmenter"] = _options(Segmenter, rt.segmenter).bind(m.segmenter.model_dump())
+        apps["Segmenter"] = _options(Segmenter, rt.segmenter, m.segmenter.device).bind(
+            m.segmenter.model_dump()
+        )
     if m.pose.enabled:
-        apps["Pose"] = _options(Pose, rt.pose).bind(m.pose.model_dump())
+        apps["Pose"] = _options(Pose, rt.pose, m.pose.device).bind(m.pose.model_dump())
     return apps
 
 
 def required_resources(cfg: SiteConfig) -> dict[str, float]:
     """CPUs and GPUs the site's deployments and actors ask Ray for (at minimum replicas)."""
     rt = cfg.runtime
-    used = {"Detector": rt.detector, "Embedder": rt.embedder}
+    m = cfg.models
+    used = {"Detector": (rt.detector, m.detector.device), "Embedder": (rt.embedder, m.reid.device)}
     if cfg.models.segmenter.backend != "none":
-        used["Segmenter"] = rt.segmenter
+        used["Segmenter"] = (rt.segmenter, m.segmenter.device)
     if cfg.models.pose.enabled:
-        used["Pose"] = rt.pose
+        used["Pose"] = (rt.pose, m.pose.device)
     cpus = gpus = 0.0
-    for rc in used.values():
+    custom: dict[str, float] = {}
+    for rc, device in used.values():
         n = rc.autoscaling.min_replicas if rc.autoscaling else rc.num_replicas
         n = max(n, 1)
         cpus += rc.num_cpus * n
-        gpus += rc.num_gpus * n
+        gpus += gpus_for(rc, device) * n
+        for k, v in rc.resources.items():
+            custom[k] = custom.get(k, 0.0) + v * n
     cpus += rt.camera_num_cpus * len(cfg.cameras)
     cpus += INGRESS_CPUS + IDENTITY_CPUS
-    return {"CPU": cpus, "GPU": gpus}
+    return {"CPU": cpus, "GPU": gpus, **custom}
 
 
 INGRESS_CPUS = 0.1

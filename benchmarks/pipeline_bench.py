@@ -1,0 +1,423 @@
+"""Pipeline benchmark: mcvision on Ray against the detector-bound limit and a naive loop.
+
+Usage::
+
+    python benchmarks/pipeline_bench.py --json                       # 2 cameras, 30 s at 5 fps
+    python benchmarks/pipeline_bench.py --json --cameras 4 --seconds 20 --fps 10
+
+Writes the JSON to stdout and to ``benchmarks/results/pipeline.json`` (``--out`` elsewhere).
+All three variants run in one process, on the same frames, one after the other:
+
+* ``limit``: bare :meth:`PersonDetector.detect` over every sampled frame of every camera
+  (decoded beforehand, batches of the Detector deployment's ``max_batch_size``) — the
+  throughput the detector alone allows on this machine;
+* ``naive``: one process looping over the cameras frame by frame: Ultralytics
+  ``YOLO(weights).track(frame, persist=True)`` with one model object per camera (so each
+  camera has its own tracker; person class only; same weights) and a ReID embedding of
+  *every* detection of *every* frame with the pipeline's ReID model. It decodes its frames
+  from the files like the pipeline does;
+* ``pipeline``: :class:`~mcvision.runner.SiteRunner` on N cameras (copies of the same
+  clip). Ray/Serve startup is excluded: the driver polls the IdentityActor's camera stats
+  every ``--poll`` seconds; the clock starts at the first poll that sees a processed frame
+  and stops when every camera's run has returned; frames counted are those processed in
+  between (``fps``). ``fps_from_online`` counts all frames from the first poll that saw a
+  camera online (it includes the first batch and the replicas' first-request warm-up).
+
+Baselines are measured in the same run: the result holds ``pipeline/limit`` and
+``pipeline/naive``, plus the machine's CPU count and load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import mcvision  # noqa: E402,F401  (applies the thread/offline environment first)
+from mcvision.config import SiteConfig, parse_config  # noqa: E402
+from mcvision.vision import weights  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "pipeline.json"
+FOOTAGE = "footage/one-by-one-person-detection.mp4"
+T0 = 1_764_000_000.0  # epoch of the clips' first frame (any fixed day works)
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count, platform and the thread setting the models run with."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages (zeros where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return [0.0, 0.0, 0.0]
+
+
+def prepare_clips(footage: Path, out: Path, cameras: int, seconds: float) -> list[Path]:
+    """``cameras`` copies of the first ``seconds`` of ``footage`` in ``out``."""
+    from mcvision.demo import write_trimmed_copy
+
+    if cameras < 1:
+        raise ValueError(f"cameras must be >= 1, got {cameras}")
+    if seconds <= 0:
+        raise ValueError(f"seconds must be > 0, got {seconds}")
+    out.mkdir(parents=True, exist_ok=True)
+    first = write_trimmed_copy(footage, out / "cam0.mp4", seconds)
+    clips = [first]
+    for i in range(1, cameras):
+        clips.append(Path(shutil.copyfile(first, out / f"cam{i}.mp4")))
+    return clips
+
+
+def site_config(
+    clips: list[Path], fps: float, storage: Path, port: int, overrides: dict[str, Any] | None = None
+) -> SiteConfig:
+    """A site with one camera per clip, no zones; ``overrides`` are merged into ``runtime``."""
+    runtime: dict[str, Any] = {"api_port": port}
+    runtime.update(overrides or {})
+    return parse_config(
+        {
+            "site_id": "bench",
+            "cameras": [
+                {"id": f"cam{i}", "source": str(p), "fps": fps} for i, p in enumerate(clips)
+            ],
+            "storage": {"root": str(storage)},
+            "runtime": runtime,
+        }
+    )
+
+
+def decode_frames(cfg: SiteConfig) -> dict[str, list[np.ndarray]]:
+    """Every sampled frame of every camera, as the cameras' sources yield them."""
+    from mcvision.capture.source import open_source
+
+    out: dict[str, list[np.ndarray]] = {}
+    for cam in cfg.cameras:
+        src = open_source(cam, start_ts=T0)
+        try:
+            out[cam.id] = [f.image for f in src.frames()]
+        finally:
+            src.stop()
+    return out
+
+
+def bench_limit(cfg: SiteConfig, frames: dict[str, list[np.ndarray]]) -> dict[str, Any]:
+    """Bare detector throughput over all cameras' frames (batches as the deployment's)."""
+    from mcvision.vision.detector import PersonDetector
+
+    det = PersonDetector.from_config(cfg.models.detector)
+    batch = cfg.runtime.detector.max_batch_size
+    every = [f for fs in frames.values() for f in fs]
+    det.detect(every[:2])  # warm-up
+    t0 = time.perf_counter()
+    people = 0
+    for i in range(0, len(every), batch):
+        people += sum(len(d) for d in det.detect(every[i : i + batch]))
+    wall = time.perf_counter() - t0
+    return _rate(len(every), wall, detections=people, batch=batch)
+
+
+def bench_naive(cfg: SiteConfig) -> dict[str, Any]:
+    """One process, one ``YOLO.track`` per camera, ReID on every detection of every frame."""
+    from ultralytics import YOLO
+
+    from mcvision.capture.source import open_source
+    from mcvision.vision.crops import crop_boxes
+    from mcvision.vision.reid import build_reid
+
+    dcfg = cfg.models.detector
+    path = str(weights.resolve(dcfg.weights))
+    models = {c.id: YOLO(path, task="detect") for c in cfg.cameras}
+    reid = build_reid(cfg.models.reid)
+    kwargs = dict(conf=dcfg.conf, iou=dcfg.iou, classes=[0], verbose=False, persist=True)
+    # Warm-up on a blank frame with a throwaway model (keeps the cameras' trackers clean).
+    warm = YOLO(path, task="detect")
+    warm.track(np.zeros((432, 768, 3), np.uint8), **kwargs)
+    reid.embed([np.zeros((128, 64, 3), np.uint8)])
+    _threads()
+    sources = {c.id: open_source(c, start_ts=T0) for c in cfg.cameras}
+    iters = {k: iter(s.frames()) for k, s in sources.items()}
+    n = people = 0
+    t0 = time.perf_counter()
+    try:
+        while iters:
+            for cam_id in list(iters):
+                frame = next(iters[cam_id], None)
+                if frame is None:
+                    del iters[cam_id]
+                    continue
+                _threads()
+                [res] = models[cam_id].track(frame.image, **kwargs)
+                boxes = res.boxes.xyxy.cpu().numpy() if res.boxes is not None else np.empty((0, 4))
+                if len(boxes):
+                    reid.embed(crop_boxes(frame.image, boxes))
+                n += 1
+                people += len(boxes)
+    finally:
+        for s in sources.values():
+            s.stop()
+    wall = time.perf_counter() - t0
+    return _rate(n, wall, detections=people, embeddings=people)
+
+
+def _threads() -> None:
+    """Undo Ultralytics' one-thread cap on its first predict (PLATFORM.md)."""
+    from mcvision import _env
+
+    _env.set_torch_threads()
+
+
+def bench_pipeline(cfg: SiteConfig, poll_s: float = 0.05, timeout_s: float = 600) -> dict[str, Any]:
+    """Run the site through :class:`SiteRunner`; frames/s from the first processed frame."""
+    import ray
+
+    from mcvision.runner import SiteRunner
+
+    runner = SiteRunner(cfg, start_ts=T0)
+    t_start = time.perf_counter()
+    runner.start()
+    startup = time.perf_counter() - t_start
+    pending = dict(runner.runs)
+    results: dict[str, dict[str, Any]] = {}
+    t_online = t_first = None
+    frames_at_first = 0
+    deadline = time.monotonic() + timeout_s
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending.values()), num_returns=len(pending), timeout=poll_s)
+            now = time.perf_counter()
+            for cam_id, ref in list(pending.items()):
+                if ref in done:
+                    results[cam_id] = ray.get(ref)
+                    del pending[cam_id]
+            if t_first is None:
+                stats = runner.camera_stats()
+                if t_online is None and any(
+                    s.get("status") in ("online", "ended") for s in stats.values()
+                ):
+                    t_online = now
+                processed = sum(int(s.get("frames", 0)) for s in stats.values())
+                if processed:
+                    t_first, frames_at_first = now, processed
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cameras still running after {timeout_s} s: {sorted(pending)}")
+        t_end = time.perf_counter()
+        batches = {
+            name: serve_stats(name) for name in ("Detector", "Embedder")
+        }
+    finally:
+        summary = runner.stop()
+    frames = sum(int(r.get("frames", 0)) for r in results.values())
+    t_first = t_first if t_first is not None else t_end
+    t_online = t_online if t_online is not None else t_first
+    if frames > frames_at_first:
+        out = _rate(frames - frames_at_first, t_end - t_first, clock="first_frame")
+    else:  # everything ran before the first poll saw a frame (tiny inputs)
+        out = _rate(frames, t_end - t_online, clock="online")
+        frames_at_first = 0
+    out.update(
+        frames_total=frames,
+        frames_before_clock=frames_at_first,
+        fps_from_online=round(frames / max(t_end - t_online, 1e-9), 2),
+        startup_s=round(startup, 2),
+        embeddings=sum(int(r.get("embeddings", 0)) for r in results.values()),
+        updates=sum(int(r.get("updates", 0)) for r in results.values()),
+        camera_status={k: r.get("status") for k, r in sorted(results.items())},
+        visits=summary.get("visits") if isinstance(summary.get("visits"), int) else None,
+        batches=batches,
+    )
+    return out
+
+
+def serve_stats(name: str) -> dict[str, Any]:
+    """Batch-size histogram of a running deployment (empty when it cannot be asked)."""
+    from ray import serve
+
+    from mcvision.serve.deployments import APP_NAME
+
+    try:
+        h = serve.get_deployment_handle(name, app_name=APP_NAME)
+        return dict(h.batch_stats.remote().result(timeout_s=30))
+    except Exception as err:  # stats are informative only
+        return {"error": str(err)}
+
+
+def free_port() -> int:
+    """A free local TCP port for the site's HTTP API."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median fps (lower median), plus every round's fps."""
+    ordered = sorted(rounds, key=lambda r: r["fps"])
+    mid = dict(ordered[(len(ordered) - 1) // 2])
+    mid["fps_runs"] = [r["fps"] for r in rounds]
+    return mid
+
+
+def _rate(frames: int, wall: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "frames": frames,
+        "wall_s": round(wall, 3),
+        "fps": round(frames / max(wall, 1e-9), 2),
+        **extra,
+    }
+
+
+def config_summary(cfg: SiteConfig) -> dict[str, Any]:
+    """The run's runtime knobs that shape throughput."""
+    rt = cfg.runtime
+    dep = ("max_batch_size", "batch_wait_timeout_s", "num_replicas", "num_cpus", "ongoing")
+    return {
+        "frames_per_batch": rt.frames_per_batch,
+        "camera_num_cpus": rt.camera_num_cpus,
+        "detector": {k: getattr(rt.detector, k) for k in dep},
+        "embedder": {k: getattr(rt.embedder, k) for k in dep},
+        "detector_weights": cfg.models.detector.weights,
+        "reid": f"{cfg.models.reid.backend}:{cfg.models.reid.weights}",
+        "embed_every_frames": cfg.identity.embed_every_frames,
+    }
+
+
+def run(
+    cameras: int = 2,
+    seconds: float = 30.0,
+    fps: float = 5.0,
+    variants: tuple[str, ...] = ("limit", "naive", "pipeline"),
+    runtime: dict[str, Any] | None = None,
+    workdir: Path | None = None,
+    poll_s: float = 0.05,
+    repeat: int = 1,
+) -> dict[str, Any]:
+    """Run the variants on the same clips (``repeat`` interleaved rounds); the result dict.
+
+    Each variant reports its median round (by fps) with every round's fps in ``fps_runs``;
+    ``ratios`` divide the medians, ``*_per_round`` divide the rounds pairwise.
+    """
+    assets = weights.assets_dir()
+    if assets is None or not (assets / FOOTAGE).exists():
+        raise SystemExit("assets not found: set MCVISION_ASSETS (needs models/ and footage/)")
+    tmp = Path(workdir or tempfile.mkdtemp(prefix="mcv-pbench-"))
+    clips = prepare_clips(assets / FOOTAGE, tmp / "clips", cameras, seconds)
+    cfg = site_config(clips, fps, tmp / "data", free_port(), runtime)
+    frames = decode_frames(cfg)
+    result: dict[str, Any] = {
+        "cameras": cameras,
+        "seconds": seconds,
+        "fps_sampled": fps,
+        "repeat": max(1, repeat),
+        "frames": sum(len(v) for v in frames.values()),
+        "frames_per_camera": {k: len(v) for k, v in frames.items()},
+        "machine": machine_info(),
+        "load_before": load_average(),
+        "config": config_summary(cfg),
+    }
+    own_ray = False
+    if "pipeline" in variants:
+        # One Ray cluster for all rounds (Serve is deployed per round); startup is not timed.
+        import ray
+
+        from mcvision.runner import init_ray
+
+        os.environ.setdefault("MCVISION_RAY_TMP", tempfile.mkdtemp(prefix="mcvb-", dir="/tmp"))
+        own_ray = init_ray(cfg)
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    try:
+        for _ in range(max(1, repeat)):  # rounds interleave the variants: load drifts
+            if "limit" in variants:
+                runs["limit"].append(bench_limit(cfg, frames))
+            if "naive" in variants:
+                runs["naive"].append(bench_naive(cfg))
+            if "pipeline" in variants:
+                runs["pipeline"].append(bench_pipeline(cfg, poll_s=poll_s))
+    finally:
+        if own_ray:
+            ray.shutdown()
+    for v, rounds in runs.items():
+        result[v] = _median_round(rounds)
+    result["load_after"] = load_average()
+    ratios: dict[str, Any] = {}
+    pipe = result.get("pipeline", {}).get("fps")
+    for base in ("limit", "naive"):
+        b = result.get(base, {}).get("fps")
+        if pipe and b:
+            ratios[f"pipeline/{base}"] = round(pipe / b, 3)
+            ratios[f"pipeline/{base}_per_round"] = [
+                round(p["fps"] / q["fps"], 3)
+                for p, q in zip(runs["pipeline"], runs[base], strict=True)
+                if q["fps"]
+            ]
+    result["ratios"] = ratios
+    if workdir is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cameras", type=int, default=2, help="number of cameras (copies of a clip)")
+    ap.add_argument("--seconds", type=float, default=30.0, help="clip length in seconds")
+    ap.add_argument("--fps", type=float, default=5.0, help="sampling fps per camera")
+    ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    ap.add_argument(
+        "--only", nargs="+", choices=("limit", "naive", "pipeline"),
+        default=("limit", "naive", "pipeline"), help="variants to run",
+    )
+    ap.add_argument(
+        "--runtime", type=json.loads, default=None,
+        help='JSON merged into the site\'s runtime config, e.g. \'{"frames_per_batch": 8}\'',
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="interleaved rounds of all variants")
+    ap.add_argument("--poll", type=float, default=0.05, help="camera-stats poll period, s")
+    args = ap.parse_args(argv)
+    # Ray and Serve log to stdout: send fd 1 to stderr while running, so stdout is the JSON.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        result = run(
+            args.cameras, args.seconds, args.fps, tuple(args.only), args.runtime,
+            poll_s=args.poll, repeat=args.repeat,
+        )
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+    text = json.dumps(result, indent=2)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n")
+    if args.json:
+        print(text)
+    else:
+        for k in ("limit", "naive", "pipeline"):
+            if k in result:
+                print(f"{k:9s} {result[k]['fps']:8.2f} fps  ({result[k]['frames']} frames)")
+        print("ratios", result["ratios"], "load", result["load_before"], result["load_after"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
