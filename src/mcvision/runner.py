@@ -226,9 +226,19 @@ class SiteRunner:
             if self.identity is not None:
                 summary = ray.get(self.identity.close.remote(), timeout=120)
         finally:
+            self._kill_actors()
             self.shutdown()
         summary["cameras"] = self.results
         return summary
+
+    def _kill_actors(self) -> None:
+        """Free the actors at once (and the identity's name, for the next run of the site)."""
+        for actor in [*self.cameras.values(), self.identity]:
+            if actor is not None and ray.is_initialized():
+                try:
+                    ray.kill(actor, no_restart=True)
+                except Exception:  # already gone
+                    log.debug("actor already gone", exc_info=True)
 
     def shutdown(self) -> None:
         try:

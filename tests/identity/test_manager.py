@@ -180,6 +180,21 @@ def test_the_trackers_end_is_no_sighting(
     assert ids_by_track(*results)[(cam_b, 2)] == {expected}
 
 
+def test_unlisted_deny_looks_at_the_ongoing_sighting(gallery: Gallery) -> None:
+    """Seen on B, then on A (still there): a track on C, which overlaps A, is the same
+    person — B→C is unlisted, but A, not B, is where the person was seen last."""
+    mgr = IdentityManager(make_cfg(unlisted="deny"), gallery, CAL)
+    p = person(8)
+    on_b = track("B", 1, 0.0, n=6, emb=p, noise=0.2, seed=1)  # 0 .. 2.5 s
+    on_a = track("A", 1, 20.0, n=20, emb=p, noise=0.2, seed=2, ended=False)  # 20 .. 29.5 s
+    on_c = track("C", 1, 25.0, n=6, emb=p, noise=0.2, seed=3)
+    results = [mgr.update(on_b), mgr.update(on_a[:8]), mgr.update(merged(on_a[8:], on_c))]
+    ids = ids_by_track(*results)
+    assert ids[("A", 1)] == {gid(1)}
+    assert ids[("C", 1)] == {gid(1)}
+    assert mgr.active_identities() == [gid(1)]
+
+
 def test_hand_over_event_payload(gallery: Gallery) -> None:
     mgr = IdentityManager(make_cfg(), gallery, CAL)
     p = person(1)

@@ -550,7 +550,10 @@ class IdentityManager:
         """The topology gate: may track ``t`` be the person ``ident``?"""
         t0, t1, cam = t.first_ts, t.last_ts, t.camera_id
         spans = list(ident.spans(exclude=t.key))
-        before = [s for s in spans if s.last_ts < t0]
+        # Where the identity was seen last before this track began: a span still
+        # going on counts (someone seen on an overlapping camera right now walks in
+        # from there, not from wherever an older, ended span was).
+        before = [s for s in spans if s.first_ts < t0]
         latest = max(before, key=lambda s: s.last_ts) if before else None
         for s in spans:
             concurrent = s.first_ts <= t1 and t0 <= s.last_ts
