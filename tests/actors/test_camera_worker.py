@@ -97,3 +97,25 @@ def test_missing_source_is_an_event_not_a_crash(tmp_path: Path) -> None:
     assert stats.status == "failed"
     assert sink.statuses[0][:2] == ("cam", "offline")
     assert "video file not found" in sink.statuses[0][2] and "nope.mp4" in sink.statuses[0][2]
+
+
+def test_faces_opt_in_attach_face_embeddings(assets: Path, tmp_path: Path) -> None:
+    frames = assets / "footage" / "PRW_multicam_c1_c3" / "frames"
+    base = {
+        "site_id": "t",
+        "cameras": [{"id": "cam", "source": str(frames), "fps": 1}],
+        "storage": {"root": str(tmp_path / "store")},
+        "models": {"tracker": {"match_thresh": 0.9}},
+    }
+    results = {}
+    for enabled in (False, True):
+        cfg = parse_config({**base, "face": {"enabled": enabled}})
+        sink = ListSink()
+        CameraWorker(cfg, "cam", LocalModels(cfg), sink, start_ts=T0).run()
+        ups = [u for b in sink.batches for u in b]
+        results[enabled] = [u.face_embedding for u in ups if u.face_embedding is not None]
+    assert results[False] == []  # off by default: no face is ever looked at
+    faces = results[True]
+    assert len(faces) >= 1
+    assert all(f.shape == (128,) for f in faces)
+    assert all(abs(float((f * f).sum()) - 1.0) < 1e-3 for f in faces)

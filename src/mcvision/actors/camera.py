@@ -144,6 +144,11 @@ class CameraWorker:
         self.recorder: EvidenceRecorder | None = (
             EvidenceRecorder.from_config(site, camera_id) if self.camera.record else None
         )
+        self.faces: Any = None
+        if site.face.enabled:  # opt-in: face embeddings (never images) of ReID-due tracks
+            from mcvision.vision.face import FaceEmbedder
+
+            self.faces = FaceEmbedder.from_config(site.face)
 
     def stop(self) -> None:
         self._stop.set()
@@ -285,6 +290,10 @@ class CameraWorker:
         offset = 0
         for step, n in zip(steps, counts, strict=True):
             emb = embeddings[offset : offset + n] if embeddings is not None and n else None
+            if self.faces is not None and n:
+                from mcvision.vision.face import attach_faces
+
+                attach_faces(self.faces, step.updates, step.due, crops[offset : offset + n])
             offset += n
             updates.extend(step.attach(emb))
         self.stats.frames += len(frames)
