@@ -61,20 +61,26 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_report)
 
 
-def _report(args: argparse.Namespace, ctx: Context) -> int:
-    from mcvision.analytics.queries import day_summary, default_day
+def _site_day(args: argparse.Namespace, ctx: Context) -> tuple[SiteConfig, Any, str]:
+    """The site config, its store and the day asked for (``--day``, or the latest with data)."""
+    from mcvision.analytics.queries import default_day
     from mcvision.analytics.store import EventStore, check_day
     from mcvision.identity.reset import BusinessCalendar
 
     cfg: SiteConfig = load_config(args.config)
     store = EventStore.from_config(cfg)
-    if args.day is not None:
-        try:
-            day = check_day(args.day)
-        except ValueError as err:
-            raise UsageError(f"--day: {err}") from None
-    else:
-        day = default_day(store, BusinessCalendar.from_config(cfg.reset), ctx.clock())
+    if args.day is None:
+        return cfg, store, default_day(store, BusinessCalendar.from_config(cfg.reset), ctx.clock())
+    try:
+        return cfg, store, check_day(args.day)
+    except ValueError as err:
+        raise UsageError(f"--day: {err}") from None
+
+
+def _report(args: argparse.Namespace, ctx: Context) -> int:
+    from mcvision.analytics.queries import day_summary
+
+    cfg, store, day = _site_day(args, ctx)
     summary = day_summary(store, day, include_staff=args.include_staff)
     if args.json:
         data = {"site_id": cfg.site_id, **summary.model_dump()}
@@ -441,20 +447,9 @@ def _add_summarize(sub: argparse._SubParsersAction) -> None:
 
 
 def _summarize(args: argparse.Namespace, ctx: Context) -> int:
-    from mcvision.analytics.queries import default_day
-    from mcvision.analytics.store import EventStore, check_day
-    from mcvision.identity.reset import BusinessCalendar
     from mcvision.summarize import summarize_day
 
-    cfg: SiteConfig = load_config(args.config)
-    store = EventStore.from_config(cfg)
-    if args.day is not None:
-        try:
-            day = check_day(args.day)
-        except ValueError as err:
-            raise UsageError(f"--day: {err}") from None
-    else:
-        day = default_day(store, BusinessCalendar.from_config(cfg.reset), ctx.clock())
+    cfg, store, day = _site_day(args, ctx)
     if args.camera is not None and args.camera not in {c.id for c in cfg.cameras}:
         raise UsageError(
             f"--camera: unknown camera {args.camera!r} (cameras: {[c.id for c in cfg.cameras]})"
