@@ -335,13 +335,16 @@ def run(
         "config": config_summary(cfg),
     }
     own_ray = False
+    ray_tmp: str | None = None
     if "pipeline" in variants:
         # One Ray cluster for all rounds (Serve is deployed per round); startup is not timed.
         import ray
 
         from mcvision.runner import init_ray
 
-        os.environ.setdefault("MCVISION_RAY_TMP", tempfile.mkdtemp(prefix="mcvb-", dir="/tmp"))
+        if not os.environ.get("MCVISION_RAY_TMP"):  # short socket paths, apart from others'
+            ray_tmp = tempfile.mkdtemp(prefix="mcvb-", dir="/tmp")
+            os.environ["MCVISION_RAY_TMP"] = ray_tmp
         own_ray = init_ray(cfg)
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     try:
@@ -355,6 +358,8 @@ def run(
     finally:
         if own_ray:
             ray.shutdown()
+        if ray_tmp is not None:
+            shutil.rmtree(ray_tmp, ignore_errors=True)
     for v, rounds in runs.items():
         result[v] = _median_round(rounds)
     result["load_after"] = load_average()

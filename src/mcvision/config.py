@@ -346,6 +346,10 @@ class RuntimeConfig(_Model):
     segmenter: DeploymentConfig = Field(default_factory=lambda: DeploymentConfig(max_batch_size=4))
     pose: DeploymentConfig = Field(default_factory=lambda: DeploymentConfig(max_batch_size=8))
     camera_num_cpus: float = Field(default=0.25, ge=0)
+    camera_resources: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="custom Ray resources per camera actor, e.g. {cpu_node: 0.01} for CPU boxes",
+    )
     frames_per_batch: int = Field(default=4, ge=1, le=64, description="frames a camera sends at once")
     tick_s: float = Field(default=1.0, gt=0, description="how often visits are closed and flushed")
     api_host: str = "127.0.0.1"

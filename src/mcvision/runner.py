@@ -132,7 +132,8 @@ class SiteRunner:
             for cam in self.cfg.cameras:
                 # SPREAD: on a cluster, cameras go to different nodes (decode is CPU work).
                 actor = CameraActor.options(
-                    num_cpus=rt.camera_num_cpus, scheduling_strategy="SPREAD"
+                    num_cpus=rt.camera_num_cpus, scheduling_strategy="SPREAD",
+                    resources=dict(rt.camera_resources) or None,
                 ).remote(self.cfg, cam.id, self.start_ts, name, APP_NAME)
                 self.cameras[cam.id] = actor
                 self.runs[cam.id] = actor.run.remote()

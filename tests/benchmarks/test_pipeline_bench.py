@@ -98,7 +98,8 @@ def test_in_process_variants_count_every_frame(bench: ModuleType, tiny: Any) -> 
 @pytest.mark.slow
 def test_whole_run_writes_json(assets: Path, tmp_path: Path) -> None:
     out = tmp_path / "pipeline.json"
-    env = dict(os.environ, MCVISION_ASSETS=str(assets), MCVISION_RAY_TMP=f"/tmp/mcvpb{os.getpid()}")
+    env = dict(os.environ, MCVISION_ASSETS=str(assets))
+    env.pop("MCVISION_RAY_TMP", None)  # the script makes (and removes) a cluster dir of its own
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--json", "--cameras", "2", "--seconds", "4", "--fps", "3",
          "--out", str(out)],

@@ -235,6 +235,8 @@ def required_resources(cfg: SiteConfig) -> dict[str, float]:
         for k, v in rc.resources.items():
             custom[k] = custom.get(k, 0.0) + v * n
     cpus += rt.camera_num_cpus * len(cfg.cameras)
+    for k, v in rt.camera_resources.items():
+        custom[k] = custom.get(k, 0.0) + v * len(cfg.cameras)
     cpus += INGRESS_CPUS + IDENTITY_CPUS
     return {"CPU": cpus, "GPU": gpus, **custom}
 
