@@ -182,7 +182,11 @@ def ray_eval(scene: Path, work: Path) -> dict[str, Any]:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=copy, check=False)
     if proc.returncode != 0:
         return {"error": proc.stderr[-2000:]}
-    row = summarize(json.loads(proc.stdout))
+    lines = proc.stdout.splitlines()  # the run may print before the JSON report
+    starts = [i for i, ln in enumerate(lines) if ln == "{"]
+    if not starts:
+        return {"error": f"no JSON report in the output: {proc.stdout[-2000:]}"}
+    row = summarize(json.loads("\n".join(lines[starts[-1]:])))
     row["wall_s"] = round(time.perf_counter() - t0, 1)
     return row
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,21 @@ def visits(cfg: SiteConfig) -> list[dict[str, Any]]:
     return store.sql("SELECT global_id, in_ts, out_ts FROM visits ORDER BY in_ts")
 
 
+def alive_actors(wait_s: float = 60.0) -> list[tuple[str, str, str]]:
+    """(name, class, node id) of the live actors, once both camera actors are up."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        placed = [
+            (a["Name"], a["ActorClassName"], a["Address"]["NodeID"])
+            for a in actor_table().values()
+            if a["State"] == "ALIVE"
+        ]
+        cams = [p for p in placed if p[1].endswith("CameraActor")]
+        if len(cams) == len(CAMERAS) or time.monotonic() > deadline:
+            return placed
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def clip(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("multinode") / "clip.mp4"
@@ -106,7 +122,7 @@ def cluster() -> Iterator[Cluster]:
     before = os.environ.get("RAY_TMPDIR")
     os.environ["RAY_TMPDIR"] = str(temp)
     common = {
-        "include_dashboard": False, "node_ip_address": "127.0.0.1", "temp_dir": str(temp),
+        "include_dashboard": False, "temp_dir": str(temp),
         "object_store_memory": 200 * 1024 * 1024,
     }
     c = Cluster(
@@ -134,11 +150,7 @@ def test_models_on_gpu_node_cameras_on_cpu_node_same_visits(
         assert not runner.own_ray  # joined the cluster, did not start one
         nodes = {n["NodeID"]: n["Resources"] for n in ray.nodes() if n["Alive"]}
         assert len(nodes) == 2
-        placed = [  # (actor name, class, node id) of the live actors
-            (a["Name"], a["ActorClassName"], a["Address"]["NodeID"])
-            for a in actor_table().values()
-            if a["State"] == "ALIVE"
-        ]
+        placed = alive_actors()
         runner.wait(until_end=True, timeout_s=300)
         ray.get(runner.identity.close.remote(), timeout=120)
     finally:

@@ -12,11 +12,13 @@ closes visits exactly as a live run would.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import ray
 
 from mcvision.config import SiteConfig
@@ -24,6 +26,41 @@ from mcvision.identity.site import SiteIdentity
 from mcvision.types import TrackletUpdate
 
 log = logging.getLogger(__name__)
+
+
+class LatencyReservoir:
+    """A fixed-size uniform sample of a stream of latencies (Vitter's algorithm R).
+
+    Example:
+        >>> r = LatencyReservoir(size=4, seed=0)
+        >>> for x in range(100):
+        ...     r.add(float(x))
+        >>> len(r.samples), r.seen
+        (4, 100)
+    """
+
+    def __init__(self, size: int = 2048, seed: int = 0) -> None:
+        self.size = size
+        self.samples: list[float] = []
+        self.seen = 0
+        self._rng = random.Random(seed)
+
+    def add(self, value: float) -> None:
+        self.seen += 1
+        if len(self.samples) < self.size:
+            self.samples.append(value)
+            return
+        j = self._rng.randrange(self.seen)
+        if j < self.size:
+            self.samples[j] = value
+
+    def summary(self) -> dict[str, float | int | None]:
+        """Count seen and p50/p95/max of the sample (None when empty)."""
+        if not self.samples:
+            return {"n": self.seen, "p50": None, "p95": None, "max": None}
+        p50, p95 = np.percentile(self.samples, [50, 95])
+        return {"n": self.seen, "p50": float(p50), "p95": float(p95),
+                "max": float(max(self.samples))}
 
 
 def identity_actor_name(site_id: str) -> str:
@@ -43,12 +80,20 @@ class IdentityService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.closed = False
+        # Soak accounting: events the identity core emitted, and a reservoir of
+        # frame-to-ingest latencies (wall clock minus frame ts) for live sources.
+        self.events_emitted = 0
+        self.latency = LatencyReservoir()
 
     def ingest(self, updates: list[TrackletUpdate]) -> int:
         with self._lock:
             if self.closed:
                 raise RuntimeError("identity service is closed")
-            self.core.ingest(updates)
+            self.events_emitted += len(self.core.ingest(updates).events)
+            if self.live:
+                now = self.clock()
+                for u in updates:
+                    self.latency.add(now - u.ts)
             for u in updates:  # where each camera got to: a restarted camera resumes there
                 cam = self._cameras.setdefault(u.camera_id, {})
                 cam["ingested_ts"] = max(cam.get("ingested_ts") or u.ts, u.ts)
@@ -76,11 +121,14 @@ class IdentityService:
             now = now if now is not None else self.now()
             if now is None or self.closed:
                 return 0
-            return len(self.core.tick(now))
+            rec = self.core.tick(now)
+            self.events_emitted += len(rec.events)
+            return len(rec)
 
     def camera_status(self, camera_id: str, status: str, ts: float, reason: str = "") -> None:
         with self._lock:
             self.core.camera_status(camera_id, status, ts, reason)
+            self.events_emitted += 1
             self._cameras.setdefault(camera_id, {}).update(
                 {"status": status, "reason": reason, "since": ts}
             )
@@ -106,7 +154,9 @@ class IdentityService:
     def reset(self, ts: float | None = None) -> int:
         with self._lock:
             ts = ts if ts is not None else (self.now() or self.clock())
-            return len(self.core.reset(ts))
+            rec = self.core.reset(ts)
+            self.events_emitted += len(rec.events)
+            return len(rec)
 
     def mark_staff(self, global_id: str) -> int:
         """Mark a global ID as staff (visits flagged, embeddings enrolled). Returns visits flagged."""
@@ -133,9 +183,14 @@ class IdentityService:
         self._stop.set()
         with self._lock:
             if not self.closed:
-                self.core.close(ts)
+                self.events_emitted += len(self.core.close(ts).events)
                 self.closed = True
             return {"updates": self.core.updates_in, "latest_ts": self.core.latest_ts}
+
+    def load_stats(self) -> dict[str, Any]:
+        """Events emitted so far and frame-to-ingest latency percentiles (live sources)."""
+        with self._lock:
+            return {"events_emitted": self.events_emitted, "latency_s": self.latency.summary()}
 
 
 @ray.remote(max_concurrency=8, max_restarts=3, max_task_retries=0)
