@@ -1,10 +1,14 @@
-"""``mcvision demo``: the whole pipeline on real footage, end to end.
+"""``mcvision demo``: the whole pipeline on a freshly rendered store, end to end.
 
-It resolves the real weights and footage (the assets directory, the cache, or a
-download where the network allows), writes a two-camera site — the footage as
-the entrance camera and a copy delayed by 20 s as a second camera further in,
-so every person walks from one camera to the other — runs it to the end
-through Ray, and prints the day summary and how to open the API and dashboard.
+:func:`demo_scene` renders a small three-camera store (:func:`demo_scenario`: one
+minute, people cut from the assets' MOT17-mini sequences, with ground truth);
+``mcvision demo`` runs it to the end through Ray and prints the day summary and
+the evaluation against the ground truth, so a new user sees both the analytics
+and how right they are.
+
+:func:`demo_site` (kept for tests and scripts) writes the older two-camera site
+from real footage — the footage as the entrance camera and a copy delayed by
+20 s as a second camera further in.
 """
 
 from __future__ import annotations
