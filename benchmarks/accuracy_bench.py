@@ -70,20 +70,6 @@ METRICS = (
 )
 
 
-class _ListSink:
-    def __init__(self) -> None:
-        self.batches: list[list[TrackletUpdate]] = []
-
-    def updates(self, updates: list[TrackletUpdate]) -> None:
-        self.batches.append(list(updates))
-
-    def status(self, camera_id: str, status: str, ts: float, reason: str) -> None:
-        pass
-
-    def stats(self, camera_id: str, stats: dict[str, Any]) -> None:
-        pass
-
-
 def people_dir() -> Path:
     root = assets_dir()
     if root is None or not (root / "footage" / "MOT17-mini").is_dir():
@@ -102,7 +88,7 @@ def render(seed: int, scene: Path) -> None:
 
 def capture(scene: Path, models: Any) -> dict[str, list[list[TrackletUpdate]]]:
     """Every camera of the scene through CameraWorker; the update batches per camera."""
-    from mcvision.actors.camera import CameraWorker
+    from mcvision.actors.camera import BufferSink, CameraWorker
 
     cache = scene / "updates.pkl"
     if cache.exists():
@@ -111,7 +97,7 @@ def capture(scene: Path, models: Any) -> dict[str, list[list[TrackletUpdate]]]:
     cfg = load_config(scene / "site.yaml")
     out = {}
     for cam in cfg.cameras:
-        sink = _ListSink()
+        sink = BufferSink()
         CameraWorker(cfg, cam.id, models, sink, start_ts=START_TS).run()
         out[cam.id] = sink.batches
     with cache.open("wb") as f:

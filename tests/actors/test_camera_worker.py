@@ -10,29 +10,12 @@ from typing import Any
 
 import pytest
 
-from mcvision.actors.camera import CameraWorker, LocalModels, shrink
+from mcvision.actors.camera import BufferSink, CameraWorker, LocalModels, shrink
 from mcvision.config import SiteConfig, parse_config
 from mcvision.demo import write_trimmed_copy
 from mcvision.identity.site import SiteIdentity
-from mcvision.types import TrackletUpdate
 
 T0 = 1_764_000_000.0
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.batches: list[list[TrackletUpdate]] = []
-        self.statuses: list[tuple[str, str, str]] = []
-        self.last_stats: dict[str, Any] = {}
-
-    def updates(self, updates: list[TrackletUpdate]) -> None:
-        self.batches.append(updates)
-
-    def status(self, camera_id: str, status: str, ts: float, reason: str) -> None:
-        self.statuses.append((camera_id, status, reason))
-
-    def stats(self, camera_id: str, stats: dict[str, Any]) -> None:
-        self.last_stats = stats
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +47,7 @@ def test_shrink_keeps_aspect_and_scale() -> None:
 
 def test_worker_one_id_per_person_on_real_footage(clip: Path, tmp_path: Path) -> None:
     cfg = site_for(clip, tmp_path / "store")
-    sink = ListSink()
+    sink = BufferSink()
     worker = CameraWorker(cfg, "cam", LocalModels(cfg), sink, start_ts=T0)
     stats = worker.run()
     assert stats.status == "ended"
@@ -86,7 +69,7 @@ def test_worker_one_id_per_person_on_real_footage(clip: Path, tmp_path: Path) ->
 
 def test_missing_source_is_an_event_not_a_crash(tmp_path: Path) -> None:
     cfg = site_for(tmp_path / "nope.mp4", tmp_path / "store")
-    sink = ListSink()
+    sink = BufferSink()
 
     class NoModels:
         def detect(self, frames):  # pragma: no cover - never reached
@@ -110,7 +93,7 @@ def test_faces_opt_in_attach_face_embeddings(assets: Path, tmp_path: Path) -> No
     results = {}
     for enabled in (False, True):
         cfg = parse_config({**base, "face": {"enabled": enabled}})
-        sink = ListSink()
+        sink = BufferSink()
         CameraWorker(cfg, "cam", LocalModels(cfg), sink, start_ts=T0).run()
         ups = [u for b in sink.batches for u in b]
         results[enabled] = [u.face_embedding for u in ups if u.face_embedding is not None]

@@ -23,14 +23,13 @@ import ray
 from ray._private.state import actors as actor_table
 from ray.cluster_utils import Cluster
 
-from mcvision.actors.camera import CameraWorker, LocalModels
+from mcvision.actors.camera import BufferSink, CameraWorker, LocalModels
 from mcvision.actors.identity import IdentityService
 from mcvision.analytics.store import EventStore
 from mcvision.config import SiteConfig, parse_config
 from mcvision.demo import write_trimmed_copy
 from mcvision.runner import SiteRunner
 from mcvision.serve.deployments import APP_NAME
-from mcvision.types import TrackletUpdate
 from seed import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -54,22 +53,6 @@ def site(clip: Path, root: Path) -> SiteConfig:
             },
         }
     )
-
-
-class ListSink:
-    """Collects a camera's updates (the in-process reference run)."""
-
-    def __init__(self) -> None:
-        self.updates_in: list[TrackletUpdate] = []
-
-    def updates(self, updates: list[TrackletUpdate]) -> None:
-        self.updates_in.extend(updates)
-
-    def status(self, camera_id: str, status: str, ts: float, reason: str) -> None:
-        pass
-
-    def stats(self, camera_id: str, stats: dict[str, Any]) -> None:
-        pass
 
 
 def visits(cfg: SiteConfig) -> list[dict[str, Any]]:
@@ -103,11 +86,11 @@ def one_node(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dict[
     """The same site in this process: the same models, the identity core fed in time order."""
     cfg = site(clip, tmp_path_factory.mktemp("one-node"))
     models = LocalModels(cfg)
-    sink = ListSink()
+    sink = BufferSink()
     for cam in CAMERAS:
         CameraWorker(cfg, cam, models, sink, start_ts=T0).run()
     service = IdentityService(cfg)
-    service.ingest(sorted(sink.updates_in, key=lambda u: (u.ts, u.camera_id)))
+    service.ingest(sorted(sink.all_updates, key=lambda u: (u.ts, u.camera_id)))
     service.close()
     return visits(cfg)
 

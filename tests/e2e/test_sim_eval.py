@@ -11,11 +11,10 @@ then scored against the ground truth.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from mcvision.actors.camera import CameraWorker, LocalModels
+from mcvision.actors.camera import BufferSink, CameraWorker, LocalModels
 from mcvision.config import load_config
 from mcvision.demo import demo_scenario
 from mcvision.evaluate.score import EvalReport, evaluate
@@ -32,20 +31,6 @@ T0 = 1_764_000_000.0
 IDF1_FLOOR = 0.85
 
 
-class _ListSink:
-    def __init__(self) -> None:
-        self.batches: list[list[TrackletUpdate]] = []
-
-    def updates(self, updates: list[TrackletUpdate]) -> None:
-        self.batches.append(list(updates))
-
-    def status(self, camera_id: str, status: str, ts: float, reason: str) -> None:
-        pass
-
-    def stats(self, camera_id: str, stats: dict[str, Any]) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def scored(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> EvalReport:
     out = tmp_path_factory.mktemp("scene")
@@ -55,7 +40,7 @@ def scored(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> EvalReport
     models = LocalModels(cfg)
     batches: list[list[TrackletUpdate]] = []
     for cam in cfg.cameras:
-        sink = _ListSink()
+        sink = BufferSink()
         CameraWorker(cfg, cam.id, models, sink, start_ts=T0).run()
         batches += [b for b in sink.batches if b]
     core = SiteIdentity(cfg)

@@ -401,6 +401,34 @@ class ServeModels:
         return [r.result() for r in refs]
 
 
+class BufferSink:
+    """Keeps a camera's output in memory: in-process runs, tests and benchmarks.
+
+    Attributes:
+        batches: the update batches, in the order the camera sent them.
+        statuses: ``(camera_id, status, reason)`` of each status change.
+        last_stats: the camera's latest stats.
+    """
+
+    def __init__(self) -> None:
+        self.batches: list[list[TrackletUpdate]] = []
+        self.statuses: list[tuple[str, str, str]] = []
+        self.last_stats: dict[str, Any] = {}
+
+    def updates(self, updates: list[TrackletUpdate]) -> None:
+        self.batches.append(list(updates))
+
+    def status(self, camera_id: str, status: str, ts: float, reason: str) -> None:
+        self.statuses.append((camera_id, status, reason))
+
+    def stats(self, camera_id: str, stats: dict[str, Any]) -> None:
+        self.last_stats = stats
+
+    @property
+    def all_updates(self) -> list[TrackletUpdate]:
+        return [u for b in self.batches for u in b]
+
+
 class ActorSink:
     """Sends updates to the IdentityActor, keeping at most one batch in flight.
 
