@@ -89,33 +89,6 @@ def bench_reid(
     return out
 
 
-def _tiny_sam() -> Any:
-    import torch
-    from segment_anything.modeling import (
-        ImageEncoderViT,
-        MaskDecoder,
-        PromptEncoder,
-        Sam,
-        TwoWayTransformer,
-    )
-
-    torch.manual_seed(0)
-    img, patch, dim = 256, 16, 64
-    return Sam(
-        image_encoder=ImageEncoderViT(
-            img_size=img, patch_size=patch, embed_dim=64, depth=2, num_heads=2, out_chans=dim,
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), window_size=0,
-        ),
-        prompt_encoder=PromptEncoder(
-            embed_dim=dim, image_embedding_size=(img // patch, img // patch),
-            input_image_size=(img, img), mask_in_chans=8,
-        ),
-        mask_decoder=MaskDecoder(
-            num_multimask_outputs=3,
-            transformer=TwoWayTransformer(depth=2, embedding_dim=dim, mlp_dim=128, num_heads=2),
-            transformer_dim=dim, iou_head_depth=2, iou_head_hidden_dim=32,
-        ),
-    )
 
 
 def bench_segmenter(assets: Path | None = None, repeats: int = 5) -> dict[str, Any]:
@@ -128,7 +101,12 @@ def bench_segmenter(assets: Path | None = None, repeats: int = 5) -> dict[str, A
     import cv2
 
     from mcvision.types import Detections
-    from mcvision.vision.segmenter import NoSegmenter, SamSegmenter, YoloSegSegmenter
+    from mcvision.vision.segmenter import (
+        NoSegmenter,
+        SamSegmenter,
+        YoloSegSegmenter,
+        tiny_random_sam,
+    )
 
     assets = assets or assets_dir()
     if assets is None:
@@ -140,7 +118,7 @@ def bench_segmenter(assets: Path | None = None, repeats: int = 5) -> dict[str, A
     backends = {
         "none": NoSegmenter(),
         "yolo-seg": YoloSegSegmenter(assets / YOLO_SEG, imgsz=320),
-        "sam-tiny-random": SamSegmenter(_tiny_sam()),
+        "sam-tiny-random": SamSegmenter(tiny_random_sam(img_size=256, embed_dim=64, depth=2)),
     }
     out: dict[str, Any] = {
         "frame": f"{frame.shape[1]}x{frame.shape[0]}", "boxes": len(dets), "backends": {}

@@ -3,7 +3,6 @@ the latency reservoir. Nothing here is timed (the soak itself is a benchmark).""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -12,18 +11,14 @@ import numpy as np
 import pytest
 
 from mcvision.actors.identity import LatencyReservoir
+from support import load_benchmark
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "benchmarks" / "soak.py"
 
 
 @pytest.fixture(scope="module")
 def soak() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("soak", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("soak")
 
 
 def jpeg(value: int) -> bytes:

@@ -17,18 +17,9 @@ import pytest
 from mcvision.analytics.store import EventStore
 from mcvision.config import load_config
 from mcvision.demo import demo_site
+from seed import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def free_port() -> int:
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def ray_processes(temp_dir: str) -> list[str]:

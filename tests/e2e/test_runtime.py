@@ -7,7 +7,6 @@ application, runs its cameras to the end and shuts Serve down again.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -23,17 +22,11 @@ from mcvision.analytics.store import EventStore
 from mcvision.config import SiteConfig, load_config, parse_config
 from mcvision.demo import demo_site, write_trimmed_copy
 from mcvision.runner import SiteRunner, init_ray
+from seed import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 T0 = 1_764_000_000.0  # 2025-11-24 21:30 IST: all of the footage falls on one business day
 
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 
 import cv2
@@ -23,6 +22,7 @@ from mcvision.vision.segmenter import (
     box_iou,
     box_masks,
     build_segmenter,
+    tiny_random_sam,
 )
 from mcvision.vision.weights import WeightsNotFound
 
@@ -99,39 +99,11 @@ def test_base_contract_and_batch() -> None:
 # ------------------------------------------------------------------ SAM (tiny random model)
 
 
-def tiny_sam(img_size: int = 128):
-    """A random-init SAM with the real architecture, shrunk to run in milliseconds."""
-    import torch
-    from segment_anything.modeling import (
-        ImageEncoderViT,
-        MaskDecoder,
-        PromptEncoder,
-        Sam,
-        TwoWayTransformer,
-    )
-
-    torch.manual_seed(0)
-    patch, dim = 16, 32
-    return Sam(
-        image_encoder=ImageEncoderViT(
-            img_size=img_size, patch_size=patch, embed_dim=32, depth=1, num_heads=2,
-            out_chans=dim, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), window_size=0,
-        ),
-        prompt_encoder=PromptEncoder(
-            embed_dim=dim, image_embedding_size=(img_size // patch, img_size // patch),
-            input_image_size=(img_size, img_size), mask_in_chans=4,
-        ),
-        mask_decoder=MaskDecoder(
-            num_multimask_outputs=3,
-            transformer=TwoWayTransformer(depth=1, embedding_dim=dim, mlp_dim=64, num_heads=2),
-            transformer_dim=dim, iou_head_depth=1, iou_head_hidden_dim=16,
-        ),
-    )
 
 
 @pytest.fixture
 def sam_spy() -> tuple[SamSegmenter, dict[str, list]]:
-    seg = SamSegmenter(tiny_sam())
+    seg = SamSegmenter(tiny_random_sam())
     calls: dict[str, list] = {"set_image": [], "predict_torch": []}
     p = seg.predictor
     set_image, predict_torch = p.set_image, p.predict_torch

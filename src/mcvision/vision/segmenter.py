@@ -380,6 +380,49 @@ SEGMENTERS: dict[str, type[Segmenter]] = {
 }
 
 
+def tiny_random_sam(
+    img_size: int = 128, embed_dim: int = 32, depth: int = 1, seed: int = 0
+) -> Any:
+    """A random-init SAM with the real architecture, shrunk to run in milliseconds.
+
+    Random weights: for shape, batching and wrapper-cost checks only, never accuracy.
+
+    Example:
+        >>> seg = SamSegmenter(tiny_random_sam())  # doctest: +SKIP
+    """
+    from functools import partial
+
+    import torch
+    from segment_anything.modeling import (
+        ImageEncoderViT,
+        MaskDecoder,
+        PromptEncoder,
+        Sam,
+        TwoWayTransformer,
+    )
+
+    torch.manual_seed(seed)
+    patch = 16
+    grid = img_size // patch
+    return Sam(
+        image_encoder=ImageEncoderViT(
+            img_size=img_size, patch_size=patch, embed_dim=embed_dim, depth=depth, num_heads=2,
+            out_chans=embed_dim, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), window_size=0,
+        ),
+        prompt_encoder=PromptEncoder(
+            embed_dim=embed_dim, image_embedding_size=(grid, grid),
+            input_image_size=(img_size, img_size), mask_in_chans=4 * depth,
+        ),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(
+                depth=depth, embedding_dim=embed_dim, mlp_dim=2 * embed_dim, num_heads=2
+            ),
+            transformer_dim=embed_dim, iou_head_depth=depth, iou_head_hidden_dim=16 * depth,
+        ),
+    )
+
+
 def build_segmenter(
     cfg: SegmenterConfig, *, cache_dir: Path | None = None, download: bool = True
 ) -> Segmenter:
