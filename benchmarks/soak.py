@@ -21,6 +21,9 @@ Measured, written as JSON to ``benchmarks/results/soak.json`` (``--out`` elsewhe
   against rows in the event store after close — none may be lost;
 * ``latency_s``: frame timestamp to ingestion by the IdentityActor (wall clock),
   p50/p95/max over a uniform reservoir of all updates;
+* ``camera_lag_s``: the cameras' own lag (frame timestamp to the batch leaving the
+  camera for the IdentityActor: buffer + detector + tracking), sampled with the
+  memory; ``latency_s`` minus this is the time spent queued for the IdentityActor;
 * ``cameras``: per camera, frames served by the HTTP server, processed by the
   pipeline and dropped by the newest-frame buffer.
 """
@@ -171,6 +174,22 @@ def growth(samples: list[dict[str, float]], warmup_s: float) -> dict[str, Any]:
     return {"first_bytes": first, "last_bytes": last, "growth": (last - first) / first}
 
 
+def lag_summary(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:
+    """p50/p95/max of the cameras' lag (frame ts to batch sent) sampled after warm-up.
+
+    Example:
+        >>> lag_summary([{"t": 0, "lag_s": [9.0]}, {"t": 5, "lag_s": [1.0, 3.0]}], 1)["p50"]
+        2.0
+    """
+    import numpy as np
+
+    lags = [x for s in samples if s["t"] >= warmup_s for x in s.get("lag_s", [])]
+    if not lags:
+        return {"n": 0, "p50": None, "p95": None, "max": None}
+    p50, p95 = np.percentile(lags, [50, 95])
+    return {"n": len(lags), "p50": float(p50), "p95": float(p95), "max": float(max(lags))}
+
+
 def site_config(urls: dict[str, str], root: Path, fps: float) -> Any:
     from mcvision.config import parse_config
 
@@ -215,6 +234,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
                 "t": round(time.monotonic() - t0, 1), **mem,
                 "processed": sum(c.get("frames", 0) for c in cams.values()),
                 "dropped": sum(c.get("dropped", 0) for c in cams.values()),
+                "lag_s": [c["lag_s"] for c in cams.values() if c.get("lag_s") is not None],
             })
             print(json.dumps(samples[-1]), file=sys.stderr, flush=True)
         ran_s = time.monotonic() - t0
@@ -252,6 +272,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         "events": {"emitted": load["events_emitted"], "written": written,
                    "lost": load["events_emitted"] - written},
         "latency_s": load["latency_s"],
+        "camera_lag_s": lag_summary(samples, args.warmup_s),
         "cameras": cameras,
         "totals": {k: sum(c[k] for c in cameras.values())
                    for k in ("served", "processed", "dropped")},

@@ -69,3 +69,19 @@ def set_torch_threads(n: int | None = None) -> int:
     except Exception:
         pass
     return n
+
+
+def lower_priority(nice: int) -> int:
+    """Make this process ``nice`` steps nicer (once); returns the niceness now.
+
+    Camera and identity actors are niced so that, on a machine they share with the
+    model replicas, the detector — the pipeline's bottleneck — gets the CPU first and
+    they run in its gaps.
+    """
+    current = os.nice(0)
+    if nice > current:
+        try:
+            return os.nice(nice - current)
+        except OSError:  # not allowed here: keep running as is
+            return current
+    return current

@@ -308,8 +308,13 @@ class AutoscalingConfig(_Model):
 class DeploymentConfig(_Model):
     """How one model runs as a Ray Serve deployment."""
 
-    max_batch_size: int = Field(default=8, ge=1, le=512)
-    batch_wait_timeout_s: float = Field(default=0.01, ge=0, le=5)
+    max_batch_size: int = Field(
+        default=8, ge=1, le=512,
+        description="requests (one camera's batch of frames or crops each) merged per model call",
+    )
+    batch_wait_timeout_s: float = Field(
+        default=0.01, ge=0, le=5, description="how long a batch waits to fill"
+    )
     num_replicas: int = Field(default=1, ge=1)
     num_cpus: float = Field(default=0.5, ge=0)
     num_gpus: float = Field(default=0.0, ge=0)
@@ -351,6 +356,11 @@ class RuntimeConfig(_Model):
         description="custom Ray resources per camera actor, e.g. {cpu_node: 0.01} for CPU boxes",
     )
     frames_per_batch: int = Field(default=4, ge=1, le=64, description="frames a camera sends at once")
+    actor_nice: int = Field(
+        default=5, ge=0, le=19,
+        description="CPU niceness of camera and identity actors: the model replicas, the "
+        "pipeline's bottleneck, get the CPU first where they share a machine",
+    )
     tick_s: float = Field(default=1.0, gt=0, description="how often visits are closed and flushed")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
@@ -398,6 +408,11 @@ class ActivityThresholdsConfig(_Model):
     """Rule thresholds of the activity classifier (see ``mcvision.vision.activity``)."""
 
     walk_speed: float = Field(default=0.25, gt=0, description="foot speed, box heights per second")
+    walk_depth_rate: float = Field(
+        default=0.12, gt=0,
+        description="|d ln(box height)/dt| per second of a walk towards/away from the camera;"
+        " walking when hypot(speed/walk_speed, depth rate/walk_depth_rate) >= 1",
+    )
     fallen_torso_deg: float = Field(default=60.0, gt=0, le=180)
     bend_torso_deg: float = Field(default=35.0, gt=0, le=180)
     sit_thigh_deg: float = Field(default=50.0, gt=0, le=180)
@@ -424,6 +439,12 @@ class ActivityConfig(_Model):
     min_label_s: float = Field(default=2.0, ge=0, description="shortest label (except fallen)")
     webhook_url: str | None = Field(default=None, description="POST fallen alerts here")
     webhook_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    fall_model: str | None = Field(
+        default=None,
+        description="Normal/Fall YOLO weights (e.g. fall_yolov8_normal_fall.pt): a rule 'fallen'"
+        " is kept only when the model sees a fall on the person crop",
+    )
+    fall_conf: float = Field(default=0.5, gt=0, le=1, description="Fall confidence that confirms")
 
     @field_validator("webhook_url")
     @classmethod

@@ -31,6 +31,7 @@ import numpy as np
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
+from mcvision import _env
 from mcvision.capture.pipeline import CameraPipeline, CameraStep
 from mcvision.capture.source import FrameSource, LiveSource, SourceError, open_source
 from mcvision.config import SiteConfig
@@ -76,6 +77,7 @@ class CameraStats:
     people_in_view: int = 0
     fps: float = 0.0
     last_frame_ts: float | None = None
+    lag_s: float | None = None  # live: wall clock minus the newest frame's ts, at send
     error: str | None = None
 
 
@@ -103,6 +105,9 @@ def shrink(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
 class CameraWorker:
     """The per-camera loop, independent of Ray.
 
+    Stats go to the sink after the first batch, then at most every ``STATS_PERIOD_S``
+    seconds, and once more when the source ends.
+
     Args:
         site: the site config.
         camera_id: which camera.
@@ -111,6 +116,8 @@ class CameraWorker:
         start_ts: epoch seconds of the first frame of a file source.
         clock: wall clock (live timestamps, fps).
     """
+
+    STATS_PERIOD_S = 1.0
 
     def __init__(
         self,
@@ -132,6 +139,7 @@ class CameraWorker:
         self.clock = clock
         self.pipeline = CameraPipeline(self.camera, site)
         self.stats = CameraStats(camera_id)
+        self._stats_sent: float | None = None  # clock time of the last stats report
         self.batch = site.runtime.frames_per_batch
         self.imgsz = site.models.detector.imgsz
         self.segment = site.models.segmenter.backend != "none"
@@ -237,11 +245,15 @@ class CameraWorker:
         return asdict(self.stats)
 
     def _done(self, pending: _Pending, source: FrameSource, t0: float) -> float:
-        """Finish a batch, update and report the stats; returns the batch's last ts."""
+        """Finish a batch, update the stats (reported at most every ``STATS_PERIOD_S``);
+        returns the batch's last ts."""
         self._finish(pending)
         self.stats.dropped = source.stats.dropped
-        self.stats.fps = self.stats.frames / max(self.clock() - t0, 1e-6)
-        self.sink.stats(self.camera.id, self._public_stats())
+        now = self.clock()
+        self.stats.fps = self.stats.frames / max(now - t0, 1e-6)
+        if self._stats_sent is None or now - self._stats_sent >= self.STATS_PERIOD_S:
+            self._stats_sent = now
+            self.sink.stats(self.camera.id, self._public_stats())
         return pending.frames[-1].ts
 
     def _process(self, frames: list[Frame]) -> None:
@@ -301,6 +313,8 @@ class CameraWorker:
         self.stats.updates += len(updates)
         self.stats.people_in_view = len(steps[-1].tracked)
         self.stats.last_frame_ts = frames[-1].ts
+        if self.camera.is_live:
+            self.stats.lag_s = round(self.clock() - frames[-1].ts, 3)
         if updates:
             self.sink.updates(updates)
 
@@ -365,7 +379,8 @@ class LocalModels:
 
 
 class ServeModels:
-    """Models as Ray Serve deployment handles (one request per item; Serve batches)."""
+    """Models as Ray Serve deployment handles: one request per camera batch (Serve batches
+    the requests of several cameras into one model call)."""
 
     def __init__(self, app_name: str, segment: bool, pose: bool = False) -> None:
         from ray import serve
@@ -380,25 +395,22 @@ class ServeModels:
     def pose(self, frames: list[np.ndarray], dets: list[Detections]) -> list[Detections]:
         if self.poser is None:
             raise RuntimeError("pose keypoints asked for but models.pose.enabled is false")
-        refs = [self.poser.remote((f, d)) for f, d in zip(frames, dets, strict=True)]
-        return [r.result() for r in refs]
+        return list(self.poser.remote(list(zip(frames, dets, strict=True))).result())
 
     def detect(self, frames: list[np.ndarray]) -> list[Detections]:
         return self.detect_async(frames)()
 
     def detect_async(self, frames: list[np.ndarray]) -> Callable[[], list[Detections]]:
         """Send the frames now; the returned call waits for their detections."""
-        refs = [self.detector.remote(f) for f in frames]
-        return lambda: [r.result() for r in refs]
+        ref = self.detector.remote(list(frames))
+        return lambda: list(ref.result())
 
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
-        refs = [self.embedder.remote(c) for c in crops]
-        return np.stack([r.result() for r in refs])
+        return np.asarray(self.embedder.remote(list(crops)).result())
 
     def segment(self, frames: list[np.ndarray], dets: list[Detections]) -> list[Detections]:
         assert self.segmenter is not None
-        refs = [self.segmenter.remote((f, d)) for f, d in zip(frames, dets, strict=True)]
-        return [r.result() for r in refs]
+        return list(self.segmenter.remote(list(zip(frames, dets, strict=True))).result())
 
 
 class BufferSink:
@@ -511,6 +523,8 @@ class CameraActor:
     ) -> None:
         logging.basicConfig(level=logging.INFO)
         from mcvision.actors.identity import IdentityActor  # noqa: F401  (registers the class)
+
+        _env.lower_priority(site.runtime.actor_nice)
 
         identity = ray.get_actor(identity_name)
         # Restarted by Ray after a crash: carry on where the identity core says we were,

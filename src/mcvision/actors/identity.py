@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import ray
 
+from mcvision import _env
 from mcvision.config import SiteConfig
 from mcvision.identity.site import SiteIdentity
 from mcvision.types import TrackletUpdate
@@ -204,6 +205,7 @@ class IdentityActor(IdentityService):
 
     def __init__(self, cfg: SiteConfig) -> None:
         logging.basicConfig(level=logging.INFO)
+        _env.lower_priority(cfg.runtime.actor_nice)
         super().__init__(cfg)
         self.core.flush_on_open = True
         self.restored = 0

@@ -78,6 +78,10 @@ class CameraStatus(BaseModel):
     frames: int | None = None
     people_in_view: int | None = None
     last_frame_ts: float | None = None
+    lag_s: float | None = Field(
+        default=None, description="live cameras: age of the newest frame when its batch was sent"
+    )
+    dropped: int | None = Field(default=None, description="frames dropped by the newest-frame buffer")
     reason: str | None = None
 
 
@@ -179,6 +183,8 @@ def create_app(
                     frames=s.get("frames"),
                     people_in_view=s.get("people_in_view"),
                     last_frame_ts=s.get("last_frame_ts"),
+                    lag_s=s.get("lag_s"),
+                    dropped=s.get("dropped"),
                     reason=s.get("reason") or s.get("error"),
                 )
             )

@@ -1,15 +1,19 @@
 """Ray Serve deployments of the models: thin shells over :mod:`mcvision.vision`.
 
-Each deployment takes one item per request (a frame, a crop) and runs the
-model on batches gathered by ``@serve.batch``, so frames of several cameras
-share one detector call. Batch size and wait come from the site config and are
-applied in ``reconfigure`` (Serve's ``user_config``), so they change without a
-redeploy; ``max_ongoing_requests`` is set to at least the batch size (Serve's
-default of 5 would starve larger batches). The model runs in a worker thread
-so the replica keeps queueing requests — and filling the next batch — while
-it infers; torch's thread count is set in that thread (PLATFORM.md).
+Each request carries one camera's batch (its frames, its crops), and
+``@serve.batch`` gathers the requests of several cameras into one model call:
+frames of several cameras share one detector call, while each camera pays the
+per-request cost of Serve once per batch rather than once per frame.
+``max_batch_size`` counts requests (camera batches) and ``batch_wait_timeout_s``
+bounds how long the first one waits for others. Both come from the site config
+and are applied in ``reconfigure`` (Serve's ``user_config``), so they change
+without a redeploy; ``max_ongoing_requests`` is set to at least the batch size
+(Serve's default of 5 would starve larger batches). The model runs in a worker
+thread so the replica keeps queueing requests — and filling the next batch —
+while it infers; torch's thread count is set in that thread (PLATFORM.md).
 
-Each deployment counts the batch sizes it actually ran (:meth:`batch_stats`).
+Each deployment counts the items (frames, crops) of every model call it ran
+(:meth:`batch_stats`).
 
 Example:
     >>> apps = model_deployments(cfg)          # doctest: +SKIP
@@ -35,26 +39,32 @@ APP_NAME = "mcvision"
 
 
 class BatchStats:
-    """Histogram of the batch sizes a deployment ran."""
+    """Histogram of the batch sizes a deployment ran: items (frames, crops) per model
+    call, and requests (camera batches) merged into each call."""
 
     def __init__(self) -> None:
         self.sizes: Counter[int] = Counter()
+        self.requests: Counter[int] = Counter()
         self._lock = threading.Lock()
 
-    def record(self, n: int) -> None:
+    def record(self, n: int, requests: int = 1) -> None:
         with self._lock:
             self.sizes[n] += 1
+            self.requests[requests] += 1
 
     def summary(self) -> dict[str, Any]:
         with self._lock:
             batches = sum(self.sizes.values())
             items = sum(k * v for k, v in self.sizes.items())
+            merged = sum(k * v for k, v in self.requests.items())
             return {
                 "batches": batches,
                 "items": items,
                 "max_batch": max(self.sizes, default=0),
                 "mean_batch": items / batches if batches else 0.0,
                 "histogram": {str(k): v for k, v in sorted(self.sizes.items())},
+                "max_requests": max(self.requests, default=0),
+                "mean_requests": merged / batches if batches else 0.0,
             }
 
 
@@ -74,6 +84,18 @@ class _Batched:
     async def _infer(self, fn: Any, *args: Any) -> Any:
         return await asyncio.to_thread(self._in_thread, fn, *args)
 
+    async def _flat(self, fn: Any, requests: list[list[Any]]) -> list[list[Any]]:
+        """Run ``fn`` once on the items of all requests; each request gets its own back."""
+        items = [x for r in requests for x in r]
+        self.stats.record(len(items), len(requests))
+        out = list(await self._infer(fn, items)) if items else []
+        split: list[list[Any]] = []
+        start = 0
+        for r in requests:
+            split.append(out[start : start + len(r)])
+            start += len(r)
+        return split
+
     def _in_thread(self, fn: Any, *args: Any) -> Any:
         ident = threading.get_ident()
         if ident not in self._threads_set:
@@ -87,7 +109,7 @@ class _Batched:
 
 @serve.deployment(name="Detector")
 class Detector(_Batched):
-    """Person detection: one frame per request, batched across cameras."""
+    """Person detection: one camera's frames per request, batched across cameras."""
 
     def __init__(self, detector_cfg: dict[str, Any]) -> None:
         super().__init__()
@@ -97,17 +119,16 @@ class Detector(_Batched):
         self.model = PersonDetector.from_config(DetectorConfig(**detector_cfg))
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
-    async def run_batch(self, frames: list[np.ndarray]) -> list[Detections]:
-        self.stats.record(len(frames))
-        return await self._infer(self.model.detect, frames)
+    async def run_batch(self, requests: list[list[np.ndarray]]) -> list[list[Detections]]:
+        return await self._flat(self.model.detect, requests)
 
-    async def __call__(self, frame: np.ndarray) -> Detections:
-        return await self.run_batch(frame)
+    async def __call__(self, frames: list[np.ndarray]) -> list[Detections]:
+        return await self.run_batch(list(frames))
 
 
 @serve.deployment(name="Embedder")
 class Embedder(_Batched):
-    """ReID embeddings: one crop per request, batched across tracks and cameras."""
+    """ReID embeddings: one camera's crops per request, batched across cameras."""
 
     def __init__(self, reid_cfg: dict[str, Any]) -> None:
         super().__init__()
@@ -117,18 +138,26 @@ class Embedder(_Batched):
         self.model = build_reid(ReIDConfig(**reid_cfg))
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
-    async def run_batch(self, crops: list[np.ndarray]) -> list[np.ndarray]:
-        self.stats.record(len(crops))
-        out = await self._infer(self.model.embed, crops)
-        return list(out)
+    async def run_batch(self, requests: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+        return await self._flat(self.model.embed, requests)
 
-    async def __call__(self, crop: np.ndarray) -> np.ndarray:
-        return await self.run_batch(crop)
+    async def __call__(self, crops: list[np.ndarray]) -> np.ndarray:
+        out = await self.run_batch(list(crops))
+        return np.stack(out) if out else np.empty((0, self.model.dim), np.float32)
+
+
+def _pairs(fn: Any) -> Any:
+    """``fn(frames, dets)`` as a call on a list of ``(frame, dets)`` pairs."""
+
+    def call(items: list[tuple[np.ndarray, Detections]]) -> list[Detections]:
+        return fn([f for f, _ in items], [d for _, d in items])
+
+    return call
 
 
 @serve.deployment(name="Segmenter")
 class Segmenter(_Batched):
-    """Masks for the boxes of a frame: one (frame, detections) pair per request."""
+    """Masks for the boxes of frames: one camera's (frame, detections) pairs per request."""
 
     def __init__(self, segmenter_cfg: dict[str, Any]) -> None:
         super().__init__()
@@ -138,19 +167,18 @@ class Segmenter(_Batched):
         self.model = build_segmenter(SegmenterConfig(**segmenter_cfg))
 
     @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.01)
-    async def run_batch(self, items: list[tuple[np.ndarray, Detections]]) -> list[Detections]:
-        self.stats.record(len(items))
-        frames = [f for f, _ in items]
-        dets = [d for _, d in items]
-        return await self._infer(self.model.segment_batch, frames, dets)
+    async def run_batch(
+        self, requests: list[list[tuple[np.ndarray, Detections]]]
+    ) -> list[list[Detections]]:
+        return await self._flat(_pairs(self.model.segment_batch), requests)
 
-    async def __call__(self, item: tuple[np.ndarray, Detections]) -> Detections:
-        return await self.run_batch(item)
+    async def __call__(self, items: list[tuple[np.ndarray, Detections]]) -> list[Detections]:
+        return await self.run_batch(list(items))
 
 
 @serve.deployment(name="Pose")
 class Pose(_Batched):
-    """Keypoints for the boxes of a frame: one (frame, detections) pair per request."""
+    """Keypoints for the boxes of frames: one camera's (frame, detections) pairs per request."""
 
     def __init__(self, pose_cfg: dict[str, Any]) -> None:
         super().__init__()
@@ -159,14 +187,13 @@ class Pose(_Batched):
         self.model = PoseEstimator(weights=pose_cfg["weights"])
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
-    async def run_batch(self, items: list[tuple[np.ndarray, Detections]]) -> list[Detections]:
-        self.stats.record(len(items))
-        frames = [f for f, _ in items]
-        dets = [d for _, d in items]
-        return await self._infer(self.model.estimate, frames, dets)
+    async def run_batch(
+        self, requests: list[list[tuple[np.ndarray, Detections]]]
+    ) -> list[list[Detections]]:
+        return await self._flat(_pairs(self.model.estimate), requests)
 
-    async def __call__(self, item: tuple[np.ndarray, Detections]) -> Detections:
-        return await self.run_batch(item)
+    async def __call__(self, items: list[tuple[np.ndarray, Detections]]) -> list[Detections]:
+        return await self.run_batch(list(items))
 
 
 GPU_SHARE = 0.5  # a cuda model without runtime.<model>.num_gpus: two models share a GPU

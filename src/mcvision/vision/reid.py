@@ -187,6 +187,9 @@ class OnnxReID(ReIDEmbedder):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
         opts.log_severity_level = 3
+        # No busy-waiting between calls: the embedder shares the CPU with the detector.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=_providers(device))
         except Exception as exc:
