@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/pipeline_bench.py --json                       # 2 cameras, 30 s at 5 fps
+    python benchmarks/pipeline_bench.py --json                       # 2 cameras, 60 s at 5 fps
     python benchmarks/pipeline_bench.py --json --cameras 4 --seconds 20 --fps 10
 
 Writes the JSON to stdout and to ``benchmarks/results/pipeline.json`` (``--out`` elsewhere).
@@ -201,6 +201,7 @@ def bench_pipeline(cfg: SiteConfig, poll_s: float = 0.05, timeout_s: float = 600
     results: dict[str, dict[str, Any]] = {}
     t_online = t_first = None
     frames_at_first = 0
+    cpu_first: dict[int, tuple[str, float]] = {}
     deadline = time.monotonic() + timeout_s
     try:
         while pending:
@@ -219,9 +220,11 @@ def bench_pipeline(cfg: SiteConfig, poll_s: float = 0.05, timeout_s: float = 600
                 processed = sum(int(s.get("frames", 0)) for s in stats.values())
                 if processed:
                     t_first, frames_at_first = now, processed
+                    cpu_first = cpu_snapshot()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"cameras still running after {timeout_s} s: {sorted(pending)}")
         t_end = time.perf_counter()
+        cpu_end = cpu_snapshot()
         batches = {
             name: serve_stats(name) for name in ("Detector", "Embedder")
         }
@@ -245,7 +248,58 @@ def bench_pipeline(cfg: SiteConfig, poll_s: float = 0.05, timeout_s: float = 600
         camera_status={k: r.get("status") for k, r in sorted(results.items())},
         visits=summary.get("visits") if isinstance(summary.get("visits"), int) else None,
         batches=batches,
+        # Where the CPU went while the clock ran (percent of one core; the machine has
+        # cpu_count x 100): the limit's detector alone can use all of it.
+        cpu_percent=cpu_by_role(cpu_first, cpu_end, t_end - (t_first or t_end)),
     )
+    return out
+
+
+ROLES = (  # process title fragment -> role, first match wins
+    ("Replica:mcvision:Detector", "detector"),
+    ("Replica:mcvision:Embedder", "embedder"),
+    ("CameraActor", "cameras"),
+    ("IdentityActor", "identity"),
+    ("ServeReplica", "serve_other"),
+    ("ProxyActor", "serve_other"),
+    ("ServeController", "serve_other"),
+)
+
+
+def cpu_snapshot() -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of this process and all its descendants, with their role."""
+    import psutil
+
+    me = psutil.Process()
+    out: dict[int, tuple[str, float]] = {}
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            title = " ".join(proc.cmdline()[:1]) or proc.name()
+            t = proc.cpu_times()
+        except psutil.Error:  # exited meanwhile
+            continue
+        role = "driver" if proc.pid == me.pid else next(
+            (r for frag, r in ROLES if frag in title), "ray_system"
+        )
+        out[proc.pid] = (role, t.user + t.system)
+    return out
+
+
+def cpu_by_role(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], wall_s: float
+) -> dict[str, float]:
+    """Percent of one core each role used between two snapshots (machine = cores x 100).
+
+    Example:
+        >>> cpu_by_role({1: ("detector", 1.0)}, {1: ("detector", 2.5), 2: ("cameras", 0.5)}, 1.0)
+        {'cameras': 50.0, 'detector': 150.0, 'total': 200.0}
+    """
+    used: dict[str, float] = {}
+    for pid, (role, cpu) in after.items():
+        prev = before.get(pid, (role, 0.0))[1]
+        used[role] = used.get(role, 0.0) + max(0.0, cpu - prev)
+    out = {k: round(100 * v / max(wall_s, 1e-9), 1) for k, v in sorted(used.items())}
+    out["total"] = round(sum(out.values()), 1)
     return out
 
 
@@ -303,7 +357,7 @@ def config_summary(cfg: SiteConfig) -> dict[str, Any]:
 
 def run(
     cameras: int = 2,
-    seconds: float = 30.0,
+    seconds: float = 60.0,
     fps: float = 5.0,
     variants: tuple[str, ...] = ("limit", "naive", "pipeline"),
     runtime: dict[str, Any] | None = None,
@@ -383,7 +437,7 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cameras", type=int, default=2, help="number of cameras (copies of a clip)")
-    ap.add_argument("--seconds", type=float, default=30.0, help="clip length in seconds")
+    ap.add_argument("--seconds", type=float, default=60.0, help="clip length in seconds")
     ap.add_argument("--fps", type=float, default=5.0, help="sampling fps per camera")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")

@@ -116,6 +116,9 @@ def test_whole_run_writes_json(assets: Path, tmp_path: Path) -> None:
     assert pipe["camera_status"] == {"cam0": "ended", "cam1": "ended"}
     assert 0 < pipe["frames"] <= 24 and pipe["clock"] in ("first_frame", "online")
     assert pipe["batches"]["Detector"]["items"] == 24
+    cpu = pipe["cpu_percent"]  # every role of the pipeline shows up in the accounting
+    assert {"detector", "cameras", "identity", "driver"} <= set(cpu)
+    assert cpu["total"] == pytest.approx(sum(v for k, v in cpu.items() if k != "total"), abs=0.5)
     for key in ("pipeline/limit", "pipeline/naive"):
         assert r["ratios"][key] > 0
         assert len(r["ratios"][f"{key}_per_round"]) == 1
