@@ -30,10 +30,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from mcvision.analytics.store import TABLES, EventStore, _atomic_write
+from mcvision.analytics.store import TABLES, EventStore
 from mcvision.config import SiteConfig
 from mcvision.identity.customers import DAY_S, CustomerGallery
-from mcvision.identity.gallery import Gallery, _in
+from mcvision.identity.gallery import Gallery
 
 
 def pseudonyms(global_ids: Iterable[str], salt: bytes | None = None) -> dict[str, str]:
@@ -63,7 +63,7 @@ def pseudonymize_store(
     if not mapping:
         return changed
     store.flush()
-    for name, spec in TABLES.items():
+    for name in TABLES:
         for f in store.files(name):
             rows = pq.ParquetFile(f).read().to_pylist()
             n = 0
@@ -82,22 +82,14 @@ def pseudonymize_store(
                 n += hit
             if not n:
                 continue
-            day = f.parent.name.removeprefix("day=")
-            path, arrow = store._encode(spec, day, rows)
-            if path != f:
-                _atomic_write(path, arrow)
-                f.unlink(missing_ok=True)
+            store.rewrite_file(name, f, rows)
             changed[name] += n
     return changed
 
 
 def purge_gallery(gallery: Gallery, cutoff_ts: float) -> int:
     """Delete archived daily-gallery embeddings older than ``cutoff_ts``. Returns how many."""
-    where = f"archived = true AND ts < {float(cutoff_ts)!r}"
-    n = int(gallery._tbl.count_rows(where))
-    if n:
-        gallery._tbl.delete(where)
-    return n
+    return gallery.purge_archived(cutoff_ts)
 
 
 def stored_dim(uri: str | Path, table: str, default: int) -> int:
@@ -158,7 +150,7 @@ def erase_customer(
     if gallery is not None and gids:
         ids = [r.embedding_id for r in gallery.rows(exclude_archived=False) if r.global_id in gids]
         removed = gallery.remove(ids)
-        gallery._ids.delete(f"global_id IN {_in(gids)}")
+        gallery.forget_identities(gids)
     store = store or EventStore.from_config(cfg)
     rows = pseudonymize_store(store, pseudonyms(gids, salt), scrub=[customer_id])
     return {

@@ -7,6 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from mcvision.analytics.store import EventStore, StoreError
@@ -286,3 +287,33 @@ def test_reader_process_sees_whole_flushes_only(tmp_path: Path) -> None:
         assert n % per == 0 and v % per == 0, (n, v)
     events = [n for n, _ in pairs]
     assert events == sorted(events)
+
+
+def test_rewrite_file_replaces_rows_atomically(tmp_path: Path) -> None:
+    store = EventStore(tmp_path, SITE)
+    store.write(batch(n=3))
+    store.flush()
+    [f] = store.files("events", DAY)
+    rows = pq.ParquetFile(f).read().to_pylist()
+    for r in rows:
+        r["global_id"] = "erased"
+    new = store.rewrite_file("events", f, rows)
+    assert new != f and not f.exists() and store.files("events", DAY) == [new]
+    assert store.sql("SELECT DISTINCT global_id FROM events") == [{"global_id": "erased"}]
+    assert store.count("events") == 3
+
+
+@pytest.mark.parametrize(
+    ("table", "where", "message"),
+    [
+        ("nope", "events/day=2026-01-05/x.parquet", "unknown table"),
+        ("events", "visits/day=2026-01-05/x.parquet", "not a day file"),
+        ("events", "events/x.parquet", "not a day file"),
+    ],
+)
+def test_rewrite_file_rejects_foreign_paths(
+    tmp_path: Path, table: str, where: str, message: str
+) -> None:
+    store = EventStore(tmp_path, SITE)
+    with pytest.raises(StoreError, match=message):
+        store.rewrite_file(table, store.root / where, [])

@@ -309,6 +309,31 @@ class EventStore:
             raise StoreError(f"cannot encode {spec.name} rows of day {day}: {err}") from err
         return path, arrow
 
+    def rewrite_file(self, table: str, path: Path, rows: Iterable[dict[str, Any]]) -> Path:
+        """Replace one Parquet file of ``table`` by ``rows`` (edited in place, e.g. erased).
+
+        The new file (named by its content, like every file) is written atomically
+        before the old one is removed. Returns the new file's path.
+
+        Raises:
+            StoreError: ``table`` is unknown, ``path`` is not one of its day files, or
+                the rows cannot be encoded or written.
+        """
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}; tables are {sorted(TABLES)}")
+        path = Path(path)
+        day = path.parent.name.removeprefix("day=")
+        if path.parent.parent != self.root / table or path.parent.name == day:
+            raise StoreError(f"{path} is not a day file of table {table!r} under {self.root}")
+        new, arrow = self._encode(TABLES[table], check_day(day), rows)
+        if new != path:
+            try:
+                _atomic_write(new, arrow)
+            except OSError as err:
+                raise StoreError(f"cannot write {new}: {err}") from err
+            path.unlink(missing_ok=True)
+        return new
+
     def compact(self, day: str | None = None) -> int:
         """Merge each table's files of a day (or of every day) into one file.
 

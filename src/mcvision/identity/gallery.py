@@ -238,6 +238,20 @@ class Gallery:
         self._tbl.delete(f"embedding_id IN {_in(ids)}")
         return before - self._tbl.count_rows()
 
+    def purge_archived(self, cutoff_ts: float) -> int:
+        """Delete archived (past days') embeddings older than ``cutoff_ts``. Returns how many."""
+        where = f"archived = true AND ts < {float(cutoff_ts)!r}"
+        n = int(self._tbl.count_rows(where))
+        if n:
+            self._tbl.delete(where)
+        return n
+
+    def forget_identities(self, global_ids: Iterable[str]) -> None:
+        """Drop the hand-out records of ``global_ids`` (their embeddings: :meth:`remove`)."""
+        ids = list(dict.fromkeys(global_ids))
+        if ids:
+            self._ids.delete(f"global_id IN {_in(ids)}")
+
     def register_identity(self, global_id: str, day: str, ts: float) -> None:
         """Record that ``global_id`` was handed out on ``day`` (idempotent)."""
         self.register_identities([(global_id, day, ts)])

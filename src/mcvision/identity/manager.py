@@ -636,6 +636,10 @@ class IdentityManager:
             if t.last_ts < horizon:
                 self._forget(t)
 
+    def flush_gallery(self) -> None:
+        """Write pending gallery changes now (before reading the gallery directly)."""
+        self._flush()
+
     def _flush(self) -> None:
         """Write the gallery changes of this batch in one go per kind."""
         if self._gal_register:

@@ -218,7 +218,7 @@ class SiteIdentity:
         """
         if self.customers is None:
             return {}
-        self.manager._flush()
+        self.manager.flush_gallery()
         rows: dict[str, list] = {}
         for r in self.gallery.rows(day=day):
             rows.setdefault(r.global_id, []).append(r)
