@@ -409,7 +409,7 @@ class ActivityThresholdsConfig(_Model):
 
     walk_speed: float = Field(default=0.25, gt=0, description="foot speed, box heights per second")
     walk_depth_rate: float = Field(
-        default=0.12, gt=0,
+        default=0.2, gt=0,
         description="|d ln(box height)/dt| per second of a walk towards/away from the camera;"
         " walking when hypot(speed/walk_speed, depth rate/walk_depth_rate) >= 1",
     )

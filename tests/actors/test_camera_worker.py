@@ -102,3 +102,23 @@ def test_faces_opt_in_attach_face_embeddings(assets: Path, tmp_path: Path) -> No
     assert len(faces) >= 1
     assert all(f.shape == (128,) for f in faces)
     assert all(abs(float((f * f).sum()) - 1.0) < 1e-3 for f in faces)
+
+
+
+def test_worker_passes_frames_when_a_fall_model_needs_crops(clip: Path, tmp_path: Path) -> None:
+    """With ``activity.fall_model`` set, the camera loop hands each frame to the monitor."""
+    base = site_for(clip, tmp_path / "store").model_dump(mode="json")
+    activity = {"enabled": True, "fall_model": "fall_yolov8_normal_fall.pt"}
+    cfg = parse_config({**base, "activity": activity})
+    worker = CameraWorker(cfg, "cam", LocalModels(cfg), BufferSink(), start_ts=T0)
+    assert worker.activity is not None and worker.activity.needs_images
+    shapes: list[tuple[int, ...]] = []
+    update = worker.activity.update
+
+    def spy(*args: Any, image: Any = None, **kwargs: Any) -> Any:
+        shapes.append(getattr(image, "shape", ()))
+        return update(*args, image=image, **kwargs)
+
+    worker.activity.update = spy  # type: ignore[method-assign]
+    assert worker.run().frames == 300
+    assert 100 < len(shapes) <= 300 and set(shapes) == {(432, 768, 3)}  # frames with people

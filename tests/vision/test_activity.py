@@ -6,7 +6,7 @@ import itertools
 import json
 import math
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import numpy as np
@@ -130,7 +130,7 @@ def test_each_label_from_synthetic_pose_and_motion(
     pose: str, speed_h: float, zones: tuple[str, ...], expected: str
 ) -> None:
     raw, label = run_track(pose, speed_h=speed_h, zones=zones)
-    assert len(raw) == 5  # one label per second after a 1 s warm-up: t = 1, 2, 3, 4, 5
+    assert len(raw) == 5  # one label per second after a 0.8 s warm-up: t = 0.8, 1.8, ..., 4.8
     assert set(raw) == {expected}
     assert label == expected
 
@@ -325,6 +325,38 @@ def test_fall_alert_webhook_posts_to_local_server_and_failures_are_logged() -> N
         AlertWebhook("ftp://x")
 
 
+def test_webhook_in_the_background_never_blocks_the_caller() -> None:
+    """post_later returns at once even when the receiver hangs; drain waits for delivery."""
+    release = threading.Event()
+    got: list[dict[str, Any]] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            release.wait(10)
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        book = VisitBook(site())
+        recs = book.observe_many(("G1", labelled(ts, a, z)) for ts, a, z in script())
+        hook = AlertWebhook(f"http://127.0.0.1:{server.server_port}/a", timeout_s=5.0)
+        assert hook.post_later(recs.events) == 1  # returned while the receiver hangs
+        assert hook.drain(timeout_s=0.2) is False and got == []
+        release.set()
+        assert hook.drain(timeout_s=10) is True
+        assert hook.sent == 1 and [b["kind"] for b in got] == ["alert"]
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
 def test_activity_config_validates() -> None:
     from mcvision.config import ConfigError
 
@@ -336,3 +368,147 @@ def test_activity_config_validates() -> None:
     mon = ActivityMonitor.from_config(cfg.activity)
     assert isinstance(mon.classifier, RuleClassifier) and mon.classifier.th.walk_speed == 0.4
     assert Activity.FALLEN.value == "fallen"
+
+
+# ---- depth cue: walking towards/away from the camera ---------------------------------------
+def depth_walk(rate: float, seconds: float = 5.0, jitter: float = 0.0, seed: int = 0,
+               drift_px: float = 0.0) -> list[Observation]:
+    """A person whose box height changes by ``exp(rate * t)`` with the foot nearly fixed."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(int(seconds * FPS) + 1):
+        t = i / FPS
+        h = 150 * math.exp(rate * t) * (1 + jitter * rng.standard_normal())
+        x = 300 + drift_px * t + jitter * 50 * rng.standard_normal()
+        foot = 380 + 10 * rate * t
+        out.append(Observation(ts=1000 + t, box=np.array([x - 0.2 * h, foot - h, x + 0.2 * h, foot])))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("rate", "jitter", "expected"),
+    [
+        (0.28, 0.0, "walking"),  # towards the camera at 1.4 m/s from 5 m
+        (-0.28, 0.0, "walking"),  # away from it
+        (0.25, 0.01, "walking"),  # with 1 % box jitter
+        (0.0, 0.02, "standing"),  # standing still, 2 % box-height jitter
+        (0.08, 0.0, "standing"),  # a slow sway towards the camera stays standing
+    ],
+)
+def test_depth_cue_labels_walks_towards_the_camera(
+    rate: float, jitter: float, expected: str
+) -> None:
+    from mcvision.vision.activity import speed
+
+    track = TrackActivity(build_classifier("rules"))
+    obs = depth_walk(rate, jitter=jitter)
+    for o in obs:
+        track.observe(o)
+    raw = [r for _, r in track.raw]
+    assert all(speed(obs[k : k + 6]) < 0.25 for k in range(0, 20, 5))  # the foot barely moves
+    assert raw.count(expected) >= len(raw) - 1 and track.label == expected
+
+
+def test_depth_rate_is_a_robust_fit_not_the_end_boxes() -> None:
+    from mcvision.vision.activity import depth_rate, motion
+
+    still = depth_walk(0.0, seconds=1.0)
+    assert depth_rate(still) == pytest.approx(0.0, abs=1e-9)
+    # one glitchy box at the end (a detection cut in half): the ends alone would say 0.69/s
+    glitch = [*still[:-1], Observation(ts=still[-1].ts, box=still[-1].box * [1, 1, 1, 1] +
+                                       np.array([0, 75, 0, 0]))]
+    assert depth_rate(glitch) < 0.1
+    assert motion(glitch, RuleClassifier().th) < 1.0
+    grow = depth_walk(0.3, seconds=1.0)
+    assert depth_rate(grow) == pytest.approx(0.3, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("speed_h", "rate", "expected"),
+    [
+        (0.2, 0.0, "standing"),  # 0.8 of walk_speed alone
+        (0.0, 0.16, "standing"),  # 0.8 of walk_depth_rate alone
+        (0.2, 0.16, "walking"),  # both at 0.8: hypot = 1.13 >= 1
+    ],
+)
+def test_motion_combines_image_speed_and_depth_rate(
+    speed_h: float, rate: float, expected: str
+) -> None:
+    window = [
+        Observation(ts=t, box=np.array([speed_h * 100 * t, 100 - 100 * math.exp(rate * t),
+                                        speed_h * 100 * t + 40, 100.0]))
+        for t in np.arange(0, 1.01, 0.2)
+    ]
+    assert RuleClassifier().classify(window) == expected
+
+
+# ---- fall confirmation (fake confirmers; the real model is in test_activity_real.py) -------
+class Says:
+    def __init__(self, verdict: bool) -> None:
+        self.verdict = verdict
+        self.seen: list[np.ndarray | None] = []
+
+    def confirm(self, window: Any) -> bool:
+        self.seen.append(window[-1].crop)
+        return self.verdict
+
+
+@pytest.mark.parametrize(
+    ("with_kp", "verdict", "expected"),
+    [
+        (True, True, "fallen"),
+        (True, False, "bending"),  # torso at 90 degrees but no fall: the next rule
+        (False, True, "fallen"),
+        (False, False, "standing"),  # a wide box, not confirmed
+    ],
+)
+def test_fall_confirmer_keeps_or_drops_fallen(with_kp: bool, verdict: bool, expected: str) -> None:
+    box, kp = skeleton("fallen", 300)
+    clf = RuleClassifier(fall_confirmer=Says(verdict))
+    window = [Observation(ts=t, box=box, keypoints=kp if with_kp else None) for t in (0, 0.5, 1)]
+    assert clf.classify(window) == expected
+
+
+def test_confirmer_is_asked_only_for_fallen_and_monitor_cuts_crops() -> None:
+    says = Says(True)
+    mon = ActivityMonitor(RuleClassifier(fall_confirmer=says), min_label_s=0)
+    assert mon.needs_images and not ActivityMonitor(RuleClassifier()).needs_images
+    image = np.zeros((500, 800, 3), np.uint8)
+    upright = np.array([[100, 100, 160, 300]], np.float32)
+    lying = np.array([[300, 350, 600, 450]], np.float32)
+    for t, box in [(0.0, upright), (0.5, upright), (1.0, upright), (1.5, lying), (2.0, lying)]:
+        labels = mon.update(t, Detections(xyxy=box, tracker_id=np.array([4])), image=image)
+    assert labels[4] == "fallen"
+    assert len(says.seen) == 1  # one tick said fallen (t = 2.0); the standing tick asked nothing
+    crop = says.seen[0]
+    assert crop is not None and crop.shape == (130, 390, 3)  # the lying box padded by 15 %
+    window = mon.tracks[4].window
+    assert window[-1].crop is not None and all(o.crop is None for o in list(window)[:-1])
+
+
+def test_fall_model_config_errors() -> None:
+    from mcvision.vision.weights import WeightsNotFound
+
+    base = {"site_id": "s", "cameras": [{"id": "c", "source": "a.mp4"}]}
+    cfg = parse_config({**base, "activity": {"fall_model": "no_such_fall_model.pt"}})
+    with pytest.raises(WeightsNotFound, match="no_such_fall_model"):
+        ActivityMonitor.from_config(cfg.activity)
+
+    @register_classifier("test-learned")
+    class Learned:
+        def __init__(self, th: Any) -> None:
+            pass
+
+        def classify(self, window: Any) -> str:
+            return "standing"
+
+    cfg = parse_config({**base, "activity": {"classifier": "test-learned",
+                                             "fall_model": "fall_yolov8_normal_fall.pt"}})
+    with pytest.raises(ValueError, match="not rule-based"):
+        ActivityMonitor.from_config(cfg.activity)
+    from mcvision.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"walk_depth_rate"):
+        parse_config({**base, "activity": {"thresholds": {"walk_depth_rate": 0}}})
+    with pytest.raises(ConfigError, match=r"fall_conf"):
+        parse_config({**base, "activity": {"fall_conf": 1.5}})

@@ -287,7 +287,9 @@ class CameraWorker:
             self._pose(frames, steps)
         for frame, step in zip(frames, steps, strict=True):
             if self.activity is not None:
-                self.activity.label_updates(frame.ts, step.updates, step.tracked)
+                self.activity.label_updates(
+                    frame.ts, step.updates, step.tracked, image=frame.image
+                )
             if self.recorder is not None:
                 self.recorder.write(frame, step.tracked)
         crops: list[np.ndarray] = []

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,6 +39,8 @@ from mcvision.identity.staff import StaffRegistry, visits_of
 from mcvision.identity.visits import VisitBook
 from mcvision.types import Event, EventKind, Records, TrackletUpdate, Visit, ZoneVisit
 from mcvision.vision.activity import AlertWebhook
+
+log = logging.getLogger(__name__)
 
 
 class SiteIdentity:
@@ -136,7 +139,7 @@ class SiteIdentity:
                 rec.extend(self._apply(d, last))
         self.store.write(rec)
         if self.webhook is not None:
-            self.webhook.send([e for e in rec.events if e.kind == EventKind.ALERT])
+            self.webhook.post_later(rec.events)  # in the background: ingest never waits
         if self.flush_on_open and any(e.kind == EventKind.VISIT_OPEN for e in rec.events):
             self.flush()  # a new visit is durable at once: a restarted actor restores it
         return rec
@@ -293,6 +296,8 @@ class SiteIdentity:
         rec = self.visits.close_all(ts, reason)
         self.store.write(rec)
         self.store.flush()
+        if self.webhook is not None and not self.webhook.drain(timeout_s=10.0):
+            log.warning("alert webhook: alerts still unsent at shutdown")
         return rec
 
     def erase_customer(self, customer_id: str) -> dict[str, object]:

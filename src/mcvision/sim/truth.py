@@ -35,6 +35,7 @@ __all__ = [
     "GTVisit",
     "GTZoneVisit",
     "GroundTruth",
+    "activity_truth",
     "appearances",
     "check_ground_truth",
     "dump_ground_truth",
@@ -263,3 +264,62 @@ def check_ground_truth(gt: GroundTruth) -> list[str]:
                     f"{p.id}: {a.camera}->{b.camera} after {gap:.2f} s, outside [{t.min_s}, {t.max_s}]"
                 )
     return problems
+
+
+def activity_truth(
+    gt: GroundTruth, *, walk_speed: float = 0.2, min_visibility: float = 0.0
+) -> dict[tuple[str, str, int], str]:
+    """Per person, camera and whole second, whether they walk or stand (dwell).
+
+    The simulator moves a person's foot point along the route while walking and holds
+    it (with a sway of a few pixels) while dwelling. Second ``k`` covers ``[k, k + 1]``
+    and counts only when the person is on the camera for all of it; it is split at its
+    middle frame, and each half's foot speed is its end-to-end displacement in median
+    box heights per second. Both halves ≥ ``walk_speed``: ``walking``; both below:
+    ``standing``; one of each (a dwell starts or ends in that second): left out.
+
+    Args:
+        gt: the ground truth.
+        walk_speed: foot speed boundary in box heights per second (a dwell sways by
+            < 0.07, a walk moves 0.5-1 heights per second).
+        min_visibility: seconds with a frame in which the person is seen less are left out.
+
+    Returns:
+        ``(person_id, camera_id, second) -> "walking" | "standing"``.
+
+    Example:
+        >>> truth = activity_truth(gt)  # doctest: +SKIP
+        >>> truth[("P01", "cam1", 7)]  # doctest: +SKIP
+        'standing'
+    """
+    if walk_speed <= 0:
+        raise ValueError(f"walk_speed must be > 0, got {walk_speed}")
+    fps = gt.fps
+    out: dict[tuple[str, str, int], str] = {}
+    for cam in sorted(gt.frames):
+        track: dict[str, dict[int, GTBox]] = defaultdict(dict)
+        for i, boxes in enumerate(gt.frames[cam]):
+            for b in boxes:
+                track[b.id][i] = b
+        for pid, by_frame in sorted(track.items()):
+            for k in range(int(len(gt.frames[cam]) / fps)):
+                i0, i1 = round(k * fps), round((k + 1) * fps)
+                idx = range(i0, i1 + 1)
+                if any(i not in by_frame for i in idx) or len(idx) < 3:
+                    continue
+                rows = [by_frame[i] for i in idx]
+                if any(b.visibility < min_visibility for b in rows):
+                    continue
+                h = sorted(b.box[3] - b.box[1] for b in rows)[len(rows) // 2]
+                mid = len(rows) // 2
+                halves = [(rows[0], rows[mid], mid), (rows[mid], rows[-1], len(rows) - 1 - mid)]
+                fast = [
+                    ((b.foot[0] - a.foot[0]) ** 2 + (b.foot[1] - a.foot[1]) ** 2) ** 0.5
+                    / (n / fps) / max(h, 1.0) >= walk_speed
+                    for a, b, n in halves
+                ]
+                if all(fast):
+                    out[(pid, cam, k)] = "walking"
+                elif not any(fast):
+                    out[(pid, cam, k)] = "standing"
+    return out

@@ -5,9 +5,16 @@ Labels (:class:`Activity`): ``walking``, ``standing``, ``browsing``, ``sitting``
 from a window of its last ``window_s`` of observations (box, foot point, COCO-17
 keypoints when pose runs, zones):
 
-- **speed**: foot-point displacement over the window divided by the median box
-  height and the window's duration, in *body heights per second*, so it does not
-  depend on how far the person is from the camera (a walk is ~0.6–1 h/s);
+- **speed**: the foot point's image velocity over the window (a robust Theil–Sen fit
+  of x and y over time) divided by the median box height, in *body heights per
+  second*, so it does not depend on how far the person is from the camera (a walk
+  across the view is ~0.6–1 h/s);
+- **depth rate**: ``|d ln(h)/dt|`` of the box height ``h`` (Theil–Sen slope of
+  ``ln h`` over the window), per second: a person walking towards or away from the
+  camera barely moves the foot point but grows or shrinks (1.4 m/s from 5 m:
+  ~0.28/s); box jitter of a standing person stays below ~0.05/s;
+- **motion**: both combined, ``hypot(speed / walk_speed, depth rate /
+  walk_depth_rate)``, in units of the walking thresholds (1 is the boundary);
 - **torso angle**: the hip-centre → shoulder-centre vector against image-up, in
   degrees (0 upright, 90 lying);
 - **thigh angle**: hip → knee against image-down (0 standing legs, ~90 seated);
@@ -17,11 +24,17 @@ keypoints when pose runs, zones):
 
 The rule classifier (:class:`RuleClassifier`, registered as ``"rules"``) decides,
 first match wins: ``fallen`` (torso ≥ ``fallen_torso_deg``, or a box lying on its
-side ``w/h ≥ fallen_aspect`` without an upright torso), ``walking`` (speed ≥
-``walk_speed``), ``sitting`` (upright torso, thighs ≥ ``sit_thigh_deg``),
+side ``w/h ≥ fallen_aspect`` without an upright torso), ``walking`` (motion ≥ 1),
+``sitting`` (upright torso, thighs ≥ ``sit_thigh_deg``),
 ``bending`` (torso ≥ ``bend_torso_deg``), ``browsing`` (in a zone, with arm
 motion ≥ ``arm_motion`` or a reach), else ``standing``. Without keypoints only
 ``walking``, ``standing`` and the box-shape ``fallen`` are possible.
+
+A fall confirmer (:class:`FallConfirmer`; :class:`FallModel`, a YOLO ``Normal``/
+``Fall`` detector on the person crop, set by ``activity.fall_model``) can veto the
+``fallen`` rule: a window it does not confirm goes on down the rules (``bending``,
+``standing``, ...). It needs the frames: :meth:`ActivityMonitor.update` cuts person
+crops from its ``image`` argument when the classifier asks (``needs_crops``).
 
 Smoothing (:class:`LabelSmoother`): a new label replaces the current one only
 after it was the raw label for ``min_label_s`` (2 s) of consecutive ticks, so no
@@ -52,13 +65,16 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+from scipy.stats import theilslopes
 
 from mcvision.types import (
     ActivityInterval,
@@ -80,6 +96,8 @@ __all__ = [
     "ActivityClassifier",
     "ActivityMonitor",
     "AlertWebhook",
+    "FallConfirmer",
+    "FallModel",
     "LabelSmoother",
     "Observation",
     "RuleClassifier",
@@ -87,8 +105,12 @@ __all__ = [
     "TrackActivity",
     "available_classifiers",
     "build_classifier",
+    "crop_person",
+    "depth_rate",
+    "motion",
     "register_classifier",
     "smooth_labels",
+    "speed",
 ]
 
 
@@ -112,9 +134,14 @@ _KNEES = (13, 14)
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Rule thresholds (see the module doc). Speeds in box heights per second."""
+    """Rule thresholds (see the module doc).
+
+    ``walk_speed`` in box heights per second, ``walk_depth_rate`` in ``|d ln h/dt|``
+    per second, angles in degrees, arm motion and reach in box heights.
+    """
 
     walk_speed: float = 0.25
+    walk_depth_rate: float = 0.2
     fallen_torso_deg: float = 60.0
     bend_torso_deg: float = 35.0
     sit_thigh_deg: float = 50.0
@@ -140,12 +167,16 @@ class Observation:
         box: (4,) xyxy pixels.
         keypoints: (17, 3) ``x, y, score`` or None without pose.
         zones: zones the foot point is in.
+        crop: the person's (padded) BGR crop of that frame, only when the classifier
+            asks for images (``needs_crops``, e.g. a fall model confirming ``fallen``);
+            a track keeps it on its newest observation only.
     """
 
     ts: float
     box: np.ndarray
     keypoints: np.ndarray | None = None
     zones: tuple[str, ...] = ()
+    crop: np.ndarray | None = None
 
 
 class ActivityClassifier(Protocol):
@@ -238,18 +269,64 @@ def _height(box: np.ndarray) -> float:
     return float(max(box[3] - box[1], 1.0))
 
 
+def _slope(ts: np.ndarray, values: np.ndarray) -> float:
+    """Robust slope of ``values`` over ``ts``: Theil–Sen (median of pairwise slopes)."""
+    if len(ts) < 3:
+        dt = float(ts[-1] - ts[0])
+        return float((values[-1] - values[0]) / dt) if dt > 1e-6 else 0.0
+    return float(theilslopes(values, ts).slope)
+
+
+def _span_ok(window: Sequence[Observation]) -> bool:
+    return len(window) >= 2 and window[-1].ts - window[0].ts > 1e-6
+
+
 def speed(window: Sequence[Observation]) -> float:
-    """Foot-point speed over the window in median box heights per second (0 if too short)."""
-    if len(window) < 2:
+    """Image-plane foot-point speed in median box heights per second (0 if too short).
+
+    The foot's x and y velocities are robust (Theil–Sen) fits over the window, so one
+    jittery box at either end does not make a standing person move.
+    """
+    if not _span_ok(window):
         return 0.0
-    a, b = window[0], window[-1]
-    dt = b.ts - a.ts
-    if dt <= 1e-6:
-        return 0.0
-    fa = np.array([(a.box[0] + a.box[2]) / 2, a.box[3]])
-    fb = np.array([(b.box[0] + b.box[2]) / 2, b.box[3]])
+    ts = np.array([o.ts for o in window], np.float64)
+    ts -= ts[0]
+    fx = np.array([(o.box[0] + o.box[2]) / 2 for o in window], np.float64)
+    fy = np.array([o.box[3] for o in window], np.float64)
     h = float(np.median([_height(o.box) for o in window]))
-    return float(np.linalg.norm(fb - fa) / h / dt)
+    return float(math.hypot(_slope(ts, fx), _slope(ts, fy)) / h)
+
+
+def depth_rate(window: Sequence[Observation]) -> float:
+    """Rate of change of the box height, ``|d ln(h) / dt|`` per second (0 if too short).
+
+    A person walking towards or away from the camera barely moves the foot point but
+    grows or shrinks: at 1.4 m/s from 5 m away ``ln h`` changes by ~0.28 per second.
+    The slope is a robust (Theil–Sen) fit of ``ln h`` over the window's times, not the
+    ratio of its end boxes, so box jitter of a standing person stays near 0.
+
+    Example:
+        >>> grow = [Observation(ts=t, box=np.array([0, 0, 40, 100 * math.exp(0.3 * t)]))
+        ...         for t in np.arange(0, 1.01, 0.2)]
+        >>> round(depth_rate(grow), 3)
+        0.3
+    """
+    if not _span_ok(window):
+        return 0.0
+    ts = np.array([o.ts for o in window], np.float64)
+    ts -= ts[0]
+    lnh = np.log([_height(o.box) for o in window])
+    return abs(_slope(ts, lnh))
+
+
+def motion(window: Sequence[Observation], th: Thresholds) -> float:
+    """Image-plane speed and depth rate combined, in units of their walking thresholds.
+
+    ``hypot(speed / walk_speed, depth_rate / walk_depth_rate)``: 1 is the walking
+    boundary, reached by sideways motion alone, by motion towards/away from the camera
+    alone, or by a diagonal mix of both.
+    """
+    return math.hypot(speed(window) / th.walk_speed, depth_rate(window) / th.walk_depth_rate)
 
 
 def arm_motion(window: Sequence[Observation], conf: float = 0.3) -> float:
@@ -282,6 +359,13 @@ def reaching(obs: Observation, th: Thresholds) -> bool:
     return False
 
 
+def crop_person(image: np.ndarray, xyxy: np.ndarray, pad: float = 0.15) -> list[np.ndarray]:
+    """Person crops for a fall model: each box padded by ``pad`` of its size, clipped."""
+    from mcvision.vision.crops import crop_boxes
+
+    return crop_boxes(image, xyxy, pad=pad)
+
+
 @register_classifier("rules")
 class RuleClassifier:
     """Geometric rules over motion and pose (see the module doc for the order).
@@ -293,8 +377,20 @@ class RuleClassifier:
         'fallen'
     """
 
-    def __init__(self, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self, thresholds: Thresholds | None = None, fall_confirmer: FallConfirmer | None = None
+    ) -> None:
         self.th = thresholds or Thresholds()
+        self.fall_confirmer = fall_confirmer
+
+    @property
+    def needs_crops(self) -> bool:
+        """Whether observations should carry person crops (a fall confirmer looks at them)."""
+        return self.fall_confirmer is not None
+
+    def _fallen(self, window: Sequence[Observation]) -> bool:
+        """The confirmer's verdict on a rule-``fallen`` window (True without a confirmer)."""
+        return self.fall_confirmer is None or self.fall_confirmer.confirm(window)
 
     def _median(self, values: list[float | None]) -> float | None:
         vals = [v for v in values if v is not None]
@@ -310,11 +406,12 @@ class RuleClassifier:
         last = window[-1]
         w = float(last.box[2] - last.box[0])
         aspect = w / _height(last.box)
-        if torso is not None and torso >= th.fallen_torso_deg:
+        lying = (torso is not None and torso >= th.fallen_torso_deg) or (
+            aspect >= th.fallen_aspect and (torso is None or torso >= th.bend_torso_deg)
+        )
+        if lying and self._fallen(window):
             return Activity.FALLEN.value
-        if aspect >= th.fallen_aspect and (torso is None or torso >= th.bend_torso_deg):
-            return Activity.FALLEN.value
-        if speed(window) >= th.walk_speed:
+        if motion(window, th) >= 1.0:
             return Activity.WALKING.value
         if torso is not None and torso < th.bend_torso_deg and thigh is not None and (
             thigh >= th.sit_thigh_deg
@@ -327,6 +424,108 @@ class RuleClassifier:
         ):
             return Activity.BROWSING.value
         return Activity.STANDING.value
+
+
+# ---- fall confirmation ---------------------------------------------------------
+class FallConfirmer(Protocol):
+    """Second opinion on a window the rules call ``fallen``: True keeps the label."""
+
+    def confirm(self, window: Sequence[Observation]) -> bool: ...
+
+
+class FallModel:
+    """A YOLO ``Normal``/``Fall`` person detector confirming the rules' ``fallen``.
+
+    Run on the padded person crop of the window's newest observation that has one;
+    the fall is confirmed when the model finds a ``Fall`` box with confidence ≥
+    ``conf``. Without any crop in the window (the camera passes no images) there is
+    nothing to look at: the rule's label stands (a warning is logged once), so a
+    missing image never hides a fall.
+
+    The weights are resolved at once (a wrong name fails fast); the model is loaded on
+    the first confirmation, so a site where nobody falls never pays for it.
+
+    Args:
+        weights: reference resolved by :func:`mcvision.vision.weights.resolve`.
+        conf: smallest ``Fall`` confidence that confirms.
+        imgsz: inference size of the crop.
+        device: "cpu", "cuda:0", ...
+
+    Example:
+        >>> fm = FallModel("fall_yolov8_normal_fall.pt")  # doctest: +SKIP
+        >>> fm.scores([crop, cv2.rotate(crop, cv2.ROTATE_90_CLOCKWISE)])  # doctest: +SKIP
+        [0.0, 0.78]
+    """
+
+    CLASSES = ("Normal", "Fall")
+
+    def __init__(
+        self,
+        weights: str = "fall_yolov8_normal_fall.pt",
+        conf: float = 0.5,
+        imgsz: int = 640,
+        device: str = "cpu",
+    ) -> None:
+        from mcvision.vision.weights import resolve
+
+        if not 0 < conf <= 1:
+            raise ValueError(f"fall model conf must be in (0, 1], got {conf}")
+        self.path = resolve(weights)
+        self.conf = conf
+        self.imgsz = imgsz
+        self.device = device
+        self._model: Any = None
+        self._warned = False
+        self.calls = 0
+
+    @classmethod
+    def from_config(cls, cfg: ActivityConfig) -> FallModel:
+        """From ``SiteConfig.activity`` (``fall_model``, ``fall_conf``)."""
+        if cfg.fall_model is None:
+            raise ValueError("activity.fall_model is not set")
+        return cls(cfg.fall_model, conf=cfg.fall_conf)
+
+    def _yolo(self) -> Any:
+        if self._model is None:
+            from mcvision.vision.detector import YoloModel
+
+            # keep low-confidence boxes: ``conf`` is applied to the Fall score here
+            self._model = YoloModel(
+                self.path, task="detect", conf=0.05, imgsz=self.imgsz, classes=self.CLASSES,
+                device=self.device,
+            )
+            self._fall_id = self._model.class_ids[1]
+        return self._model
+
+    def scores(self, crops: Sequence[np.ndarray]) -> list[float]:
+        """Highest ``Fall`` confidence per BGR crop (0 where none is found)."""
+        if not crops:
+            return []
+        model = self._yolo()
+        self.calls += len(crops)
+        out = []
+        for r in model._predict(list(crops)):
+            b = r.boxes
+            if b is None or len(b) == 0:
+                out.append(0.0)
+                continue
+            cls = b.cls.cpu().numpy().astype(int)
+            confs = b.conf.cpu().numpy()
+            fall = confs[cls == self._fall_id]
+            out.append(float(fall.max()) if len(fall) else 0.0)
+        return out
+
+    def confirm(self, window: Sequence[Observation]) -> bool:
+        crop = next((o.crop for o in reversed(window) if o.crop is not None), None)
+        if crop is None:
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "fall model %s: no person crop to look at (the camera passes no images);"
+                    " keeping the rules' fallen label", self.path.name,
+                )
+            return True
+        return self.scores([crop])[0] >= self.conf
 
 
 # ---- smoothing -----------------------------------------------------------------
@@ -420,10 +619,12 @@ class TrackActivity:
             return self.label  # out of order: ignore
         if self._first_ts is None:
             self._first_ts = obs.ts
+        if obs.crop is not None and self.window and self.window[-1].crop is not None:
+            self.window[-1] = replace(self.window[-1], crop=None)  # the newest crop only
         self.window.append(obs)
         while self.window and obs.ts - self.window[0].ts > self.window_s + 1e-9:
             self.window.popleft()
-        warm = obs.ts - self._first_ts >= 0.8 * self.window_s
+        warm = obs.ts - self._first_ts >= 0.8 * self.window_s - 1e-9
         due = self._last_tick is None or obs.ts - self._last_tick >= self.period_s - 1e-9
         if warm and due:
             raw = self.classifier.classify(list(self.window))
@@ -462,18 +663,45 @@ class ActivityMonitor:
 
     @classmethod
     def from_config(cls, cfg: ActivityConfig) -> ActivityMonitor:
-        """From ``SiteConfig.activity``."""
-        return cls(
-            build_classifier(cfg.classifier, Thresholds.from_config(cfg)),
-            period_s=cfg.period_s, window_s=cfg.window_s, min_label_s=cfg.min_label_s,
-        )
+        """From ``SiteConfig.activity``.
+
+        With ``fall_model`` set, a :class:`FallModel` confirms the rules' ``fallen``.
+
+        Raises:
+            ValueError: ``fall_model`` set with a classifier that is not rule-based.
+            WeightsNotFound: the fall model's weights are nowhere to be found.
+        """
+        clf = build_classifier(cfg.classifier, Thresholds.from_config(cfg))
+        if cfg.fall_model is not None:
+            if not isinstance(clf, RuleClassifier):
+                raise ValueError(
+                    f"activity.fall_model confirms the rules' fallen label, but classifier"
+                    f" {cfg.classifier!r} is not rule-based"
+                )
+            clf.fall_confirmer = FallModel.from_config(cfg)
+        return cls(clf, period_s=cfg.period_s, window_s=cfg.window_s, min_label_s=cfg.min_label_s)
+
+    @property
+    def needs_images(self) -> bool:
+        """Whether :meth:`update` wants the frame (to cut person crops for the classifier)."""
+        return bool(getattr(self.classifier, "needs_crops", False))
 
     def update(
-        self, ts: float, tracked: Detections, zones: Sequence[tuple[str, ...]] | None = None
+        self,
+        ts: float,
+        tracked: Detections,
+        zones: Sequence[tuple[str, ...]] | None = None,
+        image: np.ndarray | None = None,
     ) -> dict[int, str | None]:
-        """Observe one frame's tracked detections; returns ``local_id -> label``."""
+        """Observe one frame's tracked detections; returns ``local_id -> label``.
+
+        ``image`` (the frame, BGR) is only used when the classifier asks for crops.
+        """
         if tracked.tracker_id is None:
             raise ValueError("ActivityMonitor.update needs tracked detections (tracker_id)")
+        crops: list[np.ndarray] | None = None
+        if image is not None and self.needs_images and len(tracked):
+            crops = crop_person(image, tracked.xyxy)
         out: dict[int, str | None] = {}
         for i, tid in enumerate(tracked.tracker_id.tolist()):
             kp = tracked.keypoints[i] if tracked.keypoints is not None else None
@@ -482,6 +710,7 @@ class ActivityMonitor:
             obs = Observation(
                 ts=ts, box=tracked.xyxy[i], keypoints=kp,
                 zones=tuple(zones[i]) if zones is not None else (),
+                crop=crops[i] if crops is not None else None,
             )
             st = self.tracks.get(tid)
             if st is None:
@@ -490,13 +719,21 @@ class ActivityMonitor:
         return out
 
     def label_updates(
-        self, ts: float, updates: Sequence[TrackletUpdate], tracked: Detections
+        self,
+        ts: float,
+        updates: Sequence[TrackletUpdate],
+        tracked: Detections,
+        image: np.ndarray | None = None,
     ) -> None:
-        """Observe a frame at ``ts`` and set ``activity`` on its (non-ended) updates."""
+        """Observe a frame at ``ts`` and set ``activity`` on its (non-ended) updates.
+
+        ``image``: the frame, for classifiers that look at crops (see :meth:`update`).
+        """
         zones_by_id = {u.local_id: u.zones for u in updates if not u.ended}
         ids = tracked.tracker_id.tolist() if tracked.tracker_id is not None else []
         labels = (
-            self.update(ts, tracked, [zones_by_id.get(t, ()) for t in ids]) if len(tracked) else {}
+            self.update(ts, tracked, [zones_by_id.get(t, ()) for t in ids], image=image)
+            if len(tracked) else {}
         )
         for u in updates:
             if u.ended:
@@ -607,10 +844,17 @@ class ActivityBook:
 class AlertWebhook:
     """POSTs alert events as JSON to a URL; failures are logged, never raised.
 
+    :meth:`send` posts at once (and waits); :meth:`post_later` hands the alerts to a
+    background thread, so a slow or unreachable receiver never holds up the caller
+    (the identity core, which must keep ingesting): at most ``queue_size`` alerts
+    wait, further ones are dropped and counted in ``failures``; :meth:`drain` waits
+    for the queue to empty (at shutdown).
+
     Args:
         url: where to POST.
         timeout_s: per request.
         client: an ``httpx.Client`` (made on first use when None).
+        queue_size: alerts that may wait for the background thread.
 
     Example:
         >>> hook = AlertWebhook("http://127.0.0.1:9/alerts", timeout_s=0.2)  # doctest: +SKIP
@@ -618,16 +862,66 @@ class AlertWebhook:
         0
     """
 
-    def __init__(self, url: str, timeout_s: float = 2.0, client: Any = None) -> None:
+    def __init__(
+        self, url: str, timeout_s: float = 2.0, client: Any = None, queue_size: int = 1000
+    ) -> None:
+        import queue
+
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"webhook_url must be an http(s) URL, got {url!r}")
         self.url = url
         self.timeout_s = timeout_s
         self._client = client
         self.failures = 0
+        self.sent = 0
+        self._queue: queue.Queue[Event] = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
+
+    def post_later(self, events: Sequence[Event]) -> int:
+        """Queue the ``alert`` events for the background thread; returns how many queued."""
+        import queue
+
+        alerts = [e for e in events if e.kind == EventKind.ALERT.value]
+        queued = 0
+        for e in alerts:
+            try:
+                self._queue.put_nowait(e)
+                queued += 1
+            except queue.Full:
+                self.failures += 1
+                log.warning("alert webhook queue full: alert %s dropped", e.event_id)
+        if queued:
+            self._ensure_thread()
+        return queued
+
+    def drain(self, timeout_s: float = 10.0) -> bool:
+        """Wait up to ``timeout_s`` for queued alerts to be posted; True when none is left."""
+        deadline = time.monotonic() + timeout_s
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._queue.unfinished_tasks
+
+    def _ensure_thread(self) -> None:
+        with self._thread_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._worker, name="alert-webhook", daemon=True
+                )
+                self._thread.start()
+
+    def _worker(self) -> None:
+        while True:
+            e = self._queue.get()
+            try:
+                self.sent += self.send([e])
+            except Exception:  # never let the thread die on a bad event
+                log.exception("alert webhook: event %s not sent", e.event_id)
+            finally:
+                self._queue.task_done()
 
     def send(self, events: Sequence[Event]) -> int:
-        """POST each ``alert`` event; returns how many were accepted (2xx)."""
+        """POST each ``alert`` event now; returns how many were accepted (2xx)."""
         alerts = [e for e in events if e.kind == EventKind.ALERT.value]
         if not alerts:
             return 0
