@@ -54,20 +54,20 @@ def _copy_font(dest: Path) -> None:
 
 
 def set_torch_threads(n: int | None = None) -> int:
-    """Give torch (and Ultralytics' own cap) ``n`` threads; call in the thread that infers."""
+    """Give torch (and Ultralytics' own cap) ``n`` threads; call in the thread that infers.
+
+    Only where they are loaded already: a process that runs no torch model (an ONNX
+    embedder) never pays the seconds of importing it.
+    """
+    import sys
+
     n = n or int(os.environ.get("OMP_NUM_THREADS", _threads()))
-    try:
-        import torch
-
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.set_num_threads(n)
-    except ImportError:
-        pass
-    try:
-        from ultralytics.utils import torch_utils
-
+    torch_utils = sys.modules.get("ultralytics.utils.torch_utils")
+    if torch_utils is not None:
         torch_utils.NUM_THREADS = n
-    except Exception:
-        pass
     return n
 
 

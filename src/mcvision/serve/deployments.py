@@ -117,6 +117,9 @@ class Detector(_Batched):
         from mcvision.vision.detector import PersonDetector
 
         self.model = PersonDetector.from_config(DetectorConfig(**detector_cfg))
+        # Warm up now (Ultralytics builds its predictor on the first call): the first
+        # cameras' frames do not wait for it.
+        self.model.detect([np.zeros((360, 640, 3), np.uint8)])
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
     async def run_batch(self, requests: list[list[np.ndarray]]) -> list[list[Detections]]:
@@ -136,6 +139,7 @@ class Embedder(_Batched):
         from mcvision.vision.reid import build_reid
 
         self.model = build_reid(ReIDConfig(**reid_cfg))
+        self.model.embed([np.zeros((256, 128, 3), np.uint8)])  # warm up now, not on a camera
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
     async def run_batch(self, requests: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
