@@ -89,6 +89,27 @@ def prepare_clips(footage: Path, out: Path, cameras: int, seconds: float) -> lis
     return clips
 
 
+def render_crowd(out: Path, seconds: float, shoppers: int, seed: int = 0) -> tuple[Path, float]:
+    """A simulated store with ``shoppers`` people (MOT17 people on rendered floors).
+
+    Returns the video of its busiest camera and that camera's mean people per frame
+    (from the render's ground truth): a crowded scene where per-detection ReID costs
+    what it does in a busy store, unlike the one-person-at-a-time footage.
+    """
+    from mcvision.demo import demo_scenario, find_people
+    from mcvision.sim.render import run_sim
+    from mcvision.sim.truth import load_ground_truth
+
+    sc = demo_scenario(seconds, fps=10.0, shoppers=shoppers)
+    pop = sc.population.model_copy(update={"arrivals_s": (0.0, max(1.0, seconds / 2))})
+    sc = sc.model_copy(update={"population": pop})
+    res = run_sim([find_people()], out, seed=seed, scenario=sc, check_detector=False)
+    gt = load_ground_truth(res.ground_truth)
+    busiest = max(gt.frames, key=lambda c: sum(len(f) for f in gt.frames[c]))
+    frames = gt.frames[busiest]
+    return res.videos[busiest], sum(len(f) for f in frames) / max(len(frames), 1)
+
+
 def site_config(
     clips: list[Path], fps: float, storage: Path, port: int, overrides: dict[str, Any] | None = None
 ) -> SiteConfig:
@@ -364,21 +385,31 @@ def run(
     workdir: Path | None = None,
     poll_s: float = 0.05,
     repeat: int = 1,
+    crowd: int = 0,
 ) -> dict[str, Any]:
     """Run the variants on the same clips (``repeat`` interleaved rounds); the result dict.
 
     Each variant reports its median round (by fps) with every round's fps in ``fps_runs``;
-    ``ratios`` divide the medians, ``*_per_round`` divide the rounds pairwise.
+    ``ratios`` divide the medians, ``*_per_round`` divide the rounds pairwise. With
+    ``crowd`` > 0 the clip is a simulated store with that many shoppers
+    (:func:`render_crowd`) instead of the footage.
     """
     assets = weights.assets_dir()
     if assets is None or not (assets / FOOTAGE).exists():
         raise SystemExit("assets not found: set MCVISION_ASSETS (needs models/ and footage/)")
     tmp = Path(workdir or tempfile.mkdtemp(prefix="mcv-pbench-"))
-    clips = prepare_clips(assets / FOOTAGE, tmp / "clips", cameras, seconds)
+    scene: dict[str, Any] = {"kind": "footage", "clip": FOOTAGE}
+    source = assets / FOOTAGE
+    if crowd > 0:
+        source, people = render_crowd(tmp / "crowd", seconds, crowd)
+        scene = {"kind": "simulated store", "shoppers": crowd, "camera": source.stem,
+                 "people_per_frame": round(people, 2)}
+    clips = prepare_clips(source, tmp / "clips", cameras, seconds)
     cfg = site_config(clips, fps, tmp / "data", free_port(), runtime)
     frames = decode_frames(cfg)
     result: dict[str, Any] = {
         "cameras": cameras,
+        "scene": scene,
         "seconds": seconds,
         "fps_sampled": fps,
         "repeat": max(1, repeat),
@@ -450,6 +481,10 @@ def main(argv: list[str] | None = None) -> int:
         help='JSON merged into the site\'s runtime config, e.g. \'{"frames_per_batch": 8}\'',
     )
     ap.add_argument("--repeat", type=int, default=1, help="interleaved rounds of all variants")
+    ap.add_argument(
+        "--crowd", type=int, default=0, metavar="SHOPPERS",
+        help="use a simulated store with this many shoppers instead of the footage",
+    )
     ap.add_argument("--poll", type=float, default=0.05, help="camera-stats poll period, s")
     args = ap.parse_args(argv)
     # Ray and Serve log to stdout: send fd 1 to stderr while running, so stdout is the JSON.
@@ -459,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(
             args.cameras, args.seconds, args.fps, tuple(args.only), args.runtime,
-            poll_s=args.poll, repeat=args.repeat,
+            poll_s=args.poll, repeat=args.repeat, crowd=args.crowd,
         )
     finally:
         sys.stdout.flush()

@@ -189,6 +189,11 @@ class IdentityManager:
         track_retention_s: ended (or silent) tracks older than this are
             forgotten; their identity keeps a per-camera time span for the
             topology gate, and :meth:`global_id_of` no longer knows them.
+        gallery_flush_s: new embeddings are written to the gallery at most this
+            often (data time), in one write, rather than once per update batch:
+            every write is a LanceDB version, and a busy site sends several batches
+            a second. New global IDs are registered at once all the same (they keep
+            numbering unique across a restart); :meth:`flush_gallery` writes now.
 
     Example:
         >>> from mcvision.config import SiteConfig
@@ -206,9 +211,14 @@ class IdentityManager:
         calendar: BusinessCalendar | None = None,
         *,
         track_retention_s: float = 120.0,
+        gallery_flush_s: float = 2.0,
     ) -> None:
         if track_retention_s <= 0:
             raise ValueError(f"track_retention_s must be > 0, got {track_retention_s}")
+        if gallery_flush_s < 0:
+            raise ValueError(f"gallery_flush_s must be >= 0, got {gallery_flush_s}")
+        self.gallery_flush_s = float(gallery_flush_s)
+        self._gal_flushed = -math.inf  # data time of the last embedding write
         self.cfg = cfg
         self.icfg = cfg.identity
         self.gallery = gallery if gallery is not None else Gallery("memory://")
@@ -274,7 +284,7 @@ class IdentityManager:
                 result.events.extend(self.reset(self.calendar.day_start(day)))
             self._ingest(u, result)
         self._decide(result)
-        self._flush()
+        self._flush(paced=True)
         self._collect_garbage()
         result.sightings.sort(key=lambda s: s[1].ts)
         return result
@@ -640,11 +650,18 @@ class IdentityManager:
         """Write pending gallery changes now (before reading the gallery directly)."""
         self._flush()
 
-    def _flush(self) -> None:
-        """Write the gallery changes of this batch in one go per kind."""
+    def _flush(self, paced: bool = False) -> None:
+        """Write the pending gallery changes in one go per kind.
+
+        ``paced``: registrations now, embeddings only when ``gallery_flush_s`` has
+        passed since the last write.
+        """
         if self._gal_register:
             self.gallery.register_identities(self._gal_register)
             self._gal_register = []
+        if paced and self._now - self._gal_flushed < self.gallery_flush_s:
+            return
+        self._gal_flushed = self._now
         if self._gal_add or self._gal_remove:
             removed = set(self._gal_remove)
             self.gallery.upsert([r for r in self._gal_add if r.embedding_id not in removed])

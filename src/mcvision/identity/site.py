@@ -168,7 +168,8 @@ class SiteIdentity:
         return out
 
     def flush(self) -> None:
-        """Write open-visit snapshots and everything buffered to Parquet."""
+        """Write open-visit snapshots and everything buffered to Parquet (and the gallery)."""
+        self.manager.flush_gallery()
         open_now = self.visits.open_visits()
         if open_now:
             self.store.write(Records(visits=open_now))
@@ -295,6 +296,7 @@ class SiteIdentity:
         ts = ts if ts is not None else (self.latest_ts or 0.0)
         rec = self.visits.close_all(ts, reason)
         self.store.write(rec)
+        self.manager.flush_gallery()
         self.store.flush()
         if self.webhook is not None and not self.webhook.drain(timeout_s=10.0):
             log.warning("alert webhook: alerts still unsent at shutdown")
