@@ -49,6 +49,9 @@ from mcvision.config import SiteConfig, load_config  # noqa: E402
 from mcvision.types import TrackletUpdate  # noqa: E402
 from mcvision.vision.weights import assets_dir  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_result  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
 START_TS = 1_764_000_000.0  # epoch seconds of every render's first frame
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -230,12 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         scene = work / f"seed{args.ray_seed}"
         render(args.ray_seed, scene)
         result["ray_full"] = {"seed": args.ray_seed, **ray_eval(scene, work)}
-    text = json.dumps(result, indent=2, sort_keys=False)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    if args.json:
-        print(text)
+    write_result(result, args.out, echo=args.json)
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -39,7 +39,6 @@ Writes the JSON to stdout (``--json``) and to ``benchmarks/results/activity.json
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 import platform
@@ -64,6 +63,9 @@ from mcvision.sim.scenario import OUTSIDE, DoorSpec, Scenario, ZoneSpec  # noqa:
 from mcvision.sim.truth import GroundTruth, activity_truth  # noqa: E402
 from mcvision.types import Detections, TrackletUpdate  # noqa: E402
 from mcvision.vision.weights import assets_dir  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_result  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "activity.json"
 START_TS = 1_764_000_000.0  # epoch seconds of every render's first frame
@@ -321,12 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         "timing_s": timing,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
-    text = json.dumps(result, indent=2)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    if args.json:
-        print(text)
+    write_result(result, args.out, echo=args.json)
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
     return 0
