@@ -109,9 +109,12 @@ def test_killed_camera_actor_is_restarted_and_resumes(
     cam = out["cameras"]["door"]
     assert out["restarts"] == {"door": 1}
     assert cam["restarted"] is True and cam["status"] == "ended"
-    # the new incarnation skipped what was already done: about the rest of the 150 frames
+    # The new incarnation skipped what was already done: about the rest of the 150 frames.
+    # "About": the dead incarnation's last stats report (a separate call to the threaded
+    # IdentityActor, sent at most once a second) and its last ingest can be a few batches
+    # of 4 frames apart under load, and the resume point is the ingest's.
     total = int(CLIP_S * FPS)
-    assert seen["frames_before"] + cam["frames"] == pytest.approx(total, abs=8)
+    assert seen["frames_before"] + cam["frames"] == pytest.approx(total, abs=16)
     assert cam["frames"] < total - 40
     assert_same_visits(out["visits"], reference)
 

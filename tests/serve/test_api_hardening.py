@@ -89,3 +89,21 @@ def test_cors_is_closed_by_default(app: FastAPI, path: str) -> None:
     pre = client.options(path, headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
     assert "access-control-allow-origin" not in {k.lower() for k in pre.headers}
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("offset=9223372036854775808", "offset"),  # past int64: found by fuzzing
+        ("offset=-1", "offset"),
+        ("limit=0", "limit"),
+        ("min_dwell_s=-5", "min_dwell_s"),
+        ("day=2026-13-40", "day"),
+    ],
+)
+def test_bad_visit_parameters_are_422_naming_the_parameter(
+    app: FastAPI, query: str, param: str
+) -> None:
+    r = TestClient(app).get(f"/api/v1/visits?{query}")
+    assert r.status_code == 422
+    assert param in r.text

@@ -220,7 +220,7 @@ def create_app(
         zone: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         camera: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
         include_staff: bool = False,
     ) -> q.VisitPage:
         return q.list_visits(
