@@ -189,6 +189,8 @@ def test_rtsp_camera_reconnects_after_a_drop_and_a_resolution_change(
         rtsp_server.stop()
     service.close()
     assert t_online - t_restart < 10.0
+    # live frames: the camera reports its lag (wall clock minus the newest frame's ts)
+    assert worker.stats.lag_s is not None and 0.0 <= worker.stats.lag_s < 5.0
     # offline / online events, in that order, once each after the first online
     assert [s for s, _ in sink.statuses] == ["online", "offline", "online"]
     store = service.core.store
