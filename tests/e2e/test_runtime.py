@@ -171,3 +171,36 @@ def test_bad_sources_are_events_and_the_others_keep_going(
     assert kinds["offline"] == ["camera_offline"]
     assert "camera_online" in kinds["good"]
     assert store.sql("SELECT count(*) AS n FROM visits")[0]["n"] == 2  # people 1 and 2 in 25 s
+
+
+def test_pose_and_segmenter_deployments_serve_a_camera(
+    cluster: Any, footage: Path, tmp_path: Path
+) -> None:
+    """Pose keypoints and masks through their Serve deployments: activity labels come out."""
+    clip = write_trimmed_copy(footage, tmp_path / "clip.mp4", 20.0)  # the woman, ~7-19 s
+    cfg = parse_config(
+        {
+            "site_id": "posed",
+            "cameras": [{"id": "door", "source": str(clip), "fps": 5}],
+            "storage": {"root": str(tmp_path / "store")},
+            "models": {
+                "pose": {"enabled": True},
+                "segmenter": {"backend": "yolo-seg", "weights": "yolov8n-seg_int8_320.onnx"},
+            },
+            "activity": {"enabled": True},
+            "runtime": {"api_port": free_port()},
+        }
+    )
+
+    def batches(runner: SiteRunner) -> dict[str, Any]:
+        return httpx.get(f"{runner.api_url}/api/v1/stats/batches", timeout=30).json()
+
+    stats = run_to_end(cfg, batches)["extra"]
+    assert stats["Detector"]["items"] == 100  # 20 s at 5 fps
+    assert stats["Pose"]["items"] > 20  # frames with a person, sent per camera batch
+    assert stats["Pose"]["max_batch"] > 1
+    assert stats["Segmenter"]["items"] >= 1  # frames with a track due for ReID
+    store = EventStore.from_config(cfg)
+    assert len(store.sql("SELECT visit_id FROM visits")) == 1
+    acts = store.sql("SELECT activity, end_ts - start_ts AS s FROM activities")
+    assert acts and sum(a["s"] for a in acts) > 3.0
