@@ -449,7 +449,7 @@ class Says:
         self.seen: list[np.ndarray | None] = []
 
     def confirm(self, window: Any) -> bool:
-        self.seen.append(window[-1].crop)
+        self.seen.append(window[-1].person_crop())
         return self.verdict
 
 
@@ -469,7 +469,7 @@ def test_fall_confirmer_keeps_or_drops_fallen(with_kp: bool, verdict: bool, expe
     assert clf.classify(window) == expected
 
 
-def test_confirmer_is_asked_only_for_fallen_and_monitor_cuts_crops() -> None:
+def test_confirmer_is_asked_only_for_fallen_and_gets_the_crop() -> None:
     says = Says(True)
     mon = ActivityMonitor(RuleClassifier(fall_confirmer=says), min_label_s=0)
     assert mon.needs_images and not ActivityMonitor(RuleClassifier()).needs_images
@@ -483,7 +483,8 @@ def test_confirmer_is_asked_only_for_fallen_and_monitor_cuts_crops() -> None:
     crop = says.seen[0]
     assert crop is not None and crop.shape == (130, 390, 3)  # the lying box padded by 15 %
     window = mon.tracks[4].window
-    assert window[-1].crop is not None and all(o.crop is None for o in list(window)[:-1])
+    # the newest observation holds the frame (by reference), older ones let it go
+    assert window[-1].frame is image and not any(o.has_image for o in list(window)[:-1])
 
 
 def test_fall_model_config_errors() -> None:

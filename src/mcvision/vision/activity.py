@@ -33,8 +33,9 @@ motion ≥ ``arm_motion`` or a reach), else ``standing``. Without keypoints only
 A fall confirmer (:class:`FallConfirmer`; :class:`FallModel`, a YOLO ``Normal``/
 ``Fall`` detector on the person crop, set by ``activity.fall_model``) can veto the
 ``fallen`` rule: a window it does not confirm goes on down the rules (``bending``,
-``standing``, ...). It needs the frames: :meth:`ActivityMonitor.update` cuts person
-crops from its ``image`` argument when the classifier asks (``needs_crops``).
+``standing``, ...). It needs the frames: :meth:`ActivityMonitor.update` keeps its
+``image`` argument on the newest observation when the classifier asks
+(``needs_crops``), and the person crop is cut only when the rules say ``fallen``.
 
 Smoothing (:class:`LabelSmoother`): a new label replaces the current one only
 after it was the raw label for ``min_label_s`` (2 s) of consecutive ticks, so no
@@ -167,9 +168,11 @@ class Observation:
         box: (4,) xyxy pixels.
         keypoints: (17, 3) ``x, y, score`` or None without pose.
         zones: zones the foot point is in.
-        crop: the person's (padded) BGR crop of that frame, only when the classifier
+        frame: the whole BGR frame (a reference, not a copy), only when the classifier
             asks for images (``needs_crops``, e.g. a fall model confirming ``fallen``);
-            a track keeps it on its newest observation only.
+            a track keeps it on its newest observation only. The person crop is cut
+            from it on demand (:meth:`person_crop`), i.e. only when a fall is in question.
+        crop: a person crop given directly (instead of ``frame``).
     """
 
     ts: float
@@ -177,6 +180,19 @@ class Observation:
     keypoints: np.ndarray | None = None
     zones: tuple[str, ...] = ()
     crop: np.ndarray | None = None
+    frame: np.ndarray | None = None
+
+    @property
+    def has_image(self) -> bool:
+        return self.crop is not None or self.frame is not None
+
+    def person_crop(self) -> np.ndarray | None:
+        """The given crop, else the box (padded) cut from ``frame``; None without either."""
+        if self.crop is not None:
+            return self.crop
+        if self.frame is None:
+            return None
+        return crop_person(self.frame, np.asarray(self.box, np.float32)[None])[0]
 
 
 class ActivityClassifier(Protocol):
@@ -516,7 +532,7 @@ class FallModel:
         return out
 
     def confirm(self, window: Sequence[Observation]) -> bool:
-        crop = next((o.crop for o in reversed(window) if o.crop is not None), None)
+        crop = next((o.person_crop() for o in reversed(window) if o.has_image), None)
         if crop is None:
             if not self._warned:
                 self._warned = True
@@ -619,8 +635,9 @@ class TrackActivity:
             return self.label  # out of order: ignore
         if self._first_ts is None:
             self._first_ts = obs.ts
-        if obs.crop is not None and self.window and self.window[-1].crop is not None:
-            self.window[-1] = replace(self.window[-1], crop=None)  # the newest crop only
+        if obs.has_image and self.window and self.window[-1].has_image:
+            # the newest image only
+            self.window[-1] = replace(self.window[-1], crop=None, frame=None)
         self.window.append(obs)
         while self.window and obs.ts - self.window[0].ts > self.window_s + 1e-9:
             self.window.popleft()
@@ -699,9 +716,7 @@ class ActivityMonitor:
         """
         if tracked.tracker_id is None:
             raise ValueError("ActivityMonitor.update needs tracked detections (tracker_id)")
-        crops: list[np.ndarray] | None = None
-        if image is not None and self.needs_images and len(tracked):
-            crops = crop_person(image, tracked.xyxy)
+        frame = image if self.needs_images else None  # crops are cut only if a fall is in question
         out: dict[int, str | None] = {}
         for i, tid in enumerate(tracked.tracker_id.tolist()):
             kp = tracked.keypoints[i] if tracked.keypoints is not None else None
@@ -710,7 +725,7 @@ class ActivityMonitor:
             obs = Observation(
                 ts=ts, box=tracked.xyxy[i], keypoints=kp,
                 zones=tuple(zones[i]) if zones is not None else (),
-                crop=crops[i] if crops is not None else None,
+                frame=frame,
             )
             st = self.tracks.get(tid)
             if st is None:
