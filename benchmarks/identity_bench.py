@@ -9,9 +9,9 @@ its busiest view in-process (detector, tracker, ReID) to collect the tracklet
 updates once, then feeds the same updates to a fresh :class:`SiteIdentity` (real
 LanceDB gallery and Parquet store in a temporary folder) twice:
 
-* ``per_batch``: ``gallery_flush_s = 0`` — embeddings written to LanceDB after
+* ``per_batch``: ``identity.gallery_flush_s = 0`` — embeddings written to LanceDB after
   every update batch (the old behaviour);
-* ``paced``: the default ``gallery_flush_s`` (2 s of data time).
+* ``paced``: the default ``identity.gallery_flush_s`` (2 s of data time).
 
 CPU seconds of this process (all threads, LanceDB's included) per update, and
 the ratio ``per_batch / paced``. JSON to ``benchmarks/results/identity.json``.
@@ -43,11 +43,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "identity.json"
 T0 = 1_764_000_000.0
 
 
-def site(clip: Path, root: Path, cameras: int = 2) -> SiteConfig:
+def site(clip: Path, root: Path, cameras: int = 2, gallery_flush_s: float = 2.0) -> SiteConfig:
     return parse_config({
         "site_id": "idbench",
         "cameras": [{"id": f"cam{i}", "source": str(clip), "fps": 5} for i in range(cameras)],
         "storage": {"root": str(root)},
+        "identity": {"gallery_flush_s": gallery_flush_s},
     })
 
 
@@ -64,12 +65,11 @@ def capture(cfg: SiteConfig) -> list[list[TrackletUpdate]]:
     return sorted(batches, key=lambda b: b[0].ts)
 
 
-def ingest(cfg: SiteConfig, batches: list[list[TrackletUpdate]], flush_s: float) -> dict[str, Any]:
+def ingest(cfg: SiteConfig, batches: list[list[TrackletUpdate]]) -> dict[str, Any]:
     """Feed the batches to a fresh core; CPU and wall time per update."""
     from mcvision.identity.site import SiteIdentity
 
     core = SiteIdentity(cfg)
-    core.manager.gallery_flush_s = flush_s
     n = sum(len(b) for b in batches)
     c0, w0 = time.process_time(), time.perf_counter()
     for b in batches:
@@ -77,7 +77,7 @@ def ingest(cfg: SiteConfig, batches: list[list[TrackletUpdate]], flush_s: float)
     core.close()
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     return {
-        "gallery_flush_s": flush_s,
+        "gallery_flush_s": cfg.identity.gallery_flush_s,
         "updates": n,
         "batches": len(batches),
         "cpu_ms_per_update": round(cpu / n * 1000, 4),
@@ -95,7 +95,7 @@ def run(shoppers: int, seconds: float) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count()},
     }
     for name, flush_s in (("per_batch", 0.0), ("paced", 2.0)):
-        out[name] = ingest(site(clip, tmp / name), batches, flush_s)
+        out[name] = ingest(site(clip, tmp / name, gallery_flush_s=flush_s), batches)
     out["ratio_cpu_per_batch_over_paced"] = round(
         out["per_batch"]["cpu_ms_per_update"] / out["paced"]["cpu_ms_per_update"], 3
     )

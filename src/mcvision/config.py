@@ -183,6 +183,10 @@ class TopologyConfig(_Model):
 class IdentityConfig(_Model):
     """Thresholds of the global identity matcher."""
 
+    gallery_flush_s: float = Field(
+        default=2.0, ge=0,
+        description="new embeddings reach the LanceDB gallery at most this often (data time)",
+    )
     match_threshold: float = Field(
         default=0.72, ge=-1, le=1, description="min cosine (track mean vs gallery) to match"
     )

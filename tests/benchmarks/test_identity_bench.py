@@ -39,8 +39,9 @@ def test_paced_and_per_batch_writes_store_the_same_gallery(tmp_path: Path) -> No
     bench = load_benchmark("identity_bench")
     data = batches()
     clip = tmp_path / "unused.mp4"
-    per_batch = bench.ingest(bench.site(clip, tmp_path / "a", 1), data, 0.0)
-    paced = bench.ingest(bench.site(clip, tmp_path / "b", 1), data, 2.0)
+    per_batch = bench.ingest(bench.site(clip, tmp_path / "a", 1, gallery_flush_s=0.0), data)
+    paced = bench.ingest(bench.site(clip, tmp_path / "b", 1), data)
     assert per_batch["updates"] == paced["updates"] == 3 * 12 * 2
     assert per_batch["gallery_rows"] == paced["gallery_rows"] > 0
+    assert (per_batch["gallery_flush_s"], paced["gallery_flush_s"]) == (0.0, 2.0)
     assert paced["cpu_ms_per_update"] > 0

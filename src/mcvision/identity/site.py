@@ -80,7 +80,9 @@ class SiteIdentity:
         self.calendar = BusinessCalendar.from_config(cfg.reset)
         self.store = store or EventStore.from_config(cfg)
         self.gallery = gallery or Gallery(Path(cfg.storage.gallery_dir()))
-        self.manager = IdentityManager(cfg, self.gallery, self.calendar)
+        self.manager = IdentityManager(
+            cfg, self.gallery, self.calendar, gallery_flush_s=cfg.identity.gallery_flush_s
+        )
         self.visits = VisitBook(cfg, self.calendar)
         self.latest_ts: float | None = None
         self._next_reset: float | None = None
