@@ -1,0 +1,2 @@
+"""Readers and writers for public dataset layouts: ReID crop folders (Market-1501 naming)
+and per-camera MOT-format ground truth."""
