@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sim_crops import write_crop_folder
 
 from mcvision.sim.scenario import Scenario
 
@@ -98,3 +99,12 @@ def tiny_data() -> dict:
 def tiny() -> Scenario:
     """Two 192x108 cameras, 6 s at 10 fps, two shoppers and one member of staff."""
     return Scenario.model_validate(TINY)
+
+
+@pytest.fixture
+def crop_dir(tmp_path: Path) -> Path:
+    """Five people, each seen by 2-3 of five real cameras."""
+    return write_crop_folder(
+        tmp_path / "crops",
+        {2: [1, 3], 7: [2, 4, 5], 11: [1, 2, 5], 23: [3, 4], 42: [1, 4, 5]},
+    )

@@ -6,11 +6,19 @@ from typing import Any
 import pytest
 import yaml
 
-from mcvision.sim.scenario import Scenario, ScenarioError, default_scenario, load_scenario
+from mcvision.sim.scenario import (
+    SCENARIOS,
+    Scenario,
+    ScenarioError,
+    default_scenario,
+    load_scenario,
+    resolve_scenario,
+    small_scenario,
+)
 
 
-def test_default_scenario_shape() -> None:
-    sc = default_scenario()
+def test_small_scenario_shape() -> None:
+    sc = small_scenario()
     assert [c.id for c in sc.cameras] == ["cam1", "cam2", "cam3"]
     assert sc.entrance_camera().id == "cam1"
     assert [t.overlap for t in sc.transits] == [False, True]
@@ -18,8 +26,35 @@ def test_default_scenario_shape() -> None:
     assert 60 <= sc.duration_s <= 90
 
 
+def test_default_is_the_crowded_store() -> None:
+    sc = default_scenario()
+    pop = sc.population
+    assert sc == SCENARIOS["crowded"]() == resolve_scenario(None) == resolve_scenario("crowded")
+    assert pop.shoppers >= 24 and pop.staff >= 2 and sc.duration_s >= 300 and sc.fps >= 5
+    assert pop.groups > 0 and pop.returning > 0 and pop.lookalikes >= 2
+    assert any(t.overlap for t in sc.transits)
+    assert resolve_scenario("small") == small_scenario()
+
+
+def test_unknown_scenario_name_lists_the_built_in_ones() -> None:
+    with pytest.raises(ScenarioError, match="crowded, small"):
+        resolve_scenario("busy")
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [({"groups": 30}, "groups: 30 groups"), ({"group_size": [1, 2]}, "group_size"),
+     ({"lookalikes": 1}, "needs a partner")],
+)
+def test_bad_population_is_named(update: dict[str, Any], message: str) -> None:
+    data = default_scenario().model_dump(mode="json")
+    data["population"].update(update)
+    with pytest.raises(ValueError, match=message):
+        Scenario.model_validate(data)
+
+
 def test_person_height_grows_towards_the_camera() -> None:
-    cam = default_scenario().cameras[0]
+    cam = small_scenario().cameras[0]
     assert cam.person_height(cam.horizon * cam.height) == pytest.approx(0.28 * 360)
     assert cam.person_height(360) == pytest.approx(0.5 * 360)
 

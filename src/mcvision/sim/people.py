@@ -1,10 +1,18 @@
-"""Cut real people out of MOT-format sequences, grouped by ground-truth identity.
+"""Real people for the simulator: MOT-format sequences, or ReID crop folders in Market-1501 naming.
 
 A MOT sequence is a folder with ``img1/*.jpg``, ``gt/gt.txt`` and ``seqinfo.ini``.
 ``gt.txt`` rows are ``frame, id, x, y, w, h, flag, class, visibility`` (class 1 =
 pedestrian). Every well-visible, fully-in-frame box of a pedestrian becomes a
 :class:`Cutout` (a BGR patch and a soft alpha matte); the cutouts of one
 identity form a :class:`Sprite` that animates one simulated person.
+
+A **ReID crop folder** (``PPPP_cC…jpg``, e.g. Market-1501's ``bounding_box_train``:
+751 people, each seen by 2-6 real cameras) gives people with *real cross-camera
+appearance*: a sprite keeps its crops per real camera (:attr:`Sprite.views`), and
+:meth:`Sprite.assign_views` ties each simulated camera to one real camera (different
+real cameras for different simulated cameras wherever the person has enough), so
+the same person looks on two simulated cameras the way two real cameras saw them.
+:func:`mcvision.sim.crop_people.load_crop_sprites` picks such people (seeded).
 
 Mattes come from either
 
@@ -29,7 +37,7 @@ from __future__ import annotations
 import configparser
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -104,15 +112,44 @@ class Cutout:
 
 @dataclass(eq=False)
 class Sprite:
-    """Every cutout of one ground-truth identity of one sequence."""
+    """Every cutout of one real person.
 
-    key: str  # "<sequence>#<id>"
+    ``cutouts`` are all of them; for a person from a ReID crop folder ``views`` holds
+    them per real camera (``"c1"`` …), and a simulated camera shows one view only.
+    """
+
+    key: str  # "<sequence>#<id>" or "<crop folder>:<person>"
     cutouts: list[Cutout]
+    views: dict[str, list[Cutout]] = field(default_factory=dict)
+    colour: str | None = None  # dominant clothing colour (crop folders), see dominant_colour
 
     @property
     def height(self) -> float:
         """Median cutout height in pixels (the person's native size)."""
         return float(np.median([c.height for c in self.cutouts]))
+
+    def assign_views(self, camera_ids: Sequence[str], rng: np.random.Generator) -> dict[str, str]:
+        """Simulated camera → real camera (view): distinct views while there are enough.
+
+        The views are shuffled with ``rng``; camera ``k`` gets view ``k mod n``, so two
+        simulated cameras share a real one only when the person has fewer views than
+        there are cameras. Empty for a person without views (MOT sequences).
+
+        Example:
+            >>> s = Sprite("m:1", [], views={"c1": [], "c3": [], "c5": []})
+            >>> v = s.assign_views(["a", "b", "c"], np.random.default_rng(0))
+            >>> sorted(v.values())
+            ['c1', 'c3', 'c5']
+        """
+        if not self.views:
+            return {}
+        names = sorted(self.views)
+        order = [names[int(i)] for i in rng.permutation(len(names))]
+        return {cam: order[k % len(order)] for k, cam in enumerate(camera_ids)}
+
+    def view_cutouts(self, view: str | None) -> list[Cutout]:
+        """The cutouts of one real camera (all cutouts when ``view`` is None)."""
+        return self.views[view] if view is not None else self.cutouts
 
 
 def _read_seqinfo(root: Path) -> tuple[str, int, int, str, str]:

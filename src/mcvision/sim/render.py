@@ -2,7 +2,8 @@
 
 :func:`run_sim` is the whole job behind ``mcvision sim``:
 
-1. cut people out of the MOT sequences (:mod:`mcvision.sim.people`), largest first;
+1. take the people: cut out of MOT sequences (:mod:`mcvision.sim.people`), largest
+   first, or real per-camera crops of ReID crop folders (:mod:`mcvision.sim.crop_people`);
 2. plan routes (:mod:`mcvision.sim.routes`) for staff and shoppers;
 3. draw each camera's floor (a textured synthetic store), paste people far to
    near at their perspective size (never above their native size), apply the
@@ -36,9 +37,10 @@ from shapely import contains_xy
 from shapely.geometry import Polygon
 
 from mcvision.config import LineConfig, VisitConfig, parse_config
+from mcvision.sim.crop_people import is_crop_folder, load_crop_sprites
 from mcvision.sim.people import Sprite, load_sprites
 from mcvision.sim.routes import PersonPlan, plan_people
-from mcvision.sim.scenario import CameraSpec, Scenario, default_scenario, load_scenario
+from mcvision.sim.scenario import CameraSpec, Scenario, resolve_scenario
 from mcvision.sim.truth import (
     GroundTruth,
     GTBox,
@@ -131,12 +133,12 @@ def _lighting(cam: CameraSpec) -> np.ndarray:
 class _SpriteCache:
     def __init__(self, sprites: Sequence[Sprite]) -> None:
         self.sprites = sprites
-        self._cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._cache: dict[tuple[int, str | None, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def get(self, sprite: int, frame: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        key = (sprite, frame, height)
+    def get(self, sprite: int, view: str | None, frame: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        key = (sprite, view, frame, height)
         if key not in self._cache:
-            c = self.sprites[sprite].cutouts[frame]
+            c = self.sprites[sprite].view_cutouts(view)[frame]
             s = height / self.sprites[sprite].height
             ow = max(4, round(c.width * s))
             oh = max(8, round(c.height * s))
@@ -162,6 +164,9 @@ def render_scenario(
     """Write the videos and return the ground truth (not yet saved) and the plans."""
     rng = np.random.default_rng([seed, 1])
     plans = plan_people(sc, len(sprites), rng)
+    view_rng = np.random.default_rng([seed, 3])  # its own stream: MOT renders stay as they were
+    cam_ids = [c.id for c in sc.cameras]
+    views = [sprites[p.sprite].assign_views(cam_ids, view_rng) for p in plans]
     cache = _SpriteCache(sprites)
     n_frames = sc.frames
     frames_gt: dict[str, list[list[GTBox]]] = {}
@@ -192,10 +197,11 @@ def render_scenario(
                 for _, pi, (x, y, moving) in here:
                     plan = plans[pi]
                     spr = sprites[plan.sprite]
-                    n = len(spr.cutouts)
+                    view = views[pi].get(cam.id)
+                    n = len(spr.view_cutouts(view))
                     fidx = _anim_frame(n, i) if moving else pi % n
                     height = max(8, round(min(spr.height, cam.person_height(y))))
-                    s_img, s_alpha = cache.get(plan.sprite, fidx, height)
+                    s_img, s_alpha = cache.get(plan.sprite, view, fidx, height)
                     sh, sw = s_alpha.shape
                     x1, y1 = round(x - sw / 2), round(y) - sh
                     cx1, cy1 = max(0, x1), max(0, y1)
@@ -241,7 +247,7 @@ def render_scenario(
                 lines={ln.name: (_r(cam.px(ln.points[0])), _r(cam.px(ln.points[1]))) for ln in cam.lines},
             )
         )
-    gt = _ground_truth(sc, seed, plans, sprites, frames_gt, gt_cams)
+    gt = _ground_truth(sc, seed, plans, sprites, frames_gt, gt_cams, views)
     return gt, plans
 
 
@@ -256,6 +262,7 @@ def _ground_truth(
     sprites: Sequence[Sprite],
     frames_gt: dict[str, list[list[GTBox]]],
     gt_cams: list[GTCamera],
+    views: list[dict[str, str]],
 ) -> GroundTruth:
     vc = VisitConfig()
     fps = sc.fps
@@ -272,7 +279,7 @@ def _ground_truth(
             for b in boxes:
                 seen.setdefault(b.id, []).append((i, cam, b))
     people = []
-    for plan in plans:
+    for pi, plan in enumerate(plans):
         obs = sorted(seen.get(plan.person_id, []), key=lambda o: (o[0], o[1]))
         if not obs:
             continue
@@ -320,6 +327,8 @@ def _ground_truth(
             GTPerson(
                 id=plan.person_id, source=sprites[plan.sprite].key, is_staff=plan.is_staff,
                 visits=visits, appearances=apps.get(plan.person_id, []),
+                views={c: v for c, v in views[pi].items() if c in {o[1] for o in obs}},
+                colour=sprites[plan.sprite].colour, group=plan.group,
             )
         )
     return GroundTruth(
@@ -456,6 +465,57 @@ def _occlusions(gt: GroundTruth) -> int:
     )
 
 
+def load_people(
+    people_dirs: Sequence[str | Path],
+    sc: Scenario,
+    *,
+    seed: int,
+    n_people: int,
+    seg_weights: str | Path | None = None,
+) -> tuple[list[Sprite], dict[str, Any], str]:
+    """Sprites from MOT sequences and/or ReID crop folders, the people report, the matting used.
+
+    ReID crop folders (Market-1501 naming) give people with real per-camera appearance
+    (:mod:`mcvision.sim.crop_people`); MOT folders give cut-outs (:mod:`mcvision.sim.people`).
+    When the scenario asks for ``seg`` mattes and no segmentation model can be found,
+    feathered boxes are used and the matting says why.
+    """
+    crop_dirs = [d for d in people_dirs if is_crop_folder(d)]
+    mot_dirs = [d for d in people_dirs if d not in crop_dirs]
+    matting: str = sc.matting
+
+    def load(how: str) -> tuple[list[Sprite], dict[str, Any]]:
+        sprites: list[Sprite] = []
+        info: dict[str, Any] = {}
+        if crop_dirs:
+            sprites, info = load_crop_sprites(
+                crop_dirs, n_people, seed=seed, lookalikes=sc.population.lookalikes,
+                n_cameras=len(sc.cameras), matting=how, seg_weights=seg_weights,  # type: ignore[arg-type]
+            )
+            info = {"crop_people": info}
+        if mot_dirs and len(sprites) < n_people:
+            sprites += load_sprites(
+                mot_dirs, min_height=sc.min_person_height, matting=how,  # type: ignore[arg-type]
+                seg_weights=seg_weights, max_sprites=n_people - len(sprites),
+            )
+        return sprites, info
+
+    try:
+        sprites, info = load(sc.matting)
+    except WeightsNotFound as err:  # no segmentation model here: soft box crops instead
+        matting = f"feather (seg model unavailable: {err})"
+        sprites, info = load("feather")
+    return sprites, info, matting
+
+
+def _groups(gt: GroundTruth) -> list[list[str]]:
+    by: dict[int, list[str]] = {}
+    for p in gt.people:
+        if p.group is not None:
+            by.setdefault(p.group, []).append(p.id)
+    return [sorted(v) for _, v in sorted(by.items())]
+
+
 def run_sim(
     people_dirs: Sequence[str | Path],
     out: str | Path,
@@ -471,10 +531,12 @@ def run_sim(
     """Render a scenario with people cut from ``people_dirs`` into ``out``.
 
     Args:
-        people_dirs: folders with MOT-format sequences (see :mod:`mcvision.sim.people`).
+        people_dirs: folders with MOT-format sequences (see :mod:`mcvision.sim.people`) or
+            ReID crop folders in Market-1501 naming (see :mod:`mcvision.sim.crop_people`).
         out: output folder (created).
         seed: everything random is drawn from it.
-        scenario_path: a scenario YAML; default: :func:`~mcvision.sim.scenario.default_scenario`.
+        scenario_path: a built-in scenario's name (``crowded``, ``small``) or a scenario YAML;
+            default: :func:`~mcvision.sim.scenario.default_scenario` (crowded).
         scenario: a scenario object (wins over ``scenario_path``).
         check_detector: run the person detector on a sample of frames (``render_report.json``).
         detector_weights: the detector used for that check.
@@ -488,22 +550,13 @@ def run_sim(
         ScenarioError: a bad scenario file.
         PeopleError: no usable person in ``people_dirs``.
     """
-    sc = scenario or (load_scenario(scenario_path) if scenario_path else default_scenario())
+    sc = scenario or resolve_scenario(scenario_path)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     n_people = sc.population.shoppers + sc.population.staff
-    matting = sc.matting
-    try:
-        sprites = load_sprites(
-            people_dirs, min_height=sc.min_person_height, matting=sc.matting,
-            seg_weights=seg_weights, max_sprites=max(n_people, 1),
-        )
-    except WeightsNotFound as err:  # no segmentation model here: soft box crops instead
-        matting = f"feather (seg model unavailable: {err})"
-        sprites = load_sprites(
-            people_dirs, min_height=sc.min_person_height, matting="feather",
-            max_sprites=max(n_people, 1),
-        )
+    sprites, people_info, matting = load_people(
+        people_dirs, sc, seed=seed, n_people=max(n_people, 1), seg_weights=seg_weights
+    )
     gt, _ = render_scenario(sc, sprites, out, seed)
     gt_path = out / "ground_truth.json"
     dump_ground_truth(gt, gt_path)
@@ -523,6 +576,11 @@ def run_sim(
         "occluded_frames": _occlusions(gt),
         "matting": matting,
         "sources": {p.id: p.source for p in gt.people},
+        "max_people_in_view": {
+            cam: max((len(b) for b in rows), default=0) for cam, rows in sorted(gt.frames.items())
+        },
+        "groups": _groups(gt),
+        **people_info,
     }
     if len(gt.people) < n_people:
         report["warning"] = (

@@ -10,7 +10,9 @@ walk between two cameras takes; ``overlap`` pairs see the same floor, so a
 person is on both for a moment.
 
 A scenario is YAML-loadable (:func:`load_scenario`); :func:`default_scenario`
-is the built-in three-camera store.
+is the built-in crowded three-camera store (:func:`crowded_scenario`);
+:func:`small_scenario` is the earlier 80-second store with six people. Both are
+in :data:`SCENARIOS`, and :func:`resolve_scenario` takes a name or a YAML path.
 
 Example:
     >>> sc = default_scenario()
@@ -18,10 +20,13 @@ Example:
     (['cam1', 'cam2', 'cam3'], 'cam1')
     >>> sc.transit("cam3", "cam2").overlap
     True
+    >>> sorted(SCENARIOS), resolve_scenario("small").population.shoppers
+    (['crowded', 'small'], 5)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +41,7 @@ OUTSIDE = "outside"
 
 __all__ = [
     "OUTSIDE",
+    "SCENARIOS",
     "CameraSpec",
     "DoorSpec",
     "LineSpec",
@@ -44,8 +50,11 @@ __all__ = [
     "ScenarioError",
     "TransitSpec",
     "ZoneSpec",
+    "crowded_scenario",
     "default_scenario",
     "load_scenario",
+    "resolve_scenario",
+    "small_scenario",
 ]
 
 
@@ -172,9 +181,25 @@ class PopulationSpec(_M):
     return_gap_s: Range = (3.0, 8.0)
     walk_speed: float = Field(default=0.16, gt=0, le=2, description="frame widths per second")
     overlap_s: Range = Field(default=(1.0, 2.0), description="time seen on both overlap cameras")
+    groups: int = Field(default=0, ge=0, description="groups of shoppers who walk in together")
+    group_size: tuple[int, int] = Field(default=(2, 3), description="people per group, min and max")
+    lookalikes: int = Field(
+        default=0, ge=0,
+        description="people chosen to share their dominant clothing colour with another person"
+        " (ReID crop folders only)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PopulationSpec:
+        if self.group_size[0] < 2 or self.group_size[1] < self.group_size[0]:
+            raise ValueError(f"group_size: expected 2 <= min <= max, got {list(self.group_size)}")
+        if self.groups * self.group_size[0] > self.shoppers:
+            raise ValueError(
+                f"groups: {self.groups} groups of at least {self.group_size[0]} need more than"
+                f" {self.shoppers} shoppers"
+            )
+        if self.lookalikes == 1:
+            raise ValueError("lookalikes: a look-alike needs a partner (0 or >= 2)")
         if self.zones_per_visit[0] < 0 or self.zones_per_visit[1] < self.zones_per_visit[0]:
             raise ValueError(f"zones_per_visit: expected 0 <= min <= max, got {self.zones_per_visit}")
         _range(self.arrivals_s, "arrivals_s")
@@ -261,8 +286,8 @@ class Scenario(_M):
         return round(self.duration_s * self.fps)
 
 
-def default_scenario() -> Scenario:
-    """The built-in store: entrance (cam1), an aisle (cam2) and a back room (cam3).
+def small_scenario() -> Scenario:
+    """The small store: entrance (cam1), an aisle (cam2) and a back room (cam3).
 
     cam1 → cam2 is a 3-8 s walk out of view; cam2 and cam3 overlap. 80 s at 10 fps,
     640×360, five shoppers (one leaves and comes back) and one member of staff.
@@ -303,6 +328,63 @@ def default_scenario() -> Scenario:
             TransitSpec(a="cam2", b="cam3", min_s=0.0, max_s=4.0, overlap=True),
         ],
     )
+
+
+def crowded_scenario() -> Scenario:
+    """The crowded store (the default): the small store's three cameras, busy for five minutes.
+
+    24 shoppers and 2 staff over 300 s at 5 fps: groups of 2-3 walk in together (side
+    by side, crossing and occluding each other and other shoppers), 4 shoppers come back
+    the same day, 8 people are chosen in look-alike sets (the same dominant clothing
+    colour) when the people come from a ReID crop folder, cam2 and cam3 watch the same
+    floor from different sides (a person is on both for 2-5 s), and up to about eight
+    people are in one view at a time (``render_report.json`` gives the measured peak).
+    """
+    data = small_scenario().model_dump()
+    for cam in data["cameras"]:
+        for z in cam["zones"]:
+            z["dwell_s"] = (6.0, 16.0)
+    data.update(
+        fps=5.0,
+        duration_s=300.0,
+        transits=[
+            {"a": "cam1", "b": "cam2", "min_s": 3.0, "max_s": 8.0},
+            {"a": "cam2", "b": "cam3", "min_s": 0.0, "max_s": 6.0, "overlap": True},
+        ],
+        population={
+            "shoppers": 24, "staff": 2, "returning": 4, "zones_per_visit": (1, 3),
+            "arrivals_s": (1.0, 200.0), "return_gap_s": (5.0, 25.0), "overlap_s": (2.0, 5.0),
+            "groups": 4, "group_size": (2, 3), "lookalikes": 8,
+        },
+    )
+    return Scenario.model_validate(data)
+
+
+#: Built-in scenarios by name (``mcvision sim --scenario NAME``).
+SCENARIOS: dict[str, Callable[[], Scenario]] = {"crowded": crowded_scenario, "small": small_scenario}
+
+
+def default_scenario() -> Scenario:
+    """The default scenario: :func:`crowded_scenario`."""
+    return crowded_scenario()
+
+
+def resolve_scenario(name_or_path: str | Path | None) -> Scenario:
+    """A built-in scenario by name (see :data:`SCENARIOS`), a YAML file, or the default (None).
+
+    Raises:
+        ScenarioError: neither a known name nor a valid scenario file.
+    """
+    if name_or_path is None:
+        return default_scenario()
+    if str(name_or_path) in SCENARIOS:
+        return SCENARIOS[str(name_or_path)]()
+    p = Path(name_or_path)
+    if not p.exists() and p.suffix not in (".yaml", ".yml"):
+        raise ScenarioError(
+            f"{name_or_path!r}: neither a built-in scenario ({', '.join(sorted(SCENARIOS))}) nor a file"
+        )
+    return load_scenario(p)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -97,10 +97,15 @@ class GTAppearance(_M):
 
 class GTPerson(_M):
     id: str
-    source: str = Field(description="where the person's cutouts come from (sequence#id)")
+    source: str = Field(description="where the person's cutouts come from (sequence#id or folder:person)")
     is_staff: bool
     visits: list[GTVisit]
     appearances: list[GTAppearance]
+    views: dict[str, str] = Field(
+        default_factory=dict, description="simulated camera -> the real camera its crops come from"
+    )
+    colour: str | None = Field(default=None, description="dominant clothing colour (crop folders)")
+    group: int | None = Field(default=None, description="walks in with the others of this group")
 
 
 class GTCamera(_M):
