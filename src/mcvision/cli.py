@@ -366,13 +366,17 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sim",
         help="render a multi-camera store scene with ground truth from real people",
-        description="Cut people out of MOT sequences and render cameras, site.yaml and truth.",
+        description="Render cameras, site.yaml and ground truth (also as MOT-format files in gt/)"
+        " with real people: cut out of MOT sequences, or crops of a ReID crop folder in"
+        " Market-1501 naming, each simulated camera showing a person as one real camera saw them.",
     )
     p.add_argument("--people", action="append", required=True, metavar="DIR",
-                   help="folder of MOT-format sequences (repeatable)")
+                   help="folder of MOT-format sequences, or a ReID crop folder in Market-1501"
+                   " naming such as market1501/bounding_box_train (repeatable)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scenario", help="scenario YAML (default: the built-in store)")
+    p.add_argument("--scenario", help="a built-in scenario (crowded, small) or a scenario YAML"
+                   " (default: crowded)")
     p.add_argument("--no-detector-check", action="store_true",
                    help="skip measuring the detector's recall on the render")
     p.set_defaults(handler=_sim)
@@ -397,13 +401,54 @@ def _sim(args: argparse.Namespace, ctx: Context) -> int:
 def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
-        help="run a rendered scene (or read its store) and score it against the ground truth",
+        help="score a store against a rendered scene's ground truth or a store's labelled footage",
+        description="Score identities, visits and zone dwell. Either OUT, a simulator's output"
+        " folder (run the scene, or read --store), or --gt DIR, a folder of labelled footage"
+        " (<camera>.txt in MOT format, cameras.csv, optional visits.csv, zones.csv, staff.csv)"
+        " scored against --store.",
     )
-    p.add_argument("out", help="the simulator's output folder")
+    p.add_argument("out", nargs="?", help="the simulator's output folder")
+    p.add_argument("--gt", metavar="DIR", help="labelled-footage folder (MOT format) to score against")
     p.add_argument("--store", help="score an existing store root instead of running the scene")
+    p.add_argument("--start-time", metavar="T",
+                   help="the videos' first frame: epoch seconds or ISO-8601 with a zone"
+                   " (default: estimated from the track points)")
+    p.add_argument("--config", help="site config YAML (with --gt: camera sizes and rates missing"
+                   " from cameras.csv, visit timeout, site ID)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_eval)
+
+
+def _start_time(text: str | None) -> float | None:
+    """``--start-time``: epoch seconds or an ISO-8601 time with a zone (Z, +05:30, ...)."""
+    import math
+    import re
+
+    if text is None:
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(v):
+            raise UsageError(f"--start-time: {text!r} is not a time")
+        return v
+    import pendulum
+
+    if not re.search(r"(Z|[+-]\d{2}(:?\d{2})?)$", text.strip(), re.IGNORECASE):
+        raise UsageError(
+            f"--start-time: {text!r} has no zone: give epoch seconds or ISO-8601 with a zone,"
+            " e.g. 2026-01-05T08:00:00+05:30 or ...Z"
+        )
+    try:
+        t = pendulum.parse(text.strip())
+    except ValueError as err:  # pendulum's ParserError is one
+        raise UsageError(f"--start-time: {text!r} is not epoch seconds or ISO-8601: {err}") from None
+    if not isinstance(t, pendulum.DateTime):
+        raise UsageError(f"--start-time: {text!r} is not a date and time")
+    return float(t.timestamp())
 
 
 def _eval(args: argparse.Namespace, ctx: Context) -> int:
@@ -411,20 +456,37 @@ def _eval(args: argparse.Namespace, ctx: Context) -> int:
 
     from mcvision.evaluate.score import evaluate, format_report
 
-    out = Path(args.out)
-    start_ts = None
-    if args.store:
-        store_root = Path(args.store)
-    else:
-        cfg = load_config(out / "site.yaml")
-        store_root = Path(cfg.storage.root)
-        if store_root.exists():
-            import shutil
+    if (args.out is None) == (args.gt is None):
+        raise UsageError("give either OUT (a simulator's output folder) or --gt DIR, not both")
+    start_ts = _start_time(args.start_time)
+    if args.gt is not None:
+        from mcvision.datasets.mot import MOTFormatError
+        from mcvision.evaluate.labelled import evaluate_labelled
 
-            shutil.rmtree(store_root)  # a scene is scored on a fresh run
-        start_ts = ctx.clock()
-        run_site(cfg, ctx, until_end=True, start_ts=start_ts, progress=not args.no_progress)
-    report = evaluate(out, store_root, start_ts=start_ts)
+        if not args.store:
+            raise UsageError("--gt needs --store (the store root of the run on that footage)")
+        cfg = load_config(args.config) if args.config else None
+        try:
+            report = evaluate_labelled(args.gt, Path(args.store), start_ts=start_ts, config=cfg)
+        except MOTFormatError as err:
+            raise UsageError(str(err)) from None
+        except ValueError as err:  # e.g. nothing in the store to align with
+            print(f"mcvision eval: {err}", file=ctx.stderr)
+            return 1
+    else:
+        out = Path(args.out)
+        if args.store:
+            store_root = Path(args.store)
+        else:
+            cfg = load_config(out / "site.yaml")
+            store_root = Path(cfg.storage.root)
+            if store_root.exists():
+                import shutil
+
+                shutil.rmtree(store_root)  # a scene is scored on a fresh run
+            start_ts = ctx.clock() if start_ts is None else start_ts
+            run_site(cfg, ctx, until_end=True, start_ts=start_ts, progress=not args.no_progress)
+        report = evaluate(out, store_root, start_ts=start_ts)
     if args.json:
         ctx.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
