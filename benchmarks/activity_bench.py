@@ -85,14 +85,14 @@ def people_dir() -> Path:
 
 
 def scenario(duration_s: float = 40.0, fps: float = 5.0, shoppers: int = 3) -> Scenario:
-    """One camera: the default entrance camera with a second zone and the street door only.
+    """One camera: the small store's entrance camera with a second zone and the street door only.
 
     Shoppers arrive in the first third, dwell 3-6 s at one or two zones and leave; one
     member of staff walks from zone to zone and dwells there throughout.
     """
-    from mcvision.sim.scenario import default_scenario
+    from mcvision.sim.scenario import small_scenario
 
-    base = default_scenario()
+    base = small_scenario()
     cam = base.cameras[0].model_copy(
         update={
             "doors": [DoorSpec(to=OUTSIDE, point=(0.04, 0.82))],

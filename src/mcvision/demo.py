@@ -136,7 +136,7 @@ def find_people(name: str = PEOPLE) -> Path:
 
 
 def demo_scenario(duration_s: float = 60.0, fps: float = 10.0, shoppers: int = 4) -> Any:
-    """The built-in store (three cameras) cut to ``duration_s``, for the demo and tests.
+    """The small built-in store (three cameras) cut to ``duration_s``, for the demo and tests.
 
     Shoppers arrive in the first third of the scene so their visits end in time; one
     of them leaves and comes back; a member of staff stays throughout.
@@ -146,9 +146,9 @@ def demo_scenario(duration_s: float = 60.0, fps: float = 10.0, shoppers: int = 4
         >>> (sc.duration_s, sc.fps, len(sc.cameras), sc.population.shoppers)
         (30.0, 5.0, 3, 2)
     """
-    from mcvision.sim.scenario import default_scenario
+    from mcvision.sim.scenario import small_scenario
 
-    sc = default_scenario()
+    sc = small_scenario()
     pop = sc.population.model_copy(
         update={
             "shoppers": shoppers,

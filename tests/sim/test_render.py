@@ -135,3 +135,34 @@ def test_detector_finds_the_rendered_people(assets: Path, tiny: Scenario, tmp_pa
     assert det["recall"] >= 0.8, det
     assert report["matting"] == "feather"
     assert np.isclose(det["recall"], det["detected"] / det["gt_boxes"], atol=1e-3)
+
+
+def test_labelled_truth_folder_scores_like_the_ground_truth(rendered, tmp_path: Path) -> None:
+    """``gt/`` (MOT format) and ``ground_truth.json`` give the same numbers on one render."""
+    from mcvision.analytics.store import EventStore
+    from mcvision.evaluate.labelled import evaluate_labelled
+    from mcvision.evaluate.score import evaluate
+    from mcvision.types import Records, TrackPoint, Visit
+
+    gt = load_ground_truth(rendered.ground_truth)
+    assert (rendered.labelled_truth / "cameras.csv").is_file()
+    assert sorted(p.name for p in rendered.labelled_truth.glob("*.txt")) == ["a.txt", "b.txt"]
+    start, day = 1_764_000_000.0, "2025-11-24"
+    rec = Records()
+    for cam in gt.cameras:  # camera b gives everyone a second ID: a cross-camera miss
+        for i, boxes in enumerate(gt.frames[cam.id]):
+            for b in boxes:
+                gid = b.id if cam.id == "a" else f"{b.id}-b"
+                rec.track_points.append(TrackPoint(gt.site_id, day, cam.id, gid, "v", start + i / gt.fps,
+                                                   b.foot[0] / cam.width, b.foot[1] / cam.height))
+    for p in gt.people:
+        for k, v in enumerate(p.visits):
+            rec.visits.append(Visit(f"{p.id}-{k}", gt.site_id, day, p.id, start + v.in_s, start + v.out_s,
+                                    closed=True))
+    store = EventStore(tmp_path / "store" / "events", gt.site_id)
+    store.write(rec)
+    store.flush()
+    sim = evaluate(rendered.out_dir, tmp_path / "store", start_ts=start)
+    lab = evaluate_labelled(rendered.labelled_truth, tmp_path / "store", start_ts=start)
+    assert lab.tracking == sim.tracking and lab.visits == sim.visits
+    assert sim.tracking.fragmentation is not None and sim.tracking.fragmentation > 0

@@ -8,7 +8,8 @@
 3. draw each camera's floor (a textured synthetic store), paste people far to
    near at their perspective size (never above their native size), apply the
    camera's gain, colour cast and sensor noise, and write ``<camera>.mp4``;
-4. write ``ground_truth.json`` (:mod:`mcvision.sim.truth`), ``site.yaml`` (a
+4. write ``ground_truth.json`` (:mod:`mcvision.sim.truth`), the same truth as
+   labelled footage in ``gt/`` (MOT format, :mod:`mcvision.sim.mot_export`), ``site.yaml`` (a
    :class:`~mcvision.config.SiteConfig` for ``mcvision run``) and
    ``render_report.json``, which includes the person detector's recall on its
    own ground truth, measured on frames decoded back from the MP4s.
@@ -38,6 +39,7 @@ from shapely.geometry import Polygon
 
 from mcvision.config import LineConfig, VisitConfig, parse_config
 from mcvision.sim.crop_people import is_crop_folder, load_crop_sprites
+from mcvision.sim.mot_export import write_labelled_truth
 from mcvision.sim.people import Sprite, load_sprites
 from mcvision.sim.routes import PersonPlan, plan_people
 from mcvision.sim.scenario import CameraSpec, Scenario, resolve_scenario
@@ -69,6 +71,7 @@ class SimResult:
     site_config: Path
     ground_truth: Path
     report_path: Path
+    labelled_truth: Path  # gt/: the truth in MOT format (mcvision eval --gt)
     report: dict[str, Any] = field(default_factory=dict)
 
 
@@ -560,6 +563,7 @@ def run_sim(
     gt, _ = render_scenario(sc, sprites, out, seed)
     gt_path = out / "ground_truth.json"
     dump_ground_truth(gt, gt_path)
+    labelled = write_labelled_truth(gt, out / "gt")  # the same truth as labelled footage
     site = out / "site.yaml"
     site.write_text(yaml.safe_dump(site_config_dict(sc, gt), sort_keys=False))
     report: dict[str, Any] = {
@@ -598,5 +602,5 @@ def run_sim(
     report_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     return SimResult(
         out_dir=out, videos={c.id: out / c.video for c in gt.cameras}, site_config=site,
-        ground_truth=gt_path, report_path=report_path, report=report,
+        ground_truth=gt_path, report_path=report_path, labelled_truth=labelled, report=report,
     )
