@@ -270,7 +270,7 @@ class SegmenterConfig(_Model):
 
 
 class ReIDConfig(_Model):
-    backend: Literal["onnx", "torchreid"] = "onnx"
+    backend: Literal["onnx", "openvino", "torchreid"] = "onnx"
     weights: str = "osnet_x0_25_msmt17.onnx"
     arch: str = "osnet_x0_25"
     device: str = "cpu"

@@ -17,12 +17,14 @@ from mcvision.vision.reid import (
     IMAGENET_STD,
     REID_BACKENDS,
     OnnxReID,
+    OpenVinoReID,
     ReIDEmbedder,
     TorchreidReID,
     build_reid,
     convert_osnet_onnx_to_torchreid,
     l2_normalize,
     preprocess,
+    preprocess_bgr,
 )
 from mcvision.vision.weights import WeightsCorrupt, WeightsNotFound
 
@@ -118,7 +120,23 @@ def test_embed_detections_uses_dets_mask_by_default() -> None:
 def test_registry_names() -> None:
     assert REID_BACKENDS["onnx"] is OnnxReID
     assert REID_BACKENDS["torchreid"] is TorchreidReID
-    assert sorted(REID_BACKENDS) == ["onnx", "torchreid"]
+    assert REID_BACKENDS["openvino"] is OpenVinoReID
+    assert sorted(REID_BACKENDS) == ["onnx", "openvino", "torchreid"]
+
+
+def test_bgr_preprocess_keeps_bgr_0_255() -> None:
+    crop = np.zeros((64, 32, 3), np.uint8)
+    crop[..., 0], crop[..., 2] = 200, 10  # blue-ish in BGR
+    batch = preprocess_bgr([crop])
+    assert batch.shape == (1, 3, 256, 128) and batch.dtype == np.float32
+    assert batch[0, 0].mean() == pytest.approx(200) and batch[0, 2].mean() == pytest.approx(10)
+    with pytest.raises(ValueError, match="crop 0: expected uint8"):
+        preprocess_bgr([crop.astype(np.float32)])
+
+
+def test_openvino_backend_missing(tmp_path: Path) -> None:
+    with pytest.raises(WeightsNotFound, match="OpenVINO ReID model"):
+        OpenVinoReID(tmp_path / "nothing")
 
 
 # ------------------------------------------------------------------ ONNX backend (synthetic)
@@ -237,6 +255,29 @@ def _prw_crops(assets: Path) -> tuple[list[np.ndarray], list[str]]:
 def converted(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reid") / "osnet_x0_25_msmt17.pth"
     return convert_osnet_onnx_to_torchreid(assets / OSNET, out, arch="osnet_x0_25")
+
+
+@pytest.mark.assets
+def test_openvino_retail_reid_real(assets: Path) -> None:
+    """Intel's retail-0286: BGR 0-255 input, 256-d, batched = one by one, person 0001 apart."""
+    cfg = ReIDConfig(backend="openvino", weights="reid_openvino/person-reidentification-retail-0286")
+    reid = build_reid(cfg)
+    assert isinstance(reid, OpenVinoReID) and reid.dim == 256 and reid.input_hw == (256, 128)
+    crops, labels = _prw_crops(assets)
+    together = reid.embed(crops)
+    alone = np.concatenate([reid.embed([c]) for c in crops])
+    np.testing.assert_allclose(together, alone, atol=2e-3)
+    sim = together @ together.T
+    same = [sim[i, j] for i in range(len(labels)) for j in range(i) if labels[i] == labels[j] == "0001"]
+    diff = [sim[i, j] for i in range(len(labels)) for j in range(i) if (labels[i] == "0001") != (labels[j] == "0001")]
+    assert min(same) > max(diff)  # the woman in white, across cameras, against everyone else
+    # feeding it ImageNet-normalised RGB (the OSNet contract) breaks that separation margin
+    wrong = l2_normalize(np.asarray(reid._forward(preprocess(crops)), np.float32))
+    ws = wrong @ wrong.T
+    margin = min(same) - max(diff)
+    w_same = [ws[i, j] for i in range(len(labels)) for j in range(i) if labels[i] == labels[j] == "0001"]
+    w_diff = [ws[i, j] for i in range(len(labels)) for j in range(i) if (labels[i] == "0001") != (labels[j] == "0001")]
+    assert min(w_same) - max(w_diff) < margin
 
 
 @pytest.mark.assets

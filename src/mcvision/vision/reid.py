@@ -1,13 +1,17 @@
 """Person re-identification embedders: crops in, L2-normalised vectors out.
 
 Every backend keeps one contract (:class:`ReIDEmbedder`): ``embed(crops)`` takes BGR uint8
-crops of any size and returns an (N, D) float32 array of unit vectors; the same
-preprocessing (resize to 256×128, BGR→RGB, /255, ImageNet mean/std, NCHW float32) runs
-for all, in chunks of ``batch_size``. Backends are picked by name from
-:data:`REID_BACKENDS` through :func:`build_reid`:
+crops of any size and returns an (N, D) float32 array of unit vectors, in chunks of
+``batch_size``. The input contract is the model's: OSNet exports take 256×128 RGB, /255,
+ImageNet mean/std (:func:`preprocess`); Intel's retail ReID IRs take 256×128 **BGR 0-255**
+with the normalisation inside the model (:func:`preprocess_bgr`). Backends are picked by
+name from :data:`REID_BACKENDS` through :func:`build_reid`:
 
 * ``onnx``: onnxruntime (CPU; CUDA when asked for and available), e.g. the OSNet export
   ``osnet_x0_25_msmt17.onnx``;
+* ``openvino``: an OpenVINO IR folder or ``.xml``, e.g. Intel's
+  ``reid_openvino/person-reidentification-retail-0286`` (256-d), reshaped to a dynamic
+  batch so one call embeds a whole batch;
 * ``torchreid``: a torchreid model (``arch``) with a ``.pth``/``.pt`` state dict; fp16 on
   CUDA. An ``.onnx`` OSNet given to this backend is converted once into the cache
   (:func:`convert_osnet_onnx_to_torchreid`).
@@ -42,6 +46,20 @@ IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
+def _check_crop(crop: Any, i: int) -> None:
+    if (
+        not isinstance(crop, np.ndarray)
+        or crop.ndim != 3
+        or crop.shape[2] != 3
+        or crop.shape[0] < 1
+        or crop.shape[1] < 1
+    ):
+        shape = getattr(crop, "shape", type(crop).__name__)
+        raise ValueError(f"crop {i}: expected an (h, w, 3) BGR image, got {shape}")
+    if crop.dtype != np.uint8:
+        raise ValueError(f"crop {i}: expected uint8, got {crop.dtype}")
+
+
 def preprocess(crops: Sequence[np.ndarray], size_hw: tuple[int, int] = INPUT_HW) -> np.ndarray:
     """BGR uint8 crops → (N, 3, H, W) float32, RGB, ImageNet-normalised.
 
@@ -51,20 +69,28 @@ def preprocess(crops: Sequence[np.ndarray], size_hw: tuple[int, int] = INPUT_HW)
     h, w = size_hw
     out = np.empty((len(crops), 3, h, w), dtype=np.float32)
     for i, crop in enumerate(crops):
-        if (
-            not isinstance(crop, np.ndarray)
-            or crop.ndim != 3
-            or crop.shape[2] != 3
-            or crop.shape[0] < 1
-            or crop.shape[1] < 1
-        ):
-            shape = getattr(crop, "shape", type(crop).__name__)
-            raise ValueError(f"crop {i}: expected an (h, w, 3) BGR image, got {shape}")
-        if crop.dtype != np.uint8:
-            raise ValueError(f"crop {i}: expected uint8, got {crop.dtype}")
+        _check_crop(crop, i)
         img = cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
         rgb = img[:, :, ::-1].astype(np.float32) / 255.0
         out[i] = ((rgb - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+    return out
+
+
+def preprocess_bgr(crops: Sequence[np.ndarray], size_hw: tuple[int, int] = INPUT_HW) -> np.ndarray:
+    """BGR uint8 crops → (N, 3, H, W) float32, BGR, 0-255 (models that normalise inside).
+
+    Example:
+        >>> preprocess_bgr([np.full((50, 20, 3), (10, 20, 30), np.uint8)])[0, :, 0, 0].tolist()
+        [10.0, 20.0, 30.0]
+
+    Raises:
+        ValueError: a crop is not an (h, w, 3) uint8 array with h, w >= 1 (names its index).
+    """
+    h, w = size_hw
+    out = np.empty((len(crops), 3, h, w), dtype=np.float32)
+    for i, crop in enumerate(crops):
+        _check_crop(crop, i)
+        out[i] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
     return out
 
 
@@ -103,6 +129,10 @@ class ReIDEmbedder(ABC):
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         """(n, 3, H, W) float32 → (n, D) raw features."""
 
+    def _prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """BGR uint8 crops → the network's input batch (default: RGB, ImageNet mean/std)."""
+        return preprocess(crops, self.input_hw)
+
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Embed BGR uint8 crops of any size.
 
@@ -114,7 +144,7 @@ class ReIDEmbedder(ABC):
             return np.zeros((0, self.dim), dtype=np.float32)
         outs = []
         for start in range(0, len(crops), self.batch_size):
-            batch = preprocess(crops[start : start + self.batch_size], self.input_hw)
+            batch = self._prepare(crops[start : start + self.batch_size])
             outs.append(np.asarray(self._forward(batch), dtype=np.float32))
         feats = np.concatenate(outs, axis=0)
         if feats.shape != (len(crops), self.dim):
@@ -219,6 +249,67 @@ class OnnxReID(ReIDEmbedder):
             batch = np.concatenate([batch, pad])
         out = self.session.run([self.output_name], {self.input_name: batch})[0]
         return np.asarray(out).reshape(len(batch), -1)[:n]
+
+
+class OpenVinoReID(ReIDEmbedder):
+    """ReID through OpenVINO, for IRs that take BGR 0-255 (Intel's retail ReID models).
+
+    The IR's static batch of 1 is reshaped to a dynamic batch, so a chunk of
+    ``batch_size`` crops is one inference call.
+
+    Example:
+        >>> reid = OpenVinoReID("reid_openvino/person-reidentification-retail-0286")  # doctest: +SKIP
+        >>> reid.dim  # doctest: +SKIP
+        256
+    """
+
+    def __init__(
+        self,
+        weights: str | Path,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        threads: int | None = None,
+    ) -> None:
+        import openvino as ov
+
+        from mcvision.vision.weights import WeightsCorrupt, WeightsNotFound
+
+        path = Path(weights)
+        xml = path if path.suffix == ".xml" else next(iter(sorted(path.glob("*.xml"))), None)
+        if xml is None or not xml.is_file() or not xml.with_suffix(".bin").is_file():
+            raise WeightsNotFound(f"OpenVINO ReID model (.xml + .bin) not found: {path}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        core = ov.Core()
+        try:
+            model = core.read_model(str(xml))
+            shape = model.inputs[0].get_partial_shape()
+            if shape.rank.get_length() != 4:
+                raise WeightsCorrupt(f"{xml}: expected one NCHW input, got {shape}")
+            h, w = shape[2].get_length(), shape[3].get_length()
+            model.reshape([-1, 3, h, w])
+            n_threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+            config = {"INFERENCE_NUM_THREADS": n_threads} if n_threads > 0 else {}
+            target = "CPU" if device.lower().startswith(("cpu", "cuda")) else device.upper()
+            self.compiled = core.compile_model(model, target, config)
+        except WeightsCorrupt:
+            raise
+        except Exception as exc:
+            raise WeightsCorrupt(f"cannot load OpenVINO ReID model {xml}: {exc}") from exc
+        self.path = xml
+        self.input_hw = (h, w)
+        self.batch_size = batch_size
+        self._output = self.compiled.output(0)
+        probe = np.zeros((1, 3, h, w), dtype=np.float32)
+        self.dim = int(np.asarray(self.compiled(probe)[self._output]).reshape(1, -1).shape[1])
+
+    def _prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        return preprocess_bgr(crops, self.input_hw)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        out = self.compiled(np.ascontiguousarray(batch))[self._output]
+        return np.asarray(out).reshape(len(batch), -1)
 
 
 def _build_arch(arch: str) -> Any:
@@ -339,7 +430,11 @@ class TorchreidReID(ReIDEmbedder):
 
 
 #: Backend name → class.
-REID_BACKENDS: dict[str, type[ReIDEmbedder]] = {"onnx": OnnxReID, "torchreid": TorchreidReID}
+REID_BACKENDS: dict[str, type[ReIDEmbedder]] = {
+    "onnx": OnnxReID,
+    "openvino": OpenVinoReID,
+    "torchreid": TorchreidReID,
+}
 
 
 def build_reid(
@@ -362,6 +457,8 @@ def build_reid(
     path = W.resolve(cfg.weights, cache_dir=cache_dir, download=download)
     if cfg.backend == "onnx":
         return OnnxReID(path, device=cfg.device)
+    if cfg.backend == "openvino":
+        return OpenVinoReID(path, device=cfg.device)
     if path.suffix == ".onnx":
         root = Path(cache_dir) if cache_dir is not None else W.cache_root()
         converted = root / "weights" / f"{path.stem}.{cfg.arch}.pth"
