@@ -1,28 +1,36 @@
-"""Accuracy benchmark: the default simulated store, three seeds, three identity ablations.
+"""Accuracy benchmark: the crowded store with real cross-camera appearance, tuned and held out.
 
 Usage::
 
-    python benchmarks/accuracy_bench.py --json                  # seeds 0 1 2
-    python benchmarks/accuracy_bench.py --json --seeds 3 4 5 --out held_out.json
-    python benchmarks/accuracy_bench.py --json --ray-seed 0     # plus one full run through Ray
+    python benchmarks/accuracy_bench.py --json                    # the whole run (~30 min)
+    python benchmarks/accuracy_bench.py --json --ray-seed 3       # plus seed 3 through Ray
+    python benchmarks/accuracy_bench.py --json --work /tmp/acc    # keep renders/captures
 
-Each seed renders the default scenario once (``mcvision sim`` with the assets'
-MOT17-mini people), runs every camera once through :class:`CameraWorker` with
-in-process models, and replays the captured tracklet updates through
-:class:`SiteIdentity` three times:
+**Crowded store** (``crowded_scenario``: 24 shoppers + 2 staff, 5 min at 5 fps, groups,
+re-entries, an overlapping camera pair, look-alikes) with people from the assets'
+Market-1501 ``bounding_box_train`` crops: each simulated camera shows a person as one
+real Market camera saw them. The people are split by identity: **tuning** seeds 0-2
+draw from even Market person ids, **held-out** seeds 3-5 from odd ones, so the held-out
+numbers are on unseen seeds *and* unseen people. ``identity.match_threshold`` is swept on
+the tuning seeds only (full variant, best mean global IDF1); the held-out seeds are
+scored once, with the chosen value, for three identity variants:
 
 * ``motion_only``: ``identity.use_reid: false`` (hand-over by transit timing only);
 * ``reid_no_topology``: ReID with ``identity.use_topology: false``;
-* ``full``: the defaults.
+* ``full``: ReID + topology.
 
-Detection, tracking and ReID are deterministic per render, so the three variants
-see the same updates and differ only in the identity logic — the same code the
-Ray runtime uses (``IdentityActor`` wraps ``SiteIdentity``). Each variant's store
-is scored with :func:`mcvision.evaluate.score.evaluate`. ``--ray-seed`` also runs
-``mcvision eval`` on that seed's render (the full runtime through Ray) and records
-its numbers beside the in-process ``full`` ones.
+**Small store** (``small_scenario``, MOT17-mini people pasted as the same cut-out on every
+camera, config defaults): held-out seeds 3-5, for continuity with earlier results.
 
-Writes the JSON to stdout (``--json``) and to ``benchmarks/results/accuracy.json``.
+Each seed renders once and every camera runs once through :class:`CameraWorker` with
+in-process models; the captured tracklet updates are replayed through
+:class:`SiteIdentity` per variant (the code the Ray ``IdentityActor`` wraps), and each
+store is scored with :func:`mcvision.evaluate.score.evaluate`. ``--ray-seed`` runs
+``mcvision eval`` (the whole runtime through Ray) on that crowded seed with the chosen
+threshold and records it beside the in-process ``full`` numbers.
+
+Writes ``accuracy.json`` (tuning split: the sweep and the variants), ``accuracy_heldout.json``
+(held-out crowded seeds) and ``accuracy_small.json`` (small store) in ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -52,8 +60,11 @@ from mcvision.vision.weights import assets_dir  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_result  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
+RESULTS = ROOT / "benchmarks" / "results"
 START_TS = 1_764_000_000.0  # epoch seconds of every render's first frame
+TUNE_SEEDS = (0, 1, 2)
+HELDOUT_SEEDS = (3, 4, 5)
+THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.72, 0.8)  # identity.match_threshold sweep (tuning seeds)
 VARIANTS: dict[str, dict[str, Any]] = {
     "motion_only": {"use_reid": False},
     "reid_no_topology": {"use_topology": False},
@@ -73,31 +84,78 @@ METRICS = (
 )
 
 
-def people_dir() -> Path:
+def _asset(*parts: str) -> Path:
     root = assets_dir()
-    if root is None or not (root / "footage" / "MOT17-mini").is_dir():
-        raise SystemExit("MOT17-mini not found: set MCVISION_ASSETS to the assets folder")
-    return root / "footage" / "MOT17-mini"
+    path = root.joinpath(*parts) if root is not None else None
+    if path is None or not path.is_dir():
+        raise SystemExit(f"{'/'.join(parts)} not found: set MCVISION_ASSETS to the assets folder")
+    return path
 
 
-def render(seed: int, scene: Path) -> None:
-    """Render the default scenario for ``seed`` into ``scene`` (kept when already there)."""
+def market_split(work: Path, parity: int) -> Path:
+    """A crop folder of the Market train people whose id has this parity (links, in ``work``).
+
+    Tuning seeds draw people from even ids and held-out seeds from odd ids, so no person
+    of the held-out scenes was seen while tuning.
+    """
+    src = _asset("reid", "market1501", "bounding_box_train")
+    dest = work / "market1501" / f"train_{'even' if parity == 0 else 'odd'}"
+    if not dest.is_dir():
+        dest.mkdir(parents=True)
+        for f in sorted(src.iterdir()):
+            if f.name[:4].isdigit() and int(f.name[:4]) % 2 == parity:
+                (dest / f.name).symlink_to(f)
+    return dest
+
+
+def render(seed: int, scene: Path, people: Path, scenario: str) -> dict[str, Any]:
+    """Render ``scenario`` for ``seed`` into ``scene`` (kept when already there); its report."""
     from mcvision.sim.render import run_sim
+    from mcvision.sim.scenario import resolve_scenario
 
-    if (scene / "site.yaml").exists() and (scene / "ground_truth.json").exists():
-        return
-    run_sim([people_dir()], scene, seed=seed, check_detector=False)
+    report = scene / "render_report.json"
+    if not ((scene / "site.yaml").exists() and report.exists()):
+        run_sim([people], scene, seed=seed, scenario=resolve_scenario(scenario), check_detector=True)
+    return json.loads(report.read_text())
 
 
-def capture(scene: Path, models: Any) -> dict[str, list[list[TrackletUpdate]]]:
+def render_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """What a render was: people, load, occlusion, detector recall, look-alikes."""
+    crop = report.get("crop_people", {})
+    return {
+        "people": report["people"], "visits": report["visits"],
+        "max_people_in_view": report["max_people_in_view"],
+        "occluded_frames": report["occluded_frames"], "groups": report.get("groups", []),
+        "lookalike_sets": crop.get("lookalike_sets", []), "mattes": crop.get("mattes"),
+        "detector_recall": report.get("detector", {}).get("recall"),
+        "detector_precision": report.get("detector", {}).get("precision"),
+    }
+
+
+def scene_config(scene: Path, reid: dict[str, Any] | None = None) -> SiteConfig:
+    """The scene's site config, with ``models.reid`` overridden by ``reid`` (embedder ablation)."""
+    cfg = load_config(scene / "site.yaml")
+    if not reid:
+        return cfg
+    models = cfg.models.model_copy(update={"reid": cfg.models.reid.model_copy(update=reid)})
+    return cfg.model_copy(update={"models": models})
+
+
+def _cache_name(reid: dict[str, Any] | None) -> str:
+    if not reid:
+        return "updates.pkl"
+    return "updates_" + "_".join(Path(str(v)).name for _, v in sorted(reid.items())) + ".pkl"
+
+
+def capture(scene: Path, models: Any, reid: dict[str, Any] | None = None) -> dict[str, list[list[TrackletUpdate]]]:
     """Every camera of the scene through CameraWorker; the update batches per camera."""
     from mcvision.actors.camera import BufferSink, CameraWorker
 
-    cache = scene / "updates.pkl"
+    cache = scene / _cache_name(reid)
     if cache.exists():
         with cache.open("rb") as f:
             return pickle.load(f)
-    cfg = load_config(scene / "site.yaml")
+    cfg = scene_config(scene, reid)
     out = {}
     for cam in cfg.cameras:
         sink = BufferSink()
@@ -118,13 +176,13 @@ def with_identity(cfg: SiteConfig, store: Path, **identity: Any) -> SiteConfig:
 
 
 def replay(scene: Path, batches: dict[str, list[list[TrackletUpdate]]], store: Path,
-           **identity: Any) -> dict[str, Any]:
+           reid: dict[str, Any] | None = None, **identity: Any) -> dict[str, Any]:
     """The captured updates through SiteIdentity (batches in arrival order); scored."""
     from mcvision.evaluate.score import evaluate
     from mcvision.identity.site import SiteIdentity
 
     shutil.rmtree(store, ignore_errors=True)
-    cfg = with_identity(load_config(scene / "site.yaml"), store, **identity)
+    cfg = with_identity(scene_config(scene, reid), store, **identity)
     core = SiteIdentity(cfg)
     ordered = sorted((b for bs in batches.values() for b in bs if b), key=lambda b: b[0].ts)
     for b in ordered:
@@ -160,11 +218,18 @@ def mean(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
-def ray_eval(scene: Path, work: Path) -> dict[str, Any]:
+def ray_eval(scene: Path, work: Path, reid: dict[str, Any] | None = None, **identity: Any) -> dict[str, Any]:
     """``mcvision eval --json`` on a copy of the scene (the full runtime through Ray)."""
+    import yaml
+
     copy = work / f"ray_{scene.name}"
     shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(scene, copy, ignore=shutil.ignore_patterns("store", "updates.pkl", "runs"))
+    shutil.copytree(scene, copy, ignore=shutil.ignore_patterns("store", "updates*.pkl", "runs"))
+    site = yaml.safe_load((copy / "site.yaml").read_text())
+    site.setdefault("identity", {}).update(identity)
+    if reid:
+        site.setdefault("models", {}).setdefault("reid", {}).update(reid)
+    (copy / "site.yaml").write_text(yaml.safe_dump(site, sort_keys=False))
     exe = Path(sys.executable).with_name("mcvision")
     cmd = [str(exe) if exe.exists() else "mcvision", "eval", str(copy), "--json", "--no-progress"]
     t0 = time.perf_counter()
@@ -180,60 +245,139 @@ def ray_eval(scene: Path, work: Path) -> dict[str, Any]:
     return row
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", action="store_true", help="print the JSON result")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--work", help="keep renders and captured updates here (reused when present)")
-    ap.add_argument("--out", default=str(RESULTS), help="where to write the JSON")
-    ap.add_argument("--ray-seed", type=int, help="also run this seed through Ray (mcvision eval)")
-    args = ap.parse_args(argv)
-
+def run_seeds(
+    seeds: list[int], work: Path, scenario: str, people: Any, variants: dict[str, dict[str, Any]],
+    state: dict[str, Any], reid: dict[str, Any] | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """Render, capture and replay ``variants`` on each seed: (per seed, renders, timing)."""
     from mcvision.actors.camera import LocalModels
 
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
-    work.mkdir(parents=True, exist_ok=True)
-    models = None
     per_seed: dict[str, dict[str, Any]] = {}
-    timing: dict[str, float] = {}
-    for seed in args.seeds:
-        scene = work / f"seed{seed}"
+    renders: dict[str, Any] = {}
+    timing: dict[str, Any] = {}
+    for seed in seeds:
+        scene = work / f"{scenario}_seed{seed}"
         t0 = time.perf_counter()
-        render(seed, scene)
+        renders[str(seed)] = render_summary(render(seed, scene, people(seed), scenario))
         t1 = time.perf_counter()
-        if models is None and not (scene / "updates.pkl").exists():
-            models = LocalModels(load_config(scene / "site.yaml"))
-        batches = capture(scene, models)
+        if state.get("models") is None and not (scene / _cache_name(reid)).exists():
+            state["models"] = LocalModels(scene_config(scene, reid))
+        batches = capture(scene, state.get("models"), reid)
         t2 = time.perf_counter()
         per_seed[str(seed)] = {
-            name: replay(scene, batches, work / f"store_{seed}_{name}", **ident)
-            for name, ident in VARIANTS.items()
+            name: replay(scene, batches, work / f"store_{scenario}_{seed}_{name}", reid, **ident)
+            for name, ident in variants.items()
         }
-        timing[f"seed{seed}"] = {  # type: ignore[assignment]
+        timing[f"seed{seed}"] = {
             "render_s": round(t1 - t0, 1), "capture_s": round(t2 - t1, 1),
             "replay_s": round(time.perf_counter() - t2, 1),
         }
-        print(f"seed {seed}: " + ", ".join(
+        print(f"{scenario} seed {seed}: " + ", ".join(
             f"{n} IDF1 {r['global_idf1']:.3f}" for n, r in per_seed[str(seed)].items()
         ), file=sys.stderr, flush=True)
-    result: dict[str, Any] = {
-        "scenario": "default (mcvision.sim.scenario.default_scenario)",
-        "people": "MOT17-mini",
-        "seeds": args.seeds,
-        "variants": {n: {"identity": i} for n, i in VARIANTS.items()},
+    return per_seed, renders, timing
+
+
+def _result(scenario: str, people: str, split: str, seeds: list[int], variants: dict[str, Any],
+            per_seed: dict[str, Any], renders: dict[str, Any], timing: dict[str, Any],
+            **extra: Any) -> dict[str, Any]:
+    return {
+        "scenario": scenario,
+        "people": people,
+        "split": split,
+        "seeds": seeds,
+        "variants": {n: {"identity": i} for n, i in variants.items()},
         "per_seed": per_seed,
-        "mean": {n: mean([per_seed[str(s)][n] for s in args.seeds]) for n in VARIANTS},
+        "mean": {n: mean([per_seed[str(s)][n] for s in seeds]) for n in variants},
+        "renders": renders,
+        **extra,
         "targets": {"global_idf1": ">= 0.85", "visitor_count_error": "<= 0.10",
                     "in_mae_s": "<= 3", "out_mae_s": "<= 3", "zone_dwell_rel_error": "<= 0.10"},
         "how": "in-process CameraWorker + LocalModels, updates replayed through SiteIdentity",
         "timing_s": timing,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print the JSON results")
+    ap.add_argument("--tune-seeds", type=int, nargs="+", default=list(TUNE_SEEDS))
+    ap.add_argument("--heldout-seeds", type=int, nargs="+", default=list(HELDOUT_SEEDS))
+    ap.add_argument("--small-seeds", type=int, nargs="*", default=list(HELDOUT_SEEDS),
+                    help="small-store seeds (none: skip the small store)")
+    ap.add_argument("--thresholds", type=float, nargs="+", default=list(THRESHOLDS))
+    ap.add_argument("--work", help="keep renders and captured updates here (reused when present)")
+    ap.add_argument("--out-dir", default=str(RESULTS), help="where to write the JSON files")
+    ap.add_argument("--ray-seed", type=int, help="also run this held-out crowded seed through Ray")
+    ap.add_argument("--reid-backend", help="embedder ablation: models.reid.backend (e.g. openvino)")
+    ap.add_argument("--reid-weights", help="embedder ablation: models.reid.weights")
+    ap.add_argument("--tag", default="", help="suffix of the JSON names, e.g. _retail0286")
+    args = ap.parse_args(argv)
+    reid = {k: v for k, v in (("backend", args.reid_backend), ("weights", args.reid_weights)) if v}
+
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
+    work.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(args.out_dir)
+    state: dict[str, Any] = {}
+    t_all = time.perf_counter()
+    tune_people = market_split(work, 0)
+    held_people = market_split(work, 1)
+    market = "Market-1501 bounding_box_train (real per-camera crops), {} person ids"
+
+    # 1. tuning seeds: the threshold sweep (full variant) and the ablations at the chosen value
+    sweep_variants = {f"full@{t:g}": {"match_threshold": t} for t in args.thresholds}
+    sweep, renders, timing = run_seeds(
+        args.tune_seeds, work, "crowded", lambda _s: tune_people, sweep_variants, state, reid
+    )
+    sweep_mean = {n: mean([sweep[str(s)][n] for s in args.tune_seeds]) for n in sweep_variants}
+    best = max(args.thresholds, key=lambda t: (sweep_mean[f"full@{t:g}"]["global_idf1"] or 0.0, -t))
+    chosen = {n: {**v, "match_threshold": best} for n, v in VARIANTS.items()}
+    tune_rows, _, tune_timing = run_seeds(
+        args.tune_seeds, work, "crowded", lambda _s: tune_people, chosen, state, reid
+    )
+    tuning = {
+        "parameter": "identity.match_threshold", "values": args.thresholds, "chosen": best,
+        "criterion": "best mean global IDF1 of the full variant on the tuning seeds",
+        "mean": {f"{t:g}": sweep_mean[f"full@{t:g}"] for t in args.thresholds},
+    }
+    results = {
+        "accuracy.json": _result(
+            "crowded", market.format("even"), "tuning", args.tune_seeds, chosen, tune_rows, renders,
+            {"sweep": timing, "variants": tune_timing}, tuning=tuning,
+        )
+    }
+    # 2. held-out seeds and people, scored once with the chosen settings
+    held, held_renders, held_timing = run_seeds(
+        args.heldout_seeds, work, "crowded", lambda _s: held_people, chosen, state, reid
+    )
+    extra: dict[str, Any] = {"tuned_on": {"seeds": args.tune_seeds, "people": "even ids",
+                                          "match_threshold": best}}
     if args.ray_seed is not None:
-        scene = work / f"seed{args.ray_seed}"
-        render(args.ray_seed, scene)
-        result["ray_full"] = {"seed": args.ray_seed, **ray_eval(scene, work)}
-    write_result(result, args.out, echo=args.json)
+        scene = work / f"crowded_seed{args.ray_seed}"
+        render(args.ray_seed, scene, held_people, "crowded")
+        extra["ray_full"] = {"seed": args.ray_seed, "match_threshold": best,
+                             **ray_eval(scene, work, reid, match_threshold=best)}
+    results["accuracy_heldout.json"] = _result(
+        "crowded", market.format("odd"), "held-out", args.heldout_seeds, chosen, held, held_renders,
+        held_timing, **extra,
+    )
+    # 3. the small store, config defaults, for continuity
+    if args.small_seeds:
+        mot = _asset("footage", "MOT17-mini")
+        small, small_renders, small_timing = run_seeds(
+            args.small_seeds, work, "small", lambda _s: mot, VARIANTS, state, reid
+        )
+        results["accuracy_small.json"] = _result(
+            "small", "MOT17-mini (the same cut-out on every camera)", "held-out seeds, defaults",
+            args.small_seeds, VARIANTS, small, small_renders, small_timing,
+        )
+    total = round(time.perf_counter() - t_all, 1)
+    embedder = scene_config(work / f"crowded_seed{args.tune_seeds[0]}", reid).models.reid
+    for name, result in results.items():
+        result["bench_wall_s"] = total
+        result["embedder"] = {"backend": embedder.backend, "weights": embedder.weights}
+        write_result(result, out_dir / name.replace(".json", f"{args.tag}.json"), echo=args.json)
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
     return 0
