@@ -359,6 +359,10 @@ def run(
     if args.segmenter is not None:
         seg_cfg = cfg.models.segmenter.model_copy(update={"backend": args.segmenter})
         cfg = cfg.model_copy(update={"models": cfg.models.model_copy(update={"segmenter": seg_cfg})})
+    reid_update = {k: v for k, v in (("backend", args.reid_backend), ("weights", args.reid_weights)) if v}
+    if reid_update:
+        reid_cfg = cfg.models.reid.model_copy(update=reid_update)
+        cfg = cfg.model_copy(update={"models": cfg.models.model_copy(update={"reid": reid_cfg})})
     absent: str | None = None
     if reid is None:
         reid, built_seg, absent = build_models(cfg, args)
@@ -454,6 +458,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--config", type=Path, default=None, help="site YAML naming the models")
     ap.add_argument("--segmenter", choices=SEGMENTER_CHOICES, default=None,
                     help="override the config's segmenter backend")
+    ap.add_argument("--reid-backend", choices=["onnx", "openvino", "torchreid"], default=None,
+                    help="override the config's models.reid.backend")
+    ap.add_argument("--reid-weights", default=None, help="override the config's models.reid.weights")
     ap.add_argument("--masks", action=argparse.BooleanOptionalAction, default=True,
                     help="also score masked crops when a segmenter is configured")
     ap.add_argument("--batch", type=int, default=64, help="crops per embedding call")
