@@ -51,6 +51,12 @@ DISTRACTOR = 0
 ArrayLike = np.ndarray | Sequence[Any]
 
 
+def _rounded(d: dict[str, Any], digits: int | None) -> dict[str, Any]:
+    if digits is None:
+        return d
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in d.items()}
+
+
 @dataclass(frozen=True)
 class ReIDScores:
     """CMC and mAP of one query/gallery evaluation.
@@ -79,10 +85,7 @@ class ReIDScores:
 
     def as_dict(self, digits: int | None = 4) -> dict[str, Any]:
         """A JSON-ready dict (floats rounded to ``digits``; None: as they are)."""
-        d = asdict(self)
-        if digits is not None:
-            d = {k: round(v, digits) if isinstance(v, float) else v for k, v in d.items()}
-        return d
+        return _rounded(asdict(self), digits)
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,7 @@ class ThresholdAtFMR:
 
     def as_dict(self, digits: int | None = 4) -> dict[str, Any]:
         """A JSON-ready dict (floats rounded to ``digits``; None: as they are)."""
-        d = asdict(self)
-        if digits is not None:
-            d = {k: round(v, digits) if isinstance(v, float) else v for k, v in d.items()}
-        return d
+        return _rounded(asdict(self), digits)
 
 
 def l2_rows(x: ArrayLike, eps: float = 1e-12) -> np.ndarray:
