@@ -594,7 +594,7 @@ def _staff(args: argparse.Namespace, ctx: Context) -> int:
 
     from mcvision.identity.staff import StaffRegistry
     from mcvision.vision.detector import PersonDetector
-    from mcvision.vision.reid import build_reid
+    from mcvision.vision.reid import build_reid, embedding_dim
 
     cfg = load_config(args.config)
     folder = args.folder or cfg.staff.folder
@@ -602,7 +602,8 @@ def _staff(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("no folder: give --folder or set staff.folder in the config")
     if not Path(folder).is_dir():
         raise UsageError(f"staff folder not found: {folder}")
-    reg = StaffRegistry(cfg.storage.staff_dir(), match_threshold=cfg.staff.match_threshold)
+    reg = StaffRegistry(cfg.storage.staff_dir(), dim=embedding_dim(cfg.models.reid),
+                        match_threshold=cfg.staff.match_threshold)
     try:
         results = reg.enrol_folder(
             folder, PersonDetector.from_config(cfg.models.detector), build_reid(cfg.models.reid)

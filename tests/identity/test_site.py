@@ -121,3 +121,21 @@ def test_flush_shows_open_visits_growing_and_is_paced(tmp_path: Path) -> None:
     core.ingest(track("A", "door", 1, T0 + 10.5, 5)[1:])
     core.tick(T0 + 16, flush=True)
     assert core.store.sql("SELECT out_ts FROM visits") == [{"out_ts": T0 + 15.5}]
+
+
+@pytest.mark.assets
+def test_gallery_width_follows_the_configured_embedder(tmp_path: Path, assets: Path) -> None:
+    """A 256-d embedder (Intel retail ReID) gets a 256-d gallery; its embeddings are stored."""
+    cfg = site(tmp_path, models={"reid": {
+        "backend": "openvino", "weights": "reid_openvino/person-reidentification-retail-0286"}})
+    core = SiteIdentity(cfg)
+    assert core.gallery.dim == 256
+    v = RNG.normal(size=256)
+    u = TrackletUpdate("door", 1, T0, np.array([100, 100, 150, 300], np.float32),
+                       np.array([125, 300], np.float32), embedding=(v / np.linalg.norm(v)).astype(np.float32),
+                       frame_size=(640, 360))
+    for k in range(4):
+        core.ingest([TrackletUpdate(**{**u.__dict__, "ts": T0 + k / 2})])
+    core.close()
+    assert SiteIdentity(cfg).gallery.count() >= 1  # reopened at 256-d: no width clash
+    assert SiteIdentity(site(tmp_path / "other")).gallery.dim == 512  # the OSNet default

@@ -336,3 +336,12 @@ def test_woman_0001_ranks_closest_to_herself(assets: Path, converted: Path, back
     cross = sim[np.ix_(is_0001, ~is_0001)]
     # measured with the ONNX model: same 0.744..0.864, cross 0.343..0.548
     assert same.min() > cross.max() + 0.1, (same.min(), cross.max())
+
+
+def test_embedding_dim_read_from_the_model_file(tmp_path: Path) -> None:
+    from mcvision.vision.reid import embedding_dim
+
+    path = _tiny_onnx(tmp_path / "m.onnx", batch="N")  # N x 3 channel means
+    assert embedding_dim(ReIDConfig(backend="onnx", weights=str(path))) == 3
+    assert embedding_dim(ReIDConfig(backend="onnx", weights=str(tmp_path / "none.onnx"))) == 512
+    assert embedding_dim(ReIDConfig(weights=str(tmp_path / "none.onnx")), default=128) == 128

@@ -195,10 +195,11 @@ class CustomerGallery:
                 )
 
     @classmethod
-    def from_config(cls, cfg: CustomersConfig, uri: str | Path) -> CustomerGallery:
-        """The gallery of a site's ``customers`` section at ``uri``."""
+    def from_config(cls, cfg: CustomersConfig, uri: str | Path, body_dim: int = 512) -> CustomerGallery:
+        """The gallery of a site's ``customers`` section at ``uri`` (``body_dim``: the ReID width)."""
         return cls(
             uri,
+            body_dim=body_dim,
             match_threshold=cfg.match_threshold,
             face_weight=cfg.face_weight,
             exemplars=cfg.exemplars,

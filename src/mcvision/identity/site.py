@@ -39,6 +39,7 @@ from mcvision.identity.staff import StaffRegistry, visits_of
 from mcvision.identity.visits import VisitBook
 from mcvision.types import Event, EventKind, Records, TrackletUpdate, Visit, ZoneVisit
 from mcvision.vision.activity import AlertWebhook
+from mcvision.vision.reid import embedding_dim
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,9 @@ class SiteIdentity:
         self.cfg = cfg
         self.calendar = BusinessCalendar.from_config(cfg.reset)
         self.store = store or EventStore.from_config(cfg)
-        self.gallery = gallery or Gallery(Path(cfg.storage.gallery_dir()))
+        self.gallery = gallery or Gallery(
+            Path(cfg.storage.gallery_dir()), dim=embedding_dim(cfg.models.reid)
+        )
         self.manager = IdentityManager(
             cfg, self.gallery, self.calendar, gallery_flush_s=cfg.identity.gallery_flush_s
         )
@@ -95,7 +98,9 @@ class SiteIdentity:
         self._last_flush = monotonic()
         cc = cfg.customers
         if customers is None and cc.enabled:
-            customers = CustomerGallery.from_config(cc, Path(cfg.storage.customers_dir()))
+            customers = CustomerGallery.from_config(
+                cc, Path(cfg.storage.customers_dir()), body_dim=self.gallery.dim
+            )
         self.customers = customers
         if staff is None and Path(cfg.storage.staff_dir()).exists():
             staff = StaffRegistry(

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -466,6 +467,51 @@ def build_reid(
             convert_osnet_onnx_to_torchreid(path, converted, arch=cfg.arch)
         path = converted
     return TorchreidReID(path, arch=cfg.arch, device=cfg.device)
+
+
+@functools.lru_cache(maxsize=16)
+def _model_dim(backend: str, path: str, arch: str) -> int | None:
+    if backend == "onnx" or path.endswith(".onnx"):
+        import onnx
+
+        out = onnx.load(path, load_external_data=False).graph.output[0]
+        d = out.type.tensor_type.shape.dim[-1].dim_value
+        if d > 0:
+            return int(d)
+    elif backend == "openvino":
+        import openvino as ov
+
+        xml = Path(path)
+        xml = xml if xml.suffix == ".xml" else next(iter(sorted(xml.glob("*.xml"))), xml)
+        shape = ov.Core().read_model(str(xml)).outputs[0].get_partial_shape()
+        if shape[-1].is_static:
+            return int(shape[-1].get_length())
+    return None
+
+
+def embedding_dim(cfg: ReIDConfig, *, default: int = 512) -> int:
+    """The width of the embeddings a ReID config produces, read from the model file.
+
+    Used to size the gallery before any embedding arrives. Falls back to building the
+    model when the file does not say (a dynamic output), and to ``default`` when the
+    weights cannot be found (such a site produces no embeddings to store anyway).
+
+    Example:
+        >>> from mcvision.config import ReIDConfig
+        >>> embedding_dim(ReIDConfig(backend="openvino",
+        ...               weights="reid_openvino/person-reidentification-retail-0286"))  # doctest: +SKIP
+        256
+    """
+    from mcvision.vision import weights as W
+
+    try:
+        path = W.resolve(cfg.weights, download=False)
+    except W.WeightsNotFound:
+        return default
+    dim = _model_dim(cfg.backend, str(path), cfg.arch)
+    if dim is None:
+        dim = build_reid(cfg, download=False).dim
+    return int(dim)
 
 
 # --------------------------------------------------------------------------- conversion
