@@ -200,6 +200,13 @@ class IdentityConfig(_Model):
     )
     use_reid: bool = Field(default=True, description="false: motion/topology only (ablation)")
     use_topology: bool = Field(default=True, description="false: ignore transit windows (ablation)")
+    camera_centring: bool = Field(
+        default=False,
+        description="compare embeddings centred on each camera's running mean (site adaptation)",
+    )
+    centring_min_embeddings: int = Field(
+        default=20, ge=1, description="embeddings a camera needs before its mean is subtracted"
+    )
 
 
 class VisitConfig(_Model):

@@ -509,3 +509,36 @@ def test_bad_input(gallery: Gallery) -> None:
     with pytest.raises(ValueError, match="track_retention_s"):
         IdentityManager(make_cfg(), gallery, CAL, track_retention_s=0)
     assert mgr.update([]) == IdentityResult()
+
+
+@pytest.mark.parametrize("centring", [False, True])
+def test_camera_centring_removes_a_shared_camera_bias(gallery: Gallery, centring: bool) -> None:
+    """Each camera adds its own strong bias to every embedding (light, angle, background):
+    raw cross-camera cosines of one person fall to ~0.3 and everyone gets a second ID;
+    centred on each camera's running mean, the same person matches across cameras."""
+    rng = np.random.default_rng(3)
+    bias = {cam: 1.5 * normalize(rng.normal(size=DIM))[0] for cam in ("A", "D")}
+    people = [person(100 + k) for k in range(12)]
+    mgr = IdentityManager(make_cfg(camera_centring=centring, centring_min_embeddings=20), gallery)
+    ups = []
+    for cam, start in (("A", 0.0), ("D", 30.0)):  # D: unlisted pair, allowed after A ended
+        for k, p in enumerate(people):
+            ups += track(cam, k + 1, start, emb=normalize(p + bias[cam])[0], noise=0.05, seed=k)
+    results = [mgr.update([u]) for u in merged(ups)]
+    ids = ids_by_track(*results)
+    same = sum(ids[("A", k + 1)] == ids[("D", k + 1)] for k in range(12))
+    assert len(mgr.active_identities()) == (12 if centring else 24)
+    assert same == (12 if centring else 0)
+
+
+def test_camera_means_wait_for_enough_embeddings() -> None:
+    from mcvision.identity.manager import CameraMeans
+
+    cm = CameraMeans(min_count=3)
+    v = normalize(np.array([1.0, 1.0, 0.0]))[0]
+    cm.add("c", v)
+    cm.add("c", v)
+    np.testing.assert_allclose(cm.centre(v[None], ["c"]), v[None])  # 2 < 3: left as it is
+    cm.add("c", normalize(np.array([1.0, -1.0, 0.0]))[0])
+    out = cm.centre(np.array([[1.0, 0.0, 0.0]]), ["c", "other"][:1])
+    assert np.isclose(np.linalg.norm(out), 1.0) and cm.mean("other") is None

@@ -152,6 +152,7 @@ class _Identity:
     global_id: str
     vecs: list[np.ndarray] = field(default_factory=list)
     meta: list[tuple[str, float, float]] = field(default_factory=list)  # emb id, ts, quality
+    cams: list[str] = field(default_factory=list)  # camera of each vector
     tracks: dict[TrackKey, _Track] = field(default_factory=dict)
     history: dict[str, tuple[float, float]] = field(default_factory=dict)  # camera → first, last
     _mat: np.ndarray | None = None
@@ -233,6 +234,7 @@ class IdentityManager:
         self._gal_add: list[GalleryRow] = []
         self._gal_remove: list[str] = []
         self._gal_register: list[tuple[str, str, float]] = []
+        self._camera_mean = CameraMeans(self.icfg.centring_min_embeddings)
 
     # ---- public API ---------------------------------------------------
     @property
@@ -330,6 +332,7 @@ class IdentityManager:
         self._day = day
         self._tracks = {}
         self._identities = {}
+        self._camera_mean = CameraMeans(self.icfg.centring_min_embeddings)
         self.gallery.archive_days_before(day)
         prefix = day.replace("-", "") + "-"
         self._n = 0
@@ -350,6 +353,9 @@ class IdentityManager:
             for i in keep:
                 ident.vecs.append(rows[i].vector)
                 ident.meta.append((rows[i].embedding_id, rows[i].ts, rows[i].quality))
+                ident.cams.append(rows[i].camera_id)
+            for r in rows:
+                self._camera_mean.add(r.camera_id, r.vector)
             for r in rows:
                 first, last = ident.history.get(r.camera_id, (r.ts, r.ts))
                 ident.history[r.camera_id] = (min(first, r.ts), max(last, r.ts))
@@ -399,6 +405,7 @@ class IdentityManager:
                 vec = normalize(u.embedding, self.gallery.dim)[0]
             except ValueError as err:
                 raise ValueError(f"update of track {key} at ts={u.ts}: {err}") from None
+            self._camera_mean.add(u.camera_id, vec)
         if t.global_id is not None:
             result.sightings.append((t.global_id, u))
             if vec is not None:
@@ -448,10 +455,12 @@ class IdentityManager:
         if slot == len(ident.vecs):
             ident.vecs.append(vec)
             ident.meta.append((emb_id, float(ts), float(quality)))
+            ident.cams.append(camera_id)
         else:
             self._gal_remove.append(ident.meta[slot][0])
             ident.vecs[slot] = vec
             ident.meta[slot] = (emb_id, float(ts), float(quality))
+            ident.cams[slot] = camera_id
         ident._mat = None
         self._gal_add.append(row)
 
@@ -537,9 +546,14 @@ class IdentityManager:
         if not rows:
             return sims
         q = np.stack([means[a] for a in rows])
+        centre = self.icfg.camera_centring
+        if centre:
+            q = self._camera_mean.centre(q, [tracks[a].camera_id for a in rows])
         for b, ident in enumerate(idents):
             mat = ident.matrix()
             if mat is not None:
+                if centre:
+                    mat = self._camera_mean.centre(mat, ident.cams)
                 sims[rows, b] = (q @ mat.T).max(axis=1)
         return sims
 
@@ -667,6 +681,51 @@ class IdentityManager:
             self.gallery.upsert([r for r in self._gal_add if r.embedding_id not in removed])
             self.gallery.remove(self._gal_remove)
             self._gal_add, self._gal_remove = [], []
+
+
+class CameraMeans:
+    """Running mean embedding per camera, and embeddings centred on it (site adaptation).
+
+    Every camera adds its own bias to ReID embeddings (its light, its angle, its
+    background); subtracting the camera's mean embedding and re-normalising removes
+    the shared part, so a cross-camera cosine compares people rather than cameras.
+    The mean is of every unit embedding the camera produced today (no labels needed);
+    a camera with fewer than ``min_count`` embeddings is left uncentred.
+
+    Example:
+        >>> cm = CameraMeans(min_count=2)
+        >>> for v in ([1.0, 0.2], [0.0, 1.2]):
+        ...     cm.add("c1", np.array(v) / np.linalg.norm(v))
+        >>> out = cm.centre(np.array([[0.6, 0.8]]), ["c1"])
+        >>> round(float(np.linalg.norm(out)), 6), bool(out[0, 0] < 0.6)
+        (1.0, True)
+    """
+
+    def __init__(self, min_count: int = 20) -> None:
+        self.min_count = int(min_count)
+        self._sum: dict[str, np.ndarray] = {}
+        self._n: dict[str, int] = {}
+
+    def add(self, camera_id: str, vec: np.ndarray) -> None:
+        v = np.asarray(vec, np.float64)
+        self._sum[camera_id] = self._sum.get(camera_id, 0.0) + v
+        self._n[camera_id] = self._n.get(camera_id, 0) + 1
+
+    def mean(self, camera_id: str) -> np.ndarray | None:
+        n = self._n.get(camera_id, 0)
+        return self._sum[camera_id] / n if n >= self.min_count else None
+
+    def centre(self, mat: np.ndarray, cameras: Sequence[str]) -> np.ndarray:
+        """Rows of ``mat`` minus their camera's mean, re-normalised (rows without a mean kept)."""
+        out = np.array(mat, dtype=np.float32, copy=True)
+        for i, cam in enumerate(cameras):
+            mu = self.mean(cam)
+            if mu is not None:
+                v = out[i] - mu.astype(np.float32)
+                norm = float(np.linalg.norm(v))
+                if norm > 1e-9:
+                    out[i] = v / norm
+        return out
 
 
 def _diverse_slot(
