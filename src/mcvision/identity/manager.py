@@ -16,6 +16,9 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    embeddings. Every track also has a "new identity" option costing
    ``1 − match_threshold``, so a pair below the threshold is never preferred,
    and pairs forbidden by the topology gate cost too much to be taken.
+   With ``camera_centring`` (site adaptation, no labels) both sides are first
+   centred on their camera's running mean embedding (:class:`CameraMeans`) and
+   re-normalised, which removes what a camera adds to everyone it sees.
    Tracks left unmatched are not all given new IDs at once: the earliest
    gets one, then the rest are matched again (new IDs included), so two
    pending tracks of one new person on overlapping cameras end with one ID.
