@@ -151,6 +151,10 @@ class Sprite:
         """The cutouts of one real camera (all cutouts when ``view`` is None)."""
         return self.views[view] if view is not None else self.cutouts
 
+    def view_height(self, view: str | None) -> float:
+        """Median cutout height of one real camera (of all cutouts when ``view`` is None)."""
+        return float(np.median([c.height for c in self.view_cutouts(view)]))
+
 
 def _read_seqinfo(root: Path) -> tuple[str, int, int, str, str]:
     ini = root / "seqinfo.ini"

@@ -142,7 +142,7 @@ class _SpriteCache:
         key = (sprite, view, frame, height)
         if key not in self._cache:
             c = self.sprites[sprite].view_cutouts(view)[frame]
-            s = height / self.sprites[sprite].height
+            s = height / self.sprites[sprite].view_height(view)  # each real camera at its own size
             ow = max(4, round(c.width * s))
             oh = max(8, round(c.height * s))
             interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
@@ -203,7 +203,7 @@ def render_scenario(
                     view = views[pi].get(cam.id)
                     n = len(spr.view_cutouts(view))
                     fidx = _anim_frame(n, i) if moving else pi % n
-                    height = max(8, round(min(spr.height, cam.person_height(y))))
+                    height = max(8, round(min(spr.view_height(view), cam.person_height(y))))
                     s_img, s_alpha = cache.get(plan.sprite, view, fidx, height)
                     sh, sw = s_alpha.shape
                     x1, y1 = round(x - sw / 2), round(y) - sh
