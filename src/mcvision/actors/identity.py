@@ -5,8 +5,11 @@ gallery and the event-store writer. Camera actors send it batches of
 :class:`~mcvision.types.TrackletUpdate`; a background thread ticks every
 ``runtime.tick_s`` to close absent visits, fire the daily reset on time and
 flush to Parquet. The tick's clock is the wall clock when any camera is live,
-and the data's own time (the newest frame seen) for file replays, so a replay
-closes visits exactly as a live run would.
+and the data's own time for file replays, so a replay closes visits exactly as a
+live run would. Cameras replaying files run at their own speeds and drift apart in
+data time, so the replay clock is a **watermark**: the oldest position of the
+cameras still running (their newest ingested update or reported frame), never the
+newest camera's time, which would close a lagging camera's zone stays early.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from mcvision.config import SiteConfig
 from mcvision.identity.site import SiteIdentity
 from mcvision.types import TrackletUpdate
 
+_FINISHED = ("ended", "stopped", "failed")  # camera states that no longer hold the replay clock
 log = logging.getLogger(__name__)
 
 
@@ -80,6 +84,7 @@ class IdentityService:
         self._cameras: dict[str, dict[str, Any]] = {c.id: {"status": "starting"} for c in cfg.cameras}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watermark: float | None = None
         self.closed = False
         # Soak accounting: events the identity core emitted, and a reservoir of
         # frame-to-ingest latencies (wall clock minus frame ts) for live sources.
@@ -115,7 +120,30 @@ class IdentityService:
             return {"incarnation": cam["incarnation"], "ingested_ts": cam.get("ingested_ts")}
 
     def now(self) -> float | None:
-        return self.clock() if self.live else self.core.latest_ts
+        """The site's clock: the wall clock live, the replay watermark for files."""
+        return self.clock() if self.live else self._replay_now()
+
+    def _replay_now(self) -> float | None:
+        """min(newest data time, the position of every camera still running), never decreasing.
+
+        A camera's position is the newer of its last ingested update and its last reported
+        frame; cameras that ended, stopped or failed, and cameras not heard from, do not
+        hold time back.
+        """
+        latest = self.core.latest_ts
+        if latest is None:
+            return None
+        marks = [latest]
+        for cam in self._cameras.values():
+            if cam.get("status") in _FINISHED:
+                continue
+            pos = [v for v in (cam.get("last_frame_ts"), cam.get("ingested_ts")) if v is not None]
+            if pos:
+                marks.append(max(pos))
+        mark = min(marks)
+        if self._watermark is None or mark > self._watermark:
+            self._watermark = mark
+        return self._watermark
 
     def tick(self, now: float | None = None) -> int:
         with self._lock:
