@@ -5,6 +5,10 @@ Usage::
     python benchmarks/accuracy_bench.py --json                    # the whole run (~30 min)
     python benchmarks/accuracy_bench.py --json --ray-seed 3       # plus seed 3 through Ray
     python benchmarks/accuracy_bench.py --json --work /tmp/acc    # keep renders/captures
+    python benchmarks/accuracy_bench.py --ray-only 3               # seed 3: Ray vs in-process
+    python benchmarks/accuracy_bench.py --reid-backend openvino \
+        --reid-weights reid_openvino/person-reidentification-retail-0286 --tag _retail0286 \
+        --thresholds 0.25 0.3 0.35 0.4 0.45 0.5 0.55 --small-seeds  # the embedder ablation
 
 **Crowded store** (``crowded_scenario``: 24 shoppers + 2 staff, 5 min at 5 fps, groups,
 re-entries, an overlapping camera pair, look-alikes) with people from the assets'
@@ -30,7 +34,8 @@ store is scored with :func:`mcvision.evaluate.score.evaluate`. ``--ray-seed`` ru
 threshold and records it beside the in-process ``full`` numbers.
 
 Writes ``accuracy.json`` (tuning split: the sweep and the variants), ``accuracy_heldout.json``
-(held-out crowded seeds) and ``accuracy_small.json`` (small store) in ``benchmarks/results/``.
+(held-out crowded seeds) and ``accuracy_small.json`` (small store) in ``benchmarks/results/``
+(``--tag`` suffixes the names; ``--ray-only`` writes ``accuracy_ray.json``).
 """
 
 from __future__ import annotations
