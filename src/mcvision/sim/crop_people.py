@@ -130,8 +130,8 @@ def _pick_people(
     colour_of: Any,
 ) -> tuple[list[int], list[list[int]]]:
     """``n`` people in pool order (seeded), ``lookalikes`` of them in same-colour sets."""
-    order = [p for p in sorted(pool)]
-    order = [order[int(i)] for i in rng.permutation(len(order))]
+    ids = sorted(pool)
+    order = [ids[int(i)] for i in rng.permutation(len(ids))]
     chosen: list[int] = []
     sets: list[list[int]] = []
     want = min(lookalikes, n)
@@ -207,11 +207,10 @@ def load_crop_sprites(
         except MarketNameError as err:
             raise PeopleError(str(err)) from None
         label = f"{root.parent.name}/{root.name}" if root.parent.name else root.name
-        for person, cams in by_person_camera(crops).items():
-            if person in pool:  # the same id in two folders: keep the crops apart
-                person = max(pool) + 1 + person
-            pool[person] = cams
-            prefix[person] = f"{label}:{person:04d}"
+        for pid, cams in by_person_camera(crops).items():
+            key = pid if pid not in pool else max(pool) + 1 + pid  # same id in two folders: apart
+            pool[key] = cams
+            prefix[key] = f"{label}:{pid:04d}"
     multi = {p: c for p, c in pool.items() if len(c) >= 2}
     if len(multi) < 2:
         raise PeopleError(
