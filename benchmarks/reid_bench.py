@@ -55,6 +55,7 @@ import mcvision  # noqa: E402  (applies the thread/offline environment first)
 from mcvision.config import ConfigError, SiteConfig, load_config, parse_config  # noqa: E402
 from mcvision.datasets.market import MarketCrop, MarketNameError, scan_market_folder  # noqa: E402
 from mcvision.evaluate.reid_protocol import (  # noqa: E402
+    count_cross_camera_diff_pairs,
     cross_camera_pair_scores,
     rank_metrics,
     threshold_at_false_match_rate,
@@ -62,7 +63,7 @@ from mcvision.evaluate.reid_protocol import (  # noqa: E402
 from mcvision.types import Detections  # noqa: E402
 from mcvision.vision.crops import IMAGENET_MEAN_BGR, crop_boxes  # noqa: E402
 from mcvision.vision.reid import ReIDEmbedder  # noqa: E402
-from mcvision.vision.segmenter import Segmenter  # noqa: E402
+from mcvision.vision.segmenter import CROP_PAD_GREY, Segmenter, pad_person_crop  # noqa: E402
 from mcvision.vision.weights import assets_dir  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,8 +71,6 @@ from _results import write_result  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "reid.json"
 SEGMENTER_CHOICES = ("none", "yolo-seg", "sam", "mobile_sam", "sam2")
-#: Grey the crop is padded with before segmentation (Ultralytics' letterbox colour).
-PAD_GREY = (114, 114, 114)
 #: A mask covering less of the crop than this is a fragment: the crop is embedded plain.
 MIN_MASK_COVER = 0.25
 PROTOCOL = (
@@ -147,16 +146,12 @@ def mask_crop(seg: Segmenter, crop: np.ndarray) -> tuple[np.ndarray, str]:
         box-shaped fallback: crop unchanged) or ``fragment`` (mask under
         :data:`MIN_MASK_COVER` of the crop: crop unchanged).
     """
-    import cv2
-
-    h, w = crop.shape[:2]
-    px, py = w // 2, h // 5
-    padded = cv2.copyMakeBorder(crop, py, py, px, px, cv2.BORDER_CONSTANT, value=PAD_GREY)
-    box = [[px, py, px + w, py + h]]
+    padded, (x1, y1, x2, y2) = pad_person_crop(crop)
+    box = [[x1, y1, x2, y2]]
     dets = seg.segment(padded, Detections(xyxy=np.asarray(box, np.float32)))
     if dets.mask is None:
         return crop, "no_person"
-    inner = dets.mask[0, py : py + h, px : px + w]
+    inner = dets.mask[0, y1:y2, x1:x2]
     if inner.all():
         return crop, "no_person"
     if inner.mean() < MIN_MASK_COVER:
@@ -165,11 +160,7 @@ def mask_crop(seg: Segmenter, crop: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 class Embedded:
-    """Embeddings of one folder (plain and, with a segmenter, masked) and the time spent.
-
-    (A plain class: ``tests/support.load_benchmark`` imports this script without
-    registering it in ``sys.modules``, which dataclasses need.)
-    """
+    """Embeddings of one folder (plain and, with a segmenter, masked) and the time spent."""
 
     def __init__(self) -> None:
         self.plain: np.ndarray = np.zeros((0, 0), np.float32)
@@ -247,20 +238,13 @@ def score(
             "pairs": "query x gallery, different cameras, no junk/distractor; same = same"
                      " person, diff = different people"
                      + (f" (uniform sample of {max_pairs:,} diff pairs, seed {seed})"
-                        if thr.diff_pairs < _diff_total(qp, qc, gp, gc) else " (all pairs)"),
+                        if thr.diff_pairs < count_cross_camera_diff_pairs(qp, qc, gp, gc)
+                        else " (all pairs)"),
             "rule": "match when cosine >= threshold",
         },
         "metrics_s": round(t1 - t0, 2),
         "threshold_s": round(time.perf_counter() - t1, 2),
     }
-
-
-def _diff_total(qp: list[int], qc: list[int], gp: list[int], gc: list[int]) -> int:
-    """Different-person cross-camera pairs between real people (no junk/distractor)."""
-    q = [(p, c) for p, c in zip(qp, qc, strict=True) if p > 0]
-    g = [(p, c) for p, c in zip(gp, gc, strict=True) if p > 0]
-    gpa, gca = np.array([p for p, _ in g]), np.array([c for _, c in g])
-    return int(sum(((gpa != p) & (gca != c)).sum() for p, c in q))
 
 
 def speed(n: int, *stages: float) -> dict[str, Any]:
@@ -424,7 +408,7 @@ def run(
         )
         masked["mask_status"] = {k: status.get(k, 0) for k in ("masked", "no_person", "fragment")}
         masked["masking"] = (
-            f"crop padded with grey {PAD_GREY} (w/2 left/right, h/5 top/bottom), segmented with the"
+            f"crop padded with grey {CROP_PAD_GREY} (w/2 left/right, h/5 top/bottom), segmented with the"
             f" crop's box as prompt, pixels outside the mask set to the ImageNet mean BGR"
             f" {IMAGENET_MEAN_BGR}; no person found or mask < {MIN_MASK_COVER:.0%} of the crop:"
             " embedded plain"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mcvision.evaluate.reid_protocol import (
+    count_cross_camera_diff_pairs,
     cross_camera_pair_scores,
     rank_metrics,
     threshold_at_false_match_rate,
@@ -171,3 +172,8 @@ def test_cross_camera_pair_sample_is_reproducible() -> None:
     assert np.array_equal(a[0], full_same)  # same-person pairs are never sampled
     assert np.array_equal(a[1], b[1])
     assert 800 < len(a[1]) < 1200 < len(full_diff)
+    gp_junk = gp.copy()
+    gp_junk[:10] = [0, -1] * 5  # distractors and junk make no pairs
+    n = count_cross_camera_diff_pairs(qp, qc, gp_junk, gc, chunk=7)
+    assert n == len(cross_camera_pair_scores(qf, qp, qc, gf, gp_junk, gc, max_diff=None)[1])
+    assert count_cross_camera_diff_pairs(qp, qc, gp, gc) == len(full_diff)

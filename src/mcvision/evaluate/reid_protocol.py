@@ -272,6 +272,35 @@ def threshold_at_false_match_rate(
     )
 
 
+def count_cross_camera_diff_pairs(
+    query_pids: ArrayLike,
+    query_cams: ArrayLike,
+    gallery_pids: ArrayLike,
+    gallery_cams: ArrayLike,
+    *,
+    chunk: int = 256,
+) -> int:
+    """How many query × gallery pairs are different real people seen by different cameras.
+
+    Junk (``-1``) and distractor (``0``) entries are not counted. Tells whether
+    :func:`cross_camera_pair_scores` kept all different-person pairs or a sample.
+
+    Example:
+        >>> count_cross_camera_diff_pairs([1, 2], [1, 1], [1, 2, 0], [2, 2, 2])
+        2
+    """
+    qp, qc = np.asarray(query_pids).reshape(-1), np.asarray(query_cams).reshape(-1)
+    gp, gc = np.asarray(gallery_pids).reshape(-1), np.asarray(gallery_cams).reshape(-1)
+    qk = (qp != JUNK) & (qp != DISTRACTOR)
+    gk = (gp != JUNK) & (gp != DISTRACTOR)
+    qp, qc, gp, gc = qp[qk], qc[qk], gp[gk], gc[gk]
+    total = 0
+    for start in range(0, len(qp), chunk):
+        sl = slice(start, start + chunk)
+        total += int(((qp[sl, None] != gp) & (qc[sl, None] != gc)).sum())
+    return total
+
+
 def cross_camera_pair_scores(
     query_feats: ArrayLike,
     query_pids: ArrayLike,
@@ -307,11 +336,7 @@ def cross_camera_pair_scores(
     gk = (g_pids != JUNK) & (g_pids != DISTRACTOR)
     q, q_pids, q_cams = q[qk], q_pids[qk], q_cams[qk]
     g, g_pids, g_cams = g[gk], g_pids[gk], g_cams[gk]
-    # count the different-person cross-camera pairs first, to know the keep probability
-    total = 0
-    for start in range(0, len(q), chunk):
-        sl = slice(start, start + chunk)
-        total += int(((q_pids[sl, None] != g_pids) & (q_cams[sl, None] != g_cams)).sum())
+    total = count_cross_camera_diff_pairs(q_pids, q_cams, g_pids, g_cams, chunk=chunk)
     keep_p = 1.0 if max_diff is None or total <= max_diff else max_diff / total
     rng = np.random.default_rng(seed)
     same: list[np.ndarray] = []

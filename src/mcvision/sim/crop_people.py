@@ -39,12 +39,12 @@ from mcvision.datasets.market import (
     scan_market_folder,
 )
 from mcvision.sim.people import Cutout, Matting, PeopleError, Sprite, _SegMatte, feather_alpha
+from mcvision.vision.segmenter import pad_person_crop
 
 __all__ = ["COLOURS", "dominant_colour", "is_crop_folder", "load_crop_sprites"]
 
 #: Colour names :func:`dominant_colour` chooses from.
 COLOURS = ("black", "grey", "white", "red", "orange", "yellow", "green", "blue", "purple", "pink")
-_PAD_GREY = (114, 114, 114)
 
 
 def is_crop_folder(folder: str | Path) -> bool:
@@ -112,14 +112,11 @@ def _spread(items: list[MarketCrop], k: int) -> list[MarketCrop]:
 
 def _matte(matte: _SegMatte | None, img: np.ndarray) -> tuple[np.ndarray, bool]:
     """(alpha, came from the segmentation model) for a whole-crop person."""
-    h, w = img.shape[:2]
     if matte is not None:
-        px, py = w // 2, h // 5
-        padded = cv2.copyMakeBorder(img, py, py, px, px, cv2.BORDER_CONSTANT, value=_PAD_GREY)
-        alpha = matte(padded, (px, py, px + w, py + h))
+        alpha = matte(*pad_person_crop(img))
         if alpha is not None:
             return alpha, True
-    return feather_alpha(h, w), False
+    return feather_alpha(*img.shape[:2]), False
 
 
 def _pick_people(

@@ -122,6 +122,7 @@ class Sprite:
     cutouts: list[Cutout]
     views: dict[str, list[Cutout]] = field(default_factory=dict)
     colour: str | None = None  # dominant clothing colour (crop folders), see dominant_colour
+    _view_heights: dict[str | None, float] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def height(self) -> float:
@@ -153,7 +154,9 @@ class Sprite:
 
     def view_height(self, view: str | None) -> float:
         """Median cutout height of one real camera (of all cutouts when ``view`` is None)."""
-        return float(np.median([c.height for c in self.view_cutouts(view)]))
+        if view not in self._view_heights:  # asked per person per frame by the renderer
+            self._view_heights[view] = float(np.median([c.height for c in self.view_cutouts(view)]))
+        return self._view_heights[view]
 
 
 def _read_seqinfo(root: Path) -> tuple[str, int, int, str, str]:

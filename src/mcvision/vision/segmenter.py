@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from mcvision.config import SegmenterConfig
@@ -55,6 +56,28 @@ def box_masks(xyxy: np.ndarray | Sequence[Sequence[float]], shape_hw: tuple[int,
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         out[i, y1:y2, x1:x2] = True
     return out
+
+
+#: Grey a whole-crop person is padded with before segmentation (Ultralytics' letterbox colour).
+CROP_PAD_GREY = (114, 114, 114)
+
+
+def pad_person_crop(crop: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A crop that *is* the person (a ReID crop), padded so a segmenter sees it whole.
+
+    Half the crop's width is added left and right and a fifth of its height above and
+    below, in :data:`CROP_PAD_GREY`; returns the padded image and the crop's box in it
+    (the box prompt), the way a person cut from a full frame has context around it.
+
+    Example:
+        >>> padded, box = pad_person_crop(np.zeros((128, 64, 3), np.uint8))
+        >>> padded.shape, box
+        ((178, 128, 3), (32, 25, 96, 153))
+    """
+    h, w = crop.shape[:2]
+    px, py = w // 2, h // 5
+    padded = cv2.copyMakeBorder(crop, py, py, px, px, cv2.BORDER_CONSTANT, value=CROP_PAD_GREY)
+    return padded, (px, py, px + w, py + h)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
