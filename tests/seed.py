@@ -42,8 +42,8 @@ import numpy as np
 import pendulum
 
 from mcvision.analytics.store import EventStore
+from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig, parse_config
-from mcvision.identity.reset import BusinessCalendar
 from mcvision.identity.visits import VisitBook
 from mcvision.types import Records, TrackletUpdate
 

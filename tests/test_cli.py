@@ -12,9 +12,9 @@ import pytest
 
 from mcvision.analytics.queries import day_summary
 from mcvision.analytics.store import EventStore
+from mcvision.business_day import BusinessCalendar
 from mcvision.cli import main
 from mcvision.config import load_config
-from mcvision.identity.reset import BusinessCalendar
 from mcvision.types import Records, Visit
 
 SITE = "shop"

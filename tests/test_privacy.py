@@ -174,3 +174,30 @@ def test_delete_customer_route(site: dict[str, Any], monkeypatch: pytest.MonkeyP
     assert again.match(body=unit(0)) is None
     day1 = client.get("/api/v1/summary", params={"day": "2025-11-25"}).json()
     assert day1["unique_visitors"] == 2
+
+
+def test_erasure_through_the_running_core(site: dict[str, Any]) -> None:
+    """SiteIdentity.erase_customer: the same erasure as the library, then today's links forgotten."""
+    core: SiteIdentity = site["core"]
+    a_ids = core.customers.get(site["a"]).global_ids  # type: ignore[union-attr]
+    held = sum(core.gallery.count(global_id=g) for g in a_ids)
+    out = core.erase_customer(site["a"])
+    assert out["customer_id"] == site["a"] and out["global_ids"] == 2
+    assert out["gallery_embeddings"] == held > 0
+    assert not set(core.gallery.identities()) & set(a_ids)
+    names = {r["global_id"] for r in core.store.sql("SELECT DISTINCT global_id FROM visits")}
+    assert not names & set(a_ids)
+    with pytest.raises(KeyError):
+        core.erase_customer(site["a"])
+
+
+def test_retention_purge_drops_old_customers_and_archived_rows(site: dict[str, Any]) -> None:
+    core: SiteIdentity = site["core"]
+    active = core.gallery.count(exclude_archived=True)
+    archived = core.gallery.count() - active
+    assert archived > 0 and active > 0
+    far = T0 + (site["cfg"].customers.retention_days + 10) * DAY_S
+    out = core.purge(far)
+    assert out == {"customers": 2, "gallery": archived}
+    assert core.customers.customers() == []  # type: ignore[union-attr]
+    assert core.gallery.count() == core.gallery.count(exclude_archived=True) == active

@@ -65,7 +65,7 @@ def _site_day(args: argparse.Namespace, ctx: Context) -> tuple[SiteConfig, Any, 
     """The site config, its store and the day asked for (``--day``, or the latest with data)."""
     from mcvision.analytics.queries import default_day
     from mcvision.analytics.store import EventStore, check_day
-    from mcvision.identity.reset import BusinessCalendar
+    from mcvision.business_day import BusinessCalendar
 
     cfg: SiteConfig = load_config(args.config)
     store = EventStore.from_config(cfg)

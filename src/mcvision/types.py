@@ -249,7 +249,7 @@ class Event:
     Attributes:
         kind: what happened.
         ts: when, epoch seconds (UTC).
-        day: business day it belongs to, ``YYYY-MM-DD`` (see :mod:`mcvision.identity.reset`).
+        day: business day it belongs to, ``YYYY-MM-DD`` (see :mod:`mcvision.business_day`).
         site_id: the site.
         global_id: the person, where one is concerned.
         camera_id: the camera, where one is concerned.

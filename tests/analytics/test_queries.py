@@ -13,7 +13,7 @@ import pytest
 
 from mcvision.analytics import queries as q
 from mcvision.analytics.store import EventStore
-from mcvision.identity.reset import BusinessCalendar
+from mcvision.business_day import BusinessCalendar
 from mcvision.types import Event, Records, TrackPoint, Visit, ZoneVisit
 
 SITE = "shop"

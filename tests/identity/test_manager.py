@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig
 from mcvision.identity.gallery import Gallery, normalize
 from mcvision.identity.manager import IdentityManager, IdentityResult
-from mcvision.identity.reset import BusinessCalendar
 from mcvision.types import EventKind, TrackletUpdate
 
 DIM = 512

@@ -1,7 +1,7 @@
 """Questions asked of the event store, answered with DuckDB SQL.
 
 Plain functions over an :class:`~mcvision.analytics.store.EventStore` (and a
-:class:`~mcvision.identity.reset.BusinessCalendar` where local time matters),
+:class:`~mcvision.business_day.BusinessCalendar` where local time matters),
 returning pydantic models that the HTTP API and the MCP server return as is.
 
 Conventions:
@@ -42,7 +42,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcvision.analytics.store import EventStore, check_day
-from mcvision.identity.reset import BusinessCalendar
+from mcvision.business_day import BusinessCalendar
 
 __all__ = [
     "ActivityStat",

@@ -56,11 +56,14 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
-from mcvision.identity.gallery import diverse_subset, normalize
+from mcvision.analytics.pseudonyms import pseudonymize_store, pseudonyms
+from mcvision.identity.gallery import diverse_subset, normalize, stored_dim
 from mcvision.types import TrackletUpdate, stable_id
 
 if TYPE_CHECKING:
-    from mcvision.config import CustomersConfig
+    from mcvision.analytics.store import EventStore
+    from mcvision.config import CustomersConfig, SiteConfig
+    from mcvision.identity.gallery import Gallery
     from mcvision.identity.staff import StaffRegistry
 
 DAY_S = 86_400.0
@@ -454,6 +457,56 @@ class CustomerGallery:
             return self._vec[kind]
         except KeyError:
             raise ValueError(f"unknown embedding kind {kind!r} (kinds: {sorted(self._vec)})") from None
+
+
+def open_customers(cfg: SiteConfig) -> CustomerGallery | None:
+    """A site's customer gallery as stored on disk (``None`` when the site has none yet).
+
+    The widths are read from the stored tables, so no model is needed to open it.
+    """
+    path = Path(cfg.storage.customers_dir())
+    if not path.exists():
+        return None
+    c = cfg.customers
+    return CustomerGallery(
+        path, body_dim=stored_dim(path, "body", 512), face_dim=stored_dim(path, "face", 128),
+        match_threshold=c.match_threshold, face_weight=c.face_weight, exemplars=c.exemplars,
+        retention_days=c.retention_days,
+    )
+
+
+def erase_customer_records(
+    customer_id: str,
+    customers: CustomerGallery,
+    gallery: Gallery | None,
+    store: EventStore,
+    salt: bytes | None = None,
+) -> dict[str, Any]:
+    """Erase one customer: its rows and links, its global IDs' gallery rows, pseudonyms in the store.
+
+    Args:
+        customer_id: the customer.
+        customers: the customer gallery (the customer's rows and links go).
+        gallery: the daily gallery (the linked global IDs' embeddings go), if the site has one.
+        store: the event store (the linked global IDs are pseudonymized, the customer ID scrubbed).
+        salt: the pseudonym key (random by default).
+
+    Returns:
+        ``customer_id``, the number of ``global_ids`` erased, ``gallery_embeddings``
+        deleted and ``rows`` pseudonymized per table.
+
+    Raises:
+        KeyError: unknown customer.
+    """
+    gids = customers.erase(customer_id)
+    removed = gallery.erase_identities(gids) if gallery is not None else 0
+    rows = pseudonymize_store(store, pseudonyms(gids, salt), scrub=[customer_id])
+    return {
+        "customer_id": customer_id,
+        "global_ids": len(gids),
+        "gallery_embeddings": removed,
+        "rows": rows,
+    }
 
 
 def _mean_or_none(vectors: np.ndarray | None, dim: int) -> np.ndarray | None:

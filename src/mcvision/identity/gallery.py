@@ -31,13 +31,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lancedb
 import numpy as np
 import pyarrow as pa
 
 from mcvision.types import stable_id
+
+if TYPE_CHECKING:
+    from mcvision.config import SiteConfig
 
 EMBEDDINGS_TABLE = "embeddings"
 IDENTITIES_TABLE = "identities"
@@ -246,6 +249,21 @@ class Gallery:
             self._tbl.delete(where)
         return n
 
+    def erase_identities(self, global_ids: Iterable[str]) -> int:
+        """Delete every embedding (active and archived) and the hand-out records of ``global_ids``.
+
+        Returns:
+            How many embeddings went.
+        """
+        ids = set(global_ids)
+        if not ids:
+            return 0
+        removed = self.remove(
+            r.embedding_id for r in self.rows(exclude_archived=False) if r.global_id in ids
+        )
+        self.forget_identities(ids)
+        return removed
+
     def forget_identities(self, global_ids: Iterable[str]) -> None:
         """Drop the hand-out records of ``global_ids`` (their embeddings: :meth:`remove`)."""
         ids = list(dict.fromkeys(global_ids))
@@ -443,6 +461,27 @@ class Gallery:
         for qi, agg in enumerate(best):
             out[qi] = sorted(agg.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         return out
+
+
+def stored_dim(uri: str | Path, table: str, default: int) -> int:
+    """The vector width of an existing LanceDB table (``default`` when there is none)."""
+    try:
+        tbl = lancedb.connect(str(uri)).open_table(table)
+    except (ValueError, FileNotFoundError):
+        return default
+    size = getattr(tbl.schema.field("vector").type, "list_size", None)
+    return int(size) if size else default
+
+
+def open_gallery(cfg: SiteConfig) -> Gallery | None:
+    """A site's daily gallery as stored on disk (``None`` when the site has none yet).
+
+    The width is read from the stored table, so no ReID model is needed to open it.
+    """
+    path = Path(cfg.storage.gallery_dir())
+    if not path.exists():
+        return None
+    return Gallery(path, dim=stored_dim(path, EMBEDDINGS_TABLE, 512))
 
 
 def diverse_subset(vectors: np.ndarray, keep: int, quality: np.ndarray | None = None) -> list[int]:

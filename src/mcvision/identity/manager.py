@@ -86,9 +86,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig, TransitConfig
 from mcvision.identity.gallery import Gallery, GalleryRow, diverse_subset, normalize
-from mcvision.identity.reset import BusinessCalendar
 from mcvision.types import Event, EventKind, TrackletUpdate
 
 _FORBIDDEN = 1e9

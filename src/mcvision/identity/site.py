@@ -7,7 +7,7 @@
 track points) → :class:`~mcvision.analytics.store.EventStore` (Parquet).
 
 It also owns the daily reset: when data crosses the next reset time of the
-:class:`~mcvision.identity.reset.BusinessCalendar`, the reset runs *at* the
+:class:`~mcvision.business_day.BusinessCalendar`, the reset runs *at* the
 boundary before the later updates are used, so a replayed file splits days
 exactly where a live run would. Time is the data's: ``ingest`` follows the
 frames' timestamps, and ``tick(now)`` takes the caller's clock.
@@ -30,11 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from mcvision.analytics.store import EventStore
+from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig
-from mcvision.identity.customers import DAY_S, CustomerGallery, CustomerLinker, Decision
+from mcvision.identity.customers import (
+    DAY_S,
+    CustomerGallery,
+    CustomerLinker,
+    Decision,
+    erase_customer_records,
+)
 from mcvision.identity.gallery import Gallery
 from mcvision.identity.manager import IdentityManager
-from mcvision.identity.reset import BusinessCalendar
 from mcvision.identity.staff import StaffRegistry, visits_of
 from mcvision.identity.visits import VisitBook
 from mcvision.types import Event, EventKind, Records, TrackletUpdate, Visit, ZoneVisit
@@ -241,12 +247,10 @@ class SiteIdentity:
 
     def purge(self, now: float) -> dict[str, int]:
         """Retention: delete customers and archived gallery rows older than the period."""
-        from mcvision.privacy import purge_gallery
-
         self._last_purge = float(now)
         cutoff = float(now) - self.cfg.customers.retention_days * DAY_S
         gone = self.customers.purge(now) if self.customers is not None else []
-        return {"customers": len(gone), "gallery": purge_gallery(self.gallery, cutoff)}
+        return {"customers": len(gone), "gallery": self.gallery.purge_archived(cutoff)}
 
     def mark_staff(self, global_id: str) -> int:
         """Mark a global ID as staff: flag its visits (open and stored), enrol its embeddings.
@@ -317,14 +321,10 @@ class SiteIdentity:
         Raises:
             KeyError: unknown customer, or customers are off.
         """
-        from mcvision.privacy import erase_customer
-
         if self.customers is None:
             raise KeyError(f"unknown customer {customer_id!r}: customers are off for this site")
         self.store.flush()
-        out = erase_customer(
-            self.cfg, customer_id, store=self.store, customers=self.customers, gallery=self.gallery
-        )
+        out = erase_customer_records(customer_id, self.customers, self.gallery, self.store)
         self.linker.forget_customer(customer_id)
         return out
 

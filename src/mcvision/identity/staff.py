@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from mcvision.analytics.store import EventStore
-from mcvision.identity.gallery import normalize
+from mcvision.identity.gallery import normalize, open_gallery, stored_dim
 from mcvision.types import Detections, Records, Visit, stable_id
 
 if TYPE_CHECKING:
@@ -237,6 +237,14 @@ def mark_staff_in_store(store: EventStore, global_id: str) -> int:
     return len(visits)
 
 
+def open_staff(cfg: SiteConfig) -> StaffRegistry | None:
+    """A site's staff registry as stored on disk (``None`` when nobody was enrolled yet)."""
+    path = Path(cfg.storage.staff_dir())
+    if not path.exists():
+        return None
+    return StaffRegistry(path, dim=stored_dim(path, "staff", 512))
+
+
 def mark_staff_offline(cfg: SiteConfig, store: EventStore, global_id: str) -> int:
     """Without a running pipeline: flag the stored visits, enrol the ID's gallery embeddings.
 
@@ -246,10 +254,8 @@ def mark_staff_offline(cfg: SiteConfig, store: EventStore, global_id: str) -> in
     Raises:
         KeyError: the store has no visit of that global ID.
     """
-    from mcvision.privacy import _open_gallery
-
     n = mark_staff_in_store(store, global_id)
-    gallery = _open_gallery(cfg)
+    gallery = open_gallery(cfg)
     if gallery is not None:
         vecs = gallery.embeddings_of(global_id)
         if len(vecs):

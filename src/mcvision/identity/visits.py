@@ -81,7 +81,7 @@ then, it did not see the person. Their crossings still count.
 
 Daily reset: :meth:`VisitBook.reset` closes every open visit and zone visit at its
 last sighting (``out_source="reset"``), emits a ``RESET`` event and forgets all
-state. :class:`~mcvision.identity.reset.BusinessCalendar` says when; call it
+state. :class:`~mcvision.business_day.BusinessCalendar` says when; call it
 before feeding sightings at or after the reset time.
 
 Event IDs depend only on the data, never on when ``tick`` ran, so replaying the
@@ -113,8 +113,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig
-from mcvision.identity.reset import BusinessCalendar
 from mcvision.types import (
     ActivityInterval,
     Direction,

@@ -31,8 +31,8 @@ from pydantic import BaseModel, Field
 from mcvision import __version__
 from mcvision.analytics import queries as q
 from mcvision.analytics.store import EventStore, StoreError
+from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig
-from mcvision.identity.reset import BusinessCalendar
 
 API_KEY_ENV = "MCVISION_API_KEY"
 DayParam = Annotated[

@@ -86,6 +86,6 @@ def make_highlight(ctx: SummaryContext, camera_id: str) -> Highlight:
 
 
 def _day_bounds(ctx: SummaryContext) -> tuple[float, float]:
-    from mcvision.identity.reset import BusinessCalendar
+    from mcvision.business_day import BusinessCalendar
 
     return BusinessCalendar.from_config(ctx.cfg.reset).day_bounds(ctx.day)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mcvision.business_day import BusinessCalendar
 from mcvision.config import ResetConfig
-from mcvision.identity.reset import BusinessCalendar
 
 # 2025-11-25 00:00 Asia/Kolkata (UTC+05:30) = 2025-11-24 18:30 UTC
 KOLKATA_MIDNIGHT = 1_764_009_000.0

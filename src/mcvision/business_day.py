@@ -1,4 +1,4 @@
-"""Business days and the daily reset.
+"""Business days and the daily reset: the calendar identity, analytics, CLI, API and MCP share.
 
 A business day starts at ``reset.time`` in ``reset.timezone`` and is labelled
 by the local date on which it starts: with a 12:00 reset, 2026-11-24 runs from
