@@ -1,10 +1,14 @@
-"""The import graph of ``mcvision``: no module imports itself round a circle, every module loads alone.
+"""The import graph of ``mcvision``: no import circle, every module loads alone, imports go one way.
 
 The graph is built from the source with :mod:`ast`: every ``import x`` and
 ``from x import y`` (also those inside functions, which run later but still tie
 the modules together), relative ones resolved, ``from pkg import module`` taken
 as an edge to the module. Imports under ``if TYPE_CHECKING:`` never run and are
 left out.
+
+The one-way rule (CONTRIBUTING.md): vision, tracking, identity, analytics and
+capture, and the core (config, types, business_day), never import Ray or the
+shells (actors, serve, runner, the fronts, privacy).
 """
 
 from __future__ import annotations
@@ -58,8 +62,8 @@ def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
-def _targets(name: str, path: Path, is_pkg: bool, known: set[str]) -> set[str]:
-    """The ``mcvision`` modules that module ``name`` imports."""
+def _imported_names(name: str, path: Path, is_pkg: bool, known: set[str]) -> set[str]:
+    """Every module ``name`` imports (absolute names; ``from pkg import module`` → the module)."""
     package = name if is_pkg else name.rpartition(".")[0]
     out: set[str] = set()
     for node in _imports(ast.parse(path.read_text(), filename=str(path))):
@@ -74,7 +78,12 @@ def _targets(name: str, path: Path, is_pkg: bool, known: set[str]) -> set[str]:
         for alias in node.names:
             sub = f"{module}.{alias.name}"
             out.add(sub if sub in known else module)
-    return {t for t in out if t in known and t != name}
+    return out
+
+
+def _targets(name: str, path: Path, is_pkg: bool, known: set[str]) -> set[str]:
+    """The ``mcvision`` modules that module ``name`` imports."""
+    return {t for t in _imported_names(name, path, is_pkg, known) if t in known and t != name}
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -149,3 +158,54 @@ def test_every_module_imports_alone_in_dependency_order() -> None:
         env={**os.environ, "PYTHONPATH": str(SRC)},
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+# ---- the one-way rule ---------------------------------------------------------------
+#: Plain-Python layers: they run without Ray and know nothing of the shells around them.
+PLAIN = ("vision", "tracking", "identity", "analytics", "capture")
+#: The core every layer shares; it imports only itself.
+CORE = ("mcvision.config", "mcvision.types", "mcvision.business_day", "mcvision._env")
+#: Shells and entry points: Ray actors, Serve, the runner and the user-facing fronts.
+SHELLS = ("actors", "serve", "runner", "cli", "mcp", "dashboard", "demo", "privacy")
+
+
+def _layer(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else ""
+
+
+def _all_imports() -> dict[str, set[str]]:
+    mods = _modules()
+    known = set(mods)
+    return {n: _imported_names(n, p, pkg, known) for n, (p, pkg) in mods.items()}
+
+
+def layer_violations() -> list[str]:
+    """``importer -> imported`` for every import that breaks the one-way rule."""
+    bad: list[str] = []
+    for name, imported in sorted(_all_imports().items()):
+        plain = _layer(name) in PLAIN or name in CORE
+        for target in sorted(imported):
+            top = target.split(".")[0]
+            if plain and (top == "ray" or (top == "mcvision" and _layer(target) in SHELLS)):
+                bad.append(f"{name} -> {target}")
+            elif name in CORE and top == "mcvision" and target not in (*CORE, "mcvision"):
+                bad.append(f"{name} -> {target} (the core imports only itself)")
+    return bad
+
+
+def test_plain_layers_never_import_ray_or_the_shells() -> None:
+    """vision/tracking/identity/analytics/capture and the core: no Ray, no actors/serve/privacy."""
+    bad = layer_violations()
+    assert bad == [], "imports against the one-way rule:\n" + "\n".join(bad)
+
+
+def test_layer_rule_catches_a_ray_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "mcvision"
+    (pkg / "identity").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "identity" / "__init__.py").write_text("")
+    (pkg / "identity" / "x.py").write_text("def f():\n    import ray\n    from mcvision import privacy\n")
+    (pkg / "privacy.py").write_text("from mcvision.identity import x\n")
+    monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
+    assert layer_violations() == ["mcvision.identity.x -> mcvision.privacy", "mcvision.identity.x -> ray"]
