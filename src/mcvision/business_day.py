@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
 import pendulum
 
@@ -43,7 +44,7 @@ class BusinessCalendar:
 
     def day_bounds(self, day: str) -> tuple[float, float]:
         """``[start, end)`` of a business day, epoch seconds."""
-        nxt = pendulum.parse(day).add(days=1).to_date_string()
+        nxt = _parse_day(day).add(days=1).to_date_string()
         return self.day_start(day), self.day_start(nxt)
 
     def day_of(self, ts: float) -> str:
@@ -63,8 +64,13 @@ class BusinessCalendar:
         return pendulum.from_timestamp(ts, tz=self._tz)
 
 
+def _parse_day(day: str) -> pendulum.DateTime:
+    # pendulum.parse types a union (date, time, duration); a YYYY-MM-DD string gives a DateTime
+    return cast(pendulum.DateTime, pendulum.parse(day))
+
+
 @lru_cache(maxsize=4096)
 def _day_start(day: str, hour: int, minute: int, tz: str) -> float:
-    d = pendulum.parse(day)
+    d = _parse_day(day)
     # pendulum resolves a non-existent local time (DST gap) forward, an ambiguous one to the first.
     return pendulum.datetime(d.year, d.month, d.day, hour, minute, tz=tz).timestamp()

@@ -110,6 +110,7 @@ class CameraPipeline:
         assert self._zones is not None and self._lines is not None
         self.frames += 1
         tracked = self.tracker.update(detections, frame.image)
+        assert tracked.confidence is not None  # Detections fills it in
         n = len(tracked)
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, np.int64)
         feet = tracked.foot_points

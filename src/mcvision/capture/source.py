@@ -311,7 +311,7 @@ class LiveSource(FrameSource):
         with self._cond:
             if not self.buffer and not self.stopped:
                 self._cond.wait(wait_s)
-            out = []
+            out: list[Frame] = []
             while self.buffer and len(out) < max_frames:
                 out.append(self.buffer.popleft())
         self.stats.emitted += len(out)
@@ -347,5 +347,5 @@ def open_source(
     if kind in ("url", "webcam"):
         return LiveSource(camera.id, camera.source, camera.fps, clock=clock, on_status=on_status)
     if kind == "folder":
-        return ImageFolderSource(camera.id, camera.source, camera.fps, start_ts)
-    return VideoFileSource(camera.id, camera.source, camera.fps, start_ts)
+        return ImageFolderSource(camera.id, str(camera.source), camera.fps, start_ts)
+    return VideoFileSource(camera.id, str(camera.source), camera.fps, start_ts)

@@ -548,7 +548,7 @@ class IdentityManager:
         rows = [a for a, m in enumerate(means) if m is not None]
         if not rows:
             return sims
-        q = np.stack([means[a] for a in rows])
+        q = np.stack([m for m in means if m is not None])  # the rows, in order
         centre = self.icfg.camera_centring
         if centre:
             q = self._camera_mean.centre(q, [tracks[a].camera_id for a in rows])

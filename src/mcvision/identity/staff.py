@@ -98,7 +98,7 @@ class StaffRegistry:
         )
         db = lancedb.connect(self.uri)
         try:
-            self._tbl = db.open_table("staff")
+            self._tbl: Any = db.open_table("staff")
         except ValueError:
             self._tbl = db.create_table("staff", schema=self._schema)
 
