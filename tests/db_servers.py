@@ -75,6 +75,7 @@ class DBServer:
     def __init__(self) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"mcv-{self.dialect}-"))
         self.port = free_port()
+        self.running = False
         self._n = 0
 
     def url(self, database: str, *, user: str = USER) -> str:
@@ -139,6 +140,7 @@ class MariaDBServer(DBServer):
             stdout=log, stderr=subprocess.STDOUT,
         )
         _wait_port(self.port, self.proc, 60, "mariadbd")
+        self.running = True
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -149,6 +151,7 @@ class MariaDBServer(DBServer):
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+        self.running = False
 
     def _admin_sql(self, sql: str) -> None:
         subprocess.run([self.client, "--no-defaults", "-uroot", f"--socket={self.sock}", "-e", sql],
@@ -193,10 +196,12 @@ class PostgresServer(DBServer):
         self._run([self.pg_ctl, "-D", str(self.datadir), "-l", str(self.tmp / "server.log"),
                    "-w", "-t", "60", "start"])
         _wait_port(self.port, None, 60, "postgres")
+        self.running = True
 
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
             self._run([self.pg_ctl, "-D", str(self.datadir), "-m", "fast", "-w", "stop"])
+        self.running = False
 
     def _admin_sql(self, sql: str) -> None:
         env = {**os.environ, "PGPASSWORD": PASSWORD}

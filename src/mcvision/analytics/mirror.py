@@ -765,6 +765,11 @@ class MirrorWorker:
             self._wake.wait(self._delay())
             if self._stop.is_set():
                 break
+            last = self.status()["last_attempt_ts"]
+            # failing: a flush's wake-up does not cut the backoff short
+            if (self.status()["failures"] and last is not None
+                    and self._stop.wait(max(0.0, last + self._delay() - self.clock()))):
+                break
             self._wake.clear()
             try:
                 self.sync_now()

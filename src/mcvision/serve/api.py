@@ -59,6 +59,32 @@ class Live(Protocol):
     # erase_customer(customer_id) -> dict
 
 
+class MirrorHealth(BaseModel):
+    """State of the store's MySQL/PostgreSQL mirror (``storage.mirror``)."""
+
+    enabled: bool
+    state: str = Field(description="ok, behind (retrying), failed (needs fixing), starting,"
+                       " unknown (no pipeline running)")
+    url: str = Field(description="the database URL (no password)")
+    error: str | None = None
+    lag_s: float | None = Field(default=None, description="age of the oldest store file not copied")
+    pending_files: int | None = None
+    last_sync_ts: float | None = None
+    failures: int = 0
+    rows_synced: int = 0
+
+
+def _mirror_health(cfg: SiteConfig, live: Any) -> MirrorHealth | None:
+    status = live.mirror_status() if live is not None and hasattr(live, "mirror_status") else None
+    mcfg = cfg.storage.mirror
+    if status is None:
+        if not mcfg.enabled:
+            return None
+        status = {"enabled": True, "state": "unknown", "url": mcfg.url or ""}
+    return MirrorHealth.model_validate({k: v for k, v in status.items()
+                                        if k in MirrorHealth.model_fields and v is not None})
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     site_id: str
@@ -69,6 +95,9 @@ class Health(BaseModel):
         default="UTC", description="the site's time zone (IANA name): business days and local times"
     )
     reset_time: str = Field(default="00:00", description="local time at which a business day starts")
+    mirror: MirrorHealth | None = Field(
+        default=None, description="the relational mirror (storage.mirror) when one is configured"
+    )
 
 
 class CameraStatus(BaseModel):
@@ -167,6 +196,7 @@ def create_app(
         return Health(
             status="ok", site_id=cfg.site_id, version=__version__, live=live is not None,
             days=store.days(), timezone=cfg.reset.timezone, reset_time=cfg.reset.time,
+            mirror=_mirror_health(cfg, live),
         )
 
     @app.get(f"{v1}/cameras", response_model=list[CameraStatus], tags=["status"])
