@@ -11,7 +11,7 @@ The store (:mod:`mcvision.analytics.store`) stays the source of truth. A
    modified since are not even listed. Files within a small margin before the
    watermark are read again (file times are coarse); that costs a re-read, never
    a duplicate.
-2. It reads them in chunks with DuckDB, keeps the latest snapshot per key as the
+2. It reads them in chunks (pyarrow), keeps the latest snapshot per key as the
    store's readers do, and **upserts** them (MySQL ``INSERT … ON DUPLICATE KEY
    UPDATE``, PostgreSQL ``INSERT … ON CONFLICT DO UPDATE``) keyed on
    ``visit_id`` / ``zone_visit_id`` / ``interval_id`` / ``event_id``; a row is
@@ -54,6 +54,8 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -188,6 +190,28 @@ def _local(cal: BusinessCalendar, ts: float) -> str:
 
 def _ts_rank(ts: float) -> str:
     return f"{max(ts, 0.0):020.6f}"
+
+
+def _visit_rank(r: dict[str, Any]) -> str:
+    return (f"{int(r['closed'])}{_ts_rank(r['out_ts'])}{len(r['cameras'] or []):04d}"
+            f"{len(r['zones'] or []):04d}{int(r['is_staff'])}{int(r['returning'])}")
+
+
+def _zone_visit_rank(r: dict[str, Any]) -> str:
+    return f"{int(r['closed'])}{_ts_rank(r['exit_ts'])}{len(r['cameras'] or []):04d}"
+
+
+def _activity_rank(r: dict[str, Any]) -> str:
+    return f"{int(r['closed'])}{_ts_rank(r['end_ts'])}"
+
+
+# "which snapshot wins", as the store's views order them (ties beyond these: either)
+_RANKS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "visits": _visit_rank,
+    "zone_visits": _zone_visit_rank,
+    "activities": _activity_rank,
+    "events": lambda r: "0",
+}
 
 
 class Mirror:
@@ -394,22 +418,31 @@ class Mirror:
     def _read(
         self, source: str, files: list[SourceFile]
     ) -> tuple[list[dict[str, Any]], list[SourceFile]]:
-        """The latest snapshot per key in these files (files gone meanwhile are skipped:
-        the file that replaced them is newer and is copied later)."""
+        """The highest-ranked snapshot per key in these files (the store readers' latest).
+
+        Files removed meanwhile (merged by a compaction) are skipped: the file that
+        replaced them is newer and is copied later.
+        """
         spec = STORE_TABLES[source]
-        present = [f for f in files if f.path.exists()]
-        for _ in range(3):
-            con = duckdb.connect()
+        rank = _RANKS[source]
+        best: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+        present = []
+        for f in files:
             try:
-                EventStore._create_views(con, spec, [f.path for f in present])
-                cur = con.execute(f"SELECT * FROM {spec.name}")
-                cols = [c[0] for c in cur.description or []]
-                return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()], present
-            except duckdb.IOException:
-                present = [f for f in present if f.path.exists()]
-            finally:
-                con.close()
-        raise MirrorError(f"cannot read store files of {source}: {[str(f.path) for f in present]}")
+                rows = pq.read_table(f.path).to_pylist()
+            except FileNotFoundError:
+                continue
+            except (OSError, pa.ArrowException) as err:
+                raise MirrorError(f"cannot read store file {f.path}: {err}") from None
+            present.append(f)
+            for r in rows:
+                r["day"] = f.day
+                key = tuple(r[k] for k in spec.key)
+                k_rank = rank(r)
+                cur = best.get(key)
+                if cur is None or k_rank >= cur[0]:
+                    best[key] = (k_rank, r)
+        return [r for _, r in best.values()], present
 
     def _write(self, source: str, rows: list[dict[str, Any]], chunk: list[SourceFile]) -> int:
         now = self.clock()
@@ -454,8 +487,7 @@ class Mirror:
     def _visit(self, r: dict[str, Any], now: float) -> dict[str, Any]:
         cal = self.calendar
         cams, zones = list(r["cameras"] or []), list(r["zones"] or [])
-        rank = (f"{int(r['closed'])}{_ts_rank(r['out_ts'])}{len(cams):04d}{len(zones):04d}"
-                f"{int(r['is_staff'])}{int(r['returning'])}")
+        rank = _visit_rank(r)
         return {
             "visit_id": r["visit_id"], "site_id": r["site_id"], "day": date.fromisoformat(r["day"]),
             "global_id": r["global_id"], "in_ts": r["in_ts"], "out_ts": r["out_ts"],
@@ -478,7 +510,7 @@ class Mirror:
             "exit_local": _local(cal, r["exit_ts"]), "enter_hour": cal.local(r["enter_ts"]).hour,
             "dwell_s": r["exit_ts"] - r["enter_ts"], "cameras": json.dumps(cams),
             "closed": bool(r["closed"]),
-            "snapshot_rank": f"{int(r['closed'])}{_ts_rank(r['exit_ts'])}{len(cams):04d}",
+            "snapshot_rank": _zone_visit_rank(r),
             "synced_ts": now,
         }
 
@@ -491,7 +523,7 @@ class Mirror:
             "camera_id": r["camera_id"], "start_ts": r["start_ts"], "end_ts": r["end_ts"],
             "start_local": _local(cal, r["start_ts"]), "end_local": _local(cal, r["end_ts"]),
             "dwell_s": r["end_ts"] - r["start_ts"], "closed": bool(r["closed"]),
-            "snapshot_rank": f"{int(r['closed'])}{_ts_rank(r['end_ts'])}", "synced_ts": now,
+            "snapshot_rank": _activity_rank(r), "synced_ts": now,
         }
 
     def _event(self, r: dict[str, Any], now: float) -> dict[str, Any]:
