@@ -408,4 +408,63 @@ def create_app(
             raise HTTPException(404, str(err.args[0]) if err.args else str(err)) from None
         return ErasureResult(**out)
 
+    _add_mirror_routes(app, cfg, v1)
     return app
+
+
+def _add_mirror_routes(app: FastAPI, cfg: SiteConfig, v1: str) -> None:
+    """``/mirror/...``: answers read from the relational mirror (``storage.mirror``).
+
+    The same models as the store's routes, so a client (the dashboard's Overview) can
+    show either source; 503 naming the problem when the mirror cannot be read.
+    """
+    engines: dict[str, Any] = {}
+
+    def mirror_engine() -> Any:
+        from mcvision.analytics import mirror_read
+        from mcvision.analytics.mirror import MirrorError
+
+        if not cfg.storage.mirror.url:
+            raise HTTPException(404, "no relational mirror configured (storage.mirror.url)")
+        if "engine" not in engines:
+            try:
+                engines["engine"] = mirror_read.open_source(cfg)
+            except MirrorError as err:
+                raise HTTPException(503, str(err)) from None
+        return engines["engine"]
+
+    def run(fn: Any, *args: Any, **kw: Any) -> Any:
+        import sqlalchemy as sa
+
+        engine = mirror_engine()
+        try:
+            return fn(engine, cfg.site_id, *args, **kw)
+        except sa.exc.DBAPIError as err:
+            raise HTTPException(503, f"mirror: {str(err.orig or err).splitlines()[0]}") from None
+
+    def mirror_day(day: str | None) -> str:
+        from mcvision.analytics import mirror_read
+
+        if day:
+            return day
+        today = BusinessCalendar.from_config(cfg.reset).day_of(time.time())
+        past = [d for d in run(mirror_read.days) if d <= today]
+        return past[-1] if past else today
+
+    errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+
+    @app.get(f"{v1}/mirror/summary", response_model=q.DaySummary, responses=errors,
+             tags=["mirror"])
+    def mirror_summary(day: DayParam = None, include_staff: bool = False) -> q.DaySummary:
+        """The day summary read from the relational mirror."""
+        from mcvision.analytics import mirror_read
+
+        return run(mirror_read.day_summary, mirror_day(day), include_staff=include_staff)
+
+    @app.get(f"{v1}/mirror/zones", response_model=list[q.ZoneStat], responses=errors,
+             tags=["mirror"])
+    def mirror_zones(day: DayParam = None, include_staff: bool = False) -> list[q.ZoneStat]:
+        """Zone statistics read from the relational mirror."""
+        from mcvision.analytics import mirror_read
+
+        return run(mirror_read.zone_stats, mirror_day(day), include_staff=include_staff)
