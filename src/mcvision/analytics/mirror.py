@@ -702,7 +702,7 @@ class MirrorWorker:
             "enabled": True, "state": "failed" if error else "starting", "url": url,
             "error": error, "last_sync_ts": None, "last_attempt_ts": None, "failures": 0,
             "rows_synced": 0, "files_synced": 0, "pending_files": None, "lag_s": None,
-            "schema_version": None, "last_sync_s": None,
+            "schema_version": None, "last_sync_s": None, "cpu_s": 0.0,
         }
 
     def start(self) -> MirrorWorker:
@@ -747,7 +747,12 @@ class MirrorWorker:
         if m is None:
             return False
         with self._sync_lock:
-            return self._sync(m)
+            cpu = time.thread_time()
+            try:
+                return self._sync(m)
+            finally:
+                with self._lock:
+                    self._status["cpu_s"] += time.thread_time() - cpu
 
     def _sync(self, m: Mirror) -> bool:
         now = self.clock()
