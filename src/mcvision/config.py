@@ -281,9 +281,9 @@ class MirrorConfig(_Model):
             raise ValueError(
                 f"must be a SQLAlchemy URL like mysql+pymysql://user@host:3306/db, got {v!r}"
             )
-        if m[3]:
+        if m[3] or re.search(r"[?&]password=", v, re.I):
             raise ValueError(
-                "must not contain a password (user:password@...): put it in the environment"
+                "must not contain a password (user:password@... or ?password=): put it in the environment"
                 " variable named by storage.mirror.password_env"
             )
         if not m[1].startswith(("mysql", "mariadb", "postgresql")):

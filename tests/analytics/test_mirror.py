@@ -347,6 +347,9 @@ def test_a_password_in_the_url_is_refused_naming_the_variable() -> None:
         parse_config({"site_id": "s", "cameras": [{"id": "c", "source": 0}],
                       "storage": {"mirror": {"enabled": True,
                                              "url": "mysql+pymysql://bi:secret@db/shop"}}})
+    with pytest.raises(ConfigError, match="must not contain a password"):
+        parse_config({"site_id": "s", "cameras": [{"id": "c", "source": 0}],
+                      "storage": {"mirror": {"url": "postgresql+psycopg://bi@db/shop?password=x"}}})
     with pytest.raises(ConfigError, match="unknown tables"):
         parse_config({"site_id": "s", "cameras": [{"id": "c", "source": 0}],
                       "storage": {"mirror": {"tables": ["visits", "vists"]}}})
