@@ -178,6 +178,7 @@ class SyncResult:
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     days: set[str] = field(default_factory=set)
+    rows_read: int = 0  # snapshots in the files, before keeping the latest per key
 
     @property
     def total_rows(self) -> int:
@@ -400,7 +401,8 @@ class Mirror:
     ) -> None:
         for i in range(0, len(files), self.chunk_files):
             chunk = files[i:i + self.chunk_files]
-            rows, present = self._read(source, chunk)
+            rows, present, read = self._read(source, chunk)
+            res.rows_read += read
             n = self._write(source, rows, chunk if move_watermark else [])
             res.rows[source] = res.rows.get(source, 0) + n
             res.files += len(chunk)
@@ -417,8 +419,9 @@ class Mirror:
 
     def _read(
         self, source: str, files: list[SourceFile]
-    ) -> tuple[list[dict[str, Any]], list[SourceFile]]:
-        """The highest-ranked snapshot per key in these files (the store readers' latest).
+    ) -> tuple[list[dict[str, Any]], list[SourceFile], int]:
+        """The highest-ranked snapshot per key in these files (the store readers' latest),
+        the files read and the rows they held.
 
         Files removed meanwhile (merged by a compaction) are skipped: the file that
         replaced them is newer and is copied later.
@@ -427,6 +430,7 @@ class Mirror:
         rank = _RANKS[source]
         best: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
         present = []
+        read = 0
         for f in files:
             try:
                 rows = pq.read_table(f.path).to_pylist()
@@ -435,6 +439,7 @@ class Mirror:
             except (OSError, pa.ArrowException) as err:
                 raise MirrorError(f"cannot read store file {f.path}: {err}") from None
             present.append(f)
+            read += len(rows)
             for r in rows:
                 r["day"] = f.day
                 key = tuple(r[k] for k in spec.key)
@@ -442,7 +447,7 @@ class Mirror:
                 cur = best.get(key)
                 if cur is None or k_rank >= cur[0]:
                     best[key] = (k_rank, r)
-        return [r for _, r in best.values()], present
+        return [r for _, r in best.values()], present, read
 
     def _write(self, source: str, rows: list[dict[str, Any]], chunk: list[SourceFile]) -> int:
         now = self.clock()
