@@ -88,8 +88,15 @@ def rounded(models: list[Any]) -> list[dict[str, Any]]:
             for m in models]
 
 
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The two-day store, shared by the tests that only read it."""
+    return seed_store(tmp_path_factory.mktemp("mirror-store"))
+
+
 @pytest.fixture
-def seeded(tmp_path: Path) -> dict[str, Any]:
+def own_seeded(tmp_path: Path) -> dict[str, Any]:
+    """The two-day store, for a test that writes to it."""
     return seed_store(tmp_path)
 
 
@@ -155,8 +162,9 @@ def test_mirror_of_a_site_equals_the_parquet_queries(
 
 
 def test_replayed_batches_change_nothing_and_newer_snapshots_replace_older(
-    server: db_servers.DBServer, seeded: dict[str, Any]
+    server: db_servers.DBServer, own_seeded: dict[str, Any]
 ) -> None:
+    seeded = own_seeded
     cfg = with_mirror(seeded["cfg"], server.url(server.create_database()))
     store: EventStore = seeded["store"]
     mirror = Mirror(cfg).open()
@@ -306,12 +314,12 @@ def test_kill_9_in_the_middle_of_a_sync_then_restart_gives_the_same_tables(
     server: db_servers.DBServer, tmp_path: Path
 ) -> None:
     cfg = with_mirror(_site(tmp_path), server.url(server.create_database()))
-    _many_files(cfg, 100)
+    _many_files(cfg, 60)
     path = write_yaml(cfg, tmp_path / "site.yaml")
     code = (
         "import sys; from mcvision.config import load_config;"
         " from mcvision.analytics.mirror import Mirror;"
-        " Mirror(load_config(sys.argv[1]), chunk_files=2).open().sync()"
+        " Mirror(load_config(sys.argv[1]), chunk_files=1).open().sync()"
     )
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], env=env)
@@ -330,13 +338,13 @@ def test_kill_9_in_the_middle_of_a_sync_then_restart_gives_the_same_tables(
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(10) == -signal.SIGKILL
     partial = copied()
-    assert 10 <= partial < 200  # it died in the middle
+    assert 10 <= partial < 120  # it died in the middle
     Mirror(cfg, engine=engine).open().sync()  # the restarted process resumes
     ref_cfg = with_mirror(cfg, server.url(server.create_database()))
     ref = Mirror(ref_cfg).open()
     ref.sync()
     assert snapshot(engine) == snapshot(ref.engine)
-    assert len(snapshot(engine)["visits"]) == 25 and len(snapshot(engine)["events"]) == 100
+    assert len(snapshot(engine)["visits"]) == 15 and len(snapshot(engine)["events"]) == 60
     engine.dispose()
     ref.close()
 
@@ -508,6 +516,8 @@ def test_api_and_dashboard_overview_read_the_same_numbers_from_the_mirror(
                     for z in get("/mirror/zones", day=day)] == [
                 {k: round(v, 6) if isinstance(v, float) else v for k, v in z.items()}
                 for z in get("/zones", day=day)]
+        if server.dialect != "postgresql":
+            return  # the page itself is the same over either database: drawn once
         day = seeded["days"][0]
         monkeypatch.setenv("MCVISION_API_URL", url)
         at = AppTest.from_file(str(app_dir / "app.py"), default_timeout=60)
