@@ -529,3 +529,38 @@ def test_api_and_dashboard_overview_read_the_same_numbers_from_the_mirror(
         mirror_metrics = {m.label: m.value for m in at.metric}
         assert mirror_metrics == store_metrics
         assert mirror_metrics["Unique visitors"] == str(seeded["expected"][day]["unique_visitors"])
+
+
+def test_activity_intervals_and_cameras_follow_the_stores_latest(
+    server: db_servers.DBServer, tmp_path: Path
+) -> None:
+    from mcvision.types import ActivityInterval
+
+    cfg = with_mirror(_site(tmp_path), server.url(server.create_database()))
+    store = EventStore.from_config(cfg)
+    cal = BusinessCalendar.from_config(cfg.reset)
+    day = cal.day_of(T0)
+    mirror = Mirror(cfg).open()
+    steps = [  # each its own flush and sync: an interval grows and closes, a camera drops
+        (ActivityInterval("i1", cfg.site_id, day, "G1", "v1", "browsing", "shelf", "a",
+                          T0, T0 + 10.0), "camera_online", T0),
+        (ActivityInterval("i1", cfg.site_id, day, "G1", "v1", "browsing", "shelf", "a",
+                          T0, T0 + 25.0, closed=True), "camera_offline", T0 + 30.0),
+        (ActivityInterval("i1", cfg.site_id, day, "G1", "v1", "browsing", "shelf", "a",
+                          T0, T0 + 10.0), "camera_online", T0 + 5.0),  # stale resends
+    ]
+    for interval, kind, ts in steps:
+        store.write(Records(activities=[interval], events=[
+            Event(kind=kind, ts=ts, day=day, site_id=cfg.site_id, camera_id="a")]))
+        store.flush()
+        mirror.sync()
+    with mirror.engine.connect() as conn:
+        (act,) = conn.execute(sa.select(ms.activity_intervals)).all()
+        (cam,) = conn.execute(sa.select(ms.cameras)).all()
+    (want,) = store.sql("SELECT * FROM activities")
+    assert (act.closed, act.dwell_s, act.zone) == (want["closed"], want["dwell_s"], "shelf")
+    assert act.closed and act.dwell_s == 25.0
+    (want_cam,) = store.sql("SELECT * FROM cameras")
+    assert (cam.online, cam.ts) == (want_cam["online"], want_cam["ts"]) == (False, T0 + 30.0)
+    assert cam.ts_local == cal.local(T0 + 30.0).format("YYYY-MM-DD HH:mm:ss")
+    mirror.close()
