@@ -135,6 +135,8 @@ def make_engine(url: sa.URL, connect_timeout_s: float = 5.0) -> Engine:
     args: dict[str, Any] = {"connect_timeout": t}
     if backend in ("mysql", "mariadb"):
         args.update(read_timeout=max(30, 6 * t), write_timeout=max(30, 6 * t), charset="utf8mb4")
+    else:  # a statement that hangs fails (and is retried) instead of holding the thread
+        args["options"] = f"-c statement_timeout={max(30, 6 * t) * 1000}"
     try:
         return sa.create_engine(url, connect_args=args, pool_size=2, max_overflow=2,
                                 pool_pre_ping=True, pool_recycle=1800)
