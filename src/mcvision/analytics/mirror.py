@@ -52,7 +52,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -773,7 +772,7 @@ class MirrorWorker:
             log.error("%s", err)
             self._record_failure(str(err), m)
             return False
-        except (MirrorUnavailable, OSError, duckdb.Error) as err:
+        except (MirrorUnavailable, OSError, pa.ArrowException) as err:
             log.warning("mirror sync failed (will retry): %s", err)
             self._record_failure(str(err), m)
             return False
