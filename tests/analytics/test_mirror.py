@@ -510,6 +510,8 @@ def test_api_and_dashboard_overview_read_the_same_numbers_from_the_mirror(
         health = get("/health")
         assert health["mirror"]["state"] == "unknown" and health["mirror"]["url"] == (
             cfg.storage.mirror.url)  # no pipeline behind this API: state not known here
+        status = get("/mirror/status")  # read from the mirror's watermarks
+        assert (status["state"], status["pending_files"], status["lag_s"]) == ("ok", 0, 0.0)
         for day in seeded["days"]:
             assert get("/mirror/summary", day=day) == get("/summary", day=day)
             assert [{k: round(v, 6) if isinstance(v, float) else v for k, v in z.items()}

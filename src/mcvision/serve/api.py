@@ -453,6 +453,22 @@ def _add_mirror_routes(app: FastAPI, cfg: SiteConfig, v1: str) -> None:
 
     errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 503: {"model": ErrorBody}}
 
+    @app.get(f"{v1}/mirror/status", response_model=MirrorHealth, responses=errors,
+             tags=["mirror"])
+    def mirror_status() -> MirrorHealth:
+        """How far the mirror is behind the store, read from its watermarks (no pipeline needed)."""
+        from mcvision.analytics.mirror import Mirror
+
+        engine = mirror_engine()
+        m = Mirror(cfg, engine=engine)
+        try:
+            m.read_watermarks()
+        except Exception as err:  # the database went away since: say so
+            raise HTTPException(503, f"{m.where}: {str(err).splitlines()[0]}") from None
+        lag = m.lag()
+        return MirrorHealth(enabled=cfg.storage.mirror.enabled, url=cfg.storage.mirror.url or "",
+                            state="ok" if lag["pending_files"] == 0 else "behind", **lag)
+
     @app.get(f"{v1}/mirror/summary", response_model=q.DaySummary, responses=errors,
              tags=["mirror"])
     def mirror_summary(day: DayParam = None, include_staff: bool = False) -> q.DaySummary:
