@@ -115,6 +115,10 @@ class ApiClient:
         """Headline numbers of a day."""
         return self.get("/summary", day=day)
 
+    def mirror_summary(self, day: str) -> dict[str, Any]:
+        """Headline numbers of a day, read from the relational mirror."""
+        return self.get("/mirror/summary", day=day)
+
     def returning(self, day: str) -> dict[str, Any]:
         """New vs returning visitors of a day."""
         return self.get("/returning", day=day)

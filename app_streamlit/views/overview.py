@@ -19,13 +19,37 @@ def _trim(buckets: list[dict]) -> list[dict]:
     return buckets[max(active[0] - 1, 0) : min(active[-1] + 2, len(buckets))]
 
 
+def _mirror_source() -> bool:
+    """The mirror's state under the title; True when its numbers are to be shown."""
+    mirror = (st.session_state.get("health") or {}).get("mirror")
+    if not mirror:
+        return False
+    state, lag = mirror.get("state"), mirror.get("lag_s")
+    text = f"Mirror ({mirror.get('url', '')}): **{state}**" + (
+        f" · lag {ui.duration(lag)}" if lag else "")
+    if state in ("behind", "failed"):
+        st.warning(f"{text} · {mirror.get('error') or ''}", icon=":material/sync_problem:")
+    else:
+        st.caption(text)
+    picked = st.radio("Numbers from", ["store", "mirror"], horizontal=True, key="overview_source",
+                      help="the Parquet store, or its MySQL/PostgreSQL mirror (same numbers"
+                      " once it has caught up)")
+    return picked == "mirror"
+
+
+def _returning_of(summary: dict) -> dict:
+    n, ret = summary["unique_visitors"], summary["returning_visitors"]
+    return {"visitors": n, "returning_visitors": ret, "returning_share": ret / n if n else None}
+
+
 def render() -> None:
     api, day, tz = ui.api(), ui.day(), ui.tz()
-    summary = ui.call(api.summary, day)
+    from_mirror = _mirror_source()
+    summary = ui.call(api.mirror_summary if from_mirror else api.summary, day)
     if summary["visits"] == 0:
         st.info(f"No visits recorded on **{day}**. Pick another day in the sidebar.", icon=":material/inbox:")
         return
-    returning = ui.call(api.returning, day)
+    returning = _returning_of(summary) if from_mirror else ui.call(api.returning, day)
     latest = st.session_state.get("latest_day")
     if day == latest:
         occupancy = ui.call(api.occupancy)

@@ -58,6 +58,11 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--include-staff", action="store_true", help="count staff visits too")
+    p.add_argument(
+        "--source", metavar="URL",
+        help="read the relational mirror at this SQLAlchemy URL (password from"
+        " storage.mirror.password_env) instead of the Parquet store",
+    )
     p.set_defaults(handler=_report)
 
 
@@ -80,14 +85,45 @@ def _site_day(args: argparse.Namespace, ctx: Context) -> tuple[SiteConfig, Any, 
 def _report(args: argparse.Namespace, ctx: Context) -> int:
     from mcvision.analytics.queries import day_summary
 
-    cfg, store, day = _site_day(args, ctx)
-    summary = day_summary(store, day, include_staff=args.include_staff)
+    if getattr(args, "source", None):
+        cfg, summary = _mirror_summary(args, ctx)
+    else:
+        cfg, store, day = _site_day(args, ctx)
+        summary = day_summary(store, day, include_staff=args.include_staff)
     if args.json:
         data = {"site_id": cfg.site_id, **summary.model_dump()}
         ctx.stdout.write(json.dumps(data, indent=2) + "\n")
         return 0
     _print_summary(cfg.site_id, summary, ctx.stdout)
     return 0
+
+
+def _mirror_summary(args: argparse.Namespace, ctx: Context) -> tuple[SiteConfig, Any]:
+    """``report --source URL``: the day summary read from the relational mirror."""
+    from mcvision.analytics import mirror_read
+    from mcvision.analytics.mirror import MirrorError
+    from mcvision.analytics.store import check_day
+    from mcvision.identity.reset import BusinessCalendar
+
+    cfg: SiteConfig = load_config(args.config)
+    try:
+        engine = mirror_read.open_source(cfg, args.source)
+    except MirrorError as err:
+        raise UsageError(f"--source: {err}") from None
+    try:
+        if args.day is None:
+            today = BusinessCalendar.from_config(cfg.reset).day_of(ctx.clock())
+            past = [d for d in mirror_read.days(engine, cfg.site_id) if d <= today]
+            day = past[-1] if past else today
+        else:
+            try:
+                day = check_day(args.day)
+            except ValueError as err:
+                raise UsageError(f"--day: {err}") from None
+        return cfg, mirror_read.day_summary(engine, cfg.site_id, day,
+                                            include_staff=args.include_staff)
+    finally:
+        engine.dispose()
 
 
 def _fmt_s(v: float | None) -> str:
@@ -494,6 +530,66 @@ def _eval(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+# ---- mirror ------------------------------------------------------------------
+def _add_mirror(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "mirror",
+        help="copy the event store into the MySQL/PostgreSQL mirror (catch up, backfill, rebuild)",
+        description="Copy the site's Parquet store into the database of storage.mirror: by"
+        " default what is not copied yet; --day D rebuilds one business day, --all the whole"
+        " mirror of this site (e.g. after a schema change or into a new database).",
+    )
+    p.add_argument("--config", required=True, help="site config YAML")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--day", help="rebuild this business day YYYY-MM-DD")
+    which.add_argument("--all", action="store_true", help="rebuild every day")
+    p.add_argument("--url", help="database URL (default: storage.mirror.url)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_mirror)
+
+
+def _mirror(args: argparse.Namespace, ctx: Context) -> int:
+    from tqdm import tqdm
+
+    from mcvision.analytics.mirror import Mirror, MirrorError, MirrorUnavailable
+    from mcvision.analytics.store import check_day
+
+    cfg = load_config(args.config)
+    if not (args.url or cfg.storage.mirror.url):
+        raise UsageError("no database: set storage.mirror.url in the config or give --url")
+    if args.day is not None:
+        try:
+            check_day(args.day)
+        except ValueError as err:
+            raise UsageError(f"--day: {err}") from None
+    try:
+        mirror = Mirror(cfg, url=args.url).open()
+    except MirrorError as err:
+        raise UsageError(str(err)) from None
+    except MirrorUnavailable as err:
+        print(f"mcvision mirror: {err}", file=ctx.stderr)
+        return 1
+    try:
+        total = mirror.files_to_copy(args.day) if not args.all else sum(
+            len(mirror.list_files(s)) for s in mirror.sources)
+        what = f"day {args.day}" if args.day else ("all days" if args.all else "new files")
+        with tqdm(total=total, unit="file", desc=f"mirror {what}", file=ctx.stderr,
+                  disable=args.no_progress) as bar:
+            if args.day or args.all:
+                res = mirror.rebuild(args.day, on_progress=bar.update)
+            else:
+                res = mirror.sync(on_progress=bar.update)
+    except (MirrorError, MirrorUnavailable) as err:
+        print(f"mcvision mirror: {err} (what was copied is kept; run again)", file=ctx.stderr)
+        return 1
+    finally:
+        mirror.close()
+    rows = ", ".join(f"{k} {v}" for k, v in sorted(res.rows.items())) or "nothing new"
+    print(f"{mirror.where}: {res.files} files, rows: {rows} ({res.seconds:.1f} s)",
+          file=ctx.stdout)
+    return 0
+
+
 # ---- registry ----------------------------------------------------------------
 # ---- summarize -------------------------------------------------------------------
 def _add_summarize(sub: argparse._SubParsersAction) -> None:
@@ -622,6 +718,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report, _add_run, _add_serve, _add_demo, _add_weights, _add_dashboard, _add_mcp,
     _add_sim, _add_eval,
     _add_summarize, _add_privacy, _add_staff,
+    _add_mirror,
 ]
 
 

@@ -242,10 +242,76 @@ class ResetConfig(_Model):
         return v
 
 
+MIRROR_TABLES = (
+    "visits", "zone_visits", "activity_intervals", "events", "traffic", "daily_summary", "cameras",
+)
+
+
+class MirrorConfig(_Model):
+    """A copy of the event store in MySQL/MariaDB or PostgreSQL for BI tools (``storage.mirror``).
+
+    The Parquet store stays the source of truth; the mirror is kept up to date in the
+    background and rebuilt with ``mcvision mirror``. The password never lives in the
+    YAML: it is read from the environment variable named by ``password_env``.
+    """
+
+    enabled: bool = False
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL without password, e.g. mysql+pymysql://bi@db:3306/shop or"
+        " postgresql+psycopg://bi@db:5432/shop",
+    )
+    password_env: str = Field(
+        default="MCVISION_MIRROR_PASSWORD", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the database password",
+    )
+    tables: list[str] = Field(
+        default_factory=lambda: list(MIRROR_TABLES), description="which tables to mirror"
+    )
+    sync_period_s: float = Field(default=10.0, gt=0, le=3600, description="sync at least this often")
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        m = re.match(r"^([a-z][a-z0-9+]*)://(?:([^:@/]*)(:[^@/]*)?@)?[^/]", v)
+        if not m:
+            raise ValueError(
+                f"must be a SQLAlchemy URL like mysql+pymysql://user@host:3306/db, got {v!r}"
+            )
+        if m[3] or re.search(r"[?&]password=", v, re.I):
+            raise ValueError(
+                "must not contain a password (user:password@... or ?password=): put it in the environment"
+                " variable named by storage.mirror.password_env"
+            )
+        if not m[1].startswith(("mysql", "mariadb", "postgresql")):
+            raise ValueError(f"must be a MySQL/MariaDB or PostgreSQL URL, got dialect {m[1]!r}")
+        return v
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, v: list[str]) -> list[str]:
+        bad = sorted(set(v) - set(MIRROR_TABLES))
+        if bad:
+            raise ValueError(f"unknown tables {bad} (tables: {list(MIRROR_TABLES)})")
+        if {"traffic", "daily_summary"} & set(v) and "visits" not in v:
+            raise ValueError("traffic and daily_summary are computed from visits: add visits")
+        return list(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> MirrorConfig:
+        if self.enabled and not self.url:
+            raise ValueError("url: needed when the mirror is enabled")
+        return self
+
+
 class StorageConfig(_Model):
     """Where the site's data lives. Relative paths are relative to the config file."""
 
     root: str = "data"
+    mirror: MirrorConfig = Field(default_factory=MirrorConfig)
 
     def events_dir(self) -> Path:
         return Path(self.root) / "events"

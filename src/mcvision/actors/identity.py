@@ -90,6 +90,28 @@ class IdentityService:
         # frame-to-ingest latencies (wall clock minus frame ts) for live sources.
         self.events_emitted = 0
         self.latency = LatencyReservoir()
+        self.mirror = self._start_mirror(cfg)
+
+    @staticmethod
+    def _start_mirror(cfg: SiteConfig) -> Any:
+        """The store's relational mirror on its own thread (None when not configured).
+
+        It reads the Parquet files the flushes write, never this service's state, so a
+        slow or down database cannot hold up ingest.
+        """
+        if not cfg.storage.mirror.enabled:
+            return None
+        from mcvision.analytics.mirror import start_mirror
+
+        return start_mirror(cfg)
+
+    def mirror_status(self) -> dict[str, Any] | None:
+        """The mirror's state, lag and last error (None when no mirror is configured)."""
+        return self.mirror.status() if self.mirror is not None else None
+
+    def _mirror_after_flush(self, last_flush: float) -> None:
+        if self.mirror is not None and self.core._last_flush != last_flush:
+            self.mirror.notify()
 
     def ingest(self, updates: list[TrackletUpdate]) -> int:
         with self._lock:
@@ -150,8 +172,10 @@ class IdentityService:
             now = now if now is not None else self.now()
             if now is None or self.closed:
                 return 0
+            last_flush = self.core._last_flush
             rec = self.core.tick(now)
             self.events_emitted += len(rec.events)
+            self._mirror_after_flush(last_flush)
             return len(rec)
 
     def camera_status(self, camera_id: str, status: str, ts: float, reason: str = "") -> None:
@@ -214,6 +238,9 @@ class IdentityService:
             if not self.closed:
                 self.events_emitted += len(self.core.close(ts).events)
                 self.closed = True
+        if self.mirror is not None:  # one last copy of the final flush, bounded in time
+            self.mirror.stop(drain_timeout_s=2 * self.cfg.storage.mirror.connect_timeout_s + 20)
+        with self._lock:
             return {"updates": self.core.updates_in, "latest_ts": self.core.latest_ts}
 
     def load_stats(self) -> dict[str, Any]:

@@ -59,6 +59,32 @@ class Live(Protocol):
     # erase_customer(customer_id) -> dict
 
 
+class MirrorHealth(BaseModel):
+    """State of the store's MySQL/PostgreSQL mirror (``storage.mirror``)."""
+
+    enabled: bool
+    state: str = Field(description="ok, behind (retrying), failed (needs fixing), starting,"
+                       " unknown (no pipeline running)")
+    url: str = Field(description="the database URL (no password)")
+    error: str | None = None
+    lag_s: float | None = Field(default=None, description="age of the oldest store file not copied")
+    pending_files: int | None = None
+    last_sync_ts: float | None = None
+    failures: int = 0
+    rows_synced: int = 0
+
+
+def _mirror_health(cfg: SiteConfig, live: Any) -> MirrorHealth | None:
+    status = live.mirror_status() if live is not None and hasattr(live, "mirror_status") else None
+    mcfg = cfg.storage.mirror
+    if status is None:
+        if not mcfg.enabled:
+            return None
+        status = {"enabled": True, "state": "unknown", "url": mcfg.url or ""}
+    return MirrorHealth.model_validate({k: v for k, v in status.items()
+                                        if k in MirrorHealth.model_fields and v is not None})
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     site_id: str
@@ -69,6 +95,9 @@ class Health(BaseModel):
         default="UTC", description="the site's time zone (IANA name): business days and local times"
     )
     reset_time: str = Field(default="00:00", description="local time at which a business day starts")
+    mirror: MirrorHealth | None = Field(
+        default=None, description="the relational mirror (storage.mirror) when one is configured"
+    )
 
 
 class CameraStatus(BaseModel):
@@ -167,6 +196,7 @@ def create_app(
         return Health(
             status="ok", site_id=cfg.site_id, version=__version__, live=live is not None,
             days=store.days(), timezone=cfg.reset.timezone, reset_time=cfg.reset.time,
+            mirror=_mirror_health(cfg, live),
         )
 
     @app.get(f"{v1}/cameras", response_model=list[CameraStatus], tags=["status"])
@@ -378,4 +408,79 @@ def create_app(
             raise HTTPException(404, str(err.args[0]) if err.args else str(err)) from None
         return ErasureResult(**out)
 
+    _add_mirror_routes(app, cfg, v1)
     return app
+
+
+def _add_mirror_routes(app: FastAPI, cfg: SiteConfig, v1: str) -> None:
+    """``/mirror/...``: answers read from the relational mirror (``storage.mirror``).
+
+    The same models as the store's routes, so a client (the dashboard's Overview) can
+    show either source; 503 naming the problem when the mirror cannot be read.
+    """
+    engines: dict[str, Any] = {}
+
+    def mirror_engine() -> Any:
+        from mcvision.analytics import mirror_read
+        from mcvision.analytics.mirror import MirrorError
+
+        if not cfg.storage.mirror.url:
+            raise HTTPException(404, "no relational mirror configured (storage.mirror.url)")
+        if "engine" not in engines:
+            try:
+                engines["engine"] = mirror_read.open_source(cfg)
+            except MirrorError as err:
+                raise HTTPException(503, str(err)) from None
+        return engines["engine"]
+
+    def run(fn: Any, *args: Any, **kw: Any) -> Any:
+        import sqlalchemy as sa
+
+        engine = mirror_engine()
+        try:
+            return fn(engine, cfg.site_id, *args, **kw)
+        except sa.exc.DBAPIError as err:
+            raise HTTPException(503, f"mirror: {str(err.orig or err).splitlines()[0]}") from None
+
+    def mirror_day(day: str | None) -> str:
+        from mcvision.analytics import mirror_read
+
+        if day:
+            return day
+        today = BusinessCalendar.from_config(cfg.reset).day_of(time.time())
+        past = [d for d in run(mirror_read.days) if d <= today]
+        return past[-1] if past else today
+
+    errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+
+    @app.get(f"{v1}/mirror/status", response_model=MirrorHealth, responses=errors,
+             tags=["mirror"])
+    def mirror_status() -> MirrorHealth:
+        """How far the mirror is behind the store, read from its watermarks (no pipeline needed)."""
+        from mcvision.analytics.mirror import Mirror
+
+        engine = mirror_engine()
+        m = Mirror(cfg, engine=engine)
+        try:
+            m.read_watermarks()
+        except Exception as err:  # the database went away since: say so
+            raise HTTPException(503, f"{m.where}: {str(err).splitlines()[0]}") from None
+        lag = m.lag()
+        return MirrorHealth(enabled=cfg.storage.mirror.enabled, url=cfg.storage.mirror.url or "",
+                            state="ok" if lag["pending_files"] == 0 else "behind", **lag)
+
+    @app.get(f"{v1}/mirror/summary", response_model=q.DaySummary, responses=errors,
+             tags=["mirror"])
+    def mirror_summary(day: DayParam = None, include_staff: bool = False) -> q.DaySummary:
+        """The day summary read from the relational mirror."""
+        from mcvision.analytics import mirror_read
+
+        return run(mirror_read.day_summary, mirror_day(day), include_staff=include_staff)
+
+    @app.get(f"{v1}/mirror/zones", response_model=list[q.ZoneStat], responses=errors,
+             tags=["mirror"])
+    def mirror_zones(day: DayParam = None, include_staff: bool = False) -> list[q.ZoneStat]:
+        """Zone statistics read from the relational mirror."""
+        from mcvision.analytics import mirror_read
+
+        return run(mirror_read.zone_stats, mirror_day(day), include_staff=include_staff)

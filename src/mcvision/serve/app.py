@@ -44,6 +44,9 @@ class RayLive:
     def erase_customer(self, customer_id: str) -> dict[str, Any]:
         return ray.get(self._identity().erase_customer.remote(customer_id), timeout=120)
 
+    def mirror_status(self) -> dict[str, Any] | None:
+        return ray.get(self._identity().mirror_status.remote(), timeout=10)
+
     def batch_stats(self) -> dict[str, Any]:
         return {
             name: handle.batch_stats.remote().result(timeout_s=10)
