@@ -103,7 +103,7 @@ def _mirror_summary(args: argparse.Namespace, ctx: Context) -> tuple[SiteConfig,
     from mcvision.analytics import mirror_read
     from mcvision.analytics.mirror import MirrorError
     from mcvision.analytics.store import check_day
-    from mcvision.identity.reset import BusinessCalendar
+    from mcvision.business_day import BusinessCalendar
 
     cfg: SiteConfig = load_config(args.config)
     try:

@@ -30,9 +30,9 @@ from mcvision.analytics import mirror_schema as ms
 from mcvision.analytics import queries as q
 from mcvision.analytics.mirror import Mirror
 from mcvision.analytics.store import EventStore
+from mcvision.business_day import BusinessCalendar
 from mcvision.cli import main
 from mcvision.config import ConfigError, SiteConfig, parse_config
-from mcvision.identity.reset import BusinessCalendar
 from mcvision.types import Event, Records, TrackletUpdate, Visit
 from seed import seed_store
 

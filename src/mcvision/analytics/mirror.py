@@ -61,8 +61,8 @@ from sqlalchemy.engine import Connection, Engine
 from mcvision.analytics import mirror_schema as ms
 from mcvision.analytics.store import TABLES as STORE_TABLES
 from mcvision.analytics.store import EventStore
+from mcvision.business_day import BusinessCalendar
 from mcvision.config import MirrorConfig, SiteConfig
-from mcvision.identity.reset import BusinessCalendar
 
 __all__ = [
     "SOURCES",
