@@ -18,6 +18,7 @@ from mcvision.vision.sam_onnx import (
     OnnxSam,
     box_prompts,
     low_res_to_frame,
+    pack_tiles,
     preprocess,
     scaled_size,
 )
@@ -74,6 +75,22 @@ def test_low_res_mask_maps_back_to_the_frame() -> None:
     assert part[:, :900].sum() == 0
     np.testing.assert_array_equal(part[:, 900:], full[:, 900:])
     assert not low_res_to_frame(low, scale, (1080, 1920), (10, 10, 10, 50)).any()
+
+
+def test_tile_offset_and_packing() -> None:
+    # a 178x128 crop scaled 2x and placed at (256, 356) of the canvas: its pixel u sits at
+    # canvas x 256 + 2(u + 0.5); low-res columns 80..96 = canvas 320..384 = crop 32..64
+    low = np.full((256, 256), -1.0, np.float32)
+    low[89:178, 80:96] = 1.0  # canvas rows 356..712 = the whole crop height
+    m = low_res_to_frame(low, (2.0, 2.0), (178, 128), offset=(256, 356))
+    xs = np.nonzero(m.any(axis=0))[0]
+    assert abs(xs.min() - 32) <= 1 and abs(xs.max() - 63) <= 1 and m.any(axis=1).all()
+    tiles = pack_tiles([(338, 243)] * 13)  # Market crops, padded, at 1.9x
+    assert [len(c) for c in tiles] == [12, 1]  # 4 across, 3 shelves
+    assert tiles[0][4] == (4, 0, 338) and tiles[0][11] == (11, 729, 676)
+    assert [len(c) for c in pack_tiles([(356, 256)] * 9)] == [8, 1]  # at 2x: 2 shelves
+    with pytest.raises(ValueError, match="does not fit"):
+        pack_tiles([(1100, 10)])
 
 
 def test_encode_mode_is_checked(assets: Path) -> None:
@@ -197,3 +214,26 @@ def test_a_missed_person_gets_the_box_mask(monkeypatch: pytest.MonkeyPatch) -> N
     m = seg.segment(np.zeros((480, 640, 3), np.uint8), Detections(xyxy=boxes)).mask
     assert 0.3 < m[0, 90:160, 90:160].mean() < 0.9 and m[0].sum() == m[0, 90:160, 90:160].sum()
     assert m[1, 0:100, 400:520].all() and m[1].sum() == 120 * 100
+
+
+@pytest.mark.assets
+def test_market_crops_tiled_many_to_a_pass(assets: Path, sam: OnnxSamSegmenter) -> None:
+    """Whole-person crops: edge-replicated padding, 12 to an encoder pass, person-shaped."""
+    from mcvision.vision.segmenter import pad_person_crop
+
+    files = sorted((assets / "reid/market1501/query").glob("*.jpg"))[:12:2]
+    crops = [cv2.imread(str(f)) for f in files]
+    before = sam.encoder_passes
+    masks = sam.segment_person_crops(crops)
+    assert sam.encoder_passes == before + 1
+    assert [m.shape for m in masks] == [c.shape[:2] for c in crops]
+    fills = [m.mean() for m in masks]
+    assert all(0.2 < f < 0.85 for f in fills), fills  # people, not their rectangles
+    # the same as segmenting the padded crop alone, at the same scale
+    padded, box = pad_person_crop(crops[0], replicate=True)
+    up = cv2.resize(padded, (243, 338))
+    alone = sam.segment(up, Detections(xyxy=[[1.9 * v for v in box]])).mask[0]
+    alone = cv2.resize(alone.astype(np.uint8), padded.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    alone = alone[box[1] : box[3], box[0] : box[2]].astype(bool)
+    iou = (alone & masks[0]).sum() / (alone | masks[0]).sum()
+    assert iou > 0.8, iou

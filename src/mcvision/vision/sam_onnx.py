@@ -99,11 +99,13 @@ def low_res_to_frame(
     scale: tuple[float, float],
     frame_hw: tuple[int, int],
     region: Sequence[int] | None = None,
+    offset: tuple[float, float] = (0.0, 0.0),
 ) -> np.ndarray:
     """A (256, 256) logit mask over the encoder canvas → (H, W) bool mask over the frame.
 
     Only ``region`` (x1, y1, x2, y2 ints inside the frame; default the whole frame) is
     resampled (bilinear on the logits, foreground where > 0); the rest stays False.
+    ``offset`` is where the frame's top-left sits in the canvas (encoder pixels; a tile).
     """
     h, w = frame_hw
     x1, y1, x2, y2 = (0, 0, w, h) if region is None else (int(v) for v in region)
@@ -114,8 +116,10 @@ def low_res_to_frame(
     # frame pixel u (centre u + 0.5) sits at encoder x (u + 0.5) * sx, i.e. at
     # low-res x (u + 0.5) * sx * lw / SAM_SIZE - 0.5 (pixel centres again)
     gx, gy = scale[0] * lw / SAM_SIZE, scale[1] * lh / SAM_SIZE
+    ox, oy = offset[0] * lw / SAM_SIZE, offset[1] * lh / SAM_SIZE
     warp = np.array(
-        [[gx, 0, (x1 + 0.5) * gx - 0.5], [0, gy, (y1 + 0.5) * gy - 0.5]], dtype=np.float64
+        [[gx, 0, (x1 + 0.5) * gx - 0.5 + ox], [0, gy, (y1 + 0.5) * gy - 0.5 + oy]],
+        dtype=np.float64,
     )
     part = cv2.warpAffine(
         logits.astype(np.float32), warp, (x2 - x1, y2 - y1),
@@ -124,6 +128,37 @@ def low_res_to_frame(
     )
     out[y1:y2, x1:x2] = part > 0
     return out
+
+
+def pack_tiles(
+    sizes: Sequence[tuple[int, int]], size: int = SAM_SIZE
+) -> list[list[tuple[int, int, int]]]:
+    """Shelf-pack (h, w) tiles into ``size``² canvases, in order.
+
+    Returns:
+        Per canvas, ``(index, x, y)`` of each tile placed on it (top-left corners).
+
+    Raises:
+        ValueError: a tile larger than the canvas.
+
+    Example:
+        >>> pack_tiles([(600, 400), (600, 400), (600, 400)])
+        [[(0, 0, 0), (1, 400, 0)], [(2, 0, 0)]]
+    """
+    canvases: list[list[tuple[int, int, int]]] = []
+    x = y = row_h = 0
+    for i, (h, w) in enumerate(sizes):
+        if h > size or w > size:
+            raise ValueError(f"tile {i} of {h}x{w} does not fit a {size}x{size} canvas")
+        if x + w > size:  # next shelf
+            x, y, row_h = 0, y + row_h, 0
+        if not canvases or y + h > size:  # next canvas
+            canvases.append([])
+            x = y = row_h = 0
+        canvases[-1].append((i, x, y))
+        x += w
+        row_h = max(row_h, h)
+    return canvases
 
 
 def _providers(device: str) -> list[str]:
@@ -240,6 +275,7 @@ __all__ = [
     "OnnxSam",
     "box_prompts",
     "low_res_to_frame",
+    "pack_tiles",
     "preprocess",
     "sam_files",
     "scaled_size",
