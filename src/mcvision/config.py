@@ -275,7 +275,7 @@ class SegmenterConfig(_Model):
     imgsz: int = Field(default=320, ge=32)
     device: str = "cpu"
     max_per_second: float | None = Field(
-        default=1.0,
+        default=0.2,
         gt=0,
         description="frames per second per camera whose ReID-due crops are segmented on a"
         " CPU device (one segmenter pass each; due crops beyond it get plain crops);"

@@ -35,7 +35,7 @@ def test_burst_then_steady_and_idle_time_is_capped() -> None:
 def test_unlimited_and_device_rules() -> None:
     b = SegmentBudget(rate=None)
     assert all(b.take(0.0) for _ in range(100)) and not b.limited
-    assert SegmentBudget.from_config(SegmenterConfig(backend="sam")).rate == 1.0
+    assert SegmentBudget.from_config(SegmenterConfig(backend="sam")).rate == 0.2
     assert SegmentBudget.from_config(SegmenterConfig(backend="sam", max_per_second=3)).rate == 3
     gpu = SegmentBudget.from_config(SegmenterConfig(backend="sam", device="cuda:0"))
     assert gpu.rate is None  # a GPU segments every due crop
