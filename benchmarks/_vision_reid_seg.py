@@ -94,9 +94,11 @@ def bench_reid(
 def bench_segmenter(assets: Path | None = None, repeats: int = 5) -> dict[str, Any]:
     """Mask time per 1080p frame (PRW c1s1_014901, 4 detected people) per available backend.
 
-    ``sam-tiny-random`` is a random-init, shrunk SAM (256² input, 2 blocks): it measures
-    the wrapper's cost (one embedding per frame, one batched prompt call, upsampling to
-    the frame), not SAM ViT-B, whose weights are not available offline.
+    ``sam-tiny-random`` is a random-init, shrunk Meta SAM (256² input, 2 blocks): it
+    measures the ``meta_sam`` wrapper's cost (one embedding per frame, one batched prompt
+    call, upsampling to the frame), not SAM ViT-B, whose weights are not available
+    offline. The ``sam`` backend (the ONNX distilled SAM, real weights) has its own
+    benchmark: ``benchmarks/segmenter_bench.py``.
     """
     import cv2
 
@@ -129,7 +131,7 @@ def bench_segmenter(assets: Path | None = None, repeats: int = 5) -> dict[str, A
     for r in out["backends"].values():
         r["time_ratio_vs_yolo_seg"] = round(r["median_ms"] / base, 3)
     out["unavailable"] = {
-        "sam": "no SAM checkpoint offline (ViT-B set_image ~13-15 s/frame on 2 CPU cores)",
+        "meta_sam": "no SAM checkpoint offline (ViT-B set_image ~13-15 s/frame on 2 CPU cores)",
         "mobile_sam": "no MobileSAM weights offline",
         "sam2": "no SAM 2 weights offline",
     }

