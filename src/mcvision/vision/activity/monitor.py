@@ -1,0 +1,184 @@
+"""Per camera: one window, classification tick and smoothed label per local track."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mcvision.types import Detections, TrackletUpdate
+from mcvision.vision.activity.classifiers import ActivityClassifier, build_classifier
+from mcvision.vision.activity.features import Observation, Thresholds
+from mcvision.vision.activity.rules import FallModel, RuleClassifier
+from mcvision.vision.activity.smoothing import LabelSmoother
+
+if TYPE_CHECKING:
+    from mcvision.config import ActivityConfig
+
+
+
+class TrackActivity:
+    """One track's window, classification ticks and smoothed label.
+
+    Args:
+        classifier: labels a window.
+        period_s: seconds between classifications.
+        window_s: length of the window classified.
+        min_label_s: smoothing (see :class:`LabelSmoother`).
+    """
+
+    def __init__(
+        self,
+        classifier: ActivityClassifier,
+        *,
+        period_s: float = 1.0,
+        window_s: float = 1.0,
+        min_label_s: float = 2.0,
+    ) -> None:
+        self.classifier = classifier
+        self.period_s = period_s
+        self.window_s = window_s
+        self.window: deque[Observation] = deque()
+        self.smoother = LabelSmoother(min_s=min_label_s, period_s=period_s)
+        self._first_ts: float | None = None
+        self._last_tick: float | None = None
+        self.raw: list[tuple[float, str]] = []
+
+    @property
+    def label(self) -> str | None:
+        """The current smoothed label (None before the first classification)."""
+        return self.smoother.label
+
+    def observe(self, obs: Observation) -> str | None:
+        """Add one observation; classify when a tick is due; return the smoothed label."""
+        if self.window and obs.ts < self.window[-1].ts:
+            return self.label  # out of order: ignore
+        if self._first_ts is None:
+            self._first_ts = obs.ts
+        if obs.has_image and self.window and self.window[-1].has_image:
+            # the newest image only
+            self.window[-1] = replace(self.window[-1], crop=None, frame=None)
+        self.window.append(obs)
+        while self.window and obs.ts - self.window[0].ts > self.window_s + 1e-9:
+            self.window.popleft()
+        warm = obs.ts - self._first_ts >= 0.8 * self.window_s - 1e-9
+        due = self._last_tick is None or obs.ts - self._last_tick >= self.period_s - 1e-9
+        if warm and due:
+            raw = self.classifier.classify(list(self.window))
+            self.raw.append((obs.ts, raw))
+            self._last_tick = obs.ts
+            self.smoother.update(obs.ts, raw)
+        return self.label
+
+
+class ActivityMonitor:
+    """Labels every tracked person of one camera, frame after frame.
+
+    Args:
+        classifier: the classifier (shared by all tracks).
+        period_s, window_s, min_label_s: see :class:`TrackActivity`.
+
+    Example:
+        >>> import numpy as np
+        >>> mon = ActivityMonitor(build_classifier("rules"))
+        >>> dets = Detections(xyxy=np.array([[0, 0, 40, 100]]), tracker_id=np.array([7]))
+        >>> [mon.update(t, dets)[7] for t in (0.0, 0.5, 1.0)]
+        [None, None, 'standing']
+    """
+
+    def __init__(
+        self,
+        classifier: ActivityClassifier,
+        *,
+        period_s: float = 1.0,
+        window_s: float = 1.0,
+        min_label_s: float = 2.0,
+    ) -> None:
+        self.classifier = classifier
+        self._kw = {"period_s": period_s, "window_s": window_s, "min_label_s": min_label_s}
+        self.tracks: dict[int, TrackActivity] = {}
+
+    @classmethod
+    def from_config(cls, cfg: ActivityConfig) -> ActivityMonitor:
+        """From ``SiteConfig.activity``.
+
+        With ``fall_model`` set, a :class:`FallModel` confirms the rules' ``fallen``.
+
+        Raises:
+            ValueError: ``fall_model`` set with a classifier that is not rule-based.
+            WeightsNotFound: the fall model's weights are nowhere to be found.
+        """
+        clf = build_classifier(cfg.classifier, Thresholds.from_config(cfg))
+        if cfg.fall_model is not None:
+            if not isinstance(clf, RuleClassifier):
+                raise ValueError(
+                    f"activity.fall_model confirms the rules' fallen label, but classifier"
+                    f" {cfg.classifier!r} is not rule-based"
+                )
+            clf.fall_confirmer = FallModel.from_config(cfg)
+        return cls(clf, period_s=cfg.period_s, window_s=cfg.window_s, min_label_s=cfg.min_label_s)
+
+    @property
+    def needs_images(self) -> bool:
+        """Whether :meth:`update` wants the frame (to cut person crops for the classifier)."""
+        return bool(getattr(self.classifier, "needs_crops", False))
+
+    def update(
+        self,
+        ts: float,
+        tracked: Detections,
+        zones: Sequence[tuple[str, ...]] | None = None,
+        image: np.ndarray | None = None,
+    ) -> dict[int, str | None]:
+        """Observe one frame's tracked detections; returns ``local_id -> label``.
+
+        ``image`` (the frame, BGR) is only used when the classifier asks for crops.
+        """
+        if tracked.tracker_id is None:
+            raise ValueError("ActivityMonitor.update needs tracked detections (tracker_id)")
+        frame = image if self.needs_images else None  # crops are cut only if a fall is in question
+        out: dict[int, str | None] = {}
+        for i, tid in enumerate(tracked.tracker_id.tolist()):
+            kp = tracked.keypoints[i] if tracked.keypoints is not None else None
+            if kp is not None and not np.any(kp[:, 2] > 0):
+                kp = None
+            obs = Observation(
+                ts=ts, box=tracked.xyxy[i], keypoints=kp,
+                zones=tuple(zones[i]) if zones is not None else (),
+                frame=frame,
+            )
+            st = self.tracks.get(tid)
+            if st is None:
+                st = self.tracks[tid] = TrackActivity(self.classifier, **self._kw)
+            out[tid] = st.observe(obs)
+        return out
+
+    def label_updates(
+        self,
+        ts: float,
+        updates: Sequence[TrackletUpdate],
+        tracked: Detections,
+        image: np.ndarray | None = None,
+    ) -> None:
+        """Observe a frame at ``ts`` and set ``activity`` on its (non-ended) updates.
+
+        ``image``: the frame, for classifiers that look at crops (see :meth:`update`).
+        """
+        zones_by_id = {u.local_id: u.zones for u in updates if not u.ended}
+        ids = tracked.tracker_id.tolist() if tracked.tracker_id is not None else []
+        labels = (
+            self.update(ts, tracked, [zones_by_id.get(t, ()) for t in ids], image=image)
+            if len(tracked) else {}
+        )
+        for u in updates:
+            if u.ended:
+                self.forget(u.local_id)
+            elif u.local_id in labels:
+                u.activity = labels[u.local_id]
+
+    def forget(self, local_id: int) -> None:
+        """Drop an ended track."""
+        self.tracks.pop(int(local_id), None)
