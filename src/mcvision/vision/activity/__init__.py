@@ -90,7 +90,13 @@ from mcvision.vision.activity.features import (
     thigh_angle,
     torso_angle,
 )
-from mcvision.vision.activity.monitor import ActivityMonitor, TrackActivity
+from mcvision.vision.activity.model_classifiers import (
+    HybridClassifier,
+    NFDClassifier,
+    PostureClassifier,
+    StandingFallClassifier,
+)
+from mcvision.vision.activity.monitor import ActivityMonitor, TrackActivity, classify_all
 from mcvision.vision.activity.rules import FallConfirmer, FallModel, RuleClassifier
 from mcvision.vision.activity.smoothing import LabelSmoother, smooth_labels
 
@@ -102,14 +108,19 @@ __all__ = [
     "AlertWebhook",
     "FallConfirmer",
     "FallModel",
+    "HybridClassifier",
     "LabelSmoother",
+    "NFDClassifier",
     "Observation",
+    "PostureClassifier",
     "RuleClassifier",
+    "StandingFallClassifier",
     "Thresholds",
     "TrackActivity",
     "arm_motion",
     "available_classifiers",
     "build_classifier",
+    "classify_all",
     "crop_person",
     "depth_rate",
     "motion",

@@ -28,6 +28,7 @@ class Activity(StrEnum):
     SITTING = "sitting"
     BENDING = "bending"
     FALLEN = "fallen"
+    LYING = "lying"
 
 
 # COCO-17 keypoint indices
@@ -77,6 +78,8 @@ class Observation:
             a track keeps it on its newest observation only. The person crop is cut
             from it on demand (:meth:`person_crop`), i.e. only when a fall is in question.
         crop: a person crop given directly (instead of ``frame``).
+        frame_size: ``(width, height)`` of the frame, for models whose input is in
+            frame coordinates (the learned fall heads).
     """
 
     ts: float
@@ -85,6 +88,7 @@ class Observation:
     zones: tuple[str, ...] = ()
     crop: np.ndarray | None = None
     frame: np.ndarray | None = None
+    frame_size: tuple[int, int] | None = None
 
     @property
     def has_image(self) -> bool:

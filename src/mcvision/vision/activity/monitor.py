@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
 
 class TrackActivity:
-    """One track's window, classification ticks and smoothed label.
+    """One track's history, classification ticks and smoothed label.
+
+    The track keeps ``window_s`` of observations, or the classifier's ``history_s``
+    when longer (a learned model reads seconds of keypoints); the classifier is
+    given all of it. A classifier's ``immediate_labels`` (default ``fallen``) switch
+    the smoothed label at once, its ``hold_labels`` (default: ``fallen`` holds through
+    ``lying``) keep one (see :class:`LabelSmoother`).
 
     Args:
         classifier: labels a window.
@@ -41,8 +47,14 @@ class TrackActivity:
         self.classifier = classifier
         self.period_s = period_s
         self.window_s = window_s
+        self.history_s = max(window_s, float(getattr(classifier, "history_s", 0.0)))
         self.window: deque[Observation] = deque()
-        self.smoother = LabelSmoother(min_s=min_label_s, period_s=period_s)
+        extra = {
+            k: v for k, v in (("immediate", getattr(classifier, "immediate_labels", None)),
+                              ("holds", getattr(classifier, "hold_labels", None)))
+            if v is not None
+        }
+        self.smoother = LabelSmoother(min_s=min_label_s, period_s=period_s, **extra)
         self._first_ts: float | None = None
         self._last_tick: float | None = None
         self.raw: list[tuple[float, str]] = []
@@ -52,26 +64,49 @@ class TrackActivity:
         """The current smoothed label (None before the first classification)."""
         return self.smoother.label
 
-    def observe(self, obs: Observation) -> str | None:
-        """Add one observation; classify when a tick is due; return the smoothed label."""
+    @property
+    def onset(self) -> float | None:
+        """When the current label's run started (see :class:`LabelSmoother`)."""
+        return self.smoother.onset
+
+    def add(self, obs: Observation) -> bool:
+        """Add one observation; True when a classification is due now."""
         if self.window and obs.ts < self.window[-1].ts:
-            return self.label  # out of order: ignore
+            return False  # out of order: ignore
         if self._first_ts is None:
             self._first_ts = obs.ts
         if obs.has_image and self.window and self.window[-1].has_image:
             # the newest image only
             self.window[-1] = replace(self.window[-1], crop=None, frame=None)
         self.window.append(obs)
-        while self.window and obs.ts - self.window[0].ts > self.window_s + 1e-9:
+        while self.window and obs.ts - self.window[0].ts > self.history_s + 1e-9:
             self.window.popleft()
         warm = obs.ts - self._first_ts >= 0.8 * self.window_s - 1e-9
         due = self._last_tick is None or obs.ts - self._last_tick >= self.period_s - 1e-9
-        if warm and due:
-            raw = self.classifier.classify(list(self.window))
-            self.raw.append((obs.ts, raw))
-            self._last_tick = obs.ts
-            self.smoother.update(obs.ts, raw)
+        return warm and due
+
+    def tick(self, raw: str) -> str:
+        """Take the raw label of the newest observation's window; the smoothed label."""
+        ts = self.window[-1].ts
+        self.raw.append((ts, raw))
+        self._last_tick = ts
+        return self.smoother.update(ts, raw)
+
+    def observe(self, obs: Observation) -> str | None:
+        """Add one observation; classify when a tick is due; return the smoothed label."""
+        if self.add(obs):
+            self.tick(self.classifier.classify(list(self.window)))
         return self.label
+
+
+def classify_all(
+    classifier: ActivityClassifier, windows: Sequence[Sequence[Observation]]
+) -> list[str]:
+    """Labels of several tracks' windows: one batch when the classifier batches."""
+    batch = getattr(classifier, "classify_batch", None)
+    if batch is not None:
+        return list(batch(windows)) if windows else []
+    return [classifier.classify(w) for w in windows]
 
 
 class ActivityMonitor:
@@ -132,15 +167,20 @@ class ActivityMonitor:
         tracked: Detections,
         zones: Sequence[tuple[str, ...]] | None = None,
         image: np.ndarray | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> dict[int, str | None]:
         """Observe one frame's tracked detections; returns ``local_id -> label``.
 
-        ``image`` (the frame, BGR) is only used when the classifier asks for crops.
+        The tracks due a classification are classified in one batch. ``image`` (the
+        frame, BGR) gives the frame size (for models in frame coordinates; or pass
+        ``frame_size``) and is kept only when the classifier asks for crops.
         """
         if tracked.tracker_id is None:
             raise ValueError("ActivityMonitor.update needs tracked detections (tracker_id)")
         frame = image if self.needs_images else None  # crops are cut only if a fall is in question
+        size = (int(image.shape[1]), int(image.shape[0])) if image is not None else frame_size
         out: dict[int, str | None] = {}
+        due: list[TrackActivity] = []
         for i, tid in enumerate(tracked.tracker_id.tolist()):
             kp = tracked.keypoints[i] if tracked.keypoints is not None else None
             if kp is not None and not np.any(kp[:, 2] > 0):
@@ -148,12 +188,19 @@ class ActivityMonitor:
             obs = Observation(
                 ts=ts, box=tracked.xyxy[i], keypoints=kp,
                 zones=tuple(zones[i]) if zones is not None else (),
-                frame=frame,
+                frame=frame, frame_size=size,
             )
             st = self.tracks.get(tid)
             if st is None:
                 st = self.tracks[tid] = TrackActivity(self.classifier, **self._kw)
-            out[tid] = st.observe(obs)
+            if st.add(obs):
+                due.append(st)
+        for st, raw in zip(
+            due, classify_all(self.classifier, [list(st.window) for st in due]), strict=True
+        ):
+            st.tick(raw)
+        for tid in tracked.tracker_id.tolist():
+            out[tid] = self.tracks[tid].label
         return out
 
     def label_updates(
@@ -169,8 +216,11 @@ class ActivityMonitor:
         """
         zones_by_id = {u.local_id: u.zones for u in updates if not u.ended}
         ids = tracked.tracker_id.tolist() if tracked.tracker_id is not None else []
+        size = next((u.frame_size for u in updates if u.frame_size is not None), None)
         labels = (
-            self.update(ts, tracked, [zones_by_id.get(t, ()) for t in ids], image=image)
+            self.update(
+                ts, tracked, [zones_by_id.get(t, ()) for t in ids], image=image, frame_size=size
+            )
             if len(tracked) else {}
         )
         for u in updates:
@@ -178,6 +228,8 @@ class ActivityMonitor:
                 self.forget(u.local_id)
             elif u.local_id in labels:
                 u.activity = labels[u.local_id]
+                st = self.tracks.get(u.local_id)
+                u.activity_since = st.onset if st is not None and u.activity else None
 
     def forget(self, local_id: int) -> None:
         """Drop an ended track."""
