@@ -75,6 +75,7 @@ from mcvision.vision.activity.classifiers import (
     ActivityClassifier,
     available_classifiers,
     build_classifier,
+    classifier_needs_keypoints,
     register_classifier,
 )
 from mcvision.vision.activity.features import (
@@ -120,6 +121,7 @@ __all__ = [
     "arm_motion",
     "available_classifiers",
     "build_classifier",
+    "classifier_needs_keypoints",
     "classify_all",
     "crop_person",
     "depth_rate",

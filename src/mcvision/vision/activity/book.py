@@ -31,6 +31,14 @@ class ActivityBook:
     labels for them are ignored for ``handover_s`` (overlapping views are not
     counted twice). A ``fallen`` interval emits an ``alert`` event when it opens.
 
+    Onsets: a label change reaches the book when the smoother lets it through, up to
+    ``min_label_s`` after it started; the sighting's ``activity_since`` says when. The
+    new interval is back-dated to it (not before the previous interval's start) and
+    the previous interval of the same visit and zone ends there, so each interval
+    covers the time its label was true, not that time shifted by the smoothing. The
+    alert still goes out when the ``fallen`` label arrives (its ``ts``); its payload
+    carries the onset.
+
     Snapshots go out on open and on close (``closed=True``); the store keeps the
     latest per ``interval_id``.
     """
@@ -64,12 +72,18 @@ class ActivityBook:
                 run.end_ts = ts
                 run.camera_id = u.camera_id
                 return intervals, events
+        start = ts
         if run is not None:
+            same = run.visit_id == visit_id and run.zone == zone and run.activity != u.activity
+            since = u.activity_since
+            if same and since is not None and since < ts and ts - run.end_ts <= self.gap_s:
+                start = max(float(since), run.start_ts)
+                run.end_ts = min(run.end_ts, start)
             intervals.append(self._snapshot(global_id, run, closed=True))
         run = _Run(
-            interval_id=stable_id(visit_id, u.activity, zone, ts),
+            interval_id=stable_id(visit_id, u.activity, zone, start),
             visit_id=visit_id, day=day, activity=u.activity, zone=zone,
-            camera_id=u.camera_id, start_ts=ts, end_ts=ts,
+            camera_id=u.camera_id, start_ts=start, end_ts=ts,
         )
         self._runs[global_id] = run
         intervals.append(self._snapshot(global_id, run, closed=False))
@@ -78,7 +92,8 @@ class ActivityBook:
                 Event(
                     kind=EventKind.ALERT.value, ts=ts, day=event_day(ts), site_id=self.site_id,
                     global_id=global_id, camera_id=u.camera_id, visit_id=visit_id, zone=zone,
-                    payload={"alert": "fallen", "interval_id": run.interval_id},
+                    payload={"alert": "fallen", "interval_id": run.interval_id,
+                             "onset_ts": run.start_ts},
                 )
             )
         return intervals, events

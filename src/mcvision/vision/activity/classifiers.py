@@ -56,3 +56,8 @@ def build_classifier(name: str = "rules", thresholds: Thresholds | None = None) 
             f"unknown activity classifier {name!r} (known: {', '.join(available_classifiers())})"
         )
     return _REGISTRY[name](thresholds or Thresholds())
+
+
+def classifier_needs_keypoints(name: str) -> bool:
+    """Whether the classifier registered as ``name`` reads pose keypoints (``needs_keypoints``)."""
+    return bool(getattr(_REGISTRY.get(name), "needs_keypoints", False))

@@ -69,11 +69,18 @@ class _Learned:
 
     #: seconds of history each tick looks at (the monitor keeps this much per track)
     history_s: float = 4.0
+    #: reads pose keypoints (without pose, :meth:`ActivityMonitor.from_config` uses the rules)
+    needs_keypoints = True
 
     def __init__(self, thresholds: Thresholds | None = None, rules_window_s: float = 1.0) -> None:
         self.th = thresholds or Thresholds()
         self.rules = RuleClassifier(self.th)
         self.rules_window_s = rules_window_s
+
+    @property
+    def needs_crops(self) -> bool:
+        """Whether observations should carry images (the rules' fall confirmer, if any)."""
+        return self.rules.needs_crops
 
     def rules_window(self, window: Sequence[Observation]) -> list[Observation]:
         """The last ``rules_window_s`` of ``window`` (what the rules look at)."""

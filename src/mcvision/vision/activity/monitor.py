@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
@@ -10,13 +11,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mcvision.types import Detections, TrackletUpdate
-from mcvision.vision.activity.classifiers import ActivityClassifier, build_classifier
+from mcvision.vision.activity.classifiers import (
+    ActivityClassifier,
+    build_classifier,
+    classifier_needs_keypoints,
+)
 from mcvision.vision.activity.features import Observation, Thresholds
 from mcvision.vision.activity.rules import FallModel, RuleClassifier
 from mcvision.vision.activity.smoothing import LabelSmoother
 
 if TYPE_CHECKING:
     from mcvision.config import ActivityConfig
+
+log = logging.getLogger(__name__)
 
 
 
@@ -137,23 +144,33 @@ class ActivityMonitor:
         self.tracks: dict[int, TrackActivity] = {}
 
     @classmethod
-    def from_config(cls, cfg: ActivityConfig) -> ActivityMonitor:
+    def from_config(cls, cfg: ActivityConfig, *, keypoints: bool = True) -> ActivityMonitor:
         """From ``SiteConfig.activity``.
 
-        With ``fall_model`` set, a :class:`FallModel` confirms the rules' ``fallen``.
+        ``keypoints``: whether the camera runs the pose model (``models.pose.enabled``);
+        without it a classifier that needs keypoints (the learned ones, ``hybrid``) is
+        replaced by the rules, which is what it would fall back to anyway, and its
+        weights are not loaded. With ``fall_model`` set, a :class:`FallModel` confirms
+        the rules' ``fallen`` (in ``hybrid``: the rules' fallback without keypoints).
 
         Raises:
-            ValueError: ``fall_model`` set with a classifier that is not rule-based.
-            WeightsNotFound: the fall model's weights are nowhere to be found.
+            ValueError: ``fall_model`` set with a classifier that has no rules in it.
+            WeightsNotFound: the fall model's or a learned model's weights are nowhere.
         """
-        clf = build_classifier(cfg.classifier, Thresholds.from_config(cfg))
+        name = cfg.classifier
+        if not keypoints and classifier_needs_keypoints(name):
+            log.info("activity.classifier %r needs pose keypoints (models.pose.enabled is"
+                     " false): the rules label activity instead", name)
+            name = "rules"
+        clf = build_classifier(name, Thresholds.from_config(cfg))
         if cfg.fall_model is not None:
-            if not isinstance(clf, RuleClassifier):
+            rules = clf if isinstance(clf, RuleClassifier) else getattr(clf, "rules", None)
+            if not isinstance(rules, RuleClassifier):
                 raise ValueError(
                     f"activity.fall_model confirms the rules' fallen label, but classifier"
                     f" {cfg.classifier!r} is not rule-based"
                 )
-            clf.fall_confirmer = FallModel.from_config(cfg)
+            rules.fall_confirmer = FallModel.from_config(cfg)
         return cls(clf, period_s=cfg.period_s, window_s=cfg.window_s, min_label_s=cfg.min_label_s)
 
     @property
