@@ -258,3 +258,27 @@ def test_hybrid_on_real_clips_fall_lying_pickup_sitting(real: dict[str, list[Obs
     assert lying and "fallen" not in lying and lying[-1] == "lying"  # on purpose: no alert
     assert "bending" in [lab for _, lab in replay(clf, real["pickup"])]
     assert replay(clf, real["sitting"])[-1][1] == "sitting"
+
+
+def test_a_track_born_where_one_was_just_lost_takes_over_its_history() -> None:
+    class Long:
+        history_s = 3.0
+
+        def classify(self, window: Any) -> str:
+            return "standing"
+
+    mon = ActivityMonitor(Long(), succession_s=1.5)  # type: ignore[arg-type]
+    tall = np.array([[300, 100, 360, 400]], np.float32)
+    for i in range(10):  # track 1 standing for 2 s
+        mon.update(i / 5, Detections(xyxy=tall, tracker_id=np.array([1])))
+    down = np.array([[200, 330, 480, 400]], np.float32)  # lost; a new track on the floor
+    mon.update(2.4, Detections(xyxy=down, tracker_id=np.array([2])))
+    assert mon.successions == 1 and 1 not in mon.tracks
+    assert len(mon.tracks[2].window) == 11  # the upright frames came along
+    far = np.array([[0, 0, 30, 60]], np.float32)  # someone elsewhere starts afresh
+    mon.update(2.6, Detections(xyxy=far, tracker_id=np.array([3])))
+    assert mon.successions == 1 and len(mon.tracks[3].window) == 1
+    plain = ActivityMonitor(Long())  # type: ignore[arg-type]  # off by default
+    plain.update(0.0, Detections(xyxy=tall, tracker_id=np.array([1])))
+    plain.update(0.4, Detections(xyxy=down, tracker_id=np.array([2])))
+    assert plain.successions == 0

@@ -119,9 +119,19 @@ def classify_all(
 class ActivityMonitor:
     """Labels every tracked person of one camera, frame after frame.
 
+    A fall is where a tracker loses people: the box changes from tall to wide within
+    a second and the track often ends there, a new one starting on the floor. With
+    ``succession_s`` set, a track seen for the first time takes over the history and
+    label of a track last seen at most ``succession_s`` ago whose last box overlaps
+    its box (or whose centre is within ``succession_dist`` of that box's height), so
+    the classifier still sees the person upright before they were down. Off for the
+    rules (they read one window); on (1.5 s) for classifiers reading longer histories.
+
     Args:
         classifier: the classifier (shared by all tracks).
         period_s, window_s, min_label_s: see :class:`TrackActivity`.
+        succession_s: see above (None: off).
+        succession_dist: see above, in box heights.
 
     Example:
         >>> import numpy as np
@@ -138,11 +148,35 @@ class ActivityMonitor:
         period_s: float = 1.0,
         window_s: float = 1.0,
         min_label_s: float = 2.0,
+        succession_s: float | None = None,
+        succession_dist: float = 0.75,
     ) -> None:
         self.classifier = classifier
         self._kw = {"period_s": period_s, "window_s": window_s, "min_label_s": min_label_s}
         self.tracks: dict[int, TrackActivity] = {}
+        self.succession_s = succession_s
+        self.succession_dist = succession_dist
+        self.successions = 0
 
+    def _predecessor(self, ts: float, box: np.ndarray, live: set[int]) -> int | None:
+        """A recently lost track whose last box is where ``box`` is now (see the class doc)."""
+        from mcvision.vision.pose import box_iou
+
+        best, best_score = None, 0.0
+        for tid, st in self.tracks.items():
+            if tid in live or not st.window:
+                continue
+            last = st.window[-1]
+            if not 0 < ts - last.ts <= self.succession_s + 1e-9:  # type: ignore[operator]
+                continue
+            lb = np.asarray(last.box, np.float64)
+            iou = float(box_iou(lb[None], np.asarray(box, np.float64)[None])[0, 0])
+            h = max(float(lb[3] - lb[1]), 1.0)
+            dist = float(np.hypot(*(((lb[:2] + lb[2:]) - (box[:2] + box[2:])) / 2))) / h
+            score = 1.0 + iou if iou > 0 else (1.0 - dist if dist <= self.succession_dist else 0.0)
+            if score > best_score:
+                best, best_score = tid, score
+        return best
     @classmethod
     def from_config(cls, cfg: ActivityConfig, *, keypoints: bool = True) -> ActivityMonitor:
         """From ``SiteConfig.activity``.
@@ -171,7 +205,9 @@ class ActivityMonitor:
                     f" {cfg.classifier!r} is not rule-based"
                 )
             rules.fall_confirmer = FallModel.from_config(cfg)
-        return cls(clf, period_s=cfg.period_s, window_s=cfg.window_s, min_label_s=cfg.min_label_s)
+        long = float(getattr(clf, "history_s", 0.0)) > cfg.window_s
+        return cls(clf, period_s=cfg.period_s, window_s=cfg.window_s, min_label_s=cfg.min_label_s,
+                   succession_s=1.5 if long else None)
 
     @property
     def needs_images(self) -> bool:
@@ -208,6 +244,11 @@ class ActivityMonitor:
                 frame=frame, frame_size=size,
             )
             st = self.tracks.get(tid)
+            if st is None and self.succession_s:
+                prev = self._predecessor(ts, tracked.xyxy[i], set(tracked.tracker_id.tolist()))
+                if prev is not None:
+                    st = self.tracks[tid] = self.tracks.pop(prev)
+                    self.successions += 1
             if st is None:
                 st = self.tracks[tid] = TrackActivity(self.classifier, **self._kw)
             if st.add(obs):
