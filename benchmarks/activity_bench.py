@@ -313,6 +313,12 @@ def _objective(r: dict[str, Any]) -> tuple[float, float]:
     return ((fa["recall"] or 0.0) - len(fa["false_alert_clips"]) / 10.0, bal)
 
 
+def _shown(path: str) -> str:
+    """A path relative to the repository when inside it, else its name."""
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else p.name
+
+
 def run_clips(args: argparse.Namespace) -> int:
     """The real-clip benchmark (see the module doc)."""
     import _activity_clips as ac
@@ -368,7 +374,7 @@ def run_clips(args: argparse.Namespace) -> int:
 
     result: dict[str, Any] = {
         "clips": clips_dir.name,
-        "labels": str(Path(args.labels).relative_to(ROOT)) if args.labels and Path(args.labels).resolve().is_relative_to(ROOT) else (args.labels or "labels.csv in the clips folder"),
+        "labels": _shown(args.labels) if args.labels else "labels.csv in the clips folder",
         "clip_counts": ac.counts(rows),
         "frames": f"every {args.step}th frame of each clip"
                   + (f", first {args.max_clip_s:g} s" if args.max_clip_s else "")

@@ -241,7 +241,13 @@ class HybridClassifier(_Learned):
         now = [o for o in recent if end - o.ts <= 0.35]
         ys = [y for o in now if (y := _shoulder_y(o, self.th.kp_conf)) is not None]
         h_now = float(np.median([o.box[3] - o.box[1] for o in now]))
-        return h_now <= 0.5 * h_up or (bool(ys) and float(np.median(ys)) - y_up >= self.drop * h_up)
+        w_now = float(np.median([o.box[2] - o.box[0] for o in now]))
+        if h_now <= 0.5 * h_up:
+            return True
+        # shoulders down, and the body no longer upright-shaped (a walker's shoulders can
+        # drop in the image near the camera; their box stays tall and narrow)
+        dropped = bool(ys) and float(np.median(ys)) - y_up >= self.drop * h_up
+        return dropped and (h_now <= 0.8 * h_up or w_now >= 0.7 * h_now)
 
     def _crouched(self, hist: Sequence[Observation]) -> bool:
         """The box shrank to ``crouch_ratio`` of its recent height with the feet in place."""

@@ -178,11 +178,11 @@ class ActivityMonitor:
                 best, best_score = tid, score
         return best
     @classmethod
-    def from_config(cls, cfg: ActivityConfig, *, keypoints: bool = True) -> ActivityMonitor:
+    def from_config(cls, cfg: ActivityConfig, *, keypoints: bool = False) -> ActivityMonitor:
         """From ``SiteConfig.activity``.
 
-        ``keypoints``: whether the camera runs the pose model (``models.pose.enabled``);
-        without it a classifier that needs keypoints (the learned ones, ``hybrid``) is
+        ``keypoints``: whether the camera runs the pose model (``models.pose.enabled``;
+        default False, the camera says so): without it a classifier that needs keypoints (the learned ones, ``hybrid``) is
         replaced by the rules, which is what it would fall back to anyway, and its
         weights are not loaded. With ``fall_model`` set, a :class:`FallModel` confirms
         the rules' ``fallen`` (in ``hybrid``: the rules' fallback without keypoints).
