@@ -170,6 +170,9 @@ class NFDClassifier(_Learned):
 class HybridClassifier(_Learned):
     """Posture LSTM + standing-fall head + rules (see the module doc).
 
+    The defaults (``fall_p`` 0.5, ``fall_window_s`` 3, the posture LSTM over 1 s) were
+    tuned on the UP-Fall trial-1 clips (``benchmarks/results/activity_clips.json``).
+
     Args:
         thresholds: the rules' thresholds (walking, bending, browsing; ``bend_torso_deg``
             also marks an upright frame).
@@ -200,7 +203,7 @@ class HybridClassifier(_Learned):
         fall: StandingFallHead | None = None,
         *,
         fall_p: float = 0.5,
-        fall_window_s: float = 4.0,
+        fall_window_s: float = 3.0,
         upright_frames: int = 3,
         upright_aspect: float = 1.5,
         drop: float = 0.25,
