@@ -516,7 +516,12 @@ class ActivityConfig(_Model):
     """Per-track activity labels (walking, standing, browsing, sitting, bending, fallen)."""
 
     enabled: bool = False
-    classifier: str = Field(default="rules", min_length=1, description="registered classifier")
+    # "hybrid" (posture LSTM + standing-fall head + rules) was chosen on the labelled real
+    # clips, benchmarks/results/activity_clips.json (UP-Fall subject 1, tuned on trial 1,
+    # reported on trial 2): it beats "rules" and each learned model alone on per-second
+    # accuracy, fall alerts and bending. It needs models.pose.enabled; without pose the
+    # camera runs "rules" (what the hybrid falls back to without keypoints).
+    classifier: str = Field(default="hybrid", min_length=1, description="registered classifier")
     thresholds: ActivityThresholdsConfig = Field(default_factory=ActivityThresholdsConfig)
     period_s: float = Field(default=1.0, gt=0, description="one label per track per period")
     window_s: float = Field(default=1.0, gt=0, description="history each label looks at")

@@ -170,6 +170,8 @@ class TrackletUpdate:
         zones: names of the zones whose polygon holds the foot point now.
         crossings: entrance-line crossings made since the previous update.
         activity: activity label for this moment, if classified.
+        activity_since: when that label's run started (its first classification;
+            earlier than ``ts`` when smoothing held the change back), if classified.
         ended: the tracker dropped this track (no more updates will come).
         frame_size: (width, height) of the camera frame, for normalizing positions.
         face_embedding: face embedding of the same crop as ``embedding``, when faces are on
@@ -190,6 +192,7 @@ class TrackletUpdate:
     ended: bool = False
     frame_size: tuple[int, int] | None = None
     face_embedding: np.ndarray | None = None  # (F,) L2-normalized, opt-in (face.enabled)
+    activity_since: float | None = None
 
     @property
     def track_key(self) -> tuple[str, int]:

@@ -513,3 +513,55 @@ def test_fall_model_config_errors() -> None:
         parse_config({**base, "activity": {"thresholds": {"walk_depth_rate": 0}}})
     with pytest.raises(ConfigError, match=r"fall_conf"):
         parse_config({**base, "activity": {"fall_conf": 1.5}})
+
+
+# ---- onsets: intervals start where the label started, not where smoothing let it through ------
+def test_intervals_are_back_dated_to_the_label_onset(tmp_path: Any) -> None:
+    book = VisitBook(site())
+    ups = [labelled(T0 + t, "walking") for t in range(10)]
+    for t in range(12, 20):  # the smoother let "standing" through at +12; it began at +10
+        u = labelled(T0 + t, "standing", "shelf" if t >= 16 else None)
+        u.activity_since = T0 + 10
+        ups.append(u)
+    recs = book.observe_many(("G1", u) for u in ups)
+    recs.extend(book.close_all(T0 + 100))
+    closed = [(a.activity, a.zone, a.start_ts - T0, a.end_ts - T0) for a in recs.activities
+              if a.closed]
+    # walking ends at the onset; standing starts there; a zone change is not back-dated
+    assert closed == [("walking", None, 0, 9), ("standing", None, 10, 15),
+                      ("standing", "shelf", 16, 19)]
+    store = EventStore(tmp_path, "shop")
+    store.write(recs)
+    store.flush()
+    stats = {(s.zone, s.activity): s.total_s for s in q.activity_stats(store, "2026-01-05")}
+    assert stats == {(None, "walking"): 9.0, (None, "standing"): 5.0, ("shelf", "standing"): 3.0}
+
+
+def test_back_dating_trims_the_previous_interval_and_alerts_keep_their_time() -> None:
+    book = VisitBook(site())
+    ups = [labelled(T0 + t, "standing") for t in range(6)]
+    late = labelled(T0 + 8, "sitting")
+    late.activity_since = T0 + 4  # the previous run was still emitted at +4, +5
+    fall = labelled(T0 + 12, "fallen")
+    fall.activity_since = T0 + 12
+    recs = book.observe_many(("G1", u) for u in [*ups, late, fall])
+    closed = [(a.activity, a.start_ts - T0, a.end_ts - T0) for a in recs.activities if a.closed]
+    assert closed == [("standing", 0, 4), ("sitting", 4, 8)]
+    [alert] = [e for e in recs.events if e.kind == EventKind.ALERT]
+    assert alert.ts == T0 + 12 and alert.payload["onset_ts"] == T0 + 12
+
+
+def test_monitor_passes_each_label_onset_on_the_updates() -> None:
+    mon = ActivityMonitor(build_classifier("rules"))
+    seen = []
+    for i in range(60):
+        t = i / FPS
+        x = 100 + 160 * min(t, 6.0)  # walks for 6 s, then stands
+        box = np.array([x, 0, x + 40, 100], np.float32)
+        ups = [TrackletUpdate("cam", 5, t, box, np.zeros(2))]
+        mon.label_updates(t, ups, Detections(xyxy=box[None], tracker_id=np.array([5])))
+        seen.append((t, ups[0].activity, ups[0].activity_since))
+    first_standing = next((t, s) for t, a, s in seen if a == "standing")
+    t_emit, since = first_standing
+    assert since is not None and 6.0 <= since < t_emit  # begun before it was let through
+    assert t_emit - since == pytest.approx(1.0)  # the 2 s smoothing: 1 tick earlier

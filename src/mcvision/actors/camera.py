@@ -150,7 +150,8 @@ class CameraWorker:
         self._source: FrameSource | None = None
         self.use_pose = site.models.pose.enabled
         self.activity: ActivityMonitor | None = (
-            ActivityMonitor.from_config(site.activity) if site.activity.enabled else None
+            ActivityMonitor.from_config(site.activity, keypoints=self.use_pose)
+            if site.activity.enabled else None
         )
         self.recorder: EvidenceRecorder | None = (
             EvidenceRecorder.from_config(site, camera_id) if self.camera.record else None
