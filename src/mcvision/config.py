@@ -207,6 +207,24 @@ class IdentityConfig(_Model):
     centring_min_embeddings: int = Field(
         default=20, ge=1, description="embeddings a camera needs before its mean is subtracted"
     )
+    # Late correction (mcvision.identity.correction). The merge threshold is a cosine on
+    # the same scale as match_threshold and must be stricter; its default was tuned on the
+    # crowded scenario's tuning seeds 0-2 (benchmarks/accuracy_bench.py --correction,
+    # benchmarks/results/accuracy_correction.json) and reported on held-out seeds 3-5.
+    correction_window_s: float = Field(
+        default=60.0, ge=0,
+        description="two global IDs found later to be one person are merged while both were "
+        "seen within this many seconds; older numbers are final (0: no late correction)",
+    )
+    merge_threshold: float = Field(
+        default=0.8, ge=-1, le=1,
+        description="min cosine of the newer identity's mean embedding to the older one's "
+        "gallery for a late merge (stricter than match_threshold)",
+    )
+    merge_min_embeddings: int = Field(
+        default=3, ge=1,
+        description="gallery embeddings each identity needs before a late merge is considered",
+    )
 
 
 class VisitConfig(_Model):

@@ -31,6 +31,7 @@ import numpy as np
 
 from mcvision.analytics.store import EventStore
 from mcvision.config import SiteConfig
+from mcvision.identity.correction import Corrector
 from mcvision.identity.customers import DAY_S, CustomerGallery, CustomerLinker, Decision
 from mcvision.identity.gallery import Gallery
 from mcvision.identity.manager import IdentityManager
@@ -87,6 +88,7 @@ class SiteIdentity:
             cfg, self.gallery, self.calendar, gallery_flush_s=cfg.identity.gallery_flush_s
         )
         self.visits = VisitBook(cfg, self.calendar)
+        self.corrector = Corrector(cfg, self.manager, self.visits, self.store, self.calendar)
         self.latest_ts: float | None = None
         self._next_reset: float | None = None
         self.updates_in = 0
@@ -145,6 +147,7 @@ class SiteIdentity:
             for d in self.linker.observe(result.sightings):
                 rec.extend(self._apply(d, last))
         self.store.write(rec)
+        rec.extend(self.corrector.step(last))  # late merges (written by the corrector)
         if self.webhook is not None:
             self.webhook.post_later(rec.events)  # in the background: ingest never waits
         if self.flush_on_open and any(e.kind == EventKind.VISIT_OPEN for e in rec.events):
@@ -349,7 +352,8 @@ class SiteIdentity:
         day = days[-1]
         rows = self.store.sql(
             "SELECT visit_id, site_id, day, global_id, in_ts, out_ts, cameras, zones,"
-            " in_source, out_source, \"returning\", is_staff, closed FROM visits WHERE NOT closed",
+            " in_source, out_source, \"returning\", is_staff, closed, corrected_at"
+            " FROM visits WHERE NOT closed",
             day=day,
         )
         visits = [Visit(**{**r, "cameras": tuple(r["cameras"] or ()),
