@@ -182,7 +182,7 @@ class SiteIdentity:
         self.manager.flush_gallery()
         open_now = self.visits.open_visits()
         if open_now:
-            self.store.write(Records(visits=open_now))
+            self.store.write(Records(visits=open_now, zone_visits=self.visits.open_zone_visits()))
         open_acts = self.visits.open_activities()
         if open_acts:
             self.store.write(Records(activities=open_acts))

@@ -377,6 +377,15 @@ class VisitBook:
         """Snapshots of the open activity intervals (they grow until closed)."""
         return self._activity.open_intervals()
 
+    def open_zone_visits(self) -> list[ZoneVisit]:
+        """Snapshots of the entered, still open zone visits (a restart carries them on)."""
+        return [
+            self._zone_snapshot(v, st, closed=False)
+            for v in sorted(self._open.values(), key=lambda v: (v.in_ts, v.global_id))
+            for st in sorted(v.zone_states.values(), key=lambda z: (z.start_ts, z.zone))
+            if st.entered
+        ]
+
     def last_sighting(self, global_id: str) -> float | None:
         """``out_ts`` of the person's open visit (None without one)."""
         v = self._open.get(global_id)
