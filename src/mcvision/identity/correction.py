@@ -10,7 +10,7 @@ into the older one (``dst``, which survives):
 the closest of ``dst``'s gallery embeddings, both centred on their cameras
 with ``identity.camera_centring``, must reach ``identity.merge_threshold``
 (stricter than ``match_threshold``: this is a decision with more data, and it
-rewrites history), and each identity must hold ``identity.merge_min_embeddings``
+rewrites history; a lower value counts as ``match_threshold``), and each identity must hold ``identity.merge_min_embeddings``
 embeddings. Candidate pairs are taken best score first, an ID in at most one
 merge per check.
 
@@ -147,6 +147,7 @@ class Corrector:
             views.append((gid, mat, spans))
         if len(views) < 2:
             return []
+        threshold = max(ic.merge_threshold, ic.match_threshold)  # never looser than online
         means = np.stack([_unit(m.mean(axis=0)) for _, m, _ in views])
         gallery = np.concatenate([m for _, m, _ in views])
         starts = np.cumsum([0] + [len(m) for _, m, _ in views[:-1]])
@@ -156,7 +157,7 @@ class Corrector:
         for j in range(len(views)):
             for i in range(j):  # views are sorted by global ID: i is the older one
                 s = float(score[j, i])
-                if s >= ic.merge_threshold:
+                if s >= threshold:
                     pairs.append((s, i, j))
         out: list[MergeDecision] = []
         used: set[int] = set()
