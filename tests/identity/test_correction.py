@@ -302,3 +302,32 @@ def test_stored_records_of_the_superseded_id_are_hidden_not_lost(tmp_path: Path)
     before = picture(core)
     assert core.store.compact(DAY) > 0
     assert picture(core) == before
+
+
+def test_visitbook_merge_joins_a_closed_visit_to_the_open_one_that_follows(
+    tmp_path: Path,
+) -> None:
+    from mcvision.identity.visits import VisitBook
+
+    cfg = site(tmp_path)  # absence timeout 120 s
+    book = VisitBook(cfg)
+
+    def seen(cam: str, ts: float) -> TrackletUpdate:
+        return TrackletUpdate(cam, 1, ts, np.zeros(4), np.zeros(2))
+
+    rec = book.observe_many(("A", seen("door", T0 + i)) for i in range(5))
+    rec.extend(book.close_all(T0 + 5, reason="shutdown"))  # A's visit closed at 4 s
+    rec.extend(book.observe_many(("B", seen("floor", T0 + 30 + i)) for i in range(5)))
+    stored = {v.visit_id: v for v in rec.visits}  # the latest snapshot of each
+    va = next(v for v in stored.values() if v.global_id == "A")
+    vb = next(v for v in stored.values() if v.global_id == "B")
+    out, mapping = book.merge_identity("B", "A", T0 + 40, list(stored.values()))
+    assert mapping == {va.visit_id: vb.visit_id, vb.visit_id: vb.visit_id}
+    (now,) = book.open_visits()  # one open visit of A, from A's first sighting
+    assert (now.global_id, now.visit_id, now.in_ts, now.out_ts) == ("A", vb.visit_id, T0, T0 + 34)
+    assert now.cameras == ("door", "floor") and now.corrected_at == T0 + 40
+    tomb = next(v for v in out.visits if v.visit_id == va.visit_id)
+    assert tomb.merged_into == vb.visit_id and tomb.closed
+    # later sightings of A extend the merged visit; B is unknown to the book now
+    book.observe("A", seen("floor", T0 + 50))
+    assert [(v.visit_id, v.out_ts) for v in book.open_visits()] == [(vb.visit_id, T0 + 50)]
