@@ -218,8 +218,8 @@ class IdentityConfig(_Model):
     )
     merge_threshold: float = Field(
         default=0.8, ge=-1, le=1,
-        description="min cosine of the newer identity's mean embedding to the older one's "
-        "gallery for a late merge (stricter than match_threshold; never below it)",
+        description="min cosine between two identities' mean gallery embeddings for a late "
+        "merge (stricter than match_threshold; never below it)",
     )
     merge_min_embeddings: int = Field(
         default=3, ge=1,
