@@ -13,10 +13,10 @@ into the older one (``dst``, which survives):
 rewrites history; a lower value counts as ``match_threshold``), and each identity must hold ``identity.merge_min_embeddings``
 embeddings. Candidate pairs are taken best score first, an ID in at most one
 merge per check. Mean against mean, rather than a mean against the closest
-gallery embedding as in online matching, because one stray gallery embedding
-then cannot make a merge: on the crowded scenario's tuning seed 0 it kept 5 of
-the same-person pairs at 3 different-person ones (retail-0286, 0.5) where the
-closest-embedding score kept 6 at 11.
+gallery embedding as in online matching: one stray gallery embedding (a crop of
+someone else, a look-alike's angle) then cannot make a merge, and a merge
+rewrites history, so it must be wrong rarely (on the crowded scenario's tuning
+seeds it let through fewer different-person pairs at the same same-person ones).
 
 **Window.** Both IDs must have been seen within ``identity.correction_window_s``
 of now (latest track time, or the open visit's last sighting); numbers older
