@@ -51,6 +51,10 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    as redundant. Matching runs in memory; every change is written to the
    LanceDB :class:`~mcvision.identity.gallery.Gallery`, from which a restarted
    process rebuilds the day's identities and continues numbering.
+6. **Late correction** (``identity.correction_window_s``): decisions are not
+   revisited here; :mod:`mcvision.identity.correction` later merges two IDs that
+   turn out to be one person (:meth:`IdentityManager.identity_views`,
+   :meth:`IdentityManager.absorb`).
 
 Global IDs are ``YYYYMMDD-NNNN`` with ``NNNN`` counting from 1 each business
 day. :meth:`IdentityManager.reset` (or the first update of a later business
