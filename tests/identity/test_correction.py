@@ -331,3 +331,32 @@ def test_visitbook_merge_joins_a_closed_visit_to_the_open_one_that_follows(
     # later sightings of A extend the merged visit; B is unknown to the book now
     book.observe("A", seen("floor", T0 + 50))
     assert [(v.visit_id, v.out_ts) for v in book.open_visits()] == [(vb.visit_id, T0 + 50)]
+
+
+def test_a_store_written_before_the_correction_columns_still_reads(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from mcvision.analytics.store import EventStore
+    from mcvision.types import Records, TrackPoint, Visit
+
+    store = EventStore(tmp_path, "shop")
+    store.write(Records(
+        visits=[Visit("v1", "shop", DAY, "G1", T0, T0 + 30, closed=True)],
+        track_points=[TrackPoint("shop", DAY, "door", "G1", "v1", T0, 0.5, 0.5)],
+    ))
+    for f in store.flush():  # as an older version wrote them: no correction columns
+        t = pq.read_table(f)
+        pq.write_table(t.drop([c for c in ("corrected_at", "merged_into") if c in t.column_names]),
+                       f)
+    assert store.sql("SELECT visit_id, corrected_at FROM visits") == [
+        {"visit_id": "v1", "corrected_at": None}]
+    assert store.count("track_points") == 1
+    # a newer file next to them: a tombstone hides the old point, a rewrite takes its place
+    store.write(Records(track_points=[
+        TrackPoint("shop", DAY, "door", "G1", "v1", T0, 0.5, 0.5, corrected_at=T0 + 40,
+                   merged_into="G0"),
+        TrackPoint("shop", DAY, "door", "G0", "v0", T0, 0.5, 0.5, corrected_at=T0 + 40),
+    ]))
+    store.flush()
+    assert store.sql("SELECT global_id, visit_id FROM track_points") == [
+        {"global_id": "G0", "visit_id": "v0"}]
