@@ -7,6 +7,8 @@ Usage::
     python benchmarks/accuracy_bench.py --json --work /tmp/acc    # keep renders/captures
     python benchmarks/accuracy_bench.py --ray-only 3               # seed 3: Ray vs in-process
     python benchmarks/accuracy_bench.py --centring --thresholds 0.3 0.4 0.5 0.6 0.7 0.72 0.8
+    python benchmarks/accuracy_bench.py --correction --match-threshold 0.72 \
+        --merge-thresholds 0.76 0.8 0.84 0.88 --work /tmp/acc   # the late-correction ablation
     python benchmarks/accuracy_bench.py --reid-backend openvino \
         --reid-weights reid_openvino/person-reidentification-retail-0286 --tag _retail0286 \
         --thresholds 0.25 0.3 0.35 0.4 0.45 0.5 0.55 --small-seeds  # the embedder ablation
@@ -37,6 +39,13 @@ threshold and records it beside the in-process ``full`` numbers.
 Writes ``accuracy.json`` (tuning split: the sweep and the variants), ``accuracy_heldout.json``
 (held-out crowded seeds) and ``accuracy_small.json`` (small store) in ``benchmarks/results/``
 (``--tag`` suffixes the names; ``--ray-only`` writes ``accuracy_ray.json``).
+
+``--correction``: the late-correction ablation (``accuracy_correction.json``). At the given
+``--match-threshold`` (the one chosen for the embedder by the main run), ``full`` without late
+correction (``identity.correction_window_s: 0``) and ``+correction`` with each
+``--merge-thresholds`` value run on the tuning seeds; the best mean global IDF1 picks the merge
+threshold, and the held-out seeds are scored once for ``full`` and ``+correction`` at that value,
+in the same run.
 """
 
 from __future__ import annotations
@@ -195,7 +204,11 @@ def replay(scene: Path, batches: dict[str, list[list[TrackletUpdate]]], store: P
         core.ingest(b)
         core.tick(b[-1].ts, flush=False)
     core.close()
-    return summarize(evaluate(scene, store, start_ts=START_TS).model_dump())
+    row = summarize(evaluate(scene, store, start_ts=START_TS).model_dump())
+    if cfg.identity.correction_window_s > 0:
+        row["merges"] = core.store.sql(
+            "SELECT count(*) AS n FROM events WHERE kind = 'identity_merged'")[0]["n"]
+    return row
 
 
 def summarize(report: dict[str, Any]) -> dict[str, Any]:
@@ -377,6 +390,57 @@ def centring(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     return 0
 
 
+def correction(args: argparse.Namespace, reid: dict[str, Any]) -> int:
+    """The late-correction ablation: ``full`` vs ``+correction`` (merge threshold tuned)."""
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
+    work.mkdir(parents=True, exist_ok=True)
+    state: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    thr = args.match_threshold
+    window = {"correction_window_s": args.correction_window}
+    full = {"match_threshold": thr, "correction_window_s": 0.0}
+    sweep = {"full": full} | {
+        f"+correction@{m:g}": {"match_threshold": thr, "merge_threshold": m, **window}
+        for m in args.merge_thresholds
+    }
+    people = {0: lambda _s: market_split(work, 0), 1: lambda _s: market_split(work, 1)}
+    rows, _, tune_timing = run_seeds(args.tune_seeds, work, "crowded", people[0], sweep, state,
+                                     reid)
+    means = {k: mean([rows[str(s)][k] for s in args.tune_seeds]) for k in sweep}
+    best = max(args.merge_thresholds,
+               key=lambda m: (means[f"+correction@{m:g}"]["global_idf1"] or 0.0, m))
+    chosen = {"full": full, "+correction": sweep[f"+correction@{best:g}"]}
+    held, _, held_timing = run_seeds(args.heldout_seeds, work, "crowded", people[1], chosen,
+                                     state, reid)
+    emb = scene_config(work / f"crowded_seed{args.tune_seeds[0]}", reid).models.reid
+    result = {
+        "scenario": "crowded", "people": "Market-1501 bounding_box_train: tuning even ids,"
+        " held-out odd ids", "tune_seeds": args.tune_seeds, "heldout_seeds": args.heldout_seeds,
+        "embedder": {"backend": emb.backend, "weights": emb.weights},
+        "tuning": {
+            "parameter": "identity.merge_threshold", "values": args.merge_thresholds,
+            "chosen": best, "criterion": "best mean global IDF1 of +correction on the tuning"
+            " seeds (ties: the stricter value)",
+            "mean": means, "per_seed": rows,
+        },
+        "variants": {n: {"identity": v} for n, v in chosen.items()},
+        "heldout_per_seed": held,
+        "heldout_mean": {n: mean([held[str(s)][n] for s in args.heldout_seeds]) for n in chosen},
+        "heldout_merges": {s: r["+correction"].get("merges") for s, r in held.items()},
+        "how": "captured updates replayed through SiteIdentity (as the main run); both variants"
+               " in the same process and run",
+        "timing_s": {"tuning": tune_timing, "heldout": held_timing},
+        "bench_wall_s": round(time.perf_counter() - t0, 1),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "shared": args.shared},
+    }
+    write_result(result, Path(args.out_dir) / f"accuracy_correction{args.tag}.json",
+                 echo=args.json)
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the JSON results")
@@ -397,8 +461,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--centring", action="store_true",
                     help="only: identity.camera_centring on, threshold swept on the tuning seeds,"
                     " reported on the held-out ones (accuracy_centring.json)")
+    ap.add_argument("--correction", action="store_true",
+                    help="only: full vs +correction (identity.merge_threshold swept on the tuning"
+                    " seeds at --match-threshold), accuracy_correction.json")
+    ap.add_argument("--merge-thresholds", type=float, nargs="+", default=[0.76, 0.8, 0.84, 0.88],
+                    help="with --correction")
+    ap.add_argument("--correction-window", type=float, default=60.0,
+                    help="with --correction: identity.correction_window_s")
+    ap.add_argument("--shared", action="store_true",
+                    help="record that other work shared the machine (timings are not clean)")
     args = ap.parse_args(argv)
     reid = {k: v for k, v in (("backend", args.reid_backend), ("weights", args.reid_weights)) if v}
+    if args.correction:
+        return correction(args, reid)
     if args.ray_only is not None:
         return ray_only(args, reid)
     if args.centring:

@@ -45,6 +45,9 @@ def render() -> None:
         "cameras": [", ".join(v["cameras"]) for v in items],
         "zones": [", ".join(v["zones"]) for v in items],
         "returning": [v["returning"] for v in items],
+        # a late identity merge rewrote the visit (two IDs found to be one person)
+        "corrected": [ui.clock(v["corrected_at"], tz) if v.get("corrected_at") else ""
+                      for v in items],
         "visit": [v["visit_id"] for v in items],
     })
     st.caption(f"{len(items)} visits shown ({page['total']} match the server-side filters) · "

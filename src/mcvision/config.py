@@ -207,6 +207,27 @@ class IdentityConfig(_Model):
     centring_min_embeddings: int = Field(
         default=20, ge=1, description="embeddings a camera needs before its mean is subtracted"
     )
+    # Late correction (mcvision.identity.correction). merge_threshold is a cosine on the
+    # scale of match_threshold, so it belongs to the embedder: 0.74 was the best of
+    # 0.74-0.9 for OSNet x0.25 (match 0.72) on the crowded scenario's tuning seeds 0-2
+    # (benchmarks/accuracy_bench.py --correction, benchmarks/results/accuracy_correction.json;
+    # held-out seeds 3-5 IDF1 0.397 -> 0.441), 0.50 of 0.42-0.6 for retail-0286 (match 0.40;
+    # accuracy_correction_retail0286.json, held-out 0.443 -> 0.472). The 60 s window is the
+    # issue's; it was not swept.
+    correction_window_s: float = Field(
+        default=60.0, ge=0,
+        description="two global IDs found later to be one person are merged while both were "
+        "seen within this many seconds; older numbers are final (0: no late correction)",
+    )
+    merge_threshold: float = Field(
+        default=0.74, ge=-1, le=1,
+        description="min cosine between two identities' mean gallery embeddings for a late "
+        "merge (stricter than match_threshold; never below it)",
+    )
+    merge_min_embeddings: int = Field(
+        default=3, ge=1,
+        description="gallery embeddings each identity needs before a late merge is considered",
+    )
 
 
 class VisitConfig(_Model):

@@ -217,6 +217,7 @@ class EventKind(StrEnum):
     ALERT = "alert"
     RETURNING = "returning"  # a visitor matched a long-term customer
     STAFF = "staff"  # a visitor marked as staff
+    IDENTITY_MERGED = "identity_merged"  # late correction: two global IDs were one person
 
 
 def stable_id(*parts: Any) -> str:
@@ -306,6 +307,8 @@ class Visit:
     returning: bool = False
     is_staff: bool = False
     closed: bool = False
+    corrected_at: float | None = None  # site time of the late correction that rewrote it
+    merged_into: str | None = None  # set on a tombstone: the visit that absorbed this one
 
     @property
     def dwell_s(self) -> float:
@@ -326,6 +329,8 @@ class ZoneVisit:
     exit_ts: float
     cameras: tuple[str, ...] = ()
     closed: bool = False
+    corrected_at: float | None = None  # site time of the late correction that rewrote it
+    merged_into: str | None = None  # set on a tombstone: the zone visit that absorbed this one
 
     @property
     def dwell_s(self) -> float:
@@ -345,6 +350,8 @@ class TrackPoint:
     x: float  # foot point, normalized 0..1 of frame width
     y: float  # foot point, normalized 0..1 of frame height
     zone: str | None = None
+    corrected_at: float | None = None  # site time of the late correction that rewrote it
+    merged_into: str | None = None  # set on a tombstone: the global ID it now belongs to
 
 
 @dataclass(frozen=True)
@@ -366,6 +373,7 @@ class ActivityInterval:
     start_ts: float
     end_ts: float
     closed: bool = False
+    corrected_at: float | None = None  # site time of the late correction that rewrote it
 
     @property
     def dwell_s(self) -> float:

@@ -58,6 +58,9 @@ def pseudonymize_store(
                 if r.get("global_id") in mapping:
                     r["global_id"] = mapping[r["global_id"]]
                     hit = True
+                if r.get("merged_into") in mapping:
+                    r["merged_into"] = mapping[r["merged_into"]]  # a merge's tombstone
+                    hit = True
                 if name == "events" and r.get("payload"):
                     text = r["payload"]
                     for old, new in scrub_map.items():

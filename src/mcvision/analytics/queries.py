@@ -119,6 +119,9 @@ class VisitRow(_Model):
     returning: bool
     is_staff: bool
     closed: bool
+    corrected_at: float | None = Field(
+        default=None, description="site time of the late identity merge that rewrote it"
+    )
 
 
 class VisitPage(_Model):

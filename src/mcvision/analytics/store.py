@@ -23,6 +23,14 @@ so writing the same batch twice stores it once; readers deduplicate as well:
   the larger ``end_ts``), with ``dwell_s``;
 - ``cameras``: the latest ``camera_online``/``camera_offline`` event per camera.
 
+Late identity correction (:mod:`mcvision.identity.correction`) rewrites records by
+appending newer snapshots under the same rules: a rewritten row carries
+``corrected_at`` (the site time of the correction), which wins a tie with the row it
+rewrites; a superseded visit, zone visit or track point gets a *tombstone*, a
+snapshot with ``merged_into`` set (the visit / zone visit / global ID that absorbed
+it) that wins its key, and the views leave tombstones out. Files written before
+these columns existed read them as NULL.
+
 A query over one day reads only that day's folder, so a damaged file breaks
 only the days it belongs to; it is reported as :class:`StoreError` naming the
 file.
@@ -93,6 +101,7 @@ class _Table:
     key: tuple[str, ...]
     latest: str  # ORDER BY for "which duplicate wins"
     extra: str = ""  # computed columns appended in the view
+    optional: tuple[str, ...] = ()  # columns files written before them lack (read as NULL)
 
     @property
     def arrow_schema(self) -> pa.Schema:
@@ -125,13 +134,16 @@ TABLES: dict[str, _Table] = {
                 ("in_ts", "DOUBLE"), ("out_ts", "DOUBLE"), ("cameras", "VARCHAR[]"),
                 ("zones", "VARCHAR[]"), ("in_source", "VARCHAR"), ("out_source", "VARCHAR"),
                 ("returning", "BOOLEAN"), ("is_staff", "BOOLEAN"), ("closed", "BOOLEAN"),
+                ("corrected_at", "DOUBLE"), ("merged_into", "VARCHAR"),
             ),
             key=("visit_id",),
             latest=(
                 "closed DESC, out_ts DESC, len(cameras) DESC, len(zones) DESC, is_staff DESC,"
-                ' "returning" DESC, in_ts, out_source, in_source, day'
+                ' "returning" DESC, corrected_at DESC NULLS LAST, in_ts, out_source, in_source,'
+                " day"
             ),
             extra="out_ts - in_ts AS dwell_s",
+            optional=("corrected_at", "merged_into"),
         ),
         _Table(
             "zone_visits",
@@ -139,20 +151,26 @@ TABLES: dict[str, _Table] = {
                 ("zone_visit_id", "VARCHAR"), ("site_id", "VARCHAR"), ("global_id", "VARCHAR"),
                 ("visit_id", "VARCHAR"), ("zone", "VARCHAR"), ("enter_ts", "DOUBLE"),
                 ("exit_ts", "DOUBLE"), ("cameras", "VARCHAR[]"), ("closed", "BOOLEAN"),
+                ("corrected_at", "DOUBLE"), ("merged_into", "VARCHAR"),
             ),
             key=("zone_visit_id",),
-            latest="closed DESC, exit_ts DESC, len(cameras) DESC, enter_ts, day",
+            latest=(
+                "closed DESC, exit_ts DESC, len(cameras) DESC, corrected_at DESC NULLS LAST,"
+                " enter_ts, day"
+            ),
             extra="exit_ts - enter_ts AS dwell_s",
+            optional=("corrected_at", "merged_into"),
         ),
         _Table(
             "track_points",
             (
                 ("site_id", "VARCHAR"), ("camera_id", "VARCHAR"), ("global_id", "VARCHAR"),
                 ("visit_id", "VARCHAR"), ("ts", "DOUBLE"), ("x", "DOUBLE"), ("y", "DOUBLE"),
-                ("zone", "VARCHAR"),
+                ("zone", "VARCHAR"), ("corrected_at", "DOUBLE"), ("merged_into", "VARCHAR"),
             ),
             key=("camera_id", "global_id", "ts"),
-            latest="visit_id, x, y, zone, day",
+            latest="merged_into IS NULL, corrected_at DESC NULLS LAST, visit_id, x, y, zone, day",
+            optional=("corrected_at", "merged_into"),
         ),
         _Table(
             "activities",
@@ -160,11 +178,12 @@ TABLES: dict[str, _Table] = {
                 ("interval_id", "VARCHAR"), ("site_id", "VARCHAR"), ("global_id", "VARCHAR"),
                 ("visit_id", "VARCHAR"), ("activity", "VARCHAR"), ("zone", "VARCHAR"),
                 ("camera_id", "VARCHAR"), ("start_ts", "DOUBLE"), ("end_ts", "DOUBLE"),
-                ("closed", "BOOLEAN"),
+                ("closed", "BOOLEAN"), ("corrected_at", "DOUBLE"),
             ),
             key=("interval_id",),
-            latest="closed DESC, end_ts DESC, start_ts, day",
+            latest="closed DESC, end_ts DESC, corrected_at DESC NULLS LAST, start_ts, day",
             extra="end_ts - start_ts AS dwell_s",
+            optional=("corrected_at",),
         ),
     )
 }
@@ -187,6 +206,10 @@ def _finite(value: float, what: str) -> float:
     if not math.isfinite(v):
         raise ValueError(f"{what} must be a finite number, got {value!r}")
     return v
+
+
+def _opt_finite(value: float | None, what: str) -> float | None:
+    return None if value is None else _finite(value, what)
 
 
 def _json_default(v: Any) -> Any:
@@ -296,7 +319,8 @@ class EventStore:
         self, spec: _Table, day: str, rows: Iterable[dict[str, Any]]
     ) -> tuple[Path, pa.Table]:
         """Distinct rows, sorted, as an Arrow table and the file name from their hash."""
-        body = [{c: r[c] for c, _ in spec.columns} for r in rows]
+        body = [{c: r[c] if c not in spec.optional else r.get(c) for c, _ in spec.columns}
+                for r in rows]
         canon = sorted({json.dumps(r, sort_keys=True): r for r in body}.items())
         digest = hashlib.blake2b(digest_size=12)
         for text, _ in canon:
@@ -424,6 +448,8 @@ class EventStore:
             "in_ts": in_ts, "out_ts": out_ts, "cameras": list(v.cameras), "zones": list(v.zones),
             "in_source": v.in_source, "out_source": v.out_source, "returning": bool(v.returning),
             "is_staff": bool(v.is_staff), "closed": bool(v.closed), "day": v.day,
+            "corrected_at": _opt_finite(v.corrected_at, f"{what}: corrected_at"),
+            "merged_into": v.merged_into,
         }
 
     def _zone_visit_row(self, z: ZoneVisit) -> dict[str, Any]:
@@ -441,6 +467,8 @@ class EventStore:
             "zone_visit_id": z.zone_visit_id, "site_id": z.site_id, "global_id": z.global_id,
             "visit_id": z.visit_id, "zone": z.zone, "enter_ts": enter, "exit_ts": exit_,
             "cameras": list(z.cameras), "closed": bool(z.closed), "day": z.day,
+            "corrected_at": _opt_finite(z.corrected_at, f"{what}: corrected_at"),
+            "merged_into": z.merged_into,
         }
 
     def _track_point_row(self, p: TrackPoint) -> dict[str, Any]:
@@ -453,6 +481,8 @@ class EventStore:
             "visit_id": p.visit_id, "ts": _finite(p.ts, f"{what}: ts"),
             "x": _finite(p.x, f"{what}: x"), "y": _finite(p.y, f"{what}: y"),
             "zone": p.zone, "day": p.day,
+            "corrected_at": _opt_finite(p.corrected_at, f"{what}: corrected_at"),
+            "merged_into": p.merged_into,
         }
 
     def _activity_row(self, a: ActivityInterval) -> dict[str, Any]:
@@ -471,6 +501,7 @@ class EventStore:
             "visit_id": a.visit_id, "activity": a.activity, "zone": a.zone,
             "camera_id": a.camera_id, "start_ts": start, "end_ts": end,
             "closed": bool(a.closed), "day": a.day,
+            "corrected_at": _opt_finite(a.corrected_at, f"{what}: corrected_at"),
         }
 
     # ---- reading ---------------------------------------------------------
@@ -582,7 +613,11 @@ class EventStore:
     @staticmethod
     def _create_views(con: duckdb.DuckDBPyConnection, spec: _Table, files: list[Path]) -> None:
         raw = f"_raw_{spec.name}"
-        cols = ", ".join(f'"{c}"' for c, _ in spec.columns)
+        present = _columns_in(files) if spec.optional and files else set()
+        cols = ", ".join(
+            f'"{c}"' if c not in spec.optional or c in present else f'CAST(NULL AS {t}) AS "{c}"'
+            for c, t in spec.columns
+        )
         if files:
             paths = ", ".join(_sql_str(str(f)) for f in files)
             con.execute(
@@ -595,10 +630,14 @@ class EventStore:
             con.execute(f"CREATE TABLE {raw} ({ddl}, day VARCHAR)")
         extra = f", {spec.extra}" if spec.extra else ""
         key = ", ".join(spec.key)
-        con.execute(
-            f"CREATE VIEW {spec.name} AS SELECT *{extra} FROM {raw}"
+        tomb = any(c == "merged_into" for c, _ in spec.columns)
+        latest = (
+            f"SELECT *{extra} FROM {raw}"
             f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {spec.latest}) = 1"
         )
+        if tomb:  # a tombstone wins its key and hides it
+            latest = f"SELECT * FROM ({latest}) WHERE merged_into IS NULL"
+        con.execute(f"CREATE VIEW {spec.name} AS {latest}")
 
     @staticmethod
     def _diagnose(err: duckdb.Error, files: Iterable[Path]) -> Exception:
@@ -614,6 +653,28 @@ class EventStore:
             except Exception as probe:
                 return StoreError(f"corrupt or unreadable Parquet file {f}: {probe}")
         return err
+
+
+_SCHEMA_CACHE: dict[Path, frozenset[str]] = {}
+
+
+def _columns_in(files: Iterable[Path]) -> set[str]:
+    """Column names found in any of ``files`` (footers only; cached, files never change)."""
+    out: set[str] = set()
+    for f in files:
+        names = _SCHEMA_CACHE.get(f)
+        if names is None:
+            try:
+                names = frozenset(pq.read_schema(f).names)
+            except FileNotFoundError:
+                continue
+            except Exception:  # damaged: reading it fails and is diagnosed there
+                continue
+            if len(_SCHEMA_CACHE) > 100_000:
+                _SCHEMA_CACHE.clear()
+            _SCHEMA_CACHE[f] = names
+        out |= names
+    return out
 
 
 def _atomic_write(path: Path, table: pa.Table) -> None:

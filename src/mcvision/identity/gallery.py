@@ -270,6 +270,26 @@ class Gallery:
         if ids:
             self._ids.delete(f"global_id IN {_in(ids)}")
 
+    def move_identity(self, src: str, dst: str) -> int:
+        """Late correction: ``src`` was ``dst`` all along; its embeddings become ``dst``'s.
+
+        The rows keep their ``embedding_id`` (so doing it again changes nothing);
+        ``src``'s hand-out record is archived, so a restarted process does not bring
+        it back as an active identity but still never hands the ID out again.
+
+        Returns:
+            How many embeddings moved.
+        """
+        if src == dst:
+            return 0
+        where = f"global_id = {_q(src)}"
+        n = int(self._tbl.count_rows(where))
+        if n:
+            self._tbl.update(where=where, values={"global_id": dst})
+        if self._ids.count_rows(f"{where} AND archived = false"):
+            self._ids.update(where=where, values={"archived": True})
+        return n
+
     def register_identity(self, global_id: str, day: str, ts: float) -> None:
         """Record that ``global_id`` was handed out on ``day`` (idempotent)."""
         self.register_identities([(global_id, day, ts)])

@@ -51,6 +51,10 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    as redundant. Matching runs in memory; every change is written to the
    LanceDB :class:`~mcvision.identity.gallery.Gallery`, from which a restarted
    process rebuilds the day's identities and continues numbering.
+6. **Late correction** (``identity.correction_window_s``): decisions are not
+   revisited here; :mod:`mcvision.identity.correction` later merges two IDs that
+   turn out to be one person (:meth:`IdentityManager.identity_views`,
+   :meth:`IdentityManager.absorb`).
 
 Global IDs are ``YYYYMMDD-NNNN`` with ``NNNN`` counting from 1 each business
 day. :meth:`IdentityManager.reset` (or the first update of a later business
@@ -684,6 +688,59 @@ class IdentityManager:
             self.gallery.upsert([r for r in self._gal_add if r.embedding_id not in removed])
             self.gallery.remove(self._gal_remove)
             self._gal_add, self._gal_remove = [], []
+
+    # ---- late correction hooks (see mcvision.identity.correction) ------
+    def identity_views(
+        self,
+    ) -> list[tuple[str, np.ndarray | None, list[tuple[str, float, float]]]]:
+        """Per active identity: ``(global_id, gallery matrix, spans)`` for late correction.
+
+        The matrix holds the identity's gallery embeddings (centred on their cameras'
+        means with ``camera_centring``), None without any; spans are ``(camera_id,
+        first_ts, last_ts)`` of its tracks (live ones, and one per camera for those
+        already forgotten).
+        """
+        out = []
+        for gid in sorted(self._identities):
+            ident = self._identities[gid]
+            mat = ident.matrix()
+            if mat is not None and self.icfg.camera_centring:
+                mat = self._camera_mean.centre(mat, ident.cams)
+            spans = [(s.camera_id, s.first_ts, s.last_ts) for s in ident.spans()]
+            out.append((gid, mat, spans))
+        return out
+
+    def absorb(self, src: str, dst: str) -> None:
+        """Late correction: identity ``src`` was ``dst``; fold it in and forget ``src``.
+
+        Its live tracks (and so their future updates) now belong to ``dst``, its time
+        spans join ``dst``'s, its gallery embeddings move to ``dst`` (in memory and in
+        LanceDB, keeping the most diverse ``gallery_per_identity`` of both).
+
+        Raises:
+            KeyError: either ID is not an active identity.
+        """
+        if src == dst:
+            return
+        a, b = self._identities[dst], self._identities[src]
+        self._flush()  # src's pending rows reach the gallery before they move
+        del self._identities[src]
+        for key, t in b.tracks.items():
+            t.global_id = dst
+            a.tracks[key] = t
+        for cam, (first, last) in b.history.items():
+            f0, l0 = a.history.get(cam, (first, last))
+            a.history[cam] = (min(f0, first), max(l0, last))
+        self.gallery.move_identity(src, dst)
+        vecs, meta, cams = a.vecs + b.vecs, a.meta + b.meta, a.cams + b.cams
+        cap = self.icfg.gallery_per_identity
+        if len(vecs) > cap:
+            keep = diverse_subset(np.stack(vecs), cap, np.array([m[2] for m in meta]))
+            self.gallery.remove(m[0] for i, m in enumerate(meta) if i not in set(keep))
+            vecs = [vecs[i] for i in keep]
+            meta = [meta[i] for i in keep]
+            cams = [cams[i] for i in keep]
+        a.vecs, a.meta, a.cams, a._mat = list(vecs), list(meta), list(cams), None
 
 
 class CameraMeans:

@@ -32,6 +32,7 @@ import numpy as np
 from mcvision.analytics.store import EventStore
 from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig
+from mcvision.identity.correction import Corrector
 from mcvision.identity.customers import (
     DAY_S,
     CustomerGallery,
@@ -93,6 +94,7 @@ class SiteIdentity:
             cfg, self.gallery, self.calendar, gallery_flush_s=cfg.identity.gallery_flush_s
         )
         self.visits = VisitBook(cfg, self.calendar)
+        self.corrector = Corrector(cfg, self.manager, self.visits, self.store, self.calendar)
         self.latest_ts: float | None = None
         self._next_reset: float | None = None
         self.updates_in = 0
@@ -151,6 +153,7 @@ class SiteIdentity:
             for d in self.linker.observe(result.sightings):
                 rec.extend(self._apply(d, last))
         self.store.write(rec)
+        rec.extend(self.corrector.step(last))  # late merges (written by the corrector)
         if self.webhook is not None:
             self.webhook.post_later(rec.events)  # in the background: ingest never waits
         if self.flush_on_open and any(e.kind == EventKind.VISIT_OPEN for e in rec.events):
@@ -185,7 +188,7 @@ class SiteIdentity:
         self.manager.flush_gallery()
         open_now = self.visits.open_visits()
         if open_now:
-            self.store.write(Records(visits=open_now))
+            self.store.write(Records(visits=open_now, zone_visits=self.visits.open_zone_visits()))
         open_acts = self.visits.open_activities()
         if open_acts:
             self.store.write(Records(activities=open_acts))
@@ -349,7 +352,8 @@ class SiteIdentity:
         day = days[-1]
         rows = self.store.sql(
             "SELECT visit_id, site_id, day, global_id, in_ts, out_ts, cameras, zones,"
-            " in_source, out_source, \"returning\", is_staff, closed FROM visits WHERE NOT closed",
+            " in_source, out_source, \"returning\", is_staff, closed, corrected_at"
+            " FROM visits WHERE NOT closed",
             day=day,
         )
         visits = [Visit(**{**r, "cameras": tuple(r["cameras"] or ()),

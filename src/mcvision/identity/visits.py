@@ -108,6 +108,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -159,6 +160,7 @@ class _OpenVisit:
     zone_states: dict[str, _ZoneState] = field(default_factory=dict)
     zone_floor: dict[str, float] = field(default_factory=dict)  # exit_ts of the last zone visit
     track_point_ts: dict[str, float] = field(default_factory=dict)  # camera -> last point ts
+    corrected_at: float | None = None  # when a late identity merge last rewrote it
 
 
 class VisitBook:
@@ -357,7 +359,7 @@ class VisitBook:
                 in_ts=float(v.in_ts), out_ts=float(v.out_ts), in_source=v.in_source,
                 first_camera=v.cameras[0] if v.cameras else "",
                 last_camera=v.cameras[-1] if v.cameras else "",
-                cameras=set(v.cameras), zones=set(v.zones),
+                cameras=set(v.cameras), zones=set(v.zones), corrected_at=v.corrected_at,
             )
             restored += 1
         for z in zone_visits:
@@ -374,6 +376,242 @@ class VisitBook:
     def open_activities(self) -> list[ActivityInterval]:
         """Snapshots of the open activity intervals (they grow until closed)."""
         return self._activity.open_intervals()
+
+    def open_zone_visits(self) -> list[ZoneVisit]:
+        """Snapshots of the entered, still open zone visits (a restart carries them on)."""
+        return [
+            self._zone_snapshot(v, st, closed=False)
+            for v in sorted(self._open.values(), key=lambda v: (v.in_ts, v.global_id))
+            for st in sorted(v.zone_states.values(), key=lambda z: (z.start_ts, z.zone))
+            if st.entered
+        ]
+
+    def last_sighting(self, global_id: str) -> float | None:
+        """``out_ts`` of the person's open visit (None without one)."""
+        v = self._open.get(global_id)
+        return None if v is None else v.out_ts
+
+    # ---- late correction -----------------------------------------------
+    def merge_identity(
+        self,
+        src: str,
+        dst: str,
+        ts: float,
+        stored_visits: Iterable[Visit] = (),
+        stored_zones: Iterable[ZoneVisit] = (),
+    ) -> tuple[Records, dict[str, str]]:
+        """Late correction: ``src`` was ``dst``; rewrite their visits as one person's.
+
+        Visits of both (the open ones here, the ``stored_visits`` snapshots of the rest)
+        are sorted by ``in_ts``; those that overlap or follow each other closer than
+        ``absence_timeout_s`` (as one person's sightings would have stayed one visit;
+        not across an outward line crossing) become one visit that keeps the earliest
+        one's ``visit_id``. Every rewritten visit belongs to ``dst`` and carries
+        ``corrected_at = ts``; each absorbed one gets a tombstone (``merged_into``). Zone
+        visits follow their visit; two of the same zone within ``zone_exit_s`` become
+        one. Open state (zones, track-point pacing, activity runs, flags) moves to
+        ``dst``. Doing it again, with the same stored records, writes the same rows.
+
+        Returns:
+            The records to store, and ``old visit_id → new visit_id`` for every visit
+            of ``src`` or absorbed into another (track points and activities follow it).
+        """
+        out = Records()
+        mapping: dict[str, str] = {}
+        if src == dst:
+            return out, mapping
+        ts = float(ts)
+        opens = {o.visit_id: o for g in (src, dst) if (o := self._open.get(g)) is not None}
+        items: dict[str, tuple[Visit, _OpenVisit | None]] = {}
+        for sv in stored_visits:
+            if sv.global_id in (src, dst) and sv.merged_into is None and sv.visit_id not in opens:
+                items[sv.visit_id] = (sv, None)
+        for vid, ov in opens.items():
+            items[vid] = (self._snapshot(ov, closed=False), ov)
+        order = sorted(
+            items.values(), key=lambda it: (it[0].in_ts, it[0].global_id != dst, it[0].visit_id)
+        )
+        groups: list[list[tuple[Visit, _OpenVisit | None]]] = []
+        for it in order:
+            if groups:
+                last = groups[-1]
+                end = max(x[0].out_ts for x in last)
+                line_out = any(x[0].closed and x[0].out_source == "line" for x in last)
+                both_open = it[1] is not None and any(x[1] is not None for x in last)
+                if it[0].in_ts <= end or both_open or (
+                    it[0].in_ts - end < self._timeout and not line_out
+                ):
+                    last.append(it)
+                    continue
+            groups.append([it])
+        zone_map: dict[str, str] = {}
+        for group in groups:
+            if not any(v.global_id == src for v, _ in group):
+                continue
+            first = group[0][0]
+            live = [v for v, ov in group if ov is not None]
+            # An open visit stays open under its own ID (a closed snapshot of the same ID
+            # would win over its open ones); else the earliest visit survives.
+            survivor = live[0] if live else first
+            for v, _ in group:
+                mapping[v.visit_id] = survivor.visit_id
+                if v.visit_id != survivor.visit_id:
+                    out.visits.append(
+                        dataclasses.replace(v, closed=True, corrected_at=ts,
+                                            merged_into=survivor.visit_id)
+                    )
+            if live:
+                merged = self._combine_open(survivor, first, group, dst, ts, zone_map, out)
+                out.visits.append(self._snapshot(merged, closed=False))
+                out.zone_visits.extend(
+                    self._zone_snapshot(merged, st, closed=False)
+                    for st in merged.zone_states.values() if st.entered
+                )
+            else:
+                latest = max((v for v, _ in group), key=lambda v: v.out_ts)
+                out.visits.append(
+                    dataclasses.replace(
+                        first, global_id=dst, out_ts=latest.out_ts,
+                        out_source=latest.out_source,
+                        cameras=tuple(sorted({c for v, _ in group for c in v.cameras})),
+                        zones=tuple(sorted({z for v, _ in group for z in v.zones})),
+                        returning=any(v.returning for v, _ in group),
+                        is_staff=any(v.is_staff for v, _ in group), closed=True,
+                        corrected_at=ts,
+                    )
+                )
+        out.zone_visits.extend(self._merge_stored_zones(src, dst, ts, stored_zones, mapping,
+                                                        zone_map))
+        for bucket in (self._returning, self._staff):
+            if src in bucket:
+                bucket.discard(src)
+                bucket.add(dst)
+        for book in (self._closed_until, self._guard_until):
+            if src in book:
+                book[dst] = max(book.pop(src), book.get(dst, -math.inf))
+        out.activities.extend(self._move_activity(src, dst, ts, mapping))
+        return out, mapping
+
+    def _combine_open(
+        self,
+        survivor: Visit,
+        first: Visit,
+        group: list[tuple[Visit, _OpenVisit | None]],
+        dst: str,
+        ts: float,
+        zone_map: dict[str, str],
+        out: Records,
+    ) -> _OpenVisit:
+        """One open visit of ``dst`` (ID of ``survivor``, start of ``first``) from a group."""
+        live = [ov for _, ov in group if ov is not None]
+        snaps = [v for v, _ in group]
+        last = max(live, key=lambda ov: ov.out_ts)
+        first_open = next((ov for v, ov in group if ov is not None and v is first), None)
+        merged = _OpenVisit(
+            visit_id=survivor.visit_id, global_id=dst, day=first.day, in_ts=first.in_ts,
+            out_ts=max(v.out_ts for v in snaps), in_source=first.in_source,
+            first_camera=first_open.first_camera if first_open else (
+                first.cameras[0] if first.cameras else last.first_camera),
+            last_camera=last.last_camera,
+            cameras={c for v in snaps for c in v.cameras},
+            zones={z for v in snaps for z in v.zones},
+            corrected_at=ts,
+        )
+        for ov in live:
+            for zone, floor in ov.zone_floor.items():
+                merged.zone_floor[zone] = max(floor, merged.zone_floor.get(zone, -math.inf))
+            for cam, tp in ov.track_point_ts.items():
+                merged.track_point_ts[cam] = max(tp, merged.track_point_ts.get(cam, -math.inf))
+            for zone, st in ov.zone_states.items():
+                cur = merged.zone_states.get(zone)
+                if cur is None:
+                    merged.zone_states[zone] = dataclasses.replace(st, cameras=set(st.cameras))
+                    continue
+                keep, drop = sorted((cur, st), key=lambda z: (not z.entered, z.start_ts))
+                if drop.entered:  # two zone visits of one zone at once: one stays
+                    zone_map[drop.zone_visit_id] = keep.zone_visit_id
+                    out.zone_visits.append(
+                        ZoneVisit(
+                            zone_visit_id=drop.zone_visit_id, site_id=self.site_id,
+                            day=merged.day, global_id=dst, visit_id=merged.visit_id, zone=zone,
+                            enter_ts=drop.start_ts, exit_ts=drop.last_inside,
+                            cameras=tuple(sorted(drop.cameras)), closed=True, corrected_at=ts,
+                            merged_into=keep.zone_visit_id,
+                        )
+                    )
+                early = min((cur, st), key=lambda z: z.start_ts)
+                late = max((cur, st), key=lambda z: z.last_inside)
+                merged.zone_states[zone] = _ZoneState(
+                    zone, early.start_ts, late.last_inside, early.first_camera, late.last_camera,
+                    cur.cameras | st.cameras, entered=keep.entered,
+                    zone_visit_id=keep.zone_visit_id,
+                )
+        for g in {v.global_id for v in snaps}:
+            self._open.pop(g, None)
+        self._open[dst] = merged
+        return merged
+
+    def _merge_stored_zones(
+        self,
+        src: str,
+        dst: str,
+        ts: float,
+        stored: Iterable[ZoneVisit],
+        mapping: dict[str, str],
+        zone_map: dict[str, str],
+    ) -> list[ZoneVisit]:
+        """Stored zone visits of the merged visits, rewritten; same-zone neighbours joined."""
+        live = {
+            st.zone_visit_id for v in self._open.values() if v.global_id == dst
+            for st in v.zone_states.values() if st.entered
+        }
+        todo = [
+            z for z in stored
+            if z.merged_into is None and z.zone_visit_id not in live
+            and z.zone_visit_id not in zone_map
+            and (z.global_id == src or (z.global_id == dst and z.visit_id in mapping))
+        ]
+        out: list[ZoneVisit] = []
+        todo.sort(key=lambda z: (mapping.get(z.visit_id, z.visit_id), z.zone, z.enter_ts))
+        cur: ZoneVisit | None = None
+        for z in todo:
+            z = dataclasses.replace(z, global_id=dst, visit_id=mapping.get(z.visit_id, z.visit_id),
+                                    corrected_at=ts)
+            if (
+                cur is not None and cur.visit_id == z.visit_id and cur.zone == z.zone
+                and z.enter_ts - cur.exit_ts <= self._exit_s
+            ):
+                out.append(dataclasses.replace(z, closed=True, merged_into=cur.zone_visit_id))
+                cur = dataclasses.replace(
+                    cur, exit_ts=max(cur.exit_ts, z.exit_ts),
+                    cameras=tuple(sorted(set(cur.cameras) | set(z.cameras))),
+                )
+                continue
+            if cur is not None:
+                out.append(cur)
+            cur = z
+        if cur is not None:
+            out.append(cur)
+        return out
+
+    def _move_activity(
+        self, src: str, dst: str, ts: float, mapping: dict[str, str]
+    ) -> list[ActivityInterval]:
+        """The open activity run of ``src`` becomes ``dst``'s (or closes if ``dst`` has one)."""
+        runs = self._activity._runs
+        out: list[ActivityInterval] = []
+        for gid in (dst, src):
+            run = runs.get(gid)
+            if run is not None and run.visit_id in mapping:
+                run.visit_id = mapping[run.visit_id]
+        run = runs.pop(src, None)
+        if run is None:
+            return out
+        snap = self._activity._snapshot(dst, run, closed=dst in runs)
+        out.append(dataclasses.replace(snap, corrected_at=ts))
+        if dst not in runs:
+            runs[dst] = run
+        return out
 
     # ---- visits --------------------------------------------------------
     def _open_visit(
@@ -644,6 +882,7 @@ class VisitBook:
             returning=v.global_id in self._returning,
             is_staff=v.global_id in self._staff,
             closed=closed,
+            corrected_at=v.corrected_at,
         )
 
     def _zone_snapshot(self, v: _OpenVisit, st: _ZoneState, *, closed: bool) -> ZoneVisit:
@@ -658,6 +897,7 @@ class VisitBook:
             exit_ts=st.last_inside,
             cameras=tuple(sorted(st.cameras)),
             closed=closed,
+            corrected_at=v.corrected_at,
         )
 
 
