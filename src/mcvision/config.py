@@ -695,17 +695,17 @@ def parse_config(data: Any, *, source: str = "<config>") -> SiteConfig:
 
 
 def _name_cameras(msg: str, data: dict[str, Any]) -> str:
-    """``cameras[1].floor...`` → ``cameras[1] (cam2).floor...``: errors name the camera."""
+    """Each ``cameras[i]...`` error line ends with ``(camera 'ID')``: errors name the camera."""
     cams = data.get("cameras")
     if not isinstance(cams, list):
         return msg
-
-    def sub(m: re.Match[str]) -> str:
-        i = int(m[1])
-        cid = cams[i].get("id") if i < len(cams) and isinstance(cams[i], dict) else None
-        return f"{m[0]} ({cid})" if isinstance(cid, str) and cid else m[0]
-
-    return re.sub(r"(?m)^cameras\[(\d+)\]", sub, msg)
+    out = []
+    for line in msg.splitlines():
+        m = re.match(r"^cameras\[(\d+)\]", line)
+        i = int(m[1]) if m else -1
+        cid = cams[i].get("id") if 0 <= i < len(cams) and isinstance(cams[i], dict) else None
+        out.append(f"{line} (camera {cid!r})" if isinstance(cid, str) and cid else line)
+    return "\n".join(out)
 
 
 def load_config(path: str | Path) -> SiteConfig:

@@ -168,7 +168,8 @@ def test_floor_config_errors_name_the_camera(floor: dict[str, Any], message: str
     with pytest.raises(ConfigError) as err:
         parse_config(_cfg_with_floor(floor))
     text = str(err.value)
-    assert "cameras[1] (aisle).floor" in text and message in text
+    line = next(ln for ln in text.splitlines() if ln.startswith("cameras[1].floor"))
+    assert message in line and line.endswith("(camera 'aisle')")
 
 
 def test_identity_floor_distances_are_checked() -> None:
