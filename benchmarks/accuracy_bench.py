@@ -409,9 +409,14 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
                   "seeds": args.tune_seeds, "people": "even ids",
                   "mean_idf1": {k: m["global_idf1"] for k, m in means.items()}}
         weights = [best]
+    geo = {"match_threshold": thr, "use_geometry": True, "floor_weight": weights[0]}
     variants = {
         "full": {"match_threshold": thr, "use_geometry": False},
-        "full_geometry": {"match_threshold": thr, "use_geometry": True, "floor_weight": weights[0]},
+        "full_geometry": geo,
+        # diagnostics: one part of the geometry at a time (nothing is chosen from them)
+        "geometry_walkable_only": {**geo, "floor_weight": 0.0, "floor_apart_m": 1e6},
+        "geometry_apart_only": {**geo, "floor_weight": 0.0, "max_walk_speed_mps": 1e4},
+        "geometry_bonus_only": {**geo, "floor_apart_m": 1e6, "max_walk_speed_mps": 1e4},
     }
     held = market_split(work, 1)
     per_seed, renders, timing = run_seeds(args.heldout_seeds, work, "crowded", lambda _s: held,
@@ -429,6 +434,8 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
             "parameters": {"floor_match_m": ic.floor_match_m, "floor_apart_m": ic.floor_apart_m,
                            "floor_weight": weights[0], "max_walk_speed_mps": ic.max_walk_speed_mps},
             "tuned": tuning or "not tuned: the config defaults, set a priori (no seed looked at)",
+            "diagnostics": "geometry_*_only: the walkable-transit gate, the far-apart veto, or"
+                           " the same-spot cost term alone, to see which part does what",
         },
         tuned_on={"match_threshold": thr, "seeds": list(TUNE_SEEDS), "people": "even ids",
                   "note": "chosen by the main run on the tuning seeds (accuracy*.json)"},

@@ -50,7 +50,7 @@ def _square_floor(offset: tuple[float, float] = (0.0, 0.0)) -> dict[str, Any]:
 
 
 def site(calibrated: tuple[str, ...] = ("A", "B"), **identity: Any) -> SiteConfig:
-    ident = {"match_threshold": 0.7, "min_frames": 3, "max_pending_s": 5.0}
+    ident = {"match_threshold": 0.7, "min_frames": 3, "max_pending_s": 5.0, "use_geometry": True}
     ident.update(identity)
     cams = []
     for c in ("A", "B"):
@@ -236,6 +236,18 @@ def test_one_uncalibrated_camera_keeps_appearance_only() -> None:
     mgr = _overlap_case(site(calibrated=("A",)), (4.0, 7.0), person(1))
     a, b = ids(mgr, ("A", 1), ("B", 1))
     assert a is not None and a == b
+
+
+def test_geometry_is_off_by_default() -> None:
+    cfg = SiteConfig.model_validate({"site_id": "s", "cameras": [
+        {"id": "A", "source": "a.mp4", "floor": _square_floor()},
+        {"id": "B", "source": "b.mp4", "floor": _square_floor()}]})
+    assert cfg.identity.use_geometry is False
+    mgr = manager(cfg)
+    mgr.update(walk("A", 1, 0.0, [(4.0, 4.0)] * 5, person(1)))
+    mgr.update(walk("B", 1, 1.0, [(4.0, 7.0)] * 5, person(1)))  # 3 m apart, same look
+    a, b = ids(mgr, ("A", 1), ("B", 1))
+    assert a is not None and a == b  # appearance alone
 
 
 def test_geometry_off_matches_like_uncalibrated() -> None:

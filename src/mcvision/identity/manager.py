@@ -17,7 +17,7 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    **Appearance:** the similarity of a track to an identity is the highest
    cosine between the track's mean (re-normalized) embedding and any of the
    identity's gallery embeddings. **Geometry** (cameras with a ``floor``
-   calibration, ``use_geometry``; :mod:`mcvision.identity.geometry`): when the
+   calibration, ``use_geometry`` on; :mod:`mcvision.identity.geometry`): when the
    track and one of the identity's live tracks on another calibrated camera are
    seen at the same moments, ``d`` is the median floor distance between them
    (metres on the plan) and the term is ``floor_weight · clip((d −
