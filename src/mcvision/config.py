@@ -278,8 +278,8 @@ class IdentityConfig(_Model):
     use_geometry: bool = Field(
         default=False,
         description="floor-plane evidence between calibrated cameras (needs cameras[].floor);"
-        " off by default: on the crowded simulated store (held-out seed 3, retail-0286) it"
-        " lowered global IDF1 0.523 -> 0.486 (benchmarks/results/accuracy_geometry_retail0286.json)",
+        " off by default: on the crowded simulated store (held-out seeds 3 and 5, retail-0286)"
+        " it lowered global IDF1 0.492 -> 0.460 (benchmarks/results/accuracy_geometry_retail0286.json)",
     )
     floor_match_m: float = Field(
         default=1.0, gt=0,
