@@ -9,6 +9,8 @@ Usage::
     python benchmarks/accuracy_bench.py --centring --thresholds 0.3 0.4 0.5 0.6 0.7 0.72 0.8
     python benchmarks/accuracy_bench.py --correction --match-threshold 0.72 \
         --merge-thresholds 0.76 0.8 0.84 0.88 --work /tmp/acc   # the late-correction ablation
+    python benchmarks/accuracy_bench.py --geometry --match-threshold 0.4 --reid-backend openvino \
+        --reid-weights reid_openvino/person-reidentification-retail-0286 --tag _retail0286
     python benchmarks/accuracy_bench.py --reid-backend openvino \
         --reid-weights reid_openvino/person-reidentification-retail-0286 --tag _retail0286 \
         --thresholds 0.25 0.3 0.35 0.4 0.45 0.5 0.55 --small-seeds  # the embedder ablation
@@ -46,6 +48,15 @@ correction (``identity.correction_window_s: 0``) and ``+correction`` with each
 ``--merge-thresholds`` value run on the tuning seeds; the best mean global IDF1 picks the merge
 threshold, and the held-out seeds are scored once for ``full`` and ``+correction`` at that value,
 in the same run.
+
+``--geometry``: the floor-plane ablation. Every render's ``site.yaml`` carries the
+simulator's own floor calibration per camera (:mod:`mcvision.sim.floor`); the held-out
+seeds are replayed with the full identity at ``--match-threshold`` (the value chosen on
+the tuning seeds by the main run) without (``identity.use_geometry: false``) and with
+the geometry, in the same run. The geometry parameters are the config defaults; with
+more than one ``--floor-weights`` value, ``identity.floor_weight`` is swept on the
+tuning seeds first and the best one is scored on the held-out seeds. Writes
+``accuracy_geometry.json``.
 """
 
 from __future__ import annotations
@@ -441,6 +452,71 @@ def correction(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     return 0
 
 
+def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
+    """The floor-geometry ablation: full identity without and with the floor calibrations."""
+    from mcvision.config import IdentityConfig
+
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
+    work.mkdir(parents=True, exist_ok=True)
+    state: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    thr = args.match_threshold
+    no_corr = {"correction_window_s": 0.0}  # geometry alone (late correction has its own ablation)
+    weights = args.floor_weights or [IdentityConfig().floor_weight]
+    tuning: dict[str, Any] | None = None
+    if len(weights) > 1:
+        tune = market_split(work, 0)
+        sweep = {f"geometry@{w:g}": {"match_threshold": thr, "use_geometry": True,
+                                     "floor_weight": w, **no_corr} for w in weights}
+        rows, _, _ = run_seeds(args.tune_seeds, work, "crowded", lambda _s: tune, sweep, state, reid)
+        means = {k: mean([rows[str(s)][k] for s in args.tune_seeds]) for k in sweep}
+        best = max(weights, key=lambda w: (means[f"geometry@{w:g}"]["global_idf1"] or 0.0, -w))
+        tuning = {"parameter": "identity.floor_weight", "values": weights, "chosen": best,
+                  "seeds": args.tune_seeds, "people": "even ids",
+                  "mean_idf1": {k: m["global_idf1"] for k, m in means.items()}}
+        weights = [best]
+    geo = {"match_threshold": thr, "use_geometry": True, "floor_weight": weights[0],
+           **no_corr}
+    variants = {
+        "full": {"match_threshold": thr, "use_geometry": False, **no_corr},
+        "full_geometry": geo,
+        # diagnostics: one part of the geometry at a time (nothing is chosen from them)
+        "geometry_walkable_only": {**geo, "floor_weight": 0.0, "floor_apart_m": 1e6},
+        "geometry_apart_only": {**geo, "floor_weight": 0.0, "max_walk_speed_mps": 1e4},
+        "geometry_bonus_only": {**geo, "floor_apart_m": 1e6, "max_walk_speed_mps": 1e4},
+    }
+    held = market_split(work, 1)
+    per_seed, renders, timing = run_seeds(args.heldout_seeds, work, "crowded", lambda _s: held,
+                                          variants, state, reid)
+    first = work / f"crowded_seed{args.heldout_seeds[0]}"
+    cfg = scene_config(first, reid)
+    ic = cfg.identity
+    result = _result(
+        "crowded", "Market-1501 bounding_box_train, odd person ids", "held-out", args.heldout_seeds,
+        variants, per_seed, renders, timing,
+        geometry={
+            "calibrated_cameras": [c.id for c in cfg.cameras if c.floor is not None],
+            "floor_model": "the simulator's own floor plan (mcvision.sim.floor), written into"
+                           " each render's site.yaml as image-floor point pairs",
+            "parameters": {"floor_match_m": ic.floor_match_m, "floor_apart_m": ic.floor_apart_m,
+                           "floor_weight": weights[0], "max_walk_speed_mps": ic.max_walk_speed_mps},
+            "tuned": tuning or "not tuned: the config defaults, set a priori (no seed looked at)",
+            "diagnostics": "geometry_*_only: the walkable-transit gate, the far-apart veto, or"
+                           " the same-spot cost term alone, to see which part does what",
+        },
+        tuned_on={"match_threshold": thr, "seeds": list(TUNE_SEEDS), "people": "even ids",
+                  "note": "chosen by the main run on the tuning seeds (accuracy*.json)"},
+    )
+    emb = cfg.models.reid
+    result["embedder"] = {"backend": emb.backend, "weights": emb.weights}
+    result["bench_wall_s"] = round(time.perf_counter() - t0, 1)
+    result["machine"]["shared"] = args.shared
+    write_result(result, Path(args.out_dir) / f"accuracy_geometry{args.tag}.json", echo=args.json)
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the JSON results")
@@ -457,7 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tag", default="", help="suffix of the JSON names, e.g. _retail0286")
     ap.add_argument("--ray-only", type=int, metavar="SEED",
                     help="only: this held-out crowded seed through Ray and in-process (accuracy_ray.json)")
-    ap.add_argument("--match-threshold", type=float, default=0.72, help="with --ray-only")
+    ap.add_argument("--match-threshold", type=float, default=0.72,
+                    help="with --ray-only and --geometry")
     ap.add_argument("--centring", action="store_true",
                     help="only: identity.camera_centring on, threshold swept on the tuning seeds,"
                     " reported on the held-out ones (accuracy_centring.json)")
@@ -468,8 +545,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --correction")
     ap.add_argument("--correction-window", type=float, default=60.0,
                     help="with --correction: identity.correction_window_s")
+    ap.add_argument("--geometry", action="store_true",
+                    help="only: full identity without and with floor geometry on the held-out"
+                    " seeds, at --match-threshold (accuracy_geometry.json)")
+    ap.add_argument("--floor-weights", type=float, nargs="+",
+                    help="with --geometry: identity.floor_weight values swept on the tuning seeds")
     ap.add_argument("--shared", action="store_true",
-                    help="record that other work shared the machine (timings are not clean)")
+                    help="record that other work shared the machine during the run")
     args = ap.parse_args(argv)
     reid = {k: v for k, v in (("backend", args.reid_backend), ("weights", args.reid_weights)) if v}
     if args.correction:
@@ -478,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
         return ray_only(args, reid)
     if args.centring:
         return centring(args, reid)
+    if args.geometry:
+        return geometry(args, reid)
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -791,10 +791,57 @@ def _segment(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+# ---- calibrate ---------------------------------------------------------------
+def _add_calibrate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="check a camera's floor calibration and draw the floor grid over a frame",
+        description="Fit the camera's floor point pairs to a homography, print the"
+        " reprojection error and write the floor's metre grid drawn over a frame."
+        " Exit code 1 when the mean error is above the camera's floor.max_error_m.",
+    )
+    p.add_argument("--config", required=True, help="site config YAML")
+    p.add_argument("--camera", required=True, help="camera id")
+    p.add_argument("--frame", help="an image of the camera's view (default: read one from its source)")
+    p.add_argument("--out", required=True, help="the PNG to write")
+    p.add_argument("--step", type=float, default=1.0, help="grid spacing in metres (default 1)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=_calibrate)
+
+
+def _calibrate(args: argparse.Namespace, ctx: Context) -> int:
+    from pathlib import Path
+
+    from mcvision.calibrate import CalibrationError, calibrate
+
+    if args.step <= 0:
+        raise UsageError(f"--step must be > 0, got {args.step}")
+    cfg = load_config(args.config)
+    try:
+        rep = calibrate(cfg, args.camera, out=args.out, frame=args.frame, step_m=args.step,
+                        base=Path(args.config).resolve().parent)
+    except CalibrationError as err:
+        print(f"mcvision calibrate: {err}", file=ctx.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(rep, indent=2), file=ctx.stdout)
+    else:
+        print(
+            f"camera {rep['camera']}: {rep['points']} point pairs, reprojection error"
+            f" mean {rep['mean_error_px']:.2f} px / {rep['mean_error_m']:.3f} m,"
+            f" max {rep['max_error_px']:.2f} px / {rep['max_error_m']:.3f} m"
+            f" -> {'ok' if rep['ok'] else 'TOO LARGE: check the point pairs'}",
+            file=ctx.stdout,
+        )
+        print(f"wrote {rep['image']}" + (f" and {rep['plan_image']}" if "plan_image" in rep else ""),
+              file=ctx.stdout)
+    return 0 if rep["ok"] else 1
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report, _add_run, _add_serve, _add_demo, _add_weights, _add_dashboard, _add_mcp,
     _add_sim, _add_eval,
-    _add_summarize, _add_privacy, _add_staff,
+    _add_summarize, _add_privacy, _add_staff, _add_calibrate,
     _add_mirror, _add_segment,
 ]
 

@@ -46,3 +46,45 @@ def test_mean_skips_missing_values() -> None:
     rows = [dict.fromkeys(acc.METRICS, 1.0), {**dict.fromkeys(acc.METRICS, 3.0), "in_mae_s": None}]
     m = acc.mean(rows)
     assert m["global_idf1"] == pytest.approx(2.0) and m["in_mae_s"] == pytest.approx(1.0)
+
+
+def test_geometry_ablation_tunes_on_tuning_seeds_and_compares_in_one_run(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """--geometry: the weight is chosen on the tuning seeds; held-out runs full vs +geometry."""
+    import json
+
+    calls: list[tuple[list[int], dict]] = []
+
+    def fake_run_seeds(seeds, work, scenario, people, variants, state, reid=None):
+        calls.append((list(seeds), variants))
+        row = {k: 0.5 for k in acc.METRICS}
+        rows = {}
+        for s in seeds:
+            rows[str(s)] = {}
+            for name, v in variants.items():
+                idf1 = 0.4 + 0.1 * v.get("floor_weight", 0.0) if v.get("use_geometry", True) else 0.5
+                rows[str(s)][name] = {**row, "global_idf1": idf1}
+        return rows, {str(s): {} for s in seeds}, {}
+
+    (tmp_path / "crowded_seed3").mkdir()
+    (tmp_path / "crowded_seed3" / "site.yaml").write_text(yaml.safe_dump({
+        "site_id": "s", "cameras": [{"id": "c1", "source": "c1.mp4", "floor": {"points": [
+            {"image": [0, 0], "floor": [0, 0]}, {"image": [9, 0], "floor": [1, 0]},
+            {"image": [9, 9], "floor": [1, 1]}, {"image": [0, 9], "floor": [0, 1]}]}}]}))
+    monkeypatch.setattr(acc, "run_seeds", fake_run_seeds)
+    monkeypatch.setattr(acc, "market_split", lambda work, parity: tmp_path / f"p{parity}")
+    out = tmp_path / "results"
+    code = acc.main(["--geometry", "--match-threshold", "0.4", "--floor-weights", "0.1", "0.5",
+                     "--tune-seeds", "0", "1", "--heldout-seeds", "3", "--work", str(tmp_path),
+                     "--out-dir", str(out), "--shared"])
+    assert code == 0
+    (tune_seeds, sweep), (held_seeds, held) = calls
+    assert tune_seeds == [0, 1] and held_seeds == [3]  # the sweep never sees a held-out seed
+    assert {v["floor_weight"] for v in sweep.values()} == {0.1, 0.5}
+    assert held["full"]["use_geometry"] is False and held["full_geometry"]["use_geometry"] is True
+    assert held["full_geometry"]["floor_weight"] == 0.5  # the better one on the tuning seeds
+    res = json.loads((out / "accuracy_geometry.json").read_text())
+    assert res["geometry"]["tuned"]["chosen"] == 0.5 and res["machine"]["shared"] is True
+    assert res["geometry"]["calibrated_cameras"] == ["c1"]
+    assert set(res["per_seed"]["3"]) >= {"full", "full_geometry"}

@@ -10,12 +10,27 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    updates (or is ``min_seconds`` old) is dropped as a spurious detection,
    together with its buffered updates.
 2. **Joint matching.** All ready tracks are matched at once against the
-   active identities with the Hungarian algorithm on ``1 − similarity``. The
-   similarity of a track to an identity is the highest cosine between the
-   track's mean (re-normalized) embedding and any of the identity's gallery
-   embeddings. Every track also has a "new identity" option costing
-   ``1 − match_threshold``, so a pair below the threshold is never preferred,
-   and pairs forbidden by the topology gate cost too much to be taken.
+   active identities with the Hungarian algorithm on one cost per pair::
+
+       cost = (1 − similarity)  +  geometry  [+ topology: forbidden pairs cost ∞]
+
+   **Appearance:** the similarity of a track to an identity is the highest
+   cosine between the track's mean (re-normalized) embedding and any of the
+   identity's gallery embeddings. **Geometry** (cameras with a ``floor``
+   calibration, ``use_geometry`` on; :mod:`mcvision.identity.geometry`): when the
+   track and one of the identity's live tracks on another calibrated camera are
+   seen at the same moments, ``d`` is the median floor distance between them
+   (metres on the plan) and the term is ``floor_weight · clip((d −
+   floor_match_m) / floor_match_m, −1, 1)`` — down to ``−floor_weight`` for
+   sightings on one spot (strong evidence of one person), up to
+   ``+floor_weight`` beyond ``2 · floor_match_m``; beyond ``floor_apart_m``
+   the pair is forbidden (two people). Without same-moment floor sightings
+   (either camera uncalibrated, or not seen at once) the term is 0, so an
+   uncalibrated site matches exactly as on appearance alone. Every track also
+   has a "new identity" option costing ``1 − match_threshold``: a pair is
+   eligible only when its cost is no higher, i.e. ``similarity − geometry ≥
+   match_threshold``, and pairs forbidden by the topology gate (3.) or the
+   walkable-transit gate (3a.) cost too much to be taken.
    With ``camera_centring`` (site adaptation, no labels) both sides are first
    centred on their camera's running mean embedding (:class:`CameraMeans`) and
    re-normalised, which removes what a camera adds to everyone it sees.
@@ -39,6 +54,12 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
      was seen last.
 
    With ``use_topology = false`` only the same-camera rule remains.
+
+   3a. **Walkable transit** (geometry, both cameras calibrated, same camera
+   included): a track that starts ``gap`` seconds after one of the identity's
+   sightings ended (or ends before one began) is forbidden when the floor
+   distance between the two end points exceeds ``max_walk_speed_mps · gap +
+   floor_match_m`` (the slack absorbs calibration and foot-point error).
 4. **Without ReID** (``use_reid = false``, an ablation): a ready track goes
    to the identity whose latest sighting is an ended track on a camera with a
    listed transit to this one and a gap inside its window (``min_s ≤ gap ≤
@@ -93,12 +114,21 @@ from scipy.optimize import linear_sum_assignment
 from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig, TransitConfig
 from mcvision.identity.gallery import Gallery, GalleryRow, diverse_subset, normalize
+from mcvision.identity.geometry import (
+    FloorTrack,
+    SiteFloor,
+    coincidence_term,
+    floor_distance,
+    walkable,
+)
 from mcvision.types import Event, EventKind, TrackletUpdate
 
 _FORBIDDEN = 1e9
+_FLOOR_KEEP_S = 30.0  # floor positions kept per track for the overlap coincidence
 _NO_MATCH_TOPOLOGY = 1e6
 
 TrackKey = tuple[str, int]
+XY = tuple[float, float]
 
 
 @dataclass
@@ -115,7 +145,9 @@ class IdentityResult:
             ``local_id``, ``reason`` (``reid``: matched by embedding;
             ``topology``: matched by transit timing without ReID; ``new``: a
             new identity) and ``similarity`` (the matched cosine; for ``new``
-            the best cosine to any identity, gated or not; None without one).
+            the best cosine to any identity, gated or not; None without one);
+            ``floor_m`` (the same-moment floor distance that entered the cost)
+            only when geometry was used.
     """
 
     sightings: list[tuple[str, TrackletUpdate]] = field(default_factory=list)
@@ -133,6 +165,13 @@ class _Track:
     buffer: list[TrackletUpdate] = field(default_factory=list)
     global_id: str | None = None
     ended: bool = False
+    floor: FloorTrack | None = None  # floor positions, on a calibrated camera
+
+    def floor_ends(self) -> tuple[XY | None, XY | None]:
+        f = self.floor
+        if f is None or f.first is None or f.last is None:
+            return None, None
+        return f.first[1], f.last[1]
 
     @property
     def key(self) -> TrackKey:
@@ -152,6 +191,8 @@ class _Span:
     first_ts: float
     last_ts: float
     ended: bool
+    first_xy: XY | None = None  # floor position at first_ts / last_ts (calibrated cameras)
+    last_xy: XY | None = None
 
 
 @dataclass(eq=False)
@@ -162,6 +203,7 @@ class _Identity:
     cams: list[str] = field(default_factory=list)  # camera of each vector
     tracks: dict[TrackKey, _Track] = field(default_factory=dict)
     history: dict[str, tuple[float, float]] = field(default_factory=dict)  # camera → first, last
+    floor_ends: dict[str, tuple[XY | None, XY | None]] = field(default_factory=dict)  # of history
     _mat: np.ndarray | None = None
 
     def matrix(self) -> np.ndarray | None:
@@ -173,16 +215,25 @@ class _Identity:
 
     def spans(self, exclude: TrackKey | None = None) -> Iterator[_Span]:
         for cam, (first, last) in self.history.items():
-            yield _Span(cam, first, last, True)
+            fxy, lxy = self.floor_ends.get(cam, (None, None))
+            yield _Span(cam, first, last, True, fxy, lxy)
         for key, t in self.tracks.items():
             if key != exclude:
-                yield _Span(t.camera_id, t.first_ts, t.last_ts, t.ended)
+                yield _Span(t.camera_id, t.first_ts, t.last_ts, t.ended, *t.floor_ends())
 
     def fold(self, t: _Track) -> None:
-        """Forget a track's object, keep its time span per camera."""
+        """Forget a track's object, keep its time span (and floor end points) per camera."""
         self.tracks.pop(t.key, None)
         first, last = self.history.get(t.camera_id, (t.first_ts, t.last_ts))
+        fxy, lxy = self.floor_ends.get(t.camera_id, (None, None))
+        t_first, t_last = t.floor_ends()
+        if t.first_ts <= first:
+            fxy = t_first
+        if t.last_ts >= last:
+            lxy = t_last
         self.history[t.camera_id] = (min(first, t.first_ts), max(last, t.last_ts))
+        if fxy is not None or lxy is not None:
+            self.floor_ends[t.camera_id] = (fxy, lxy)
 
 
 class IdentityManager:
@@ -242,6 +293,7 @@ class IdentityManager:
         self._gal_remove: list[str] = []
         self._gal_register: list[tuple[str, str, float]] = []
         self._camera_mean = CameraMeans(self.icfg.centring_min_embeddings)
+        self._floor = SiteFloor.from_config(cfg) if self.icfg.use_geometry else SiteFloor()
 
     # ---- public API ---------------------------------------------------
     @property
@@ -405,6 +457,11 @@ class IdentityManager:
             # hand-over to the next camera would look too fast (gap < min_s) and
             # a re-acquisition on the same camera would look concurrent.
             t.last_ts = max(t.last_ts, float(u.ts))
+            xy = self._floor.project(u.camera_id, u.foot)
+            if xy is not None:
+                if t.floor is None:
+                    t.floor = FloorTrack(_FLOOR_KEEP_S)
+                t.floor.add(float(u.ts), xy)
         self._now = max(self._now, float(u.ts))
         vec = None
         if self.icfg.use_reid and u.embedding is not None and u.quality >= self.icfg.min_quality:
@@ -500,8 +557,8 @@ class IdentityManager:
             idents = list(self._identities.values())
             pairs = self._solve(remaining, idents)
             if pairs:
-                for ti, ii, score, reason in pairs:
-                    self._assign(remaining[ti], idents[ii], score, reason, result)
+                for ti, ii, score, reason, floor_m in pairs:
+                    self._assign(remaining[ti], idents[ii], score, reason, result, floor_m)
                 remaining = [t for t in remaining if t.global_id is None]
                 continue
             seed = remaining.pop(0)
@@ -511,19 +568,30 @@ class IdentityManager:
 
     def _solve(
         self, tracks: list[_Track], idents: list[_Identity]
-    ) -> list[tuple[int, int, float | None, str]]:
-        """Jointly match tracks to identities; returns (track idx, identity idx, score, reason)."""
+    ) -> list[tuple[int, int, float | None, str, float | None]]:
+        """Jointly match tracks to identities.
+
+        Returns (track idx, identity idx, score, reason, floor distance in m or None).
+        """
         if not idents:
             return []
         n_t, n_i = len(tracks), len(idents)
         cost = np.full((n_t, n_i), _FORBIDDEN)
+        dist = np.full((n_t, n_i), np.nan)
         score: np.ndarray
         if self.icfg.use_reid:
             score = self._similarities(tracks, idents)
             thr = self.icfg.match_threshold
-            for a, b in zip(*np.nonzero(score >= thr), strict=True):
-                if self._allowed(idents[b], tracks[a]):
-                    cost[a, b] = 1.0 - score[a, b]
+            # the geometry term can lower a pair's cost by at most floor_weight
+            reach = self.icfg.floor_weight if self._floor.cameras else 0.0
+            for a, b in zip(*np.nonzero(score >= thr - reach), strict=True):
+                term, d = self._coincidence(idents[b], tracks[a])
+                if term is None:
+                    continue  # seen elsewhere on the floor at the same moment: two people
+                c = 1.0 - score[a, b] + term
+                if c <= 1.0 - thr and self._allowed(idents[b], tracks[a]):
+                    cost[a, b] = c
+                    dist[a, b] = np.nan if d is None else d
             no_match = 1.0 - thr + 1e-9
             reason = "reid"
         else:
@@ -532,6 +600,8 @@ class IdentityManager:
                 for b, ident in enumerate(idents):
                     gap = self._topology_gap(ident, t)
                     if gap is not None and self._allowed(ident, t):
+                        if self._coincidence(ident, t)[0] is None:
+                            continue
                         cost[a, b] = gap
                         score[a, b] = gap
             no_match = _NO_MATCH_TOPOLOGY
@@ -539,12 +609,44 @@ class IdentityManager:
         dummy = np.full((n_t, n_t), _FORBIDDEN)
         np.fill_diagonal(dummy, no_match)
         rows, cols = linear_sum_assignment(np.hstack([cost, dummy]))
-        out: list[tuple[int, int, float | None, str]] = []
+        out: list[tuple[int, int, float | None, str, float | None]] = []
         for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
             if b < n_i and cost[a, b] < _FORBIDDEN:
                 s = float(score[a, b]) if self.icfg.use_reid else None
-                out.append((a, b, s, reason))
+                d = None if np.isnan(dist[a, b]) else float(dist[a, b])
+                out.append((a, b, s, reason, d))
         return out
+
+    def _coincidence(self, ident: _Identity, t: _Track) -> tuple[float | None, float | None]:
+        """The geometry term for track ``t`` as ``ident``, and the floor distance it used.
+
+        (0, None) without same-moment floor sightings (an uncalibrated camera on either
+        side, or never seen at the same time); (None, d) when they are farther apart
+        than ``floor_apart_m`` (two people).
+        """
+        if t.floor is None or not len(t.floor):
+            return 0.0, None
+        others = [
+            o.floor for o in ident.tracks.values()
+            if o.key != t.key and o.camera_id != t.camera_id and o.floor is not None
+        ]
+        d = floor_distance(t.floor, others) if others else None
+        if d is None:
+            return 0.0, None
+        ic = self.icfg
+        return coincidence_term(d, ic.floor_match_m, ic.floor_apart_m, ic.floor_weight), d
+
+    def _walkable(self, s: _Span, t: _Track) -> bool:
+        """The walkable-transit gate between a non-concurrent span and track (floor known)."""
+        t_first, t_last = t.floor_ends()
+        ic = self.icfg
+        if s.last_ts < t.first_ts and s.last_xy is not None and t_first is not None:
+            gap, p, q = t.first_ts - s.last_ts, s.last_xy, t_first
+        elif s.first_ts > t.last_ts and s.first_xy is not None and t_last is not None:
+            gap, p, q = s.first_ts - t.last_ts, t_last, s.first_xy
+        else:
+            return True
+        return walkable(p, q, gap, ic.max_walk_speed_mps, slack_m=ic.floor_match_m)
 
     def _similarities(self, tracks: list[_Track], idents: list[_Identity]) -> np.ndarray:
         sims = np.full((len(tracks), len(idents)), -np.inf)
@@ -588,6 +690,8 @@ class IdentityManager:
         latest = max(before, key=lambda s: s.last_ts) if before else None
         for s in spans:
             concurrent = s.first_ts <= t1 and t0 <= s.last_ts
+            if not concurrent and not self._walkable(s, t):
+                return False  # too far on the floor for the time between the sightings
             if s.camera_id == cam:
                 if concurrent:
                     return False
@@ -630,6 +734,7 @@ class IdentityManager:
         score: float | None,
         reason: str,
         result: IdentityResult,
+        floor_m: float | None = None,
     ) -> None:
         t.global_id = ident.global_id
         ident.tracks[t.key] = t
@@ -649,6 +754,7 @@ class IdentityManager:
                     "local_id": t.local_id,
                     "similarity": None if score is None else round(float(score), 6),
                     "reason": reason,
+                    **({} if floor_m is None else {"floor_m": round(float(floor_m), 3)}),
                 },
             )
         )
@@ -731,6 +837,11 @@ class IdentityManager:
         for cam, (first, last) in b.history.items():
             f0, l0 = a.history.get(cam, (first, last))
             a.history[cam] = (min(f0, first), max(l0, last))
+            fa, la = a.floor_ends.get(cam, (None, None))
+            fb, lb = b.floor_ends.get(cam, (None, None))
+            ends = (fb if first <= f0 else fa, lb if last >= l0 else la)
+            if ends != (None, None):
+                a.floor_ends[cam] = ends
         self.gallery.move_identity(src, dst)
         vecs, meta, cams = a.vecs + b.vecs, a.meta + b.meta, a.cams + b.cams
         cap = self.icfg.gallery_per_identity

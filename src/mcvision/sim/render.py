@@ -10,7 +10,8 @@
    camera's gain, colour cast and sensor noise, and write ``<camera>.mp4``;
 4. write ``ground_truth.json`` (:mod:`mcvision.sim.truth`), the same truth as
    labelled footage in ``gt/`` (MOT format, :mod:`mcvision.sim.mot_export`), ``site.yaml`` (a
-   :class:`~mcvision.config.SiteConfig` for ``mcvision run``) and
+   :class:`~mcvision.config.SiteConfig` for ``mcvision run``, with every camera's floor
+   calibration from :mod:`mcvision.sim.floor`) and
    ``render_report.json``, which includes the person detector's recall on its
    own ground truth, measured on frames decoded back from the MP4s.
 
@@ -39,6 +40,7 @@ from shapely.geometry import Polygon
 
 from mcvision.config import LineConfig, VisitConfig, parse_config
 from mcvision.sim.crop_people import is_crop_folder, load_crop_sprites
+from mcvision.sim.floor import calibration_points, floor_layout
 from mcvision.sim.mot_export import write_labelled_truth
 from mcvision.sim.people import Sprite, load_sprites
 from mcvision.sim.routes import PersonPlan, plan_people
@@ -346,6 +348,7 @@ def _ground_truth(
 def site_config_dict(sc: Scenario, gt: GroundTruth) -> dict[str, Any]:
     """A :class:`~mcvision.config.SiteConfig` mapping for ``mcvision run`` on the render."""
     cams = []
+    layout = floor_layout(sc)
     for cam in sc.cameras:
         g = gt.camera(cam.id)
         cams.append(
@@ -359,6 +362,8 @@ def site_config_dict(sc: Scenario, gt: GroundTruth) -> dict[str, Any]:
                     {"name": ln.name, "points": [list(p) for p in g.lines[ln.name]], "inside": ln.inside}
                     for ln in cam.lines
                 ],
+                # the render's own floor plan (mcvision.sim.floor), as a calibration
+                "floor": {"points": calibration_points(cam, layout[cam.id])},
             }
         )
     data = {

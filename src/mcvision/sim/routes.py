@@ -30,6 +30,7 @@ import numpy as np
 from shapely.geometry import Point as SPoint
 from shapely.geometry import Polygon
 
+from mcvision.sim.floor import floor_layout, handover, to_image
 from mcvision.sim.scenario import OUTSIDE, CameraSpec, Scenario, ZoneSpec
 
 __all__ = ["Leg", "PersonPlan", "plan_people"]
@@ -82,6 +83,7 @@ class PersonPlan:
 class _Walker:
     def __init__(self, sc: Scenario, rng: np.random.Generator, cam: str, pos: tuple[float, float], t: float):
         self.sc, self.rng = sc, rng
+        self.layout = _layout(sc)
         self.t = t
         self.legs: list[Leg] = [Leg(cam, [t], [pos])]
 
@@ -116,26 +118,62 @@ class _Walker:
             self._add(self.t + seconds / n, (x0 + jx, y0 + jy))
 
     def go_to(self, cam_id: str) -> None:
-        """Walk out through the door to ``cam_id`` and appear at its door back."""
+        """Walk out through the door to ``cam_id`` and appear at its door back.
+
+        Between overlapping cameras the person walks the floor strip both see
+        (:func:`mcvision.sim.floor.handover`), drawn on both at the same floor point.
+        """
         here = self.cam
-        door = self.cam.px(here.door(cam_id).point)
-        self.walk_to(door)
         tr = self.sc.transit(here.id, cam_id)
         assert tr is not None  # checked by the scenario
         if tr.overlap:
-            lo, hi = self.sc.population.overlap_s
-            start = self.t - float(self.rng.uniform(lo, hi))
-        else:
-            span = tr.max_s - tr.min_s
-            margin = min(0.2 * span + 2.0 / self.sc.fps, span / 2)
-            start = self.t + float(self.rng.uniform(tr.min_s + margin, tr.max_s - margin))
+            self._overlap_handover(cam_id)
+            return
+        door = self.cam.px(here.door(cam_id).point)
+        self.walk_to(door)
+        span = tr.max_s - tr.min_s
+        margin = min(0.2 * span + 2.0 / self.sc.fps, span / 2)
+        start = self.t + float(self.rng.uniform(tr.min_s + margin, tr.max_s - margin))
         other = self.sc.camera(cam_id)
         self.legs.append(Leg(cam_id, [start], [other.px(other.door(here.id).point)]))
         self.t = start
 
+    def _overlap_handover(self, cam_id: str) -> None:
+        here = self.cam.id
+        start, end = handover(self.sc, self.layout, here, cam_id)
+        self.walk_to(tuple(to_image(self.layout[here], start[None])[0]))
+        lo, hi = self.sc.population.overlap_s
+        dur = float(self.rng.uniform(lo, hi))
+        t0 = self.t
+        n = max(2, int(np.ceil(dur * self.sc.fps)))
+        f = np.linspace(0.0, 1.0, n + 1)[:, None]
+        path = start[None] + f * (end - start)[None]
+        here_px = to_image(self.layout[here], path)
+        there_px = to_image(self.layout[cam_id], path)
+        times = [t0 + float(k) * dur / n for k in range(n + 1)]
+        for k in range(1, n + 1):
+            self._add(times[k], (float(here_px[k, 0]), float(here_px[k, 1])))
+        self.legs.append(
+            Leg(cam_id, times, [(float(x), float(y)) for x, y in there_px])
+        )
+        self.t = times[-1]
+
     def navigate(self, cam_id: str) -> None:
         for step in _path(self.sc, self.cam.id, cam_id)[1:]:
             self.go_to(step)
+
+
+_LAYOUTS: dict[int, tuple[Scenario, dict[str, np.ndarray]]] = {}
+
+
+def _layout(sc: Scenario) -> dict[str, np.ndarray]:
+    """The scenario's floor plan (cached per scenario object)."""
+    hit = _LAYOUTS.get(id(sc))
+    if hit is None or hit[0] is not sc:
+        hit = (sc, floor_layout(sc))
+        _LAYOUTS.clear()
+        _LAYOUTS[id(sc)] = hit
+    return hit[1]
 
 
 def _path(sc: Scenario, a: str, b: str) -> list[str]:

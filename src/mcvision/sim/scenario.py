@@ -337,8 +337,9 @@ def crowded_scenario() -> Scenario:
     by side, crossing and occluding each other and other shoppers), 4 shoppers come back
     the same day, 8 people are chosen in look-alike sets (the same dominant clothing
     colour) when the people come from a ReID crop folder, cam2 and cam3 watch the same
-    floor from different sides (a person is on both for 2-5 s), and up to about eight
-    people are in one view at a time (``render_report.json`` gives the measured peak).
+    floor side by side (a person walks their shared strip on both for 2-5 s, see
+    :mod:`mcvision.sim.floor`), and up to about eight people are in one view at a time
+    (``render_report.json`` gives the measured peak).
     """
     data = small_scenario().model_dump()
     for cam in data["cameras"]:
