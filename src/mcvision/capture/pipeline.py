@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcvision.capture.gating import inside_roi, roi_pixels
 from mcvision.config import CameraConfig, SiteConfig
 from mcvision.tracking.tracker import Tracker
 from mcvision.tracking.zones import LineCrossingDetector, ZoneMap
@@ -94,7 +95,15 @@ class CameraPipeline:
         self._zones: ZoneMap | None = None
         self._lines: LineCrossingDetector | None = None
         self._tracks: dict[int, _TrackState] = {}
+        self._roi: np.ndarray | None = None
         self.frames = 0
+        self.outside_roi = 0  # detections dropped because their foot is outside the ROI
+
+    @property
+    def tracks_alive(self) -> bool:
+        """Whether the tracker holds any track (tracked, tentative or lost)."""
+        alive = getattr(self.tracker, "alive", None)
+        return bool(alive()) if alive is not None else bool(self._tracks)
 
     def _geometry(self, width: int, height: int) -> None:
         if self._frame_size == (width, height):
@@ -102,6 +111,16 @@ class CameraPipeline:
         self._frame_size = (width, height)
         self._zones = ZoneMap(self.camera, (width, height))
         self._lines = LineCrossingDetector(self.camera.lines, (width, height))
+        if self.camera.roi is not None:
+            self._roi = roi_pixels(self.camera.roi, (width, height))
+
+    def in_roi(self, detections: Detections) -> Detections:
+        """The detections whose foot point lies in the camera's ROI (all when it has none)."""
+        if self._roi is None or not len(detections):
+            return detections
+        keep = inside_roi(detections.foot_points, self._roi)
+        self.outside_roi += int((~keep).sum())
+        return detections if keep.all() else detections[np.flatnonzero(keep)]
 
     def step(self, frame: Frame, detections: Detections) -> CameraStep:
         """Track one frame's detections and build its updates (embeddings still missing)."""
@@ -109,7 +128,7 @@ class CameraPipeline:
         self._geometry(w, h)
         assert self._zones is not None and self._lines is not None
         self.frames += 1
-        tracked = self.tracker.update(detections, frame.image)
+        tracked = self.tracker.update(self.in_roi(detections), frame.image)
         n = len(tracked)
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, np.int64)
         feet = tracked.foot_points
