@@ -32,7 +32,7 @@ import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
 from mcvision import _env
-from mcvision.capture.gating import PROCESSED, SKIPPED, MotionGate, count_reasons
+from mcvision.capture.gating import PROCESSED, SKIPPED, MotionGate
 from mcvision.capture.pipeline import CameraPipeline, CameraStep
 from mcvision.capture.source import FrameSource, LiveSource, SourceError, open_source
 from mcvision.config import SiteConfig

@@ -167,7 +167,7 @@ class MotionGate:
         if not self.cfg.enabled:
             return "ungated"
         if tracks_alive:
-            self.moving_fraction(image)  # keeps the background current meanwhile
+            # No motion needed (and the people are not learnt into the background).
             return self._detect(ts, "tracks")
         if self.idle and self._next_look is not None and ts < self._next_look - _EPS:
             return "idle"
@@ -196,11 +196,9 @@ class MotionGate:
         h, w = image.shape[:2]
         width = min(self.cfg.width, w)
         height = max(1, round(h * width / w))
-        grey = image if image.ndim == 2 else cv2.cvtColor(
-            cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
-        )
-        if grey.shape != (height, width):
-            grey = cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA)
+        # Bilinear is ~10x cheaper than area averaging here; the blur takes out the aliasing.
+        small = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+        grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         grey = cv2.GaussianBlur(grey, (5, 5), 0)
         fg = self.motion(grey)
         key = (w, h, width, height)
@@ -227,8 +225,8 @@ __all__ = [
     "PROCESSED",
     "SKIPPED",
     "DiffMotion",
-    "MotionGate",
     "Mog2Motion",
+    "MotionGate",
     "count_reasons",
     "inside_roi",
     "roi_mask",
