@@ -186,7 +186,7 @@ def test_motion_outside_the_roi_is_ignored(method: str) -> None:
     left = [gate.moving_fraction(draw((20 + 5 * i, 50))) for i in range(10)]
     assert max(left) > cfg.min_area
     unmasked = MotionGate(cfg, fps=FPS)
-    for i in range(10):
+    for _ in range(10):
         unmasked.moving_fraction(draw(None))
     assert max(unmasked.moving_fraction(draw((200 + 5 * i, 50))) for i in range(10)) > cfg.min_area
 
@@ -241,7 +241,7 @@ def test_gating_config_per_camera_override_and_errors() -> None:
 
 def test_still_person_is_kept_through_the_stay_and_dwell_is_not_changed(tmp_path: Path) -> None:
     folder = tmp_path / "frames"
-    stamps = write_frames(folder, 60.0, walk_stand_leave)
+    write_frames(folder, 60.0, walk_stand_leave)
     zone = {"name": "spot", "polygon": [(120, 140), (200, 140), (200, 180), (120, 180)]}
     results = {}
     for name, gating in (("ungated", None), ("gated", GATE)):
@@ -250,7 +250,7 @@ def test_still_person_is_kept_through_the_stay_and_dwell_is_not_changed(tmp_path
         seen = [u for u in sink.all_updates if not u.ended]
         results[name] = (cfg, sink, models, worker, seen)
     _, _, m_un, _, seen_un = results["ungated"]
-    cfg_g, sink_g, m_g, worker_g, seen_g = results["gated"]
+    cfg_g, sink_g, m_g, _, seen_g = results["gated"]
     assert m_g.frames < 0.75 * m_un.frames  # the empty stretches were skipped
     # One track, seen on every frame from the first sighting to the walk out: never dropped.
     assert {u.local_id for u in seen_g} == {seen_g[0].local_id}
@@ -276,7 +276,7 @@ def test_still_person_is_kept_through_the_stay_and_dwell_is_not_changed(tmp_path
 def test_person_standing_still_from_the_first_frame_is_found_and_kept(tmp_path: Path) -> None:
     folder = tmp_path / "frames"
     stamps = write_frames(folder, 30.0, lambda t: (140, 100))  # never moves
-    sink, models, worker = run(site(folder, tmp_path / "s", GATE))
+    sink, _, worker = run(site(folder, tmp_path / "s", GATE))
     seen = sorted(u.ts for u in sink.all_updates if not u.ended)
     assert seen[0] == stamps[0] and seen[-1] == stamps[-1]
     assert len(seen) == len(stamps)  # every frame: the track never lapsed
@@ -290,7 +290,7 @@ def test_idle_camera_wakes_on_motion_and_every_frame_is_accounted(tmp_path: Path
         return (round(10 + (t - 30) * 40), 100) if 30 <= t < 36 else None
 
     stamps = write_frames(folder, 50.0, late_walker)
-    sink, models, worker = run(site(folder, tmp_path / "w", GATE))
+    sink, models, _ = run(site(folder, tmp_path / "w", GATE))
     st = sink.last_stats
     assert st["frames_read"] == len(stamps)
     assert st["frames_read"] == st["frames"] + sum(st["skipped"].values())
