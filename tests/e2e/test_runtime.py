@@ -57,12 +57,21 @@ def run_to_end(cfg: SiteConfig, before_stop: Any = None, start_ts: float = T0) -
     return summary
 
 
-def test_two_cameras_one_global_id_per_person(cluster: Any, footage: Path, tmp_path: Path) -> None:
-    """The second camera replays the first 20 s later: three people, each seen on both."""
+@pytest.mark.parametrize("gated", [False, True], ids=["ungated", "gated"])
+def test_two_cameras_one_global_id_per_person(
+    cluster: Any, footage: Path, tmp_path: Path, gated: bool
+) -> None:
+    """The second camera replays the first 20 s later: three people, each seen on both.
+
+    With motion gating on, the same visits come out and every frame is accounted for.
+    """
     path = demo_site(tmp_path, footage, fps=5, max_s=60, delay_s=20, port=free_port())
     cfg = load_config(path)
     cfg = cfg.model_copy(
-        update={"visits": cfg.visits.model_copy(update={"track_point_every_s": 0.2})}
+        update={
+            "visits": cfg.visits.model_copy(update={"track_point_every_s": 0.2}),
+            "gating": cfg.gating.model_copy(update={"enabled": gated}),
+        }
     )
 
     def ask_api(runner: SiteRunner) -> dict[str, Any]:
@@ -108,9 +117,20 @@ def test_two_cameras_one_global_id_per_person(cluster: Any, footage: Path, tmp_p
     }
     assert api["visits"]["total"] == 3
     assert api["bad_day"] == 422 and api["bad_dwell"] == 422
-    # Cameras processed every sampled frame of the files
-    assert summary["cameras"]["entrance"]["frames"] == 300
-    assert summary["cameras"]["floor"]["frames"] == 400
+    # Cameras handled every sampled frame of the files: detected, or skipped with a reason
+    for cam, n in (("entrance", 300), ("floor", 400)):
+        st = summary["cameras"][cam]
+        assert st["frames_read"] == n
+        assert st["frames"] + sum(st["skipped"].values()) == n
+        assert st["frames"] == sum(st["processed"].values())
+        if not gated:
+            assert st["frames"] == n
+    if gated:  # the floor camera's first 20 s are empty
+        assert summary["cameras"]["floor"]["frames"] < 400
+    by_cam = {c["camera_id"]: c for c in api["cameras"]}
+    assert by_cam["floor"]["frames_read"] == 400
+    assert by_cam["floor"]["gate"] in (("active", "idle") if gated else ("off",))
+    assert by_cam["floor"]["skipped"] == summary["cameras"]["floor"]["skipped"]
 
 
 def test_four_cameras_batch_on_the_detector(cluster: Any, footage: Path, tmp_path: Path) -> None:
