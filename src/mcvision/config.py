@@ -139,6 +139,10 @@ class GatingConfig(_Model):
     idle_fps: float = Field(
         default=2.0, gt=0, le=120, description="sampling fps with no motion and nobody in view"
     )
+    lost_grace_s: float = Field(
+        default=1.0, ge=0,
+        description="detect every frame this long after the last tracked person was lost",
+    )
 
 
 class CameraGatingConfig(_Model):
@@ -150,6 +154,7 @@ class CameraGatingConfig(_Model):
     min_area: float | None = Field(default=None, ge=0, le=1)
     keepalive_s: float | None = Field(default=None, gt=0)
     idle_fps: float | None = Field(default=None, gt=0, le=120)
+    lost_grace_s: float | None = Field(default=None, ge=0)
 
 
 _URL = re.compile(r"^(rtsp|rtsps|http|https|rtmp|udp|tcp)://", re.I)

@@ -137,14 +137,14 @@ def walk_stand_leave(t: float) -> tuple[int, int] | None:
 def test_idle_camera_samples_at_idle_fps_and_wakes_at_once_on_motion() -> None:
     gate = MotionGate(GatingConfig(enabled=True, keepalive_s=100, idle_fps=1.0), fps=FPS)
     still = draw(None)
-    reasons = [gate.decide(i / FPS, still, tracks_alive=False) for i in range(50)]
+    reasons = [gate.decide(i / FPS, still, "none") for i in range(50)]
     looked = [i for i, r in enumerate(reasons) if r != "idle"]
     assert reasons[0] == "keepalive"
     assert set(reasons[1:]) == {"idle", "no_motion"}
     assert np.diff(looked).tolist() == [5] * (len(looked) - 1)  # once a second
     assert gate.idle
     # Motion: noticed on the next looked-at frame, then every frame is looked at again.
-    moving = [gate.decide((50 + i) / FPS, draw((20 + 8 * i, 50)), tracks_alive=False)
+    moving = [gate.decide((50 + i) / FPS, draw((20 + 8 * i, 50)), "none")
               for i in range(10)]
     first = moving.index("motion")
     assert first < 5  # within 1 / idle_fps
@@ -154,19 +154,24 @@ def test_idle_camera_samples_at_idle_fps_and_wakes_at_once_on_motion() -> None:
 
 def test_keepalive_detects_a_still_scene_every_keepalive_s() -> None:
     gate = MotionGate(GatingConfig(enabled=True, keepalive_s=2.0, idle_fps=5.0), fps=FPS)
-    reasons = [gate.decide(i / FPS, draw((100, 50)), tracks_alive=False) for i in range(60)]
+    reasons = [gate.decide(i / FPS, draw((100, 50)), "none") for i in range(60)]
     kept = [i / FPS for i, r in enumerate(reasons) if r == "keepalive"]
     assert kept[0] == 0.0
     assert np.allclose(np.diff(kept), 2.0)
     assert "motion" not in reasons  # nothing moves: the person standing there is found anyway
 
 
-def test_live_tracks_send_every_frame() -> None:
-    gate = MotionGate(GatingConfig(enabled=True, keepalive_s=100, idle_fps=1.0), fps=FPS)
+def test_live_tracks_send_every_frame_and_lost_ones_for_the_grace() -> None:
+    cfg = GatingConfig(enabled=True, keepalive_s=100, idle_fps=1.0, lost_grace_s=1.0)
+    gate = MotionGate(cfg, fps=FPS)
     still = draw(None)
-    gate.decide(0.0, still, tracks_alive=False)
-    assert [gate.decide(i / FPS, still, tracks_alive=True) for i in range(1, 20)] == ["tracks"] * 19
+    gate.decide(0.0, still, "none")
+    assert [gate.decide(i / FPS, still, "tracked") for i in range(1, 20)] == ["tracks"] * 19
     assert not gate.idle
+    gate.observe(19 / FPS, "tracked")  # the tracker followed someone up to 3.8 s
+    lost = [gate.decide(i / FPS, still, "lost") for i in range(20, 30)]
+    assert lost[:5] == ["tracks"] * 5  # 4.0-4.8 s: within the 1 s grace
+    assert "tracks" not in lost[6:] and "motion" not in lost
 
 
 def test_disabled_gate_sends_everything() -> None:
@@ -260,6 +265,10 @@ def test_still_person_is_kept_through_the_stay_and_dwell_is_not_changed(tmp_path
     assert first_un <= ts[0] <= first_un + 1.0  # found within 1 / idle_fps of walking in
     assert np.allclose(np.diff(ts), 1 / FPS)
     assert ts[-1] == max(u.ts for u in seen_un)
+    # After they vanish, the lost track ages on the skipped frames and ends on time.
+    ended_un = [u.ts for u in results["ungated"][1].all_updates if u.ended]
+    ended_g = [u.ts for u in sink_g.all_updates if u.ended]
+    assert ended_g == ended_un and ended_un[0] < T0 + 55
     # Visits and zone dwell as without gating (in at most 1 / idle_fps later).
     v_un, z_un = visits_of(results["ungated"][0], results["ungated"][1])
     v_g, z_g = visits_of(cfg_g, sink_g)

@@ -278,8 +278,8 @@ class CameraWorker:
         Models with ``detect_async`` (Serve handles) return at once, so the detector
         works on this batch while the caller tracks the previous one.
         """
-        alive = self.pipeline.tracks_alive
-        reasons = [self.gate.decide(f.ts, f.image, alive) for f in frames]
+        state = self.pipeline.track_state
+        reasons = [self.gate.decide(f.ts, f.image, state) for f in frames]
         send = [i for i, r in enumerate(reasons) if r in PROCESSED]
         smalls = [shrink(frames[i].image, self.imgsz) for i in send]
         images = [s for s, _ in smalls]
@@ -291,16 +291,25 @@ class CameraWorker:
         dets = self.models.detect(images)
         return _Pending(frames, smalls, lambda: dets, reasons)
 
-    def _track(self, pending: _Pending) -> tuple[list[Frame], list[CameraStep]]:
+    def _track(
+        self, pending: _Pending
+    ) -> tuple[list[Frame], list[CameraStep], list[TrackletUpdate]]:
         """Track the batch's detected frames; a skipped frame is detected after all (with
-        the batch's other skipped frames after it, in one call) once tracks are alive."""
+        the batch's other skipped frames after it, in one call) when the tracker needs it
+        (:meth:`MotionGate.needs_detection`). Skipped frames with only lost tracks step the
+        tracker without detections (they age as in the stream); their ``ended`` updates are
+        returned with the steps."""
         frames, reasons = pending.frames, pending.reasons or ["ungated"] * len(pending.frames)
         got = iter(zip(pending.smalls, pending.detections(), strict=True))
         late: dict[int, tuple[tuple[np.ndarray, float], Detections]] = {}
         kept: list[Frame] = []
         steps: list[CameraStep] = []
+        ended: list[TrackletUpdate] = []
         for i, frame in enumerate(frames):
-            if reasons[i] in SKIPPED and self.pipeline.tracks_alive and i not in late:
+            state = self.pipeline.track_state
+            if reasons[i] in SKIPPED and i not in late and self.gate.needs_detection(
+                frame.ts, state
+            ):
                 rest = [j for j in range(i, len(frames)) if reasons[j] in SKIPPED]
                 smalls = [shrink(frames[j].image, self.imgsz) for j in rest]
                 dets = self.models.detect([s for s, _ in smalls])
@@ -310,6 +319,8 @@ class CameraWorker:
                     self.gate.promoted(frames[j].ts)
             if reasons[i] in SKIPPED:
                 self.stats.skipped[reasons[i]] += 1
+                if state == "lost":  # lost tracks age on every frame, as without gating
+                    ended.extend(self.pipeline.step(frame, Detections.empty()).updates)
                 continue
             (_, scale), d = late[i] if i in late else next(got)
             if scale != 1.0 and len(d):
@@ -317,20 +328,24 @@ class CameraWorker:
             self.stats.processed[reasons[i]] += 1
             kept.append(frame)
             steps.append(self.pipeline.step(frame, d))
+            self.gate.observe(frame.ts, self.pipeline.track_state)
         self.stats.frames_read += len(frames)
         self.stats.gate = "off" if not self.gate.enabled else ("idle" if self.gate.idle else "active")
-        return kept, steps
+        return kept, steps, ended
 
     def _finish(self, pending: _Pending) -> None:
         """Track, embed and send a batch whose detections :meth:`_submit` asked for."""
         last_ts = pending.frames[-1].ts
-        frames, steps = self._track(pending)
+        frames, steps, ended = self._track(pending)
         self.stats.last_frame_ts = last_ts  # skipped frames advance the camera's time too
         if not steps:
             self._record(pending.frames, frames, steps)
             self.stats.people_in_view = 0
             if self.camera.is_live:
                 self.stats.lag_s = round(self.clock() - last_ts, 3)
+            if ended:
+                self.stats.updates += len(ended)
+                self.sink.updates(ended)
             return
         if self.use_pose:
             self._pose(frames, steps)
@@ -348,7 +363,7 @@ class CameraWorker:
             crops.extend(c)
             counts.append(len(c))
         embeddings = self.models.embed(crops) if crops else None
-        updates: list[TrackletUpdate] = []
+        updates: list[TrackletUpdate] = list(ended)
         offset = 0
         for step, n in zip(steps, counts, strict=True):
             emb = embeddings[offset : offset + n] if embeddings is not None and n else None

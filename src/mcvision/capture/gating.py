@@ -3,19 +3,22 @@
 :class:`MotionGate` looks at each sampled frame of one camera and says whether it
 goes to the detector, and why (a *reason*):
 
-- processed: ``"ungated"`` (gating off), ``"tracks"`` (the tracker has live tracks:
-  tracked, tentative or lost), ``"motion"`` (enough moving pixels), ``"keepalive"``
-  (nothing seen for ``keepalive_s``: a person standing still in an empty-looking
+- processed: ``"ungated"`` (gating off), ``"tracks"`` (the tracker follows someone: a
+  track, confirmed or tentative, matched in the last frame; or its last one was lost
+  less than ``lost_grace_s`` ago), ``"motion"`` (enough moving pixels), ``"keepalive"``
+  (nothing detected for ``keepalive_s``: a person standing still in an empty-looking
   scene is found again);
 - skipped: ``"no_motion"`` (looked at, nothing moved, nobody tracked) and ``"idle"``
   (not even looked at: a camera with no motion and no tracks samples at
   ``idle_fps``; the first frame with motion or people brings it back to full fps).
 
-Because every frame with live tracks is detected, the tracker never sees a gap
-while it follows someone: a person standing still stays tracked, in their visit
-and zone. Time comes only from the frames' timestamps (the camera reports the
-skipped frames' timestamps too), so skipped frames advance visit and zone clocks
-without adding or cutting dwell.
+Because every frame is detected while the tracker follows someone, a person standing
+still stays tracked, in their visit and zone. Tracks that are only *lost* (the person
+left, or the detector missed them) are still stepped on skipped frames, with no
+detections, so they age in stream time and end when they would without gating; a
+keep-alive or motion frame re-finds a person who is still there. Time comes only from
+the frames' timestamps (the camera reports the skipped frames' timestamps too), so
+skipped frames advance visit and zone clocks without adding or cutting dwell.
 
 Motion is computed on a grey frame downscaled to ``width`` and blurred, masked by
 the camera's region of interest. Two detectors are registered in :data:`MOTION`:
@@ -27,7 +30,7 @@ Example:
     >>> from mcvision.config import GatingConfig
     >>> gate = MotionGate(GatingConfig(enabled=True, keepalive_s=10, idle_fps=1), fps=5)
     >>> still = np.full((90, 160, 3), 90, np.uint8)
-    >>> [gate.decide(t / 5, still, tracks_alive=False) for t in range(6)]
+    >>> [gate.decide(t / 5, still, "none") for t in range(6)]
     ['keepalive', 'idle', 'idle', 'idle', 'idle', 'no_motion']
 """
 
@@ -153,6 +156,7 @@ class MotionGate:
         self.idle = False
         self.last_motion: float = 0.0  # moving fraction of the last looked-at frame
         self._last_detect: float | None = None
+        self._last_tracked: float | None = None  # last frame the tracker followed someone
         self._next_look: float | None = None
         self._mask_key: tuple[int, int, int, int] | None = None
         self._mask: np.ndarray | None = None
@@ -162,11 +166,18 @@ class MotionGate:
     def enabled(self) -> bool:
         return self.cfg.enabled
 
-    def decide(self, ts: float, image: np.ndarray, tracks_alive: bool) -> str:
-        """The reason for this frame (one of :data:`PROCESSED` or :data:`SKIPPED`)."""
+    def decide(self, ts: float, image: np.ndarray, tracks: str = "none") -> str:
+        """The reason for this frame (one of :data:`PROCESSED` or :data:`SKIPPED`).
+
+        Args:
+            ts: the frame's timestamp.
+            image: the frame.
+            tracks: the tracker's state before it: ``"tracked"``, ``"lost"`` or ``"none"``
+                (:attr:`CameraPipeline.track_state`).
+        """
         if not self.cfg.enabled:
             return "ungated"
-        if tracks_alive:
+        if self.needs_detection(ts, tracks):
             # No motion needed (and the people are not learnt into the background).
             return self._detect(ts, "tracks")
         if self.idle and self._next_look is not None and ts < self._next_look - _EPS:
@@ -180,6 +191,22 @@ class MotionGate:
             return self._detect(ts, "keepalive", wake=False)
         self.idle = True
         return "no_motion"
+
+    def observe(self, ts: float, tracks: str) -> None:
+        """The tracker's state after the frame at ``ts`` was tracked."""
+        if tracks == "tracked":
+            self._last_tracked = ts if self._last_tracked is None else max(self._last_tracked, ts)
+
+    def needs_detection(self, ts: float, tracks: str) -> bool:
+        """Whether a frame must be detected for the tracker's sake: it follows someone, or
+        lost its last person less than ``lost_grace_s`` ago."""
+        if tracks == "tracked":
+            return True
+        return (
+            tracks == "lost"
+            and self._last_tracked is not None
+            and ts - self._last_tracked <= self.cfg.lost_grace_s + _EPS
+        )
 
     def promoted(self, ts: float) -> None:
         """A frame the gate skipped was detected after all (tracks appeared meanwhile)."""

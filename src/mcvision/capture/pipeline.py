@@ -100,10 +100,15 @@ class CameraPipeline:
         self.outside_roi = 0  # detections dropped because their foot is outside the ROI
 
     @property
-    def tracks_alive(self) -> bool:
-        """Whether the tracker holds any track (tracked, tentative or lost)."""
-        alive = getattr(self.tracker, "alive", None)
-        return bool(alive()) if alive is not None else bool(self._tracks)
+    def track_state(self) -> str:
+        """``"tracked"`` (a track matched in the last frame), ``"lost"`` (only lost tracks
+        are kept) or ``"none"``."""
+        tracking = getattr(self.tracker, "tracking", None)
+        if tracking is None:  # a tracker without the query: assume someone is there
+            return "tracked" if self._tracks else "none"
+        if tracking():
+            return "tracked"
+        return "lost" if self.tracker.alive() else "none"
 
     def _geometry(self, width: int, height: int) -> None:
         if self._frame_size == (width, height):

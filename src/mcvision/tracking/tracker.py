@@ -172,6 +172,10 @@ class Tracker:
         """
         return bool(self._impl.tracked_stracks or self._impl.lost_stracks)
 
+    def tracking(self) -> bool:
+        """Whether any track (confirmed or tentative) matched a detection in the last update."""
+        return bool(self._impl.tracked_stracks)
+
     def active_ids(self) -> tuple[int, ...]:
         """Confirmed tracks not yet ended (tracked now or lost)."""
         return tuple(sorted(self._reported))
