@@ -168,15 +168,21 @@ def run_site(cfg: SiteConfig, models: Any) -> dict[str, Any]:
     }
 
 
-def limit(cfg: SiteConfig, detector: Any) -> dict[str, Any]:
-    """Bare detector frames/s over every sampled frame (decoded and shrunk beforehand)."""
+def limit(cfg: SiteConfig, detector: Any, max_frames: int | None = None) -> dict[str, Any]:
+    """Bare detector frames/s over every sampled frame (decoded and shrunk beforehand), or
+    over the first ``max_frames`` of them spread over the cameras."""
     from mcvision.actors.camera import shrink
     from mcvision.capture.source import open_source
 
     frames = []
+    per_cam = None if max_frames is None else max(1, max_frames // len(cfg.cameras))
     for cam in cfg.cameras:
         src = open_source(cam, start_ts=T0)
-        frames += [shrink(f.image, cfg.models.detector.imgsz)[0] for f in src.frames()]
+        for f in src.frames():
+            frames.append(shrink(f.image, cfg.models.detector.imgsz)[0])
+            if per_cam is not None and len(frames) % per_cam == 0:
+                break
+        src.stop()
     batch = cfg.runtime.frames_per_batch
     detector.detect(frames[:2])
     t0 = time.perf_counter()
@@ -271,8 +277,14 @@ def _ratios(out: dict[str, Any]) -> dict[str, float]:
 
 
 def crowded_scene(scene: Path, work: Path, models: Any, gating: dict[str, Any],
-                  match_threshold: float) -> dict[str, Any]:
-    """A rendered crowded store (read only): limit, ungated, gated; both scored on its truth."""
+                  match_threshold: float, ungated_updates: Path | None = None) -> dict[str, Any]:
+    """A rendered crowded store (read only): limit, ungated, gated; both scored on its truth.
+
+    With ``ungated_updates`` (a pickle of ``{camera: [update batches]}`` that
+    ``accuracy_bench.py`` captured with gating off, i.e. the same CameraWorker path) the
+    ungated camera run and the limit are not repeated: only the gated run is timed, and
+    both update sets are replayed and scored here with the same identity code.
+    """
     from accuracy_bench import START_TS, summarize  # type: ignore[import-not-found]
     from mcvision.evaluate.score import evaluate
 
@@ -286,14 +298,26 @@ def crowded_scene(scene: Path, work: Path, models: Any, gating: dict[str, Any],
     out: dict[str, Any] = {"scene": {"kind": "crowded simulated store", "name": scene.name,
                                      "cameras": [c.id for c in base.cameras],
                                      "match_threshold": match_threshold},
-                           "limit": limit(base, models.detector)}
+                           }
+    if ungated_updates is None:
+        out["limit"] = limit(base, models.detector, max_frames=600)
+        out["limit"]["note"] = "bare detector over the first 200 sampled frames of each camera"
     for name, enabled in (("ungated", False), ("gated", True)):
-        run = run_site(with_gating(base, enabled, **gating), models)
+        if name == "ungated" and ungated_updates is not None:
+            import pickle
+
+            with ungated_updates.open("rb") as f:
+                batches = pickle.load(f)
+            run = {"batches": batches, "source": f"captured earlier: {ungated_updates.name}",
+                   "updates": sum(len(b) for bs in batches.values() for b in bs)}
+        else:
+            run = run_site(with_gating(base, enabled, **gating), models)
         store = work / f"store_{name}"
         replay_visits(base, run["batches"], store)
         run["accuracy"] = summarize(evaluate(scene, store, start_ts=T0).model_dump())
         out[name] = _strip(run)
-    out["ratios"] = _ratios(out)
+    if "limit" in out:
+        out["ratios"] = _ratios(out)
     acc_u, acc_g = out["ungated"]["accuracy"], out["gated"]["accuracy"]
     out["accuracy_delta"] = {
         k: (round(acc_g[k] - acc_u[k], 4) if isinstance(acc_u.get(k), int | float)
@@ -327,8 +351,9 @@ def run_gating(args: Any) -> dict[str, Any]:
     if "footage" in args.gating_scenes:
         result["footage"] = footage_scene(work / "footage", models, args.fps, gating)
     if "crowded" in args.gating_scenes:
+        reuse = Path(args.ungated_updates) if args.ungated_updates else None
         result["crowded"] = crowded_scene(Path(args.scene), work / "crowded", models, gating,
-                                          args.match_threshold)
+                                          args.match_threshold, reuse)
     result["load_after"] = load_average()
     result["bench_wall_s"] = round(time.perf_counter() - t0, 1)
     if not args.work:

@@ -500,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--match-threshold", type=float, default=0.72,
                     help="with --gating: identity.match_threshold (the tuned value)")
     ap.add_argument("--work", help="with --gating: keep the clip and stores here")
+    ap.add_argument("--ungated-updates",
+                    help="with --gating: the crowded scene's ungated updates captured earlier "
+                         "(accuracy_bench's updates.pkl): only the gated run is repeated")
     ap.add_argument("--shared", action="store_true",
                     help="with --gating: record that the machine was shared with other work")
     args = ap.parse_args(argv)
