@@ -321,3 +321,20 @@ def test_disabled_gating_detects_every_frame(tmp_path: Path) -> None:
     st = sink.last_stats
     assert models.frames == st["frames"] == st["processed"]["ungated"] == len(stamps)
     assert sum(st["skipped"].values()) == 0 and st["gate"] == "off"
+
+
+def test_track_state_goes_tracked_lost_none() -> None:
+    cfg = parse_config({"site_id": "g", "cameras": [{"id": "cam", "source": "x.mp4", "fps": FPS}],
+                        "models": {"tracker": {"track_buffer": 5}}})
+    pipe = CameraPipeline(cfg.cameras[0], cfg)
+    box = Detections(xyxy=np.array([[20, 40, 40, 100]], np.float32),
+                     confidence=np.array([0.9], np.float32))
+    states = [pipe.track_state]
+    for i in range(3):
+        pipe.step(Frame("cam", i, T0 + i / FPS, draw(None)), box)
+        states.append(pipe.track_state)
+    for i in range(3, 12):
+        pipe.step(Frame("cam", i, T0 + i / FPS, draw(None)), Detections.empty())
+        states.append(pipe.track_state)
+    assert states[:4] == ["none", "tracked", "tracked", "tracked"]
+    assert states[4] == "lost" and states[-1] == "none"
