@@ -125,7 +125,8 @@ class GatingConfig(_Model):
     Where the defaults come from (footage clip at 5 fps, this 2-core CPU): ``diff`` at 160 px
     costs ~0.3 ms a frame (MOG2 ~0.7 ms, against ~21 ms for the detector) and both flag a
     person walking in on the frame before the detector first finds them; ``min_area``
-    0.002 is above the clip's empty-scene noise (0.0) and far below one person (0.02-0.15).
+    0.002 is above the clip's empty-scene noise (0.0) and below one person walking in
+    (0.008 on the first frame, up to 0.17 after).
     ``benchmarks/pipeline_bench.py --gating`` measures the whole gate
     (``benchmarks/results/gating.json``). Off by default: its accuracy on the crowded
     simulated store is not measured yet.
