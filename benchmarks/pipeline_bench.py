@@ -4,6 +4,11 @@ Usage::
 
     python benchmarks/pipeline_bench.py --json                       # 2 cameras, 60 s at 5 fps
     python benchmarks/pipeline_bench.py --json --cameras 4 --seconds 20 --fps 10
+    python benchmarks/pipeline_bench.py --gating --scene RENDERED_CROWDED_SCENE   # gating.json
+
+``--gating`` measures motion gating instead (see ``benchmarks/_gating.py``): the half-empty
+footage and a rendered crowded store, gated vs ungated vs the bare detector, with the
+accuracy of both runs; it writes ``benchmarks/results/gating.json``.
 
 Writes the JSON to stdout and to ``benchmarks/results/pipeline.json`` (``--out`` elsewhere).
 All three variants run in one process, on the same frames, one after the other:
@@ -486,7 +491,44 @@ def main(argv: list[str] | None = None) -> int:
         help="use a simulated store with this many shoppers instead of the footage",
     )
     ap.add_argument("--poll", type=float, default=0.05, help="camera-stats poll period, s")
+    ap.add_argument("--gating", action="store_true", help="gated vs ungated (gating.json)")
+    ap.add_argument("--gating-scenes", nargs="+", choices=("footage", "crowded"),
+                    default=("footage", "crowded"), help="with --gating: scenes to run")
+    ap.add_argument("--scene", help="with --gating: a rendered crowded store (read only)")
+    ap.add_argument("--gating-set", type=json.loads, default=None,
+                    help='with --gating: gating fields, e.g. \'{"idle_fps": 1}\'')
+    ap.add_argument("--match-threshold", type=float, default=0.72,
+                    help="with --gating: identity.match_threshold (the tuned value)")
+    ap.add_argument("--work", help="with --gating: keep the clip and stores here")
+    ap.add_argument("--ungated-updates",
+                    help="with --gating: the crowded scene's ungated updates captured earlier "
+                         "(accuracy_bench's updates.pkl): only the gated run is repeated")
+    ap.add_argument("--shared", action="store_true",
+                    help="with --gating: record that the machine was shared with other work")
     args = ap.parse_args(argv)
+    if args.gating:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _gating import run_gating
+
+        if "crowded" in args.gating_scenes and not args.scene:
+            ap.error("--gating with the crowded scene needs --scene (a rendered store)")
+        if args.out == RESULTS:
+            args.out = RESULTS.with_name("gating.json")
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+        try:
+            result = run_gating(args)
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+        text = json.dumps(result, indent=2)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+        print(text if args.json else json.dumps(
+            {k: result[k].get("ratios") for k in ("footage", "crowded") if k in result}))
+        return 0
     # Ray and Serve log to stdout: send fd 1 to stderr while running, so stdout is the JSON.
     sys.stdout.flush()
     saved = os.dup(1)

@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/soak.py --cameras 8 --minutes 10
+    python benchmarks/soak.py --cameras 8 --minutes 3 --gating --footage HALF_EMPTY.mp4 --clip-s 210
 
 The footage clip is served over HTTP from 127.0.0.1 as MJPEG
 (``multipart/x-mixed-replace``), looped forever at its native frame rate, one
@@ -25,7 +26,9 @@ Measured, written as JSON to ``benchmarks/results/soak.json`` (``--out`` elsewhe
   camera for the IdentityActor: buffer + detector + tracking), sampled with the
   memory; ``latency_s`` minus this is the time spent queued for the IdentityActor;
 * ``cameras``: per camera, frames served by the HTTP server, processed by the
-  pipeline and dropped by the newest-frame buffer.
+  pipeline and dropped by the newest-frame buffer; with ``--gating`` (motion gating on)
+  also the frames read, and those that skipped the detector per reason (``accounted``:
+  read = processed + skipped).
 """
 
 from __future__ import annotations
@@ -190,7 +193,7 @@ def lag_summary(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, Any
     return {"n": len(lags), "p50": float(p50), "p95": float(p95), "max": float(max(lags))}
 
 
-def site_config(urls: dict[str, str], root: Path, fps: float) -> Any:
+def site_config(urls: dict[str, str], root: Path, fps: float, gating: bool = False) -> Any:
     from mcvision.config import parse_config
 
     with socket.socket() as s:
@@ -202,6 +205,7 @@ def site_config(urls: dict[str, str], root: Path, fps: float) -> Any:
             "cameras": [{"id": c, "source": u, "fps": fps} for c, u in urls.items()],
             "storage": {"root": str(root)},
             "runtime": {"api_port": port, "frames_per_batch": 4, "tick_s": 1.0},
+            "gating": {"enabled": gating},
         }
     )
 
@@ -217,7 +221,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="mcv-soak-"))
     os.environ.setdefault("MCVISION_RAY_TMP", str(tmp / "ray"))
     urls = {f"cam{i}": server.url(f"cam{i}") for i in range(args.cameras)}
-    cfg = site_config(urls, tmp / "store", args.fps)
+    cfg = site_config(urls, tmp / "store", args.fps, gating=args.gating)
     runner = SiteRunner(cfg)
     samples: list[dict[str, Any]] = []
     per_cam: dict[str, Any] = {}
@@ -256,12 +260,19 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             "processed": per_cam[c].get("frames", 0),
             "dropped": per_cam[c].get("dropped", 0),
             "status": per_cam[c].get("status"),
+            "read": per_cam[c].get("frames_read", 0),
+            "skipped": per_cam[c].get("skipped", {}),
+            "accounted": per_cam[c].get("frames_read", 0)
+            == per_cam[c].get("frames", 0) + sum(per_cam[c].get("skipped", {}).values()),
         }
         for c in urls
     }
     shutil.rmtree(tmp, ignore_errors=True)
     return {
         "cameras_n": args.cameras,
+        "gating": bool(args.gating),
+        "machine_shared": bool(args.shared),
+        "footage": args.footage.name,
         "minutes_asked": args.minutes,
         "minutes_run": round(ran_s / 60, 2),
         "startup_s": round(t0 - t_start, 1),
@@ -275,7 +286,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         "camera_lag_s": lag_summary(samples, args.warmup_s),
         "cameras": cameras,
         "totals": {k: sum(c[k] for c in cameras.values())
-                   for k in ("served", "processed", "dropped")},
+                   for k in ("served", "read", "processed", "dropped")},
         "samples": samples,
     }
 
@@ -293,6 +304,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sample-s", type=float, default=10.0)
     p.add_argument("--footage", type=Path, default=None)
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--gating", action="store_true", help="motion gating on (site gating block)")
+    p.add_argument("--shared", action="store_true",
+                   help="record that the machine was shared with other work meanwhile")
     args = p.parse_args(argv)
     if args.cameras < 1 or args.minutes <= 0:
         p.error("--cameras must be >= 1 and --minutes > 0")

@@ -154,6 +154,81 @@ class FloorConfig(_Model):
         return self
 
 
+class RoiConfig(_Model):
+    """A camera's region of interest: motion and detections outside it are ignored.
+
+    A detection counts as inside when its foot point (bottom centre) is, as for zones.
+    """
+
+    polygon: list[Point]
+    normalized: bool = Field(
+        default=False, description="polygon in 0..1 of the frame instead of pixels"
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, v: list[Point]) -> list[Point]:
+        if len(v) < 3:
+            raise ValueError(f"needs >= 3 points, got {len(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _range(self) -> RoiConfig:
+        if self.normalized and any(not (0 <= c <= 1) for p in self.polygon for c in p):
+            raise ValueError("polygon: normalized coordinates must lie in 0..1")
+        return self
+
+
+class GatingConfig(_Model):
+    """Motion gating: a camera's frames go to the detector only when something may be there.
+
+    A frame is detected when there is motion, when the tracker has live tracks (tracked,
+    tentative or lost), or when ``keepalive_s`` passed since the last detected frame. A camera
+    with no motion and no tracks samples at ``idle_fps`` and is back at its full ``fps`` on
+    the first frame with motion or people. Skipped frames still advance the camera's time.
+
+    Where the defaults come from (footage clip at 5 fps, this 2-core CPU): ``diff`` at 160 px
+    costs ~0.3 ms a frame (MOG2 ~0.7 ms, against ~21 ms for the detector) and both flag a
+    person walking in on the frame before the detector first finds them; ``min_area``
+    0.002 is above the clip's empty-scene noise (0.0) and below one person walking in
+    (0.008 on the first frame, up to 0.17 after).
+    ``benchmarks/pipeline_bench.py --gating`` measures the whole gate
+    (``benchmarks/results/gating.json``). Off by default: its accuracy on the crowded
+    simulated store is not measured yet.
+    """
+
+    enabled: bool = Field(default=False, description="gate detection on motion and live tracks")
+    method: Literal["diff", "mog2"] = Field(
+        default="diff", description="motion: running-average frame difference, or OpenCV MOG2"
+    )
+    width: int = Field(default=160, ge=16, le=1920, description="motion is computed at this width")
+    min_area: float = Field(
+        default=0.002, ge=0, le=1, description="moving fraction of the (ROI) frame that is motion"
+    )
+    keepalive_s: float = Field(
+        default=2.0, gt=0, description="detect at least this often, motion or not"
+    )
+    idle_fps: float = Field(
+        default=2.0, gt=0, le=120, description="sampling fps with no motion and nobody in view"
+    )
+    lost_grace_s: float = Field(
+        default=1.0, ge=0,
+        description="detect every frame this long after the last tracked person was lost",
+    )
+
+
+class CameraGatingConfig(_Model):
+    """Per-camera overrides of the site's ``gating`` block (unset fields inherit it)."""
+
+    enabled: bool | None = None
+    method: Literal["diff", "mog2"] | None = None
+    width: int | None = Field(default=None, ge=16, le=1920)
+    min_area: float | None = Field(default=None, ge=0, le=1)
+    keepalive_s: float | None = Field(default=None, gt=0)
+    idle_fps: float | None = Field(default=None, gt=0, le=120)
+    lost_grace_s: float | None = Field(default=None, ge=0)
+
+
 _URL = re.compile(r"^(rtsp|rtsps|http|https|rtmp|udp|tcp)://", re.I)
 
 
@@ -173,6 +248,12 @@ class CameraConfig(_Model):
     record: bool = False
     floor: FloorConfig | None = Field(
         default=None, description="floor calibration (image↔plan points); none: no geometry"
+    )
+    roi: RoiConfig | None = Field(
+        default=None, description="region of interest: motion and people outside it are ignored"
+    )
+    gating: CameraGatingConfig | None = Field(
+        default=None, description="overrides of the site's gating block for this camera"
     )
 
     @field_validator("source")
@@ -697,6 +778,7 @@ class SiteConfig(_Model):
     customers: CustomersConfig = Field(default_factory=CustomersConfig)
     face: FaceConfig = Field(default_factory=FaceConfig)
     staff: StaffConfig = Field(default_factory=StaffConfig)
+    gating: GatingConfig = Field(default_factory=GatingConfig)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SiteConfig:
@@ -725,6 +807,13 @@ class SiteConfig(_Model):
             if c.id == camera_id:
                 return c
         raise KeyError(camera_id)
+
+    def gating_for(self, camera_id: str) -> GatingConfig:
+        """The site's gating block with the camera's overrides applied."""
+        own = self.camera(camera_id).gating
+        if own is None:
+            return self.gating
+        return self.gating.model_copy(update=own.model_dump(exclude_none=True))
 
     @property
     def zone_names(self) -> list[str]:

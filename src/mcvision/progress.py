@@ -34,12 +34,14 @@ class CameraProgress:
     def update(self, stats: dict[str, dict[str, Any]]) -> None:
         for cam_id, bar in self.bars.items():
             s = stats.get(cam_id, {})
-            frames = int(s.get("frames") or 0)
+            frames = int(s.get("frames_read") or s.get("frames") or 0)  # detected or skipped
             if frames > bar.n:
                 bar.update(frames - bar.n)
             bar.set_postfix_str(
                 f"{s.get('status', '?')} {float(s.get('fps') or 0):.1f} fps, "
                 f"{int(s.get('people_in_view') or 0)} in view"
+                + (f", {sum(s['skipped'].values())} skipped" if any(s.get("skipped", {}).values())
+                   else "")
                 + (f" — {s['reason']}" if s.get("reason") else ""),
                 refresh=True,
             )

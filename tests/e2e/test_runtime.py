@@ -62,7 +62,9 @@ def test_two_cameras_one_global_id_per_person(cluster: Any, footage: Path, tmp_p
     path = demo_site(tmp_path, footage, fps=5, max_s=60, delay_s=20, port=free_port())
     cfg = load_config(path)
     cfg = cfg.model_copy(
-        update={"visits": cfg.visits.model_copy(update={"track_point_every_s": 0.2})}
+        update={
+            "visits": cfg.visits.model_copy(update={"track_point_every_s": 0.2}),
+        }
     )
 
     def ask_api(runner: SiteRunner) -> dict[str, Any]:
@@ -108,9 +110,16 @@ def test_two_cameras_one_global_id_per_person(cluster: Any, footage: Path, tmp_p
     }
     assert api["visits"]["total"] == 3
     assert api["bad_day"] == 422 and api["bad_dwell"] == 422
-    # Cameras processed every sampled frame of the files
-    assert summary["cameras"]["entrance"]["frames"] == 300
-    assert summary["cameras"]["floor"]["frames"] == 400
+    # Cameras (gating off) detected every sampled frame of the files, and say so
+    for cam, n in (("entrance", 300), ("floor", 400)):
+        st = summary["cameras"][cam]
+        assert st["frames_read"] == n
+        assert st["frames"] == n == sum(st["processed"].values())
+        assert sum(st["skipped"].values()) == 0
+    by_cam = {c["camera_id"]: c for c in api["cameras"]}
+    assert by_cam["floor"]["frames_read"] == 400
+    assert by_cam["floor"]["gate"] == "off"
+    assert by_cam["floor"]["skipped"] == summary["cameras"]["floor"]["skipped"]
 
 
 def test_four_cameras_batch_on_the_detector(cluster: Any, footage: Path, tmp_path: Path) -> None:

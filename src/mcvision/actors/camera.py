@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 import cv2
@@ -32,6 +32,7 @@ import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
 from mcvision import _env
+from mcvision.capture.gating import PROCESSED, SKIPPED, MotionGate
 from mcvision.capture.pipeline import CameraPipeline, CameraStep
 from mcvision.capture.source import FrameSource, LiveSource, SourceError, open_source
 from mcvision.config import SiteConfig
@@ -69,9 +70,16 @@ class Sink(Protocol):
 
 @dataclass
 class CameraStats:
+    """What a camera reports. ``frames_read`` = ``frames`` (sent to the detector) + the
+    sum of ``skipped`` (per reason); ``processed`` splits ``frames`` by reason."""
+
     camera_id: str
     status: str = "starting"
     frames: int = 0
+    frames_read: int = 0
+    processed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PROCESSED, 0))
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIPPED, 0))
+    gate: str = "off"  # off | active | idle
     updates: int = 0
     embeddings: int = 0
     segmented: int = 0  # frames whose due crops were segmented (within the budget)
@@ -90,6 +98,7 @@ class _Pending:
     frames: list[Frame]
     smalls: list[tuple[np.ndarray, float]]
     detections: Callable[[], list[Detections]]
+    reasons: list[str] = field(default_factory=list)  # gate reason per frame (empty: all sent)
 
 
 def shrink(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
@@ -140,6 +149,7 @@ class CameraWorker:
         self.start_ts = start_ts
         self.clock = clock
         self.pipeline = CameraPipeline(self.camera, site)
+        self.gate = MotionGate(site.gating_for(camera_id), self.camera.fps, self.camera.roi)
         self.stats = CameraStats(camera_id)
         self._stats_sent: float | None = None  # clock time of the last stats report
         self.batch = site.runtime.frames_per_batch
@@ -254,7 +264,7 @@ class CameraWorker:
         self._finish(pending)
         self.stats.dropped = source.stats.dropped
         now = self.clock()
-        self.stats.fps = self.stats.frames / max(now - t0, 1e-6)
+        self.stats.fps = self.stats.frames_read / max(now - t0, 1e-6)
         if self._stats_sent is None or now - self._stats_sent >= self.STATS_PERIOD_S:
             self._stats_sent = now
             self.sink.stats(self.camera.id, self._public_stats())
@@ -265,28 +275,82 @@ class CameraWorker:
         self._finish(self._submit(frames))
 
     def _submit(self, frames: list[Frame]) -> _Pending:
-        """Shrink a batch and ask for its detections (collected by :meth:`_finish`).
+        """Gate, shrink a batch and ask for its detections (collected by :meth:`_finish`).
 
+        The gate decides per frame with the tracker as of the last tracked batch; frames
+        it skips are detected after all in :meth:`_finish` if tracks appear meanwhile.
         Models with ``detect_async`` (Serve handles) return at once, so the detector
         works on this batch while the caller tracks the previous one.
         """
-        smalls = [shrink(f.image, self.imgsz) for f in frames]
+        state = self.pipeline.track_state
+        reasons = [self.gate.decide(f.ts, f.image, state) for f in frames]
+        send = [i for i, r in enumerate(reasons) if r in PROCESSED]
+        smalls = [shrink(frames[i].image, self.imgsz) for i in send]
         images = [s for s, _ in smalls]
+        if not images:
+            return _Pending(frames, smalls, lambda: [], reasons)
         submit = getattr(self.models, "detect_async", None)
         if submit is not None:
-            return _Pending(frames, smalls, submit(images))
+            return _Pending(frames, smalls, submit(images), reasons)
         dets = self.models.detect(images)
-        return _Pending(frames, smalls, lambda: dets)
+        return _Pending(frames, smalls, lambda: dets, reasons)
+
+    def _track(
+        self, pending: _Pending
+    ) -> tuple[list[Frame], list[CameraStep], list[TrackletUpdate]]:
+        """Track the batch's detected frames; a skipped frame is detected after all (with
+        the batch's other skipped frames after it, in one call) when the tracker needs it
+        (:meth:`MotionGate.needs_detection`). Skipped frames with only lost tracks step the
+        tracker without detections (they age as in the stream); their ``ended`` updates are
+        returned with the steps."""
+        frames, reasons = pending.frames, pending.reasons or ["ungated"] * len(pending.frames)
+        got = iter(zip(pending.smalls, pending.detections(), strict=True))
+        late: dict[int, tuple[tuple[np.ndarray, float], Detections]] = {}
+        kept: list[Frame] = []
+        steps: list[CameraStep] = []
+        ended: list[TrackletUpdate] = []
+        for i, frame in enumerate(frames):
+            state = self.pipeline.track_state
+            if reasons[i] in SKIPPED and i not in late and self.gate.needs_detection(
+                frame.ts, state
+            ):
+                rest = [j for j in range(i, len(frames)) if reasons[j] in SKIPPED]
+                smalls = [shrink(frames[j].image, self.imgsz) for j in rest]
+                dets = self.models.detect([s for s, _ in smalls])
+                late.update(zip(rest, zip(smalls, dets, strict=True), strict=True))
+                for j in rest:
+                    reasons[j] = "tracks"
+                    self.gate.promoted(frames[j].ts)
+            if reasons[i] in SKIPPED:
+                self.stats.skipped[reasons[i]] += 1
+                if state == "lost":  # lost tracks age on every frame, as without gating
+                    ended.extend(self.pipeline.step(frame, Detections.empty()).updates)
+                continue
+            (_, scale), d = late[i] if i in late else next(got)
+            if scale != 1.0 and len(d):
+                d = d.with_fields(xyxy=d.xyxy / scale)
+            self.stats.processed[reasons[i]] += 1
+            kept.append(frame)
+            steps.append(self.pipeline.step(frame, d))
+            self.gate.observe(frame.ts, self.pipeline.track_state)
+        self.stats.frames_read += len(frames)
+        self.stats.gate = "off" if not self.gate.enabled else ("idle" if self.gate.idle else "active")
+        return kept, steps, ended
 
     def _finish(self, pending: _Pending) -> None:
         """Track, embed and send a batch whose detections :meth:`_submit` asked for."""
-        frames, smalls = pending.frames, pending.smalls
-        dets = pending.detections()
-        steps: list[CameraStep] = []
-        for frame, (_, scale), d in zip(frames, smalls, dets, strict=True):
-            if scale != 1.0 and len(d):
-                d = d.with_fields(xyxy=d.xyxy / scale)
-            steps.append(self.pipeline.step(frame, d))
+        last_ts = pending.frames[-1].ts
+        frames, steps, ended = self._track(pending)
+        self.stats.last_frame_ts = last_ts  # skipped frames advance the camera's time too
+        if not steps:
+            self._record(pending.frames, frames, steps)
+            self.stats.people_in_view = 0
+            if self.camera.is_live:
+                self.stats.lag_s = round(self.clock() - last_ts, 3)
+            if ended:
+                self.stats.updates += len(ended)
+                self.sink.updates(ended)
+            return
         if self.use_pose:
             self._pose(frames, steps)
         for frame, step in zip(frames, steps, strict=True):
@@ -294,8 +358,7 @@ class CameraWorker:
                 self.activity.label_updates(
                     frame.ts, step.updates, step.tracked, image=frame.image
                 )
-            if self.recorder is not None:
-                self.recorder.write(frame, step.tracked)
+        self._record(pending.frames, frames, steps)
         crops: list[np.ndarray] = []
         counts: list[int] = []
         masked = self._masks(frames, steps) if self.segment else [None] * len(steps)
@@ -304,7 +367,7 @@ class CameraWorker:
             crops.extend(c)
             counts.append(len(c))
         embeddings = self.models.embed(crops) if crops else None
-        updates: list[TrackletUpdate] = []
+        updates: list[TrackletUpdate] = list(ended)
         offset = 0
         for step, n in zip(steps, counts, strict=True):
             emb = embeddings[offset : offset + n] if embeddings is not None and n else None
@@ -318,11 +381,19 @@ class CameraWorker:
         self.stats.embeddings += len(crops)
         self.stats.updates += len(updates)
         self.stats.people_in_view = len(steps[-1].tracked)
-        self.stats.last_frame_ts = frames[-1].ts
         if self.camera.is_live:
-            self.stats.lag_s = round(self.clock() - frames[-1].ts, 3)
+            self.stats.lag_s = round(self.clock() - last_ts, 3)
         if updates:
             self.sink.updates(updates)
+
+    def _record(self, every: list[Frame], frames: list[Frame], steps: list[CameraStep]) -> None:
+        """Every frame of the batch to the evidence recorder, in order (skipped ones without
+        boxes), so the evidence video has no holes."""
+        if self.recorder is None:
+            return
+        tracked = {id(f): s.tracked for f, s in zip(frames, steps, strict=True)}
+        for f in every:
+            self.recorder.write(f, tracked.get(id(f), Detections.empty()))
 
     def _pose(self, frames: list[Frame], steps: list[CameraStep]) -> None:
         """Attach keypoints to the tracked boxes of the frames that have people."""

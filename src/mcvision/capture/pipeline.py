@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcvision.capture.gating import inside_roi, roi_pixels
 from mcvision.config import CameraConfig, SiteConfig
 from mcvision.tracking.tracker import Tracker
 from mcvision.tracking.zones import LineCrossingDetector, ZoneMap
@@ -94,7 +95,20 @@ class CameraPipeline:
         self._zones: ZoneMap | None = None
         self._lines: LineCrossingDetector | None = None
         self._tracks: dict[int, _TrackState] = {}
+        self._roi: np.ndarray | None = None
         self.frames = 0
+        self.outside_roi = 0  # detections dropped because their foot is outside the ROI
+
+    @property
+    def track_state(self) -> str:
+        """``"tracked"`` (a track matched in the last frame), ``"lost"`` (only lost tracks
+        are kept) or ``"none"``."""
+        tracking = getattr(self.tracker, "tracking", None)
+        if tracking is None:  # a tracker without the query: assume someone is there
+            return "tracked" if self._tracks else "none"
+        if tracking():
+            return "tracked"
+        return "lost" if self.tracker.alive() else "none"
 
     def _geometry(self, width: int, height: int) -> None:
         if self._frame_size == (width, height):
@@ -102,6 +116,16 @@ class CameraPipeline:
         self._frame_size = (width, height)
         self._zones = ZoneMap(self.camera, (width, height))
         self._lines = LineCrossingDetector(self.camera.lines, (width, height))
+        if self.camera.roi is not None:
+            self._roi = roi_pixels(self.camera.roi, (width, height))
+
+    def in_roi(self, detections: Detections) -> Detections:
+        """The detections whose foot point lies in the camera's ROI (all when it has none)."""
+        if self._roi is None or not len(detections):
+            return detections
+        keep = inside_roi(detections.foot_points, self._roi)
+        self.outside_roi += int((~keep).sum())
+        return detections if keep.all() else detections[np.flatnonzero(keep)]
 
     def step(self, frame: Frame, detections: Detections) -> CameraStep:
         """Track one frame's detections and build its updates (embeddings still missing)."""
@@ -109,7 +133,7 @@ class CameraPipeline:
         self._geometry(w, h)
         assert self._zones is not None and self._lines is not None
         self.frames += 1
-        tracked = self.tracker.update(detections, frame.image)
+        tracked = self.tracker.update(self.in_roi(detections), frame.image)
         assert tracked.confidence is not None  # Detections fills it in
         n = len(tracked)
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, np.int64)

@@ -111,6 +111,16 @@ class CameraStatus(BaseModel):
         default=None, description="live cameras: age of the newest frame when its batch was sent"
     )
     dropped: int | None = Field(default=None, description="frames dropped by the newest-frame buffer")
+    frames_read: int | None = Field(
+        default=None, description="sampled frames handled: frames (detected) + sum of skipped"
+    )
+    processed: dict[str, int] | None = Field(
+        default=None, description="detected frames by reason: ungated, tracks, motion, keepalive"
+    )
+    skipped: dict[str, int] | None = Field(
+        default=None, description="frames that skipped the detector, by reason: no_motion, idle"
+    )
+    gate: str | None = Field(default=None, description="motion gate: off, active or idle")
     reason: str | None = None
 
 
@@ -215,6 +225,10 @@ def create_app(
                     last_frame_ts=s.get("last_frame_ts"),
                     lag_s=s.get("lag_s"),
                     dropped=s.get("dropped"),
+                    frames_read=s.get("frames_read"),
+                    processed=s.get("processed"),
+                    skipped=s.get("skipped"),
+                    gate=s.get("gate"),
                     reason=s.get("reason") or s.get("error"),
                 )
             )

@@ -164,6 +164,18 @@ class Tracker:
                    if int(t.track_id) in self._reported)
         )
 
+    def alive(self) -> bool:
+        """Whether the tracker holds any track (tracked, tentative or lost).
+
+        While it does, every frame must reach it: a skipped frame would age or lose
+        those tracks differently than the stream does.
+        """
+        return bool(self._impl.tracked_stracks or self._impl.lost_stracks)
+
+    def tracking(self) -> bool:
+        """Whether any track (confirmed or tentative) matched a detection in the last update."""
+        return bool(self._impl.tracked_stracks)
+
     def active_ids(self) -> tuple[int, ...]:
         """Confirmed tracks not yet ended (tracked now or lost)."""
         return tuple(sorted(self._reported))
