@@ -32,7 +32,10 @@ down or refuses writes never blocks the caller: the worker logs, records the lag
 retries with exponential backoff and catches up when the database returns.
 
 Rows deleted from the store (not done by the pipeline; erasure pseudonymizes in
-place) reach the mirror by a rebuild: ``mcvision mirror --all``.
+place) reach the mirror by a rebuild: ``mcvision mirror --all``. So does a
+compaction (:meth:`EventStore.compact`) of a day whose correction tombstones the
+mirror had not copied yet (the compacted file holds neither the tombstone nor the
+row it hides): ``mcvision mirror --day D`` then.
 
 Example:
     >>> cfg = parse_config({"site_id": "s", "cameras": [{"id": "c", "source": 0}],  # doctest: +SKIP
