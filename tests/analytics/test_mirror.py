@@ -798,3 +798,26 @@ def test_schema_v2_upgrades_to_v3_in_place_and_the_next_sync_marks_tombstones(
     assert merged == tomb.merged_into
     assert_mirror_equals_store(engine, store, cfg, seeded["days"])
     engine.dispose()
+
+
+def test_a_day_compacted_before_its_tombstones_were_mirrored_is_put_right_by_a_day_rebuild(
+    server: db_servers.DBServer, own_seeded: dict[str, Any]
+) -> None:
+    seeded = own_seeded
+    cfg = with_mirror(seeded["cfg"], server.url(server.create_database()))
+    store: EventStore = seeded["store"]
+    day = seeded["days"][0]
+    mirror = Mirror(cfg).open()
+    mirror.sync()
+    out = _merge_g2_into_g1(seeded)  # the mirror is behind: it has not seen the merge
+    assert store.compact(day) > 0  # the compacted day holds no tombstone, no hidden row
+    mirror.sync()
+    tomb = next(t for t in out.visits if t.merged_into)
+    v = ms.visits
+    with mirror.engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(v).where(
+            v.c.visit_id == tomb.visit_id, v.c.merged_into.is_(None))).scalar()
+    assert n == 1  # the superseded visit is still counted ...
+    mirror.rebuild(day)  # ... until the day is rebuilt (`mcvision mirror --day D`)
+    assert_mirror_equals_store(mirror.engine, store, cfg, seeded["days"])
+    mirror.close()
