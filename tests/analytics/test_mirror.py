@@ -33,7 +33,7 @@ from mcvision.analytics.store import EventStore
 from mcvision.business_day import BusinessCalendar
 from mcvision.cli import main
 from mcvision.config import ConfigError, SiteConfig, parse_config
-from mcvision.types import Event, Records, TrackletUpdate, Visit
+from mcvision.types import ActivityInterval, Event, Records, TrackletUpdate, Visit
 from seed import seed_store
 
 T0 = 1_795_000_000.0
@@ -413,17 +413,19 @@ def test_schema_v1_upgrades_in_place_and_keeps_its_rows(server: db_servers.DBSer
     v1 = Mirror(cfg.model_copy(), engine=engine)
     rows = [v1._visit(r, 0.0) for r in seeded["store"].sql("SELECT * FROM visits")]
     for r in rows:
-        r.pop("in_hour")
+        for c in ("in_hour", "corrected_at", "corrected_local", "merged_into"):
+            r.pop(c)
+        r["snapshot_rank"] = r["snapshot_rank"][:31]  # as version 1 ranked
     with engine.begin() as conn:
         conn.execute(sa.Table("visits", sa.MetaData(), autoload_with=conn).insert(), rows)
-    assert ms.migrate(engine) == ms.SCHEMA_VERSION == 2
+    assert ms.migrate(engine) == ms.SCHEMA_VERSION == 3
     with engine.connect() as conn:
         got = conn.execute(sa.select(ms.visits.c.visit_id, ms.visits.c.in_local,
                                      ms.visits.c.in_hour, ms.visits.c.dwell_s)).all()
         versions = [r.version for r in conn.execute(sa.select(ms.schema_version.c.version))]
-    assert len(got) == len(rows) and sorted(versions) == [1, 2]
+    assert len(got) == len(rows) and sorted(versions) == [1, 2, 3]
     assert all(r.in_hour == int(r.in_local[11:13]) for r in got)
-    assert ms.migrate(engine) == 2  # nothing left to do
+    assert ms.migrate(engine) == 3  # nothing left to do
     Mirror(cfg, engine=engine).open().sync()  # and the upgraded mirror is used as is
     assert mirror_read.day_summary(engine, cfg.site_id, seeded["days"][0]) == q.day_summary(
         seeded["store"], seeded["days"][0])
@@ -536,8 +538,6 @@ def test_api_and_dashboard_overview_read_the_same_numbers_from_the_mirror(
 def test_activity_intervals_and_cameras_follow_the_stores_latest(
     server: db_servers.DBServer, tmp_path: Path
 ) -> None:
-    from mcvision.types import ActivityInterval
-
     cfg = with_mirror(_site(tmp_path), server.url(server.create_database()))
     store = EventStore.from_config(cfg)
     cal = BusinessCalendar.from_config(cfg.reset)
@@ -565,4 +565,259 @@ def test_activity_intervals_and_cameras_follow_the_stores_latest(
     (want_cam,) = store.sql("SELECT * FROM cameras")
     assert (cam.online, cam.ts) == (want_cam["online"], want_cam["ts"]) == (False, T0 + 30.0)
     assert cam.ts_local == cal.local(T0 + 30.0).format("YYYY-MM-DD HH:mm:ss")
+    mirror.close()
+
+
+# ---- late identity correction ----------------------------------------------------------
+MERGE_TS = 1_773_040_000.0  # site time of the correction, after day 1's visits of G1 and G2
+
+
+def _merge_g2_into_g1(seeded: dict[str, Any]) -> Records:
+    """Merge G2 into G1 on day 1 with the correction machinery (the visit book's merge).
+
+    The seed's G1 and G2 visits are 210 s apart: with a 600 s absence timeout they are
+    one person's visit, so G2's visit gets a tombstone and G1's is rewritten; the zone
+    stays of the same zone closer than 600 s are joined (zone visit tombstones); G2's
+    activity interval is relabelled. Returns what was stored.
+    """
+    from mcvision.identity.correction import _visit as as_visit
+    from mcvision.identity.correction import _zone_visit
+    from mcvision.identity.visits import VisitBook
+
+    cfg, store = seeded["cfg"], seeded["store"]
+    day = seeded["days"][0]
+    vcfg = cfg.visits.model_copy(update={"absence_timeout_s": 600.0, "zone_exit_s": 600.0})
+    book = VisitBook(cfg.model_copy(update={"visits": vcfg}),
+                     BusinessCalendar.from_config(cfg.reset))
+    ids = ["G2", "G1"]
+    visits = [as_visit(r) for r in store.sql(
+        "SELECT * FROM visits WHERE global_id IN (?, ?) ORDER BY ALL", ids, day=day)]
+    zones = [_zone_visit(r) for r in store.sql(
+        "SELECT * FROM zone_visits WHERE global_id IN (?, ?) ORDER BY ALL", ids, day=day)]
+    out, mapping = book.merge_identity("G2", "G1", MERGE_TS, visits, zones)
+    for r in store.sql("SELECT * FROM activities WHERE global_id = 'G2'", day=day):
+        out.activities.append(ActivityInterval(
+            r["interval_id"], r["site_id"], day, "G1", mapping.get(r["visit_id"], r["visit_id"]),
+            r["activity"], r["zone"], r["camera_id"], r["start_ts"], r["end_ts"],
+            closed=r["closed"], corrected_at=MERGE_TS))
+    store.write(out)
+    store.flush()
+    return out
+
+
+def _g2_activity(seeded: dict[str, Any]) -> ActivityInterval:
+    """A closed browsing interval of G2's day-1 visit (before the merge)."""
+    store, day = seeded["store"], seeded["days"][0]
+    (v,) = store.sql("SELECT * FROM visits WHERE global_id = 'G2'", day=day)
+    return ActivityInterval("i-g2", v["site_id"], day, "G2", v["visit_id"], "browsing",
+                            "shelves", "aisle", v["in_ts"] + 20.0, v["in_ts"] + 80.0,
+                            closed=True)
+
+
+def assert_mirror_equals_store(engine: sa.Engine, store: EventStore, cfg: SiteConfig,
+                               days: list[str]) -> None:
+    """Visits, dwell, headline numbers, zone seconds, hourly traffic and the README
+    queries: the mirror (tombstones left out) answers as the store's views."""
+    cal = BusinessCalendar.from_config(cfg.reset)
+    v, z = ms.visits, ms.zone_visits
+    with engine.connect() as conn:
+        for day in days:
+            d = date.fromisoformat(day)
+            mine = sorted(tuple(r) for r in conn.execute(sa.select(
+                v.c.visit_id, v.c.global_id, v.c.dwell_s, v.c.closed, v.c.is_staff)
+                .where(v.c.day == d, v.c.merged_into.is_(None))))
+            theirs = sorted(
+                (r["visit_id"], r["global_id"], r["dwell_s"], r["closed"], r["is_staff"])
+                for r in store.sql("SELECT * FROM visits", day=day))
+            assert mine == theirs
+            zmine = sorted(tuple(r) for r in conn.execute(sa.select(
+                z.c.zone_visit_id, z.c.visit_id, z.c.global_id, z.c.dwell_s)
+                .where(z.c.day == d, z.c.merged_into.is_(None))))
+            assert zmine == sorted(
+                (r["zone_visit_id"], r["visit_id"], r["global_id"], r["dwell_s"])
+                for r in store.sql("SELECT * FROM zone_visits", day=day))
+            expect = q.day_summary(store, day)
+            assert mirror_read.day_summary(engine, cfg.site_id, day) == expect
+            row = conn.execute(sa.select(ms.daily_summary).where(ms.daily_summary.c.day == d)
+                               ).one()
+            assert (row.visits, row.unique_visitors, row.closed_visits) == (
+                expect.visits, expect.unique_visitors, expect.closed_visits)
+            assert row.dwell_mean_s == pytest.approx(expect.dwell_mean_s)
+            assert row.dwell_median_s == pytest.approx(expect.dwell_median_s)
+            assert rounded(mirror_read.zone_stats(engine, cfg.site_id, day)) == rounded(
+                q.zone_stats(store, day))
+            buckets = q.traffic(store, cal, day, "1h").buckets
+            got = conn.execute(sa.select(ms.traffic).where(ms.traffic.c.day == d)
+                               .order_by(ms.traffic.c.bucket_start_ts)).all()
+            assert [(b.start_ts, b.entries, b.exits, b.occupancy) for b in buckets] == [
+                (r.bucket_start_ts, r.entries, r.exits, r.occupancy) for r in got]
+        assert mirror_read.days(engine, cfg.site_id) == sorted(
+            r["day"] for r in store.sql("SELECT DISTINCT day FROM visits"))
+        queries = readme_queries()
+        per_hour = {(r.day.isoformat(), int(r.local_hour)): int(r.visitors)
+                    for r in conn.execute(sa.text(queries["visitors_per_hour"]))}
+        want: dict[tuple[str, int], set[str]] = {}
+        for r in store.sql("SELECT * FROM visits WHERE NOT is_staff"):
+            want.setdefault((r["day"], cal.local(r["in_ts"]).hour), set()).add(r["global_id"])
+        assert per_hour == {k: len(s) for k, s in want.items()}
+        zones = {(r.day.isoformat(), r.zone): (int(r.stays), float(r.avg_dwell_s))
+                 for r in conn.execute(sa.text(queries["dwell_per_zone"]))}
+        want_z = {}
+        for day in days:
+            for s in q.zone_stats(store, day):
+                if s.mean_dwell_s is not None:
+                    want_z[(day, s.zone)] = (s.visits - s.open_visits, s.mean_dwell_s)
+        assert zones.keys() == want_z.keys()
+        for k, (n, mean) in zones.items():
+            assert n == want_z[k][0] and mean == pytest.approx(want_z[k][1])
+        share = {r.day.isoformat(): float(r.returning_share)
+                 for r in conn.execute(sa.text(queries["returning_share"]))}
+        assert share == pytest.approx({d: q.new_vs_returning(store, d).returning_share
+                                       for d in days})
+
+
+def test_a_late_identity_correction_mirrors_like_the_store(
+    server: db_servers.DBServer, own_seeded: dict[str, Any]
+) -> None:
+    seeded = own_seeded
+    cfg = with_mirror(seeded["cfg"], server.url(server.create_database()))
+    store: EventStore = seeded["store"]
+    day = seeded["days"][0]
+    g2_activity = _g2_activity(seeded)
+    store.write(Records(activities=[g2_activity]))
+    store.flush()
+    mirror = Mirror(cfg).open()
+    mirror.sync()  # the mirror has the records before the correction
+    before = q.day_summary(store, day)
+    (g2,) = store.sql("SELECT * FROM visits WHERE global_id = 'G2'", day=day)
+    out = _merge_g2_into_g1(seeded)
+    tombs = {t.visit_id: t.merged_into for t in out.visits if t.merged_into}
+    ztombs = {t.zone_visit_id: t.merged_into for t in out.zone_visits if t.merged_into}
+    assert tombs == {g2["visit_id"]: out.visits[-1].visit_id} and ztombs
+    after = q.day_summary(store, day)
+    assert after.visits == before.visits - 1 and after.unique_visitors == before.unique_visitors - 1
+    mirror.sync()
+    assert_mirror_equals_store(mirror.engine, store, cfg, seeded["days"])
+    v, z, a = ms.visits, ms.zone_visits, ms.activity_intervals
+    with mirror.engine.connect() as conn:
+        # the tombstones are kept as rows, marked, and nothing else changed key
+        got = dict(conn.execute(sa.select(v.c.visit_id, v.c.merged_into)
+                                .where(v.c.merged_into.is_not(None))).all())
+        assert got == tombs
+        assert dict(conn.execute(sa.select(z.c.zone_visit_id, z.c.merged_into)
+                                 .where(z.c.merged_into.is_not(None))).all()) == ztombs
+        n = conn.execute(sa.select(sa.func.count()).select_from(v)).scalar()
+        assert n == store.count("visits") + len(tombs)
+        survivor = conn.execute(sa.select(v).where(v.c.visit_id == out.visits[-1].visit_id)).one()
+        assert (survivor.global_id, survivor.corrected_at) == ("G1", MERGE_TS)
+        assert survivor.corrected_local == BusinessCalendar.from_config(cfg.reset).local(
+            MERGE_TS).format("YYYY-MM-DD HH:mm:ss")
+        act = conn.execute(sa.select(a).where(a.c.interval_id == "i-g2")).one()
+        assert (act.global_id, act.visit_id, act.corrected_at) == (
+            "G1", survivor.visit_id, MERGE_TS)
+        s = conn.execute(sa.select(ms.daily_summary).where(
+            ms.daily_summary.c.day == date.fromisoformat(day))).one()
+        assert s.visits == after.visits
+    frozen = snapshot(mirror.engine)
+    # replay everything after the merge: forget the watermarks, copy every file again
+    with mirror.engine.begin() as conn:
+        conn.execute(ms.mirror_watermarks.delete())
+    again = Mirror(cfg, engine=mirror.engine).open()
+    assert again.sync().files > 0
+    assert snapshot(mirror.engine) == frozen
+    # a stale resend of G2's visit as it was before the merge: the tombstone stays
+    stale = Visit(g2["visit_id"], g2["site_id"], day, "G2", g2["in_ts"], g2["out_ts"],
+                  tuple(g2["cameras"]), tuple(g2["zones"]), g2["in_source"], g2["out_source"],
+                  g2["returning"], g2["is_staff"], closed=True)
+    store.write(Records(visits=[stale], activities=[g2_activity]))
+    store.flush()
+    again.sync()
+    assert q.day_summary(store, day) == after
+    assert snapshot(mirror.engine) == frozen
+    assert_mirror_equals_store(mirror.engine, store, cfg, seeded["days"])
+    mirror.close()
+    # the API's mirror numbers (the dashboard's mirror source) leave the tombstones out too
+    import httpx
+
+    from seed import api_server
+
+    with api_server(cfg, store) as url:
+        def get(path: str) -> Any:
+            r = httpx.get(f"{url}/api/v1{path}", params={"day": day}, timeout=20)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        summary = get("/mirror/summary")
+        assert summary == get("/summary") and summary["visits"] == after.visits
+        assert len(get("/mirror/zones")) == len(get("/zones"))
+
+
+def test_schema_v2_upgrades_to_v3_in_place_and_the_next_sync_marks_tombstones(
+    server: db_servers.DBServer, own_seeded: dict[str, Any]
+) -> None:
+    seeded = own_seeded
+    cfg = with_mirror(seeded["cfg"], server.url(server.create_database()))
+    store: EventStore = seeded["store"]
+    engine = engine_for(cfg)
+    assert ms.migrate(engine, to=2) == 2
+    cols = {c["name"] for c in sa.inspect(engine).get_columns("visits")}
+    assert "in_hour" in cols and not cols & {"corrected_at", "merged_into"}
+    # a version-2 mirror with data in it: ranks as version 2 wrote them, watermarks moved
+    v2 = Mirror(cfg, engine=engine)
+    old = [v2._visit(r, 0.0) for r in store.sql("SELECT * FROM visits")]
+    for r in old:
+        for c in ("corrected_at", "corrected_local", "merged_into"):
+            r.pop(c)
+        r["snapshot_rank"] = r["snapshot_rank"][:31]
+    with engine.begin() as conn:
+        conn.execute(sa.Table("visits", sa.MetaData(), autoload_with=conn).insert(), old)
+        conn.execute(ms.mirror_watermarks.insert(), [
+            {"site_id": cfg.site_id, "source": s, "mtime_ns": 2**62, "files_copied": 1,
+             "rows_copied": 1, "updated_ts": 0.0} for s in ("visits", "events")])
+    # the store gets a correction; the old tombstone-blind mirror would see G2's visit
+    out = _merge_g2_into_g1(seeded)
+    assert ms.migrate(engine) == ms.SCHEMA_VERSION == 3
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(ms.visits.c.visit_id, ms.visits.c.in_hour,
+                                      ms.visits.c.in_local, ms.visits.c.merged_into,
+                                      ms.visits.c.corrected_at)).all()
+        versions = sorted(r.version for r in conn.execute(sa.select(ms.schema_version.c.version)))
+        marks = {r.source for r in conn.execute(sa.select(ms.mirror_watermarks.c.source))}
+        width = next(c for c in sa.inspect(conn).get_columns("visits")
+                     if c["name"] == "snapshot_rank")["type"].length
+    assert sorted(r.visit_id for r in kept) == sorted(r["visit_id"] for r in old)
+    assert all(r.in_hour == int(r.in_local[11:13]) and r.merged_into is None
+               and r.corrected_at is None for r in kept)
+    assert versions == [1, 2, 3] and marks == {"events"} and width == 128
+    assert ms.migrate(engine) == 3  # nothing left to do
+    Mirror(cfg, engine=engine).open().sync()  # copies visits again: the tombstone is marked
+    tomb = next(t for t in out.visits if t.merged_into)
+    with engine.connect() as conn:
+        (merged,) = conn.execute(sa.select(ms.visits.c.merged_into)
+                                 .where(ms.visits.c.visit_id == tomb.visit_id)).one()
+    assert merged == tomb.merged_into
+    assert_mirror_equals_store(engine, store, cfg, seeded["days"])
+    engine.dispose()
+
+
+def test_a_day_compacted_before_its_tombstones_were_mirrored_is_put_right_by_a_day_rebuild(
+    server: db_servers.DBServer, own_seeded: dict[str, Any]
+) -> None:
+    seeded = own_seeded
+    cfg = with_mirror(seeded["cfg"], server.url(server.create_database()))
+    store: EventStore = seeded["store"]
+    day = seeded["days"][0]
+    mirror = Mirror(cfg).open()
+    mirror.sync()
+    out = _merge_g2_into_g1(seeded)  # the mirror is behind: it has not seen the merge
+    assert store.compact(day) > 0  # the compacted day holds no tombstone, no hidden row
+    mirror.sync()
+    tomb = next(t for t in out.visits if t.merged_into)
+    v = ms.visits
+    with mirror.engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(v).where(
+            v.c.visit_id == tomb.visit_id, v.c.merged_into.is_(None))).scalar()
+    assert n == 1  # the superseded visit is still counted ...
+    mirror.rebuild(day)  # ... until the day is rebuilt (`mcvision mirror --day D`)
+    assert_mirror_equals_store(mirror.engine, store, cfg, seeded["days"])
     mirror.close()

@@ -15,9 +15,12 @@ The store (:mod:`mcvision.analytics.store`) stays the source of truth. A
    store's readers do, and **upserts** them (MySQL ``INSERT … ON DUPLICATE KEY
    UPDATE``, PostgreSQL ``INSERT … ON CONFLICT DO UPDATE``) keyed on
    ``visit_id`` / ``zone_visit_id`` / ``interval_id`` / ``event_id``; a row is
-   replaced only by a snapshot that ranks at least as high (closed beats open,
-   then the later end), so a replayed batch changes nothing and an open visit's
-   newer snapshot replaces the older one.
+   replaced only by a snapshot that ranks at least as high, in the order of the
+   store's views (closed beats open, then the later end, ..., then the later
+   ``corrected_at``), so a replayed batch changes nothing, an open visit's newer
+   snapshot replaces the older one and a late identity correction's rewrite or
+   tombstone (``merged_into`` set, kept as a row that every reader leaves out)
+   replaces what it corrects.
 3. In the same transaction it recomputes the derived rows of the days touched
    (hourly ``traffic``, ``daily_summary``, ``cameras``) and moves the watermark.
    A process killed mid-sync loses the open transaction only: the next sync
@@ -29,7 +32,10 @@ down or refuses writes never blocks the caller: the worker logs, records the lag
 retries with exponential backoff and catches up when the database returns.
 
 Rows deleted from the store (not done by the pipeline; erasure pseudonymizes in
-place) reach the mirror by a rebuild: ``mcvision mirror --all``.
+place) reach the mirror by a rebuild: ``mcvision mirror --all``. So does a
+compaction (:meth:`EventStore.compact`) of a day whose correction tombstones the
+mirror had not copied yet (the compacted file holds neither the tombstone nor the
+row it hides): ``mcvision mirror --day D`` then.
 
 Example:
     >>> cfg = parse_config({"site_id": "s", "cameras": [{"id": "c", "source": 0}],  # doctest: +SKIP
@@ -194,26 +200,49 @@ def _ts_rank(ts: float) -> str:
     return f"{max(ts, 0.0):020.6f}"
 
 
+def _corrected_rank(ts: float | None) -> str:
+    """``corrected_at DESC NULLS LAST``: any correction beats none, a later one an earlier."""
+    return "0" + "0" * 20 if ts is None else "1" + _ts_rank(ts)
+
+
+_EARLY = 10**17  # microseconds; epoch seconds up to ~3e9 keep 17 digits
+
+
+def _early_rank(ts: float) -> str:
+    """An ascending time (``in_ts``, ``enter_ts``, ``start_ts``): the earlier ranks higher."""
+    return f"{_EARLY - min(max(round(ts * 1e6), 0), _EARLY - 1):017d}"
+
+
+# The ranks below spell the store's `latest=` orderings (store.TABLES) as strings that
+# compare the same way; ties beyond them (sources, day) are the same snapshot in practice.
+# A version-2 rank is a prefix of the version-3 rank of the same snapshot.
 def _visit_rank(r: dict[str, Any]) -> str:
     return (f"{int(r['closed'])}{_ts_rank(r['out_ts'])}{len(r['cameras'] or []):04d}"
-            f"{len(r['zones'] or []):04d}{int(r['is_staff'])}{int(r['returning'])}")
+            f"{len(r['zones'] or []):04d}{int(r['is_staff'])}{int(r['returning'])}"
+            f"{_corrected_rank(r.get('corrected_at'))}{_early_rank(r['in_ts'])}")
 
 
 def _zone_visit_rank(r: dict[str, Any]) -> str:
-    return f"{int(r['closed'])}{_ts_rank(r['exit_ts'])}{len(r['cameras'] or []):04d}"
+    return (f"{int(r['closed'])}{_ts_rank(r['exit_ts'])}{len(r['cameras'] or []):04d}"
+            f"{_corrected_rank(r.get('corrected_at'))}{_early_rank(r['enter_ts'])}")
 
 
 def _activity_rank(r: dict[str, Any]) -> str:
-    return f"{int(r['closed'])}{_ts_rank(r['end_ts'])}"
+    return (f"{int(r['closed'])}{_ts_rank(r['end_ts'])}"
+            f"{_corrected_rank(r.get('corrected_at'))}{_early_rank(r['start_ts'])}")
 
 
-# "which snapshot wins", as the store's views order them (ties beyond these: either)
+# "which snapshot wins", as the store's views order them
 _RANKS: dict[str, Callable[[dict[str, Any]], str]] = {
     "visits": _visit_rank,
     "zone_visits": _zone_visit_rank,
     "activities": _activity_rank,
     "events": lambda r: "0",
 }
+
+
+def _opt_local(cal: BusinessCalendar, ts: float | None) -> str | None:
+    return None if ts is None else _local(cal, ts)
 
 
 class Mirror:
@@ -502,7 +531,9 @@ class Mirror:
             "cameras": json.dumps(cams), "zones": json.dumps(zones),
             "in_source": r["in_source"], "out_source": r["out_source"],
             "is_returning": bool(r["returning"]), "is_staff": bool(r["is_staff"]),
-            "closed": bool(r["closed"]), "snapshot_rank": rank, "synced_ts": now,
+            "closed": bool(r["closed"]), "corrected_at": r.get("corrected_at"),
+            "corrected_local": _opt_local(cal, r.get("corrected_at")),
+            "merged_into": r.get("merged_into"), "snapshot_rank": rank, "synced_ts": now,
         }
 
     def _zone_visit(self, r: dict[str, Any], now: float) -> dict[str, Any]:
@@ -515,7 +546,9 @@ class Mirror:
             "exit_ts": r["exit_ts"], "enter_local": _local(cal, r["enter_ts"]),
             "exit_local": _local(cal, r["exit_ts"]), "enter_hour": cal.local(r["enter_ts"]).hour,
             "dwell_s": r["exit_ts"] - r["enter_ts"], "cameras": json.dumps(cams),
-            "closed": bool(r["closed"]),
+            "closed": bool(r["closed"]), "corrected_at": r.get("corrected_at"),
+            "corrected_local": _opt_local(cal, r.get("corrected_at")),
+            "merged_into": r.get("merged_into"),
             "snapshot_rank": _zone_visit_rank(r),
             "synced_ts": now,
         }
@@ -529,6 +562,8 @@ class Mirror:
             "camera_id": r["camera_id"], "start_ts": r["start_ts"], "end_ts": r["end_ts"],
             "start_local": _local(cal, r["start_ts"]), "end_local": _local(cal, r["end_ts"]),
             "dwell_s": r["end_ts"] - r["start_ts"], "closed": bool(r["closed"]),
+            "corrected_at": r.get("corrected_at"),
+            "corrected_local": _opt_local(cal, r.get("corrected_at")),
             "snapshot_rank": _activity_rank(r), "synced_ts": now,
         }
 
@@ -560,7 +595,8 @@ class Mirror:
         return list(latest.values())
 
     def _derive(self, conn: Connection, days: Sequence[str], now: float) -> None:
-        """Recompute ``daily_summary`` and ``traffic`` of these days from the mirrored visits."""
+        """Recompute ``daily_summary`` and ``traffic`` of these days from the mirrored visits
+        (tombstones, ``merged_into`` set, left out like the store's views do)."""
         want_summary = "daily_summary" in self.tables
         want_traffic = "traffic" in self.tables
         if not (want_summary or want_traffic):
@@ -570,7 +606,8 @@ class Mirror:
             rows = [r._asdict() for r in conn.execute(
                 sa.select(v.c.global_id, v.c.in_ts, v.c.out_ts, v.c.dwell_s, v.c.closed,
                           v.c.is_staff, v.c.is_returning)
-                .where(v.c.site_id == self.site_id, v.c.day == date.fromisoformat(day))
+                .where(v.c.site_id == self.site_id, v.c.day == date.fromisoformat(day),
+                       v.c.merged_into.is_(None))
             )]
             if want_summary:
                 s = summarize_visits(rows)

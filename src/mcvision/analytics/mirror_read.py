@@ -2,7 +2,8 @@
 
 The same pydantic models as :mod:`mcvision.analytics.queries`, computed from the
 mirror's ``visits`` and ``zone_visits`` rows with the same rules (staff left out
-unless asked, dwell over closed visits, linear quantiles), so ``mcvision report
+unless asked, dwell over closed visits, linear quantiles, tombstones of a late
+identity correction, ``merged_into`` set, left out as the store's views do), so ``mcvision report
 --source URL`` and the dashboard print the same numbers from either source.
 
 Example:
@@ -59,7 +60,8 @@ def days(engine: Engine, site_id: str) -> list[str]:
     """Business days with visits in the mirror, sorted."""
     v = ms.visits
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(v.c.day).where(v.c.site_id == site_id).distinct()).all()
+        rows = conn.execute(sa.select(v.c.day).where(
+            v.c.site_id == site_id, v.c.merged_into.is_(None)).distinct()).all()
     return sorted(r.day.isoformat() for r in rows)
 
 
@@ -72,7 +74,8 @@ def day_summary(
     with engine.connect() as conn:
         rows = [r._asdict() for r in conn.execute(
             sa.select(v.c.global_id, v.c.dwell_s, v.c.closed, v.c.is_staff, v.c.is_returning)
-            .where(v.c.site_id == site_id, v.c.day == date.fromisoformat(day)))]
+            .where(v.c.site_id == site_id, v.c.day == date.fromisoformat(day),
+                   v.c.merged_into.is_(None)))]
     s = summarize_visits(rows, include_staff=include_staff)
     return q.DaySummary(day=day, in_count=s["visits"], out_count=s["closed_visits"],
                         include_staff=include_staff, **s)
@@ -87,9 +90,10 @@ def zone_stats(
     check_day(day)
     z, v = ms.zone_visits, ms.visits
     query = (sa.select(z.c.zone, z.c.global_id, z.c.dwell_s, z.c.closed)
-             .where(z.c.site_id == site_id, z.c.day == date.fromisoformat(day)))
+             .where(z.c.site_id == site_id, z.c.day == date.fromisoformat(day),
+                    z.c.merged_into.is_(None)))
     if not include_staff:
-        staff = sa.select(v.c.visit_id).where(v.c.is_staff)
+        staff = sa.select(v.c.visit_id).where(v.c.is_staff, v.c.merged_into.is_(None))
         query = query.where(z.c.visit_id.not_in(staff))
     with engine.connect() as conn:
         rows = conn.execute(query).all()

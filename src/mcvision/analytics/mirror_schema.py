@@ -11,7 +11,8 @@ hour of a DST change two instants share a string, the epoch tells them apart).
 Tables (primary key first):
 
 - ``visits`` (visit_id): one row per visit, its latest snapshot (an open
-  visit's row is replaced as it grows; closed beats open). ``dwell_s`` =
+  visit's row is replaced as it grows; closed beats open); ``merged_into`` set:
+  a tombstone, not a visit (leave it out). ``dwell_s`` =
   ``out_ts - in_ts``; ``cameras``/``zones`` are JSON arrays; ``in_hour`` is
   the local hour of arrival (0-23).
 - ``zone_visits`` (zone_visit_id): one stay of a visit in a zone, latest snapshot;
@@ -29,15 +30,25 @@ Tables (primary key first):
   has been copied (the newest file modification time), so a restart resumes.
 - ``schema_version`` (version): the migrations applied, newest = current schema.
 
-``snapshot_rank`` orders snapshots like the store's readers do (closed first, then
-the later end ...): an upsert replaces a row only by one that ranks at least as high,
-so replaying an old batch never takes a row back.
+``snapshot_rank`` orders snapshots exactly like the store's views do (their
+``latest=`` orderings: closed first, then the later end, ..., then the later
+``corrected_at``, then the earlier start): an upsert replaces a row only by one
+that ranks at least as high, so replaying an old batch never takes a row back and
+the mirror keeps the snapshot the store shows.
+
+Late identity correction (:mod:`mcvision.identity.correction`): a rewritten row
+carries ``corrected_at`` (``corrected_local``); a superseded visit or zone visit
+is kept as a *tombstone* row with ``merged_into`` set (the ``visit_id`` /
+``zone_visit_id`` that absorbed it). The store's views hide tombstones; in the
+mirror every reader filters ``merged_into IS NULL``, as the derived tables,
+:mod:`mcvision.analytics.mirror_read` and the README's queries do.
 
 Migrations are numbered; :func:`migrate` applies the missing ones in order, each
 in its own transaction where the database allows, and records it in
 ``schema_version``. Version 1 creates the tables; version 2 adds the local hour
 columns (``visits.in_hour``, ``zone_visits.enter_hour``) and fills them from the
-local time strings already there, so an existing database upgrades in place.
+local time strings already there, so an existing database upgrades in place;
+version 3 adds the correction columns (see :func:`_v3`).
 """
 
 from __future__ import annotations
@@ -61,6 +72,7 @@ ID = sa.String(64)
 NAME = sa.String(200)
 LOCAL = sa.String(19)
 RANK = sa.String(64)
+RANK_V3 = sa.String(128)  # the snapshot tables' ranks since version 3 (corrected_at in them)
 
 metadata = sa.MetaData()
 
@@ -84,7 +96,12 @@ visits = sa.Table(
     sa.Column("is_returning", sa.Boolean, nullable=False, comment="a returning customer"),
     sa.Column("is_staff", sa.Boolean, nullable=False),
     sa.Column("closed", sa.Boolean, nullable=False, comment="false while the visit is open"),
-    sa.Column("snapshot_rank", RANK, nullable=False),
+    sa.Column("corrected_at", sa.Double, nullable=True,
+              comment="set: rewritten by a late identity correction at this time"),
+    sa.Column("corrected_local", LOCAL, nullable=True, comment="corrected_at, local time"),
+    sa.Column("merged_into", ID, nullable=True,
+              comment="set: a tombstone, absorbed into this visit_id (count only NULL rows)"),
+    sa.Column("snapshot_rank", RANK_V3, nullable=False),
     sa.Column("synced_ts", sa.Double, nullable=False, comment="when the mirror wrote the row"),
 )
 
@@ -104,7 +121,11 @@ zone_visits = sa.Table(
     sa.Column("dwell_s", sa.Double, nullable=False, comment="exit_ts - enter_ts"),
     sa.Column("cameras", sa.Text, nullable=False, comment="JSON array of camera IDs"),
     sa.Column("closed", sa.Boolean, nullable=False),
-    sa.Column("snapshot_rank", RANK, nullable=False),
+    sa.Column("corrected_at", sa.Double, nullable=True),
+    sa.Column("corrected_local", LOCAL, nullable=True),
+    sa.Column("merged_into", ID, nullable=True,
+              comment="set: a tombstone, absorbed into this zone_visit_id"),
+    sa.Column("snapshot_rank", RANK_V3, nullable=False),
     sa.Column("synced_ts", sa.Double, nullable=False),
 )
 
@@ -124,7 +145,10 @@ activity_intervals = sa.Table(
     sa.Column("end_local", LOCAL, nullable=False),
     sa.Column("dwell_s", sa.Double, nullable=False, comment="end_ts - start_ts"),
     sa.Column("closed", sa.Boolean, nullable=False),
-    sa.Column("snapshot_rank", RANK, nullable=False),
+    sa.Column("corrected_at", sa.Double, nullable=True,
+              comment="set: relabelled (global_id, visit_id) by a late identity correction"),
+    sa.Column("corrected_local", LOCAL, nullable=True),
+    sa.Column("snapshot_rank", RANK_V3, nullable=False),
     sa.Column("synced_ts", sa.Double, nullable=False),
 )
 
@@ -213,13 +237,30 @@ TABLES: dict[str, sa.Table] = {
 
 # Columns added after version 1 (left out when version 1 is created).
 _V2_COLUMNS = {("visits", "in_hour"), ("zone_visits", "enter_hour")}
+_V3_COLUMNS = {
+    ("visits", "corrected_at"), ("visits", "corrected_local"), ("visits", "merged_into"),
+    ("zone_visits", "corrected_at"), ("zone_visits", "corrected_local"),
+    ("zone_visits", "merged_into"),
+    ("activity_intervals", "corrected_at"), ("activity_intervals", "corrected_local"),
+}
+_LATER_COLUMNS = _V2_COLUMNS | _V3_COLUMNS
+# The store tables whose snapshots version 3 ranks anew (their mirror tables, in order).
+_V3_SOURCES = {"visits": "visits", "zone_visits": "zone_visits",
+               "activities": "activity_intervals"}
 
 
 def _v1(conn: Connection) -> None:
-    """Create every table as it was in version 1 (no local hour columns)."""
+    """Create every table as it was in version 1 (no local hour or correction columns)."""
     md = sa.MetaData()
     for t in [*TABLES.values(), mirror_watermarks]:
-        cols = [c._copy() for c in t.columns if (t.name, c.name) not in _V2_COLUMNS]
+        cols = []
+        for c in t.columns:
+            if (t.name, c.name) in _LATER_COLUMNS:
+                continue
+            c = c._copy()
+            if c.name == "snapshot_rank":
+                c.type = RANK
+            cols.append(c)
         indexed = [sa.Index(f"ix_{t.name}_{c.name}", c.name) for c in cols if c.index]
         for c in cols:
             c.index = None
@@ -241,10 +282,39 @@ def _v2(conn: Connection) -> None:
         conn.execute(sa.text(f"UPDATE {table} SET {col} = {_hour_from(source, d)}"))
 
 
+def _v3(conn: Connection) -> None:
+    """Add the late-correction columns, widen the ranks, copy those tables' snapshots again.
+
+    Rows stay. The correction columns start NULL and the ranks grow a suffix
+    (``corrected_at``, then the earlier start): an old rank is a prefix of the new
+    rank of the same snapshot, so every snapshot copied again replaces its own row
+    and fills the new columns. Dropping the watermarks of ``visits``,
+    ``zone_visits`` and ``activities`` makes the next sync copy them again (a
+    tombstone a version-2 mirror took for a visit then gets its ``merged_into``).
+    Columns already there (a MySQL run that stopped half way) are skipped.
+    """
+    d = conn.dialect
+    have = {t: {c["name"] for c in sa.inspect(conn).get_columns(t)} for t in _V3_SOURCES.values()}
+    for table in _V3_SOURCES.values():
+        for col in TABLES[table].columns:
+            if (table, col.name) in _V3_COLUMNS and col.name not in have[table]:
+                ddl = col.type.compile(dialect=d)
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {col.name} {ddl} NULL"))
+        wide = RANK_V3.compile(dialect=d)
+        if d.name == "postgresql":
+            conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN snapshot_rank TYPE {wide}"))
+        else:
+            conn.execute(sa.text(f"ALTER TABLE {table} MODIFY COLUMN snapshot_rank {wide} NOT NULL"))
+    wm = mirror_watermarks
+    conn.execute(wm.delete().where(wm.c.source.in_(list(_V3_SOURCES))))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tables visits, zone_visits, activity_intervals, events, traffic, daily_summary,"
         " cameras, mirror_watermarks", _v1),
     (2, "local hour columns visits.in_hour, zone_visits.enter_hour", _v2),
+    (3, "late identity correction: corrected_at/corrected_local (visits, zone_visits,"
+        " activity_intervals), merged_into (visits, zone_visits), wider snapshot_rank", _v3),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
