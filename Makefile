@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks app_streamlit
+	$(VENV)/bin/ruff format --check src tests benchmarks app_streamlit
 	$(VENV)/bin/mypy  # the files in pyproject.toml [tool.mypy]
 
 test: lint

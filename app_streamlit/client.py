@@ -135,7 +135,12 @@ class ApiClient:
     ) -> dict[str, Any]:
         """A page of a day's visits (``total``, ``items``)."""
         return self.get(
-            "/visits", day=day, min_dwell_s=min_dwell_s, zone=zone, camera=camera, limit=limit,
+            "/visits",
+            day=day,
+            min_dwell_s=min_dwell_s,
+            zone=zone,
+            camera=camera,
+            limit=limit,
             offset=offset,
         )
 
@@ -151,7 +156,9 @@ class ApiClient:
         """Entries, exits and occupancy per bucket."""
         return self.get("/traffic", day=day, bucket=bucket)
 
-    def heatmap(self, camera_id: str, day: str, width: int = 32, height: int = 18) -> dict[str, Any]:
+    def heatmap(
+        self, camera_id: str, day: str, width: int = 32, height: int = 18
+    ) -> dict[str, Any]:
         """Foot-position counts of one camera on a grid."""
         return self.get(f"/heatmap/{camera_id}", day=day, width=width, height=height)
 

@@ -251,9 +251,7 @@ def bench_pipeline(cfg: SiteConfig, poll_s: float = 0.05, timeout_s: float = 600
                 raise TimeoutError(f"cameras still running after {timeout_s} s: {sorted(pending)}")
         t_end = time.perf_counter()
         cpu_end = cpu_snapshot()
-        batches = {
-            name: serve_stats(name) for name in ("Detector", "Embedder")
-        }
+        batches = {name: serve_stats(name) for name in ("Detector", "Embedder")}
     finally:
         summary = runner.stop()
     frames = sum(int(r.get("frames", 0)) for r in results.values())
@@ -304,8 +302,10 @@ def cpu_snapshot() -> dict[int, tuple[str, float]]:
             t = proc.cpu_times()
         except psutil.Error:  # exited meanwhile
             continue
-        role = "driver" if proc.pid == me.pid else next(
-            (r for frag, r in ROLES if frag in title), "ray_system"
+        role = (
+            "driver"
+            if proc.pid == me.pid
+            else next((r for frag, r in ROLES if frag in title), "ray_system")
         )
         out[proc.pid] = (role, t.user + t.system)
     return out
@@ -407,8 +407,12 @@ def run(
     source = assets / FOOTAGE
     if crowd > 0:
         source, people = render_crowd(tmp / "crowd", seconds, crowd)
-        scene = {"kind": "simulated store", "shoppers": crowd, "camera": source.stem,
-                 "people_per_frame": round(people, 2)}
+        scene = {
+            "kind": "simulated store",
+            "shoppers": crowd,
+            "camera": source.stem,
+            "people_per_frame": round(people, 2),
+        }
     clips = prepare_clips(source, tmp / "clips", cameras, seconds)
     cfg = site_config(clips, fps, tmp / "data", free_port(), runtime)
     frames = decode_frames(cfg)
@@ -478,33 +482,59 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     ap.add_argument(
-        "--only", nargs="+", choices=("limit", "naive", "pipeline"),
-        default=("limit", "naive", "pipeline"), help="variants to run",
+        "--only",
+        nargs="+",
+        choices=("limit", "naive", "pipeline"),
+        default=("limit", "naive", "pipeline"),
+        help="variants to run",
     )
     ap.add_argument(
-        "--runtime", type=json.loads, default=None,
-        help='JSON merged into the site\'s runtime config, e.g. \'{"frames_per_batch": 8}\'',
+        "--runtime",
+        type=json.loads,
+        default=None,
+        help="JSON merged into the site's runtime config, e.g. '{\"frames_per_batch\": 8}'",
     )
     ap.add_argument("--repeat", type=int, default=1, help="interleaved rounds of all variants")
     ap.add_argument(
-        "--crowd", type=int, default=0, metavar="SHOPPERS",
+        "--crowd",
+        type=int,
+        default=0,
+        metavar="SHOPPERS",
         help="use a simulated store with this many shoppers instead of the footage",
     )
     ap.add_argument("--poll", type=float, default=0.05, help="camera-stats poll period, s")
     ap.add_argument("--gating", action="store_true", help="gated vs ungated (gating.json)")
-    ap.add_argument("--gating-scenes", nargs="+", choices=("footage", "crowded"),
-                    default=("footage", "crowded"), help="with --gating: scenes to run")
+    ap.add_argument(
+        "--gating-scenes",
+        nargs="+",
+        choices=("footage", "crowded"),
+        default=("footage", "crowded"),
+        help="with --gating: scenes to run",
+    )
     ap.add_argument("--scene", help="with --gating: a rendered crowded store (read only)")
-    ap.add_argument("--gating-set", type=json.loads, default=None,
-                    help='with --gating: gating fields, e.g. \'{"idle_fps": 1}\'')
-    ap.add_argument("--match-threshold", type=float, default=0.72,
-                    help="with --gating: identity.match_threshold (the tuned value)")
+    ap.add_argument(
+        "--gating-set",
+        type=json.loads,
+        default=None,
+        help="with --gating: gating fields, e.g. '{\"idle_fps\": 1}'",
+    )
+    ap.add_argument(
+        "--match-threshold",
+        type=float,
+        default=0.72,
+        help="with --gating: identity.match_threshold (the tuned value)",
+    )
     ap.add_argument("--work", help="with --gating: keep the clip and stores here")
-    ap.add_argument("--ungated-updates",
-                    help="with --gating: the crowded scene's ungated updates captured earlier "
-                         "(accuracy_bench's updates.pkl): only the gated run is repeated")
-    ap.add_argument("--shared", action="store_true",
-                    help="with --gating: record that the machine was shared with other work")
+    ap.add_argument(
+        "--ungated-updates",
+        help="with --gating: the crowded scene's ungated updates captured earlier "
+        "(accuracy_bench's updates.pkl): only the gated run is repeated",
+    )
+    ap.add_argument(
+        "--shared",
+        action="store_true",
+        help="with --gating: record that the machine was shared with other work",
+    )
     args = ap.parse_args(argv)
     if args.gating:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -526,8 +556,13 @@ def main(argv: list[str] | None = None) -> int:
         text = json.dumps(result, indent=2)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
-        print(text if args.json else json.dumps(
-            {k: result[k].get("ratios") for k in ("footage", "crowded") if k in result}))
+        print(
+            text
+            if args.json
+            else json.dumps(
+                {k: result[k].get("ratios") for k in ("footage", "crowded") if k in result}
+            )
+        )
         return 0
     # Ray and Serve log to stdout: send fd 1 to stderr while running, so stdout is the JSON.
     sys.stdout.flush()
@@ -535,8 +570,14 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     try:
         result = run(
-            args.cameras, args.seconds, args.fps, tuple(args.only), args.runtime,
-            poll_s=args.poll, repeat=args.repeat, crowd=args.crowd,
+            args.cameras,
+            args.seconds,
+            args.fps,
+            tuple(args.only),
+            args.runtime,
+            poll_s=args.poll,
+            repeat=args.repeat,
+            crowd=args.crowd,
         )
     finally:
         sys.stdout.flush()

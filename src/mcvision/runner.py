@@ -123,7 +123,10 @@ class SiteRunner:
             rt = self.cfg.runtime
             serve.start(http_options={"host": rt.api_host, "port": rt.api_port})
             serve.run(
-                build_app(self.cfg), name=APP_NAME, route_prefix="/", blocking=False,
+                build_app(self.cfg),
+                name=APP_NAME,
+                route_prefix="/",
+                blocking=False,
                 logging_config={"enable_access_log": False, "log_level": "WARNING"},
             )
             name = identity_actor_name(self.cfg.site_id)
@@ -132,7 +135,8 @@ class SiteRunner:
             for cam in self.cfg.cameras:
                 # SPREAD: on a cluster, cameras go to different nodes (decode is CPU work).
                 actor = CameraActor.options(
-                    num_cpus=rt.camera_num_cpus, scheduling_strategy="SPREAD",
+                    num_cpus=rt.camera_num_cpus,
+                    scheduling_strategy="SPREAD",
                     resources=dict(rt.camera_resources) or None,
                 ).remote(self.cfg, cam.id, self.start_ts, name, APP_NAME)
                 self.cameras[cam.id] = actor

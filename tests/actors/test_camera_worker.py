@@ -104,7 +104,6 @@ def test_faces_opt_in_attach_face_embeddings(assets: Path, tmp_path: Path) -> No
     assert all(abs(float((f * f).sum()) - 1.0) < 1e-3 for f in faces)
 
 
-
 def test_worker_passes_frames_when_a_fall_model_needs_crops(clip: Path, tmp_path: Path) -> None:
     """With ``activity.fall_model`` set, the camera loop hands each frame to the monitor."""
     base = site_for(clip, tmp_path / "store").model_dump(mode="json")

@@ -63,8 +63,10 @@ class MirrorHealth(BaseModel):
     """State of the store's MySQL/PostgreSQL mirror (``storage.mirror``)."""
 
     enabled: bool
-    state: str = Field(description="ok, behind (retrying), failed (needs fixing), starting,"
-                       " unknown (no pipeline running)")
+    state: str = Field(
+        description="ok, behind (retrying), failed (needs fixing), starting,"
+        " unknown (no pipeline running)"
+    )
     url: str = Field(description="the database URL (no password)")
     error: str | None = None
     lag_s: float | None = Field(default=None, description="age of the oldest store file not copied")
@@ -81,8 +83,9 @@ def _mirror_health(cfg: SiteConfig, live: Any) -> MirrorHealth | None:
         if not mcfg.enabled:
             return None
         status = {"enabled": True, "state": "unknown", "url": mcfg.url or ""}
-    return MirrorHealth.model_validate({k: v for k, v in status.items()
-                                        if k in MirrorHealth.model_fields and v is not None})
+    return MirrorHealth.model_validate(
+        {k: v for k, v in status.items() if k in MirrorHealth.model_fields and v is not None}
+    )
 
 
 class Health(BaseModel):
@@ -94,7 +97,9 @@ class Health(BaseModel):
     timezone: str = Field(
         default="UTC", description="the site's time zone (IANA name): business days and local times"
     )
-    reset_time: str = Field(default="00:00", description="local time at which a business day starts")
+    reset_time: str = Field(
+        default="00:00", description="local time at which a business day starts"
+    )
     mirror: MirrorHealth | None = Field(
         default=None, description="the relational mirror (storage.mirror) when one is configured"
     )
@@ -110,7 +115,9 @@ class CameraStatus(BaseModel):
     lag_s: float | None = Field(
         default=None, description="live cameras: age of the newest frame when its batch was sent"
     )
-    dropped: int | None = Field(default=None, description="frames dropped by the newest-frame buffer")
+    dropped: int | None = Field(
+        default=None, description="frames dropped by the newest-frame buffer"
+    )
     frames_read: int | None = Field(
         default=None, description="sampled frames handled: frames (detected) + sum of skipped"
     )
@@ -204,8 +211,13 @@ def create_app(
     @app.get(f"{v1}/health", response_model=Health, tags=["status"])
     def health() -> Health:
         return Health(
-            status="ok", site_id=cfg.site_id, version=__version__, live=live is not None,
-            days=store.days(), timezone=cfg.reset.timezone, reset_time=cfg.reset.time,
+            status="ok",
+            site_id=cfg.site_id,
+            version=__version__,
+            live=live is not None,
+            days=store.days(),
+            timezone=cfg.reset.timezone,
+            reset_time=cfg.reset.time,
             mirror=_mirror_health(cfg, live),
         )
 
@@ -239,8 +251,11 @@ def create_app(
         if live is not None:
             o = live.occupancy()
             return Occupancy(
-                site_id=cfg.site_id, live=True, in_store=o["in_store"],
-                global_ids=o["global_ids"], ts=o["ts"],
+                site_id=cfg.site_id,
+                live=True,
+                in_store=o["in_store"],
+                global_ids=o["global_ids"],
+                ts=o["ts"],
             )
         day = resolve_day(None)
         page = q.list_visits(store, day, limit=10_000)
@@ -268,8 +283,14 @@ def create_app(
         include_staff: bool = False,
     ) -> q.VisitPage:
         return q.list_visits(
-            store, resolve_day(day), min_dwell_s=min_dwell_s, zone=zone, camera=camera,
-            limit=limit, offset=offset, include_staff=include_staff,
+            store,
+            resolve_day(day),
+            min_dwell_s=min_dwell_s,
+            zone=zone,
+            camera=camera,
+            limit=limit,
+            offset=offset,
+            include_staff=include_staff,
         )
 
     @app.get(
@@ -375,7 +396,9 @@ def create_app(
         return ResetResult(reset=True, records=live.reset(None))
 
     admin_errors: dict[int | str, dict[str, Any]] = {
-        401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody},
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody},
+        404: {"model": ErrorBody},
     }
 
     @app.post(
@@ -467,8 +490,7 @@ def _add_mirror_routes(app: FastAPI, cfg: SiteConfig, v1: str) -> None:
 
     errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 503: {"model": ErrorBody}}
 
-    @app.get(f"{v1}/mirror/status", response_model=MirrorHealth, responses=errors,
-             tags=["mirror"])
+    @app.get(f"{v1}/mirror/status", response_model=MirrorHealth, responses=errors, tags=["mirror"])
     def mirror_status() -> MirrorHealth:
         """How far the mirror is behind the store, read from its watermarks (no pipeline needed)."""
         from mcvision.analytics.mirror import Mirror
@@ -480,19 +502,23 @@ def _add_mirror_routes(app: FastAPI, cfg: SiteConfig, v1: str) -> None:
         except Exception as err:  # the database went away since: say so
             raise HTTPException(503, f"{m.where}: {str(err).splitlines()[0]}") from None
         lag = m.lag()
-        return MirrorHealth(enabled=cfg.storage.mirror.enabled, url=cfg.storage.mirror.url or "",
-                            state="ok" if lag["pending_files"] == 0 else "behind", **lag)
+        return MirrorHealth(
+            enabled=cfg.storage.mirror.enabled,
+            url=cfg.storage.mirror.url or "",
+            state="ok" if lag["pending_files"] == 0 else "behind",
+            **lag,
+        )
 
-    @app.get(f"{v1}/mirror/summary", response_model=q.DaySummary, responses=errors,
-             tags=["mirror"])
+    @app.get(f"{v1}/mirror/summary", response_model=q.DaySummary, responses=errors, tags=["mirror"])
     def mirror_summary(day: DayParam = None, include_staff: bool = False) -> q.DaySummary:
         """The day summary read from the relational mirror."""
         from mcvision.analytics import mirror_read
 
         return run(mirror_read.day_summary, mirror_day(day), include_staff=include_staff)
 
-    @app.get(f"{v1}/mirror/zones", response_model=list[q.ZoneStat], responses=errors,
-             tags=["mirror"])
+    @app.get(
+        f"{v1}/mirror/zones", response_model=list[q.ZoneStat], responses=errors, tags=["mirror"]
+    )
     def mirror_zones(day: DayParam = None, include_staff: bool = False) -> list[q.ZoneStat]:
         """Zone statistics read from the relational mirror."""
         from mcvision.analytics import mirror_read
