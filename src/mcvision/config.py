@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import pendulum
 import yaml
@@ -42,13 +42,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ZoneConfig(_Model):
-    """A named floor area seen by one camera.
+class _PolygonConfig(_Model):
+    """A polygon on a camera's frame, in pixels or (``normalized``) in 0..1 of the frame."""
 
-    Zones with the same ``name`` on several cameras are one zone.
-    """
-
-    name: str = Field(min_length=1)
     polygon: list[Point]
     normalized: bool = Field(
         default=False, description="polygon in 0..1 of the frame instead of pixels"
@@ -62,10 +58,19 @@ class ZoneConfig(_Model):
         return v
 
     @model_validator(mode="after")
-    def _range(self) -> ZoneConfig:
+    def _range(self) -> Self:
         if self.normalized and any(not (0 <= c <= 1) for p in self.polygon for c in p):
             raise ValueError("polygon: normalized coordinates must lie in 0..1")
         return self
+
+
+class ZoneConfig(_PolygonConfig):
+    """A named floor area seen by one camera.
+
+    Zones with the same ``name`` on several cameras are one zone.
+    """
+
+    name: str = Field(min_length=1)
 
 
 class LineConfig(_Model):
@@ -155,29 +160,11 @@ class FloorConfig(_Model):
         return self
 
 
-class RoiConfig(_Model):
+class RoiConfig(_PolygonConfig):
     """A camera's region of interest: motion and detections outside it are ignored.
 
     A detection counts as inside when its foot point (bottom centre) is, as for zones.
     """
-
-    polygon: list[Point]
-    normalized: bool = Field(
-        default=False, description="polygon in 0..1 of the frame instead of pixels"
-    )
-
-    @field_validator("polygon")
-    @classmethod
-    def _polygon(cls, v: list[Point]) -> list[Point]:
-        if len(v) < 3:
-            raise ValueError(f"needs >= 3 points, got {len(v)}")
-        return v
-
-    @model_validator(mode="after")
-    def _range(self) -> RoiConfig:
-        if self.normalized and any(not (0 <= c <= 1) for p in self.polygon for c in p):
-            raise ValueError("polygon: normalized coordinates must lie in 0..1")
-        return self
 
 
 class GatingConfig(_Model):
