@@ -117,6 +117,9 @@ class SiteRunner:
         return f"http://{rt.api_host}:{rt.api_port}"
 
     def start(self) -> None:
+        from mcvision.serve.auth import check_bind
+
+        check_bind(self.cfg.api, self.cfg.runtime.api_host)  # before Ray: a clear, early refusal
         self.own_ray = init_ray(self.cfg, self.address)
         try:
             check_resources(required_resources(self.cfg), ray.cluster_resources())

@@ -8,8 +8,12 @@ running IdentityActor.
 Every response has a pydantic model, so the OpenAPI schema is complete. Bad
 parameters give 422 with a body that names the parameter; a store problem
 (e.g. a corrupt Parquet file) gives 503 naming the file; unknown IDs 404.
-Admin routes need the ``X-API-Key`` header to equal ``$MCVISION_API_KEY``
-(compared in constant time); with no key configured they are disabled (403).
+Access (:mod:`mcvision.serve.auth`): admin routes need the admin key
+(``$MCVISION_API_KEY`` by default; disabled, 403, until one is set); on a
+non-loopback address, or once a read key is set, every other route needs the
+read key (``$MCVISION_READ_KEY``). Keys go in ``Authorization: Bearer KEY`` or
+``X-API-Key`` and are compared in constant time. CORS is off unless
+``api.cors_origins`` lists origins.
 
 Example:
     >>> from fastapi.testclient import TestClient             # doctest: +SKIP
@@ -19,12 +23,11 @@ Example:
 
 from __future__ import annotations
 
-import hmac
-import os
 import time
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
@@ -33,8 +36,10 @@ from mcvision.analytics import queries as q
 from mcvision.analytics.store import EventStore, StoreError
 from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig
+from mcvision.serve.auth import AccessMiddleware, Keys, check_bind, is_loopback
 
-API_KEY_ENV = "MCVISION_API_KEY"
+API_KEY_ENV = "MCVISION_API_KEY"  # the default of api.admin_key_env
+READ_KEY_ENV = "MCVISION_READ_KEY"  # the default of api.read_key_env
 DayParam = Annotated[
     str | None,
     Query(
@@ -159,9 +164,25 @@ class ErasureResult(BaseModel):
 
 
 def create_app(
-    cfg: SiteConfig, live: Live | None = None, store: EventStore | None = None
+    cfg: SiteConfig,
+    live: Live | None = None,
+    store: EventStore | None = None,
+    host: str | None = None,
 ) -> FastAPI:
-    """The API of one site over its event store (and, when running, its live state)."""
+    """The API of one site over its event store (and, when running, its live state).
+
+    Args:
+        cfg: the site.
+        live: the running site's live state, or None (store only).
+        store: the event store (default: the site's).
+        host: the address the server binds to (default ``runtime.api_host``):
+            off loopback every route needs a key.
+
+    Raises:
+        AccessConfigError: ``host`` is not loopback and no read key is set.
+    """
+    host = cfg.runtime.api_host if host is None else host
+    check_bind(cfg.api, host)
     store = store or EventStore.from_config(cfg)
     calendar = BusinessCalendar.from_config(cfg.reset)
     app = FastAPI(
@@ -176,6 +197,13 @@ def create_app(
     )
     app.state.cfg = cfg
     app.state.store = store
+    app.add_middleware(AccessMiddleware, keys=Keys.from_config(cfg.api), loopback=is_loopback(host))
+    if cfg.api.cors_origins:  # added last: outermost, so preflights and 401s get CORS headers
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(cfg.api.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
 
     @app.exception_handler(StoreError)
     async def _store_error(_: Request, err: StoreError) -> JSONResponse:
@@ -191,13 +219,6 @@ def create_app(
 
     def resolve_day(day: str | None) -> str:
         return day or q.default_day(store, calendar, time.time())
-
-    def require_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
-        expected = os.environ.get(API_KEY_ENV, "")
-        if not expected:
-            raise HTTPException(403, f"admin routes are disabled: set {API_KEY_ENV}")
-        if not x_api_key or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
-            raise HTTPException(401, "missing or wrong X-API-Key")
 
     v1 = "/api/v1"
 
@@ -365,7 +386,6 @@ def create_app(
     @app.post(
         f"{v1}/admin/reset",
         response_model=ResetResult,
-        dependencies=[Depends(require_key)],
         responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 409: {"model": ErrorBody}},
         tags=["admin"],
     )
@@ -381,7 +401,6 @@ def create_app(
     @app.post(
         f"{v1}/admin/staff",
         response_model=StaffResult,
-        dependencies=[Depends(require_key)],
         responses=admin_errors,
         tags=["admin"],
     )
@@ -401,7 +420,6 @@ def create_app(
     @app.delete(
         f"{v1}/admin/customers/{{customer_id}}",
         response_model=ErasureResult,
-        dependencies=[Depends(require_key)],
         responses=admin_errors,
         tags=["admin"],
     )
