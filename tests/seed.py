@@ -322,7 +322,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def api_server(
-    cfg: SiteConfig, store: EventStore | None = None, headers: dict[str, str] | None = None
+    cfg: SiteConfig, store: EventStore | None = None, headers: dict[str, str] | None = None,
+    live: Any = None,
 ) -> Iterator[str]:
     """Serve ``create_app(cfg)`` with uvicorn in a background thread; yields its base URL.
 
@@ -335,7 +336,7 @@ def api_server(
 
     port = free_port()
     config = uvicorn.Config(
-        create_app(cfg, store=store), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+        create_app(cfg, live=live, store=store), host="127.0.0.1", port=port, log_level="warning", access_log=False,
         lifespan="off",
     )
     server = uvicorn.Server(config)

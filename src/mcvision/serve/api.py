@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from mcvision import __version__
@@ -441,7 +441,95 @@ def create_app(
         return ErasureResult(**out)
 
     _add_mirror_routes(app, cfg, v1)
+    _add_live_routes(app, cfg, live, v1)
     return app
+
+
+def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
+    """``/cameras/{id}/snapshot`` (one JPEG) and ``/cameras/{id}/live`` (MJPEG).
+
+    The camera only keeps a reference to its newest processed frame
+    (``live.newest_frame(camera_id)``); drawing and encoding happen here, in a
+    worker thread, only while a client asks, at most ``api.live_fps`` a second.
+    """
+    import asyncio
+    import threading
+
+    from starlette.concurrency import run_in_threadpool
+
+    from mcvision.serve import live as lv
+
+    cameras = {c.id: c for c in cfg.cameras}
+    blur_lock = threading.Lock()
+    blurrers: dict[str, Any] = {}
+
+    def blur(img: Any, boxes: Any, kps: Any) -> Any:
+        with blur_lock:  # one YuNet detector, not thread-safe
+            if "b" not in blurrers:
+                from mcvision.summarize.blur import FaceBlurrer
+
+                blurrers["b"] = FaceBlurrer(cfg.summaries.face_weights)
+            return blurrers["b"].apply(img, boxes=boxes, keypoints=kps)
+
+    def frame_of(camera_id: str) -> Any:
+        if camera_id not in cameras:
+            raise HTTPException(404, f"unknown camera {camera_id!r}")
+        if live is None or not hasattr(live, "newest_frame"):
+            raise HTTPException(409, "no pipeline is running: the live view needs mcvision run")
+        return live.newest_frame(camera_id)
+
+    def draw(frame: Any) -> bytes:
+        ids = [int(i) for i in frame.local_ids]
+        gids = live.global_ids(frame.camera_id, ids) if ids and hasattr(live, "global_ids") else {}
+        img = lv.render(frame, cameras[frame.camera_id], gids,
+                        blur=blur if cfg.summaries.blur_faces else None,
+                        max_px=cfg.api.live_max_px)
+        return lv.encode_jpeg(img)
+
+    def snapshot_jpeg(camera_id: str) -> bytes:
+        frame = frame_of(camera_id)
+        if frame is None:
+            raise HTTPException(503, f"camera {camera_id!r} has no processed frame yet",
+                                headers={"Retry-After": "1"})
+        return draw(frame)
+
+    errors: dict[int | str, dict[str, Any]] = {
+        404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+
+    @app.get(f"{v1}/cameras/{{camera_id}}/snapshot", response_class=Response, responses={
+        **errors, 200: {"content": {"image/jpeg": {}}}}, tags=["live"])
+    async def snapshot(camera_id: str) -> Response:
+        """The camera's newest processed frame as one JPEG, annotated, faces blurred."""
+        jpeg = await run_in_threadpool(snapshot_jpeg, camera_id)
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.get(f"{v1}/cameras/{{camera_id}}/live", response_class=StreamingResponse, responses={
+        **errors, 200: {"content": {f"multipart/x-mixed-replace; boundary={lv.BOUNDARY}": {}}}},
+        tags=["live"])
+    async def live_view(camera_id: str, request: Request) -> StreamingResponse:
+        """MJPEG of the camera's newest processed frames, at most ``api.live_fps`` a second."""
+        await run_in_threadpool(frame_of, camera_id)  # 404 / 503 before the stream starts
+
+        async def newest(last_seq: int) -> tuple[int, bytes] | None:
+            frame = await run_in_threadpool(frame_of, camera_id)
+            if frame is None or frame.seq == last_seq:
+                return None
+            return frame.seq, await run_in_threadpool(draw, frame)
+
+        async def gone() -> bool:
+            return await request.is_disconnected()
+
+        async def body() -> Any:
+            try:
+                async for chunk in lv.mjpeg_stream(newest, cfg.api.live_fps, gone):
+                    yield chunk
+            except asyncio.CancelledError:
+                return
+
+        return StreamingResponse(
+            body(), media_type=f"multipart/x-mixed-replace; boundary={lv.BOUNDARY}",
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 def _add_mirror_routes(app: FastAPI, cfg: SiteConfig, v1: str) -> None:
