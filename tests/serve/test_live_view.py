@@ -131,10 +131,12 @@ class FakeLive:
         self.lock = threading.Lock()
         self.image = noise(1)
 
-    def newest_frame(self, camera_id: str) -> lv.LiveFrame | None:
+    def newest_frame(self, camera_id: str, after_seq: int = -1) -> lv.LiveFrame | None:
         with self.lock:
             self.asked += 1
         seq = int((time.monotonic() - self.t0) * 30)
+        if seq == after_seq:
+            return None
         return lv.LiveFrame(camera_id=camera_id, seq=seq, ts=time.time(), image=self.image,
                             boxes=np.array([BOX], np.float32), local_ids=np.array([3]))
 

@@ -677,9 +677,12 @@ class CameraActor:
     def status(self) -> dict[str, Any]:
         return asdict(self.worker.stats)
 
-    def newest_frame(self) -> LiveFrame | None:
-        """The newest processed frame, local IDs as the identity knows them (restart offset)."""
+    def newest_frame(self, after_seq: int = -1) -> LiveFrame | None:
+        """The newest processed frame, local IDs as the identity knows them (restart offset);
+        None when there is none yet or it is still frame ``after_seq`` (nothing is sent)."""
         f = self.worker.newest
+        if f is not None and f.seq == after_seq:
+            return None
         offset = self.sink.offset if isinstance(self.sink, OffsetSink) else 0
         if f is None or not offset or not len(f.local_ids):
             return f

@@ -61,6 +61,7 @@ class Live(Protocol):
     def batch_stats(self) -> dict[str, Any]: ...
 
     # optional (checked with hasattr): mark_staff(global_id) -> int,
+    # newest_frame(camera_id, after_seq=-1) -> LiveFrame | None, global_ids(camera_id, ids),
     # erase_customer(customer_id) -> dict
 
 
@@ -471,12 +472,12 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
                 blurrers["b"] = FaceBlurrer(cfg.summaries.face_weights)
             return blurrers["b"].apply(img, boxes=boxes, keypoints=kps)
 
-    def frame_of(camera_id: str) -> Any:
+    def frame_of(camera_id: str, after_seq: int = -1) -> Any:
         if camera_id not in cameras:
             raise HTTPException(404, f"unknown camera {camera_id!r}")
         if live is None or not hasattr(live, "newest_frame"):
             raise HTTPException(409, "no pipeline is running: the live view needs mcvision run")
-        return live.newest_frame(camera_id)
+        return live.newest_frame(camera_id, after_seq)
 
     def draw(frame: Any) -> bytes:
         ids = [int(i) for i in frame.local_ids]
@@ -511,7 +512,7 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
         await run_in_threadpool(frame_of, camera_id)  # 404 / 503 before the stream starts
 
         async def newest(last_seq: int) -> tuple[int, bytes] | None:
-            frame = await run_in_threadpool(frame_of, camera_id)
+            frame = await run_in_threadpool(frame_of, camera_id, last_seq)
             if frame is None or frame.seq == last_seq:
                 return None
             return frame.seq, await run_in_threadpool(draw, frame)

@@ -44,14 +44,15 @@ class RayLive:
     def erase_customer(self, customer_id: str) -> dict[str, Any]:
         return ray.get(self._identity().erase_customer.remote(customer_id), timeout=120)
 
-    def newest_frame(self, camera_id: str) -> Any:
-        """The camera actor's newest processed frame (a LiveFrame), or None."""
+    def newest_frame(self, camera_id: str, after_seq: int = -1) -> Any:
+        """The camera actor's newest processed frame (a LiveFrame), or None (none yet, or
+        still frame ``after_seq``: the frame does not cross again)."""
         try:
             actor = ray.get_actor(camera_actor_name(self.site_id, camera_id))
         except ValueError:  # not started yet, or gone
             return None
         try:
-            return ray.get(actor.newest_frame.remote(), timeout=5)
+            return ray.get(actor.newest_frame.remote(after_seq), timeout=5)
         except (ray.exceptions.RayError, TimeoutError):
             return None
 
