@@ -20,9 +20,13 @@ import ui  # noqa: E402
 st.set_page_config(page_title="mcvision", page_icon=":material/monitoring:", layout="wide")
 
 PAGES = [
-    st.Page(HERE / "views" / "overview.py", title="Overview", icon=":material/insights:", default=True),
+    st.Page(
+        HERE / "views" / "overview.py", title="Overview", icon=":material/insights:", default=True
+    ),
     st.Page(HERE / "views" / "zones.py", title="Zones", icon=":material/category:"),
-    st.Page(HERE / "views" / "heatmap.py", title="Heatmap", icon=":material/local_fire_department:"),
+    st.Page(
+        HERE / "views" / "heatmap.py", title="Heatmap", icon=":material/local_fire_department:"
+    ),
     st.Page(HERE / "views" / "journeys.py", title="Journeys", icon=":material/route:"),
     st.Page(HERE / "views" / "visits.py", title="Visits", icon=":material/table_rows:"),
 ]

@@ -87,8 +87,9 @@ class ApiClient:
         url = f"{self.base_url}{PREFIX}{path}"
         query = {k: v for k, v in params.items() if v is not None}
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport,
-                              headers=self._headers) as http:
+            with httpx.Client(
+                timeout=self._timeout, transport=self._transport, headers=self._headers
+            ) as http:
                 resp = http.get(url, params=query)
         except httpx.ConnectError as err:
             raise ApiError(url, f"cannot connect ({err or 'connection refused'})") from None
@@ -150,7 +151,12 @@ class ApiClient:
     ) -> dict[str, Any]:
         """A page of a day's visits (``total``, ``items``)."""
         return self.get(
-            "/visits", day=day, min_dwell_s=min_dwell_s, zone=zone, camera=camera, limit=limit,
+            "/visits",
+            day=day,
+            min_dwell_s=min_dwell_s,
+            zone=zone,
+            camera=camera,
+            limit=limit,
             offset=offset,
         )
 
@@ -166,7 +172,9 @@ class ApiClient:
         """Entries, exits and occupancy per bucket."""
         return self.get("/traffic", day=day, bucket=bucket)
 
-    def heatmap(self, camera_id: str, day: str, width: int = 32, height: int = 18) -> dict[str, Any]:
+    def heatmap(
+        self, camera_id: str, day: str, width: int = 32, height: int = 18
+    ) -> dict[str, Any]:
         """Foot-position counts of one camera on a grid."""
         return self.get(f"/heatmap/{camera_id}", day=day, width=width, height=height)
 

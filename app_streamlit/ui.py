@@ -63,7 +63,9 @@ def sidebar() -> None:
     """
     sb = st.sidebar
     sb.text_input(
-        "API URL", value=default_url(), key="api_url",
+        "API URL",
+        value=default_url(),
+        key="api_url",
         help="Base URL of the mcvision HTTP API (env MCVISION_API_URL)",
     )
     sb.toggle("Auto-refresh", key="auto_refresh", help="Reload the page's data periodically")
@@ -77,7 +79,10 @@ def sidebar() -> None:
     today = dt.datetime.now(ZoneInfo(tz)).date()
     latest = dt.date.fromisoformat(days[-1]) if days else today
     picked = sb.date_input(
-        "Business day", value=latest, key="day_picker", format="YYYY-MM-DD",
+        "Business day",
+        value=latest,
+        key="day_picker",
+        format="YYYY-MM-DD",
         help=f"Days start at {health.get('reset_time', '00:00')} in {tz}",
     )
     day = (picked if isinstance(picked, dt.date) else latest).isoformat()
@@ -143,8 +148,18 @@ def percent(share: float | None) -> str:
 
 
 # ---- charts ------------------------------------------------------------------------
-PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b",
-           "#9d755d", "#ff9da6", "#bab0ac")
+PALETTE = (
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#b279a2",
+    "#eeca3b",
+    "#9d755d",
+    "#ff9da6",
+    "#bab0ac",
+)
 
 
 def colors(names: Iterable[str]) -> dict[str, str]:
@@ -160,9 +175,12 @@ def timeline_figure(tl: dict[str, Any], zone: str | None = None) -> go.Figure:
             continue
         start = float(item["start_ts"])
         end = max(float(item["end_ts"] or start), start + 1.0)
-        lane = f"camera {item['camera_id']}" if item["type"] == "sighting" else f"zone {item['zone']}"
-        rows.append({"lane": lane, "type": item["type"], "start": start, "end": end,
-                     "label": item["label"]})
+        lane = (
+            f"camera {item['camera_id']}" if item["type"] == "sighting" else f"zone {item['zone']}"
+        )
+        rows.append(
+            {"lane": lane, "type": item["type"], "start": start, "end": end, "label": item["label"]}
+        )
     fig = go.Figure()
     colors = {"sighting": "#4c78a8", "zone": "#f58518"}
     for kind in ("sighting", "zone"):
@@ -179,8 +197,9 @@ def timeline_figure(tl: dict[str, Any], zone: str | None = None) -> go.Figure:
                 x=[(e - s).total_seconds() * 1000 for s, e in zip(starts, ends, strict=True)],
                 orientation="h",
                 marker_color=colors[kind],
-                customdata=[[r["label"], clock(r["start"], zone), clock(r["end"], zone)]
-                            for r in part],
+                customdata=[
+                    [r["label"], clock(r["start"], zone), clock(r["end"], zone)] for r in part
+                ],
                 hovertemplate="%{customdata[0]}: %{customdata[1]} – %{customdata[2]}<extra></extra>",
             )
         )
@@ -193,14 +212,19 @@ def timeline_figure(tl: dict[str, Any], zone: str | None = None) -> go.Figure:
                 y=["events"] * len(events),
                 mode="markers",
                 marker={"symbol": "diamond", "size": 10, "color": "#54a24b"},
-                text=[f"{e['kind']} {e.get('zone') or e.get('camera_id') or ''}".strip()
-                      for e in events],
+                text=[
+                    f"{e['kind']} {e.get('zone') or e.get('camera_id') or ''}".strip()
+                    for e in events
+                ],
                 hovertemplate="%{text} at %{x|%H:%M:%S}<extra></extra>",
             )
         )
     fig.update_layout(
-        barmode="overlay", height=120 + 40 * len({r["lane"] for r in rows}),
-        margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis={"type": "date", "title": None},
-        yaxis={"title": None, "autorange": "reversed"}, legend={"orientation": "h", "y": 1.15},
+        barmode="overlay",
+        height=120 + 40 * len({r["lane"] for r in rows}),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis={"type": "date", "title": None},
+        yaxis={"title": None, "autorange": "reversed"},
+        legend={"orientation": "h", "y": 1.15},
     )
     return fig

@@ -73,8 +73,9 @@ def read_labels(path: Path) -> list[Row]:
             raise ValueError(f"{path}: needs the columns {sorted(need)}, got {reader.fieldnames}")
         for i, r in enumerate(reader, start=2):
             try:
-                row = Row(r["clip"].strip(), float(r["start_s"]), float(r["end_s"]),
-                          r["label"].strip())
+                row = Row(
+                    r["clip"].strip(), float(r["start_s"]), float(r["end_s"]), r["label"].strip()
+                )
             except (TypeError, ValueError) as e:
                 raise ValueError(f"{path}:{i}: bad row {r}: {e}") from None
             if row.end_s <= row.start_s:
@@ -108,7 +109,8 @@ def observations(cp: ClipPose, step: int) -> list[Observation]:
         raise ValueError(f"step {step} is not a multiple of the cached step {cp.step}")
     return [
         Observation(ts=f / cp.fps, box=b, keypoints=k, frame_size=cp.size)
-        for f, b, k in cp.main_subject() if f % step == 0
+        for f, b, k in cp.main_subject()
+        if f % step == 0
     ]
 
 
@@ -130,7 +132,8 @@ def replay(
     spent = 0.0
     for o in obs:
         dets = Detections(
-            xyxy=np.asarray(o.box, np.float32)[None], tracker_id=np.array([1]),
+            xyxy=np.asarray(o.box, np.float32)[None],
+            tracker_id=np.array([1]),
             keypoints=np.asarray(o.keypoints, np.float32)[None],
         )
         t0 = time.perf_counter()
@@ -198,7 +201,9 @@ def score_clips(
             fall_clips += 1
             secs = [stored_label(rp.ticks, k + 0.5) for k in range(int(rp.duration_s))]
             fallen_sec += "fallen" in secs
-            tail = [stored_label(rp.ticks, t) for t in np.arange(rp.duration_s - 3, rp.duration_s, 0.5)]
+            tail = [
+                stored_label(rp.ticks, t) for t in np.arange(rp.duration_s - 3, rp.duration_s, 0.5)
+            ]
             last3 += all(lab == "fallen" for lab in tail)
             ok = alert is not None and onset - 1e-9 <= alert <= onset + alert_within_s
             if ok:
@@ -207,15 +212,20 @@ def score_clips(
             elif alert is not None and alert < onset:
                 fp_clips += 1
                 false_alerts.append(name)
-            alerts[name] = {"onset_s": onset, "alert_s": alert,
-                            "delay_s": round(alert - onset, 2) if alert is not None else None}
+            alerts[name] = {
+                "onset_s": onset,
+                "alert_s": alert,
+                "delay_s": round(alert - onset, 2) if alert is not None else None,
+            }
         elif alert is not None:
             fp_clips += 1
             false_alerts.append(name)
             alerts[name] = {"onset_s": None, "alert_s": alert}
         if any(r.label == "bending" for r in rows):
             pick += 1
-            pick_bend += any(stored_label(rp.ticks, k + 0.5) == "bending" for k in range(int(rp.duration_s)))
+            pick_bend += any(
+                stored_label(rp.ticks, k + 0.5) == "bending" for k in range(int(rp.duration_s))
+            )
         cost.append(rp.classify_s / max(rp.duration_s, 1e-9))
 
     def recalls(c: dict[str, dict[str, int]]) -> dict[str, float | None]:
@@ -227,7 +237,8 @@ def score_clips(
         bal = [rec[t] for t in BALANCED if rec[t] is not None]
         n = sum(sum(r.values()) for r in c.values())
         per_second[kind] = {
-            "confusion": c, "recall": rec,
+            "confusion": c,
+            "recall": rec,
             "balanced_accuracy_walk_stand_sit": round(statistics.fmean(bal), 4) if bal else None,
             "accuracy": round(sum(c[t][t] for t in SCORED) / n, 4) if n else None,
             "seconds": n,
@@ -236,7 +247,9 @@ def score_clips(
     return {
         "per_second": per_second,
         "fall_alerts": {
-            "fall_clips": fall_clips, "alerted_within_s": tp, "within_s": alert_within_s,
+            "fall_clips": fall_clips,
+            "alerted_within_s": tp,
+            "within_s": alert_within_s,
             "false_alert_clips": sorted(false_alerts),
             "precision": round(tp / n_alerts, 4) if n_alerts else None,
             "recall": round(tp / fall_clips, 4) if fall_clips else None,
@@ -271,8 +284,14 @@ def load_clips(
         if not clip.exists():
             raise SystemExit(f"{path}: clip {name} not found under {clips_dir}")
         # a cache made at a finer step serves this one (every step-th frame of it)
-        cp = next((c for s in sorted({1, step}) if step % s == 0
-                   and (c := _cached(clip, clips_dir, work, s, max_s)) is not None), None)
+        cp = next(
+            (
+                c
+                for s in sorted({1, step})
+                if step % s == 0 and (c := _cached(clip, clips_dir, work, s, max_s)) is not None
+            ),
+            None,
+        )
         if cp is None:
             cp = load_or_run(clip, clips_dir, work, step=step, max_s=max_s)
         pose_s += cp.seconds
@@ -281,9 +300,7 @@ def load_clips(
     return dict(by_clip), obs, dur, pose_s
 
 
-def _cached(
-    clip: Path, root: Path, work: Path, step: int, max_s: float | None
-) -> ClipPose | None:
+def _cached(clip: Path, root: Path, work: Path, step: int, max_s: float | None) -> ClipPose | None:
     from _har_pose import _key
 
     if not (work / _key(clip, root, step)).exists():
@@ -293,7 +310,9 @@ def _cached(
     return cp if want is None or cp.n_frames >= min(want, cp.n_frames) else None
 
 
-def batch_cost(classifier: Any, obs: Sequence[Observation], n: int = 8, reps: int = 20) -> dict[str, float]:
+def batch_cost(
+    classifier: Any, obs: Sequence[Observation], n: int = 8, reps: int = 20
+) -> dict[str, float]:
     """ms per track-tick for one history alone and for a batch of ``n`` (same history)."""
     hist_s = float(getattr(classifier, "history_s", 1.0))
     end = obs[-1].ts
@@ -309,7 +328,10 @@ def batch_cost(classifier: Any, obs: Sequence[Observation], n: int = 8, reps: in
     for _ in range(reps):
         classify_all(classifier, [h] * n)
     many = (time.perf_counter() - t0) / reps / n
-    return {"one_track_ms": round(1000 * one, 3), f"batch_of_{n}_ms_per_track": round(1000 * many, 3)}
+    return {
+        "one_track_ms": round(1000 * one, 3),
+        f"batch_of_{n}_ms_per_track": round(1000 * many, 3),
+    }
 
 
 def split_of(name: str) -> str:

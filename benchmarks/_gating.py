@@ -138,8 +138,12 @@ def run_camera(cfg: SiteConfig, camera_id: str, models: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
     stats = worker.run()
     wall = time.perf_counter() - t0
-    return {"batches": sink.batches, "stats": sink.last_stats, "wall_s": wall,
-            "status": stats.status}
+    return {
+        "batches": sink.batches,
+        "stats": sink.last_stats,
+        "wall_s": wall,
+        "status": stats.status,
+    }
 
 
 def run_site(cfg: SiteConfig, models: Any) -> dict[str, Any]:
@@ -189,8 +193,12 @@ def limit(cfg: SiteConfig, detector: Any, max_frames: int | None = None) -> dict
     for i in range(0, len(frames), batch):
         detector.detect(frames[i : i + batch])
     wall = time.perf_counter() - t0
-    return {"frames": len(frames), "wall_s": round(wall, 2),
-            "fps": round(len(frames) / max(wall, 1e-9), 2), "batch": batch}
+    return {
+        "frames": len(frames),
+        "wall_s": round(wall, 2),
+        "fps": round(len(frames) / max(wall, 1e-9), 2),
+        "batch": batch,
+    }
 
 
 def replay_visits(cfg: SiteConfig, batches: dict[str, list[list[Any]]], store: Path) -> list[Any]:
@@ -243,13 +251,16 @@ def footage_scene(work: Path, models: Any, fps: float, gating: dict[str, Any]) -
         raise SystemExit("assets not found: set MCVISION_ASSETS (needs models/ and footage/)")
     work.mkdir(parents=True, exist_ok=True)
     clip = work / "half_empty.mp4"
-    base = parse_config({
-        "site_id": "gatebench",
-        "cameras": [{"id": "cam0", "source": str(clip), "fps": fps}],
-        "storage": {"root": str(work / "store")},
-    })
-    scene = half_empty_clip(assets / FOOTAGE, clip, models.detector, fps,
-                            base.models.detector.imgsz)
+    base = parse_config(
+        {
+            "site_id": "gatebench",
+            "cameras": [{"id": "cam0", "source": str(clip), "fps": fps}],
+            "storage": {"root": str(work / "store")},
+        }
+    )
+    scene = half_empty_clip(
+        assets / FOOTAGE, clip, models.detector, fps, base.models.detector.imgsz
+    )
     out: dict[str, Any] = {"scene": scene, "limit": limit(base, models.detector)}
     ungated = run_site(with_gating(base, False), models)
     gated = run_site(with_gating(base, True, **gating), models)
@@ -266,18 +277,28 @@ def footage_scene(work: Path, models: Any, fps: float, gating: dict[str, Any]) -
 
 def _frames_with_people(batches: dict[str, list[list[Any]]]) -> int:
     """Sampled frames with at least one tracked person (distinct update timestamps)."""
-    return sum(len({(cam, u.ts) for b in bs for u in b if not u.ended})
-               for cam, bs in batches.items())
+    return sum(
+        len({(cam, u.ts) for b in bs for u in b if not u.ended}) for cam, bs in batches.items()
+    )
 
 
 def _ratios(out: dict[str, Any]) -> dict[str, float]:
     lim, un, g = out["limit"]["fps"], out["ungated"]["fps"], out["gated"]["fps"]
-    return {"gated/limit": round(g / lim, 3), "ungated/limit": round(un / lim, 3),
-            "gated/ungated": round(g / un, 3)}
+    return {
+        "gated/limit": round(g / lim, 3),
+        "ungated/limit": round(un / lim, 3),
+        "gated/ungated": round(g / un, 3),
+    }
 
 
-def crowded_scene(scene: Path, work: Path, models: Any, gating: dict[str, Any],
-                  match_threshold: float, ungated_updates: Path | None = None) -> dict[str, Any]:
+def crowded_scene(
+    scene: Path,
+    work: Path,
+    models: Any,
+    gating: dict[str, Any],
+    match_threshold: float,
+    ungated_updates: Path | None = None,
+) -> dict[str, Any]:
     """A rendered crowded store (read only): limit, ungated, gated; both scored on its truth.
 
     With ``ungated_updates`` (a pickle of ``{camera: [update batches]}`` that
@@ -295,10 +316,14 @@ def crowded_scene(scene: Path, work: Path, models: Any, gating: dict[str, Any],
     base = base.model_copy(
         update={"identity": base.identity.model_copy(update={"match_threshold": match_threshold})}
     )
-    out: dict[str, Any] = {"scene": {"kind": "crowded simulated store", "name": scene.name,
-                                     "cameras": [c.id for c in base.cameras],
-                                     "match_threshold": match_threshold},
-                           }
+    out: dict[str, Any] = {
+        "scene": {
+            "kind": "crowded simulated store",
+            "name": scene.name,
+            "cameras": [c.id for c in base.cameras],
+            "match_threshold": match_threshold,
+        },
+    }
     if ungated_updates is None:
         out["limit"] = limit(base, models.detector, max_frames=600)
         out["limit"]["note"] = "bare detector over the first 200 sampled frames of each camera"
@@ -308,8 +333,11 @@ def crowded_scene(scene: Path, work: Path, models: Any, gating: dict[str, Any],
 
             with ungated_updates.open("rb") as f:
                 batches = pickle.load(f)
-            run = {"batches": batches, "source": f"captured earlier: {ungated_updates.name}",
-                   "updates": sum(len(b) for bs in batches.values() for b in bs)}
+            run = {
+                "batches": batches,
+                "source": f"captured earlier: {ungated_updates.name}",
+                "updates": sum(len(b) for bs in batches.values() for b in bs),
+            }
         else:
             run = run_site(with_gating(base, enabled, **gating), models)
         store = work / f"store_{name}"
@@ -320,8 +348,11 @@ def crowded_scene(scene: Path, work: Path, models: Any, gating: dict[str, Any],
         out["ratios"] = _ratios(out)
     acc_u, acc_g = out["ungated"]["accuracy"], out["gated"]["accuracy"]
     out["accuracy_delta"] = {
-        k: (round(acc_g[k] - acc_u[k], 4) if isinstance(acc_u.get(k), int | float)
-            and isinstance(acc_g.get(k), int | float) else None)
+        k: (
+            round(acc_g[k] - acc_u[k], 4)
+            if isinstance(acc_u.get(k), int | float) and isinstance(acc_g.get(k), int | float)
+            else None
+        )
         for k in acc_u
     }
     return out
@@ -352,8 +383,9 @@ def run_gating(args: Any) -> dict[str, Any]:
         result["footage"] = footage_scene(work / "footage", models, args.fps, gating)
     if "crowded" in args.gating_scenes:
         reuse = Path(args.ungated_updates) if args.ungated_updates else None
-        result["crowded"] = crowded_scene(Path(args.scene), work / "crowded", models, gating,
-                                          args.match_threshold, reuse)
+        result["crowded"] = crowded_scene(
+            Path(args.scene), work / "crowded", models, gating, args.match_threshold, reuse
+        )
     result["load_after"] = load_average()
     result["bench_wall_s"] = round(time.perf_counter() - t0, 1)
     if not args.work:

@@ -65,7 +65,7 @@ class ClipPose:
 
         out: list[tuple[int, np.ndarray, np.ndarray]] = []
         last: np.ndarray | None = None
-        last_f = -10**9
+        last_f = -(10**9)
         for f in np.unique(self.frame):
             rows = np.flatnonzero(self.frame == f)
             b = self.boxes[rows]
@@ -75,7 +75,8 @@ class ClipPose:
                 iou = box_iou(last[None], b)[0]
                 c_last = (last[:2] + last[2:]) / 2
                 jump = np.linalg.norm((b[:, :2] + b[:, 2:]) / 2 - c_last, axis=1) / max(
-                    float(last[3] - last[1]), 1.0)
+                    float(last[3] - last[1]), 1.0
+                )
                 if iou.max() >= min_iou:
                     r = rows[int(np.argmax(iou))]
                 elif jump.min() <= max_jump or (f - last_f) / self.fps > lost_s:
@@ -98,15 +99,27 @@ def _truncate(cp: ClipPose, max_frames: int | None) -> ClipPose:
         return cp
     keep = cp.frame < max_frames
     return ClipPose(
-        fps=cp.fps, step=cp.step, n_frames=max_frames, size=cp.size, frame=cp.frame[keep],
-        boxes=cp.boxes[keep], keypoints=cp.keypoints[keep], conf=cp.conf[keep],
+        fps=cp.fps,
+        step=cp.step,
+        n_frames=max_frames,
+        size=cp.size,
+        frame=cp.frame[keep],
+        boxes=cp.boxes[keep],
+        keypoints=cp.keypoints[keep],
+        conf=cp.conf[keep],
         seconds=cp.seconds * max_frames / max(cp.n_frames, 1),
     )
 
 
 def load_or_run(
-    clip: Path, root: Path, work: Path, *, step: int = 1, poser: object | None = None,
-    weights: str = "yolov8n-pose_int8_openvino_model", max_s: float | None = None,
+    clip: Path,
+    root: Path,
+    work: Path,
+    *,
+    step: int = 1,
+    poser: object | None = None,
+    weights: str = "yolov8n-pose_int8_openvino_model",
+    max_s: float | None = None,
 ) -> ClipPose:
     """The clip's cached keypoints, running the pose model (and caching) when missing.
 
@@ -117,9 +130,15 @@ def load_or_run(
     if path.exists():
         z = np.load(path)
         cp = ClipPose(
-            fps=float(z["fps"]), step=int(z["step"]), n_frames=int(z["n_frames"]),
-            size=(int(z["size"][0]), int(z["size"][1])), frame=z["frame"], boxes=z["boxes"],
-            keypoints=z["keypoints"], conf=z["conf"], seconds=float(z["seconds"]),
+            fps=float(z["fps"]),
+            step=int(z["step"]),
+            n_frames=int(z["n_frames"]),
+            size=(int(z["size"][0]), int(z["size"][1])),
+            frame=z["frame"],
+            boxes=z["boxes"],
+            keypoints=z["keypoints"],
+            conf=z["conf"],
+            seconds=float(z["seconds"]),
         )
         complete = bool(z["complete"]) if "complete" in z.files else True
         want = None if max_s is None else round(max_s * cp.fps)
@@ -159,16 +178,28 @@ def load_or_run(
         i += 1
     cap.release()
     cp = ClipPose(
-        fps=fps, step=step, n_frames=i, size=size,
+        fps=fps,
+        step=step,
+        n_frames=i,
+        size=size,
         frame=np.asarray(frames, np.int32),
         boxes=np.asarray(boxes, np.float32).reshape(-1, 4),
         keypoints=np.asarray(kps, np.float32).reshape(-1, 17, 3),
-        conf=np.asarray(confs, np.float32), seconds=spent,
+        conf=np.asarray(confs, np.float32),
+        seconds=spent,
     )
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(
-        tmp, fps=cp.fps, step=cp.step, n_frames=cp.n_frames, size=np.array(cp.size),
-        frame=cp.frame, boxes=cp.boxes, keypoints=cp.keypoints, conf=cp.conf, seconds=spent,
+        tmp,
+        fps=cp.fps,
+        step=cp.step,
+        n_frames=cp.n_frames,
+        size=np.array(cp.size),
+        frame=cp.frame,
+        boxes=cp.boxes,
+        keypoints=cp.keypoints,
+        conf=cp.conf,
+        seconds=spent,
         complete=complete,
     )
     tmp.replace(path)

@@ -89,8 +89,6 @@ def bench_reid(
     return out
 
 
-
-
 def bench_segmenter(assets: Path | None = None, repeats: int = 5) -> dict[str, Any]:
     """Mask time per 1080p frame (PRW c1s1_014901, 4 detected people) per available backend.
 
@@ -123,7 +121,9 @@ def bench_segmenter(assets: Path | None = None, repeats: int = 5) -> dict[str, A
         "sam-tiny-random": SamSegmenter(tiny_random_sam(img_size=256, embed_dim=64, depth=2)),
     }
     out: dict[str, Any] = {
-        "frame": f"{frame.shape[1]}x{frame.shape[0]}", "boxes": len(dets), "backends": {}
+        "frame": f"{frame.shape[1]}x{frame.shape[0]}",
+        "boxes": len(dets),
+        "backends": {},
     }
     for name, seg in backends.items():
         out["backends"][name] = _time_ms(partial(seg.segment, frame, dets), repeats)

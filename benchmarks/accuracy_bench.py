@@ -141,7 +141,9 @@ def render(seed: int, scene: Path, people: Path, scenario: str) -> dict[str, Any
 
     report = scene / "render_report.json"
     if not ((scene / "site.yaml").exists() and report.exists()):
-        run_sim([people], scene, seed=seed, scenario=resolve_scenario(scenario), check_detector=True)
+        run_sim(
+            [people], scene, seed=seed, scenario=resolve_scenario(scenario), check_detector=True
+        )
     return json.loads(report.read_text())
 
 
@@ -149,10 +151,13 @@ def render_summary(report: dict[str, Any]) -> dict[str, Any]:
     """What a render was: people, load, occlusion, detector recall, look-alikes."""
     crop = report.get("crop_people", {})
     return {
-        "people": report["people"], "visits": report["visits"],
+        "people": report["people"],
+        "visits": report["visits"],
         "max_people_in_view": report["max_people_in_view"],
-        "occluded_frames": report["occluded_frames"], "groups": report.get("groups", []),
-        "lookalike_sets": crop.get("lookalike_sets", []), "mattes": crop.get("mattes"),
+        "occluded_frames": report["occluded_frames"],
+        "groups": report.get("groups", []),
+        "lookalike_sets": crop.get("lookalike_sets", []),
+        "mattes": crop.get("mattes"),
         "detector_recall": report.get("detector", {}).get("recall"),
         "detector_precision": report.get("detector", {}).get("precision"),
     }
@@ -173,7 +178,9 @@ def _cache_name(reid: dict[str, Any] | None) -> str:
     return "updates_" + "_".join(Path(str(v)).name for _, v in sorted(reid.items())) + ".pkl"
 
 
-def capture(scene: Path, models: Any, reid: dict[str, Any] | None = None) -> dict[str, list[list[TrackletUpdate]]]:
+def capture(
+    scene: Path, models: Any, reid: dict[str, Any] | None = None
+) -> dict[str, list[list[TrackletUpdate]]]:
     """Every camera of the scene through CameraWorker; the update batches per camera."""
     from mcvision.actors.camera import BufferSink, CameraWorker
 
@@ -201,8 +208,13 @@ def with_identity(cfg: SiteConfig, store: Path, **identity: Any) -> SiteConfig:
     )
 
 
-def replay(scene: Path, batches: dict[str, list[list[TrackletUpdate]]], store: Path,
-           reid: dict[str, Any] | None = None, **identity: Any) -> dict[str, Any]:
+def replay(
+    scene: Path,
+    batches: dict[str, list[list[TrackletUpdate]]],
+    store: Path,
+    reid: dict[str, Any] | None = None,
+    **identity: Any,
+) -> dict[str, Any]:
     """The captured updates through SiteIdentity (batches in arrival order); scored."""
     from mcvision.evaluate.score import evaluate
     from mcvision.identity.site import SiteIdentity
@@ -218,7 +230,8 @@ def replay(scene: Path, batches: dict[str, list[list[TrackletUpdate]]], store: P
     row = summarize(evaluate(scene, store, start_ts=START_TS).model_dump())
     if cfg.identity.correction_window_s > 0:
         row["merges"] = core.store.sql(
-            "SELECT count(*) AS n FROM events WHERE kind = 'identity_merged'")[0]["n"]
+            "SELECT count(*) AS n FROM events WHERE kind = 'identity_merged'"
+        )[0]["n"]
     return row
 
 
@@ -248,7 +261,9 @@ def mean(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
-def ray_eval(scene: Path, work: Path, reid: dict[str, Any] | None = None, **identity: Any) -> dict[str, Any]:
+def ray_eval(
+    scene: Path, work: Path, reid: dict[str, Any] | None = None, **identity: Any
+) -> dict[str, Any]:
     """``mcvision eval --json`` on a copy of the scene (the full runtime through Ray)."""
     import yaml
 
@@ -270,14 +285,19 @@ def ray_eval(scene: Path, work: Path, reid: dict[str, Any] | None = None, **iden
     starts = [i for i, ln in enumerate(lines) if ln == "{"]
     if not starts:
         return {"error": f"no JSON report in the output: {proc.stdout[-2000:]}"}
-    row = summarize(json.loads("\n".join(lines[starts[-1]:])))
+    row = summarize(json.loads("\n".join(lines[starts[-1] :])))
     row["wall_s"] = round(time.perf_counter() - t0, 1)
     return row
 
 
 def run_seeds(
-    seeds: list[int], work: Path, scenario: str, people: Any, variants: dict[str, dict[str, Any]],
-    state: dict[str, Any], reid: dict[str, Any] | None = None,
+    seeds: list[int],
+    work: Path,
+    scenario: str,
+    people: Any,
+    variants: dict[str, dict[str, Any]],
+    state: dict[str, Any],
+    reid: dict[str, Any] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
     """Render, capture and replay ``variants`` on each seed: (per seed, renders, timing)."""
     from mcvision.actors.camera import LocalModels
@@ -299,18 +319,30 @@ def run_seeds(
             for name, ident in variants.items()
         }
         timing[f"seed{seed}"] = {
-            "render_s": round(t1 - t0, 1), "capture_s": round(t2 - t1, 1),
+            "render_s": round(t1 - t0, 1),
+            "capture_s": round(t2 - t1, 1),
             "replay_s": round(time.perf_counter() - t2, 1),
         }
-        print(f"{scenario} seed {seed}: " + ", ".join(
-            f"{n} IDF1 {r['global_idf1']:.3f}" for n, r in per_seed[str(seed)].items()
-        ), file=sys.stderr, flush=True)
+        print(
+            f"{scenario} seed {seed}: "
+            + ", ".join(f"{n} IDF1 {r['global_idf1']:.3f}" for n, r in per_seed[str(seed)].items()),
+            file=sys.stderr,
+            flush=True,
+        )
     return per_seed, renders, timing
 
 
-def _result(scenario: str, people: str, split: str, seeds: list[int], variants: dict[str, Any],
-            per_seed: dict[str, Any], renders: dict[str, Any], timing: dict[str, Any],
-            **extra: Any) -> dict[str, Any]:
+def _result(
+    scenario: str,
+    people: str,
+    split: str,
+    seeds: list[int],
+    variants: dict[str, Any],
+    per_seed: dict[str, Any],
+    renders: dict[str, Any],
+    timing: dict[str, Any],
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "scenario": scenario,
         "people": people,
@@ -321,8 +353,13 @@ def _result(scenario: str, people: str, split: str, seeds: list[int], variants: 
         "mean": {n: mean([per_seed[str(s)][n] for s in seeds]) for n in variants},
         "renders": renders,
         **extra,
-        "targets": {"global_idf1": ">= 0.85", "visitor_count_error": "<= 0.10",
-                    "in_mae_s": "<= 3", "out_mae_s": "<= 3", "zone_dwell_rel_error": "<= 0.10"},
+        "targets": {
+            "global_idf1": ">= 0.85",
+            "visitor_count_error": "<= 0.10",
+            "in_mae_s": "<= 3",
+            "out_mae_s": "<= 3",
+            "zone_dwell_rel_error": "<= 0.10",
+        },
         "how": "in-process CameraWorker + LocalModels, updates replayed through SiteIdentity",
         "timing_s": timing,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
@@ -339,18 +376,23 @@ def ray_only(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     scene = work / f"crowded_seed{seed}"
     t0 = time.perf_counter()
     render(seed, scene, market_split(work, 1), "crowded")
-    models = None if (scene / _cache_name(reid)).exists() else LocalModels(scene_config(scene, reid))
+    models = (
+        None if (scene / _cache_name(reid)).exists() else LocalModels(scene_config(scene, reid))
+    )
     batches = capture(scene, models, reid)
     inproc = replay(scene, batches, work / f"store_ray_only_{seed}", reid, match_threshold=thr)
     ray = ray_eval(scene, work, reid, match_threshold=thr)
     emb = scene_config(scene, reid).models.reid
     result = {
-        "scenario": "crowded", "people": "Market-1501 bounding_box_train, odd person ids",
-        "seed": seed, "identity": {"match_threshold": thr},
+        "scenario": "crowded",
+        "people": "Market-1501 bounding_box_train, odd person ids",
+        "seed": seed,
+        "identity": {"match_threshold": thr},
         "embedder": {"backend": emb.backend, "weights": emb.weights},
-        "in_process_full": inproc, "ray_full": ray,
+        "in_process_full": inproc,
+        "ray_full": ray,
         "how": "the same render: updates replayed in ts order through SiteIdentity, and"
-               " `mcvision eval` (camera actors, Serve deployments, IdentityActor through Ray)",
+        " `mcvision eval` (camera actors, Serve deployments, IdentityActor through Ray)",
         "bench_wall_s": round(time.perf_counter() - t0, 1),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
@@ -374,12 +416,15 @@ def centring(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     out: dict[str, Any] = {}
     for name, extra in (("full", {}), ("full_centred", {"camera_centring": True})):
         sweep = {f"{t:g}": {**extra, "match_threshold": t} for t in args.thresholds}
-        rows, _, _ = run_seeds(args.tune_seeds, work, "crowded", lambda _s: tune, sweep, state, reid)
+        rows, _, _ = run_seeds(
+            args.tune_seeds, work, "crowded", lambda _s: tune, sweep, state, reid
+        )
         means = {k: mean([rows[str(s)][k] for s in args.tune_seeds]) for k in sweep}
         best = max(args.thresholds, key=lambda t: (means[f"{t:g}"]["global_idf1"] or 0.0, -t))
         variant = {name: {**extra, "match_threshold": best}}
-        held_rows, _, _ = run_seeds(args.heldout_seeds, work, "crowded", lambda _s: held, variant,
-                                    state, reid)
+        held_rows, _, _ = run_seeds(
+            args.heldout_seeds, work, "crowded", lambda _s: held, variant, state, reid
+        )
         out[name] = {
             "identity": variant[name],
             "tuning_mean_idf1": {k: m["global_idf1"] for k, m in means.items()},
@@ -388,9 +433,12 @@ def centring(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         }
     emb = scene_config(work / f"crowded_seed{args.tune_seeds[0]}", reid).models.reid
     result = {
-        "scenario": "crowded", "people": "Market-1501 bounding_box_train: tuning even ids,"
-        " held-out odd ids", "tune_seeds": args.tune_seeds, "heldout_seeds": args.heldout_seeds,
-        "embedder": {"backend": emb.backend, "weights": emb.weights}, "variants": out,
+        "scenario": "crowded",
+        "people": "Market-1501 bounding_box_train: tuning even ids, held-out odd ids",
+        "tune_seeds": args.tune_seeds,
+        "heldout_seeds": args.heldout_seeds,
+        "embedder": {"backend": emb.backend, "weights": emb.weights},
+        "variants": out,
         "how": "captured updates replayed through SiteIdentity (as the main run)",
         "bench_wall_s": round(time.perf_counter() - t0, 1),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
@@ -415,38 +463,48 @@ def correction(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         for m in args.merge_thresholds
     }
     people = {0: lambda _s: market_split(work, 0), 1: lambda _s: market_split(work, 1)}
-    rows, _, tune_timing = run_seeds(args.tune_seeds, work, "crowded", people[0], sweep, state,
-                                     reid)
+    rows, _, tune_timing = run_seeds(
+        args.tune_seeds, work, "crowded", people[0], sweep, state, reid
+    )
     means = {k: mean([rows[str(s)][k] for s in args.tune_seeds]) for k in sweep}
-    best = max(args.merge_thresholds,
-               key=lambda m: (means[f"+correction@{m:g}"]["global_idf1"] or 0.0, m))
+    best = max(
+        args.merge_thresholds, key=lambda m: (means[f"+correction@{m:g}"]["global_idf1"] or 0.0, m)
+    )
     chosen = {"full": full, "+correction": sweep[f"+correction@{best:g}"]}
-    held, _, held_timing = run_seeds(args.heldout_seeds, work, "crowded", people[1], chosen,
-                                     state, reid)
+    held, _, held_timing = run_seeds(
+        args.heldout_seeds, work, "crowded", people[1], chosen, state, reid
+    )
     emb = scene_config(work / f"crowded_seed{args.tune_seeds[0]}", reid).models.reid
     result = {
-        "scenario": "crowded", "people": "Market-1501 bounding_box_train: tuning even ids,"
-        " held-out odd ids", "tune_seeds": args.tune_seeds, "heldout_seeds": args.heldout_seeds,
+        "scenario": "crowded",
+        "people": "Market-1501 bounding_box_train: tuning even ids, held-out odd ids",
+        "tune_seeds": args.tune_seeds,
+        "heldout_seeds": args.heldout_seeds,
         "embedder": {"backend": emb.backend, "weights": emb.weights},
         "tuning": {
-            "parameter": "identity.merge_threshold", "values": args.merge_thresholds,
-            "chosen": best, "criterion": "best mean global IDF1 of +correction on the tuning"
+            "parameter": "identity.merge_threshold",
+            "values": args.merge_thresholds,
+            "chosen": best,
+            "criterion": "best mean global IDF1 of +correction on the tuning"
             " seeds (ties: the stricter value)",
-            "mean": means, "per_seed": rows,
+            "mean": means,
+            "per_seed": rows,
         },
         "variants": {n: {"identity": v} for n, v in chosen.items()},
         "heldout_per_seed": held,
         "heldout_mean": {n: mean([held[str(s)][n] for s in args.heldout_seeds]) for n in chosen},
         "heldout_merges": {s: r["+correction"].get("merges") for s, r in held.items()},
         "how": "captured updates replayed through SiteIdentity (as the main run); both variants"
-               " in the same process and run",
+        " in the same process and run",
         "timing_s": {"tuning": tune_timing, "heldout": held_timing},
         "bench_wall_s": round(time.perf_counter() - t0, 1),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "shared": args.shared},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "shared": args.shared,
+        },
     }
-    write_result(result, Path(args.out_dir) / f"accuracy_correction{args.tag}.json",
-                 echo=args.json)
+    write_result(result, Path(args.out_dir) / f"accuracy_correction{args.tag}.json", echo=args.json)
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
     return 0
@@ -466,17 +524,30 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     tuning: dict[str, Any] | None = None
     if len(weights) > 1:
         tune = market_split(work, 0)
-        sweep = {f"geometry@{w:g}": {"match_threshold": thr, "use_geometry": True,
-                                     "floor_weight": w, **no_corr} for w in weights}
-        rows, _, _ = run_seeds(args.tune_seeds, work, "crowded", lambda _s: tune, sweep, state, reid)
+        sweep = {
+            f"geometry@{w:g}": {
+                "match_threshold": thr,
+                "use_geometry": True,
+                "floor_weight": w,
+                **no_corr,
+            }
+            for w in weights
+        }
+        rows, _, _ = run_seeds(
+            args.tune_seeds, work, "crowded", lambda _s: tune, sweep, state, reid
+        )
         means = {k: mean([rows[str(s)][k] for s in args.tune_seeds]) for k in sweep}
         best = max(weights, key=lambda w: (means[f"geometry@{w:g}"]["global_idf1"] or 0.0, -w))
-        tuning = {"parameter": "identity.floor_weight", "values": weights, "chosen": best,
-                  "seeds": args.tune_seeds, "people": "even ids",
-                  "mean_idf1": {k: m["global_idf1"] for k, m in means.items()}}
+        tuning = {
+            "parameter": "identity.floor_weight",
+            "values": weights,
+            "chosen": best,
+            "seeds": args.tune_seeds,
+            "people": "even ids",
+            "mean_idf1": {k: m["global_idf1"] for k, m in means.items()},
+        }
         weights = [best]
-    geo = {"match_threshold": thr, "use_geometry": True, "floor_weight": weights[0],
-           **no_corr}
+    geo = {"match_threshold": thr, "use_geometry": True, "floor_weight": weights[0], **no_corr}
     variants = {
         "full": {"match_threshold": thr, "use_geometry": False, **no_corr},
         "full_geometry": geo,
@@ -486,26 +557,41 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         "geometry_bonus_only": {**geo, "floor_apart_m": 1e6, "max_walk_speed_mps": 1e4},
     }
     held = market_split(work, 1)
-    per_seed, renders, timing = run_seeds(args.heldout_seeds, work, "crowded", lambda _s: held,
-                                          variants, state, reid)
+    per_seed, renders, timing = run_seeds(
+        args.heldout_seeds, work, "crowded", lambda _s: held, variants, state, reid
+    )
     first = work / f"crowded_seed{args.heldout_seeds[0]}"
     cfg = scene_config(first, reid)
     ic = cfg.identity
     result = _result(
-        "crowded", "Market-1501 bounding_box_train, odd person ids", "held-out", args.heldout_seeds,
-        variants, per_seed, renders, timing,
+        "crowded",
+        "Market-1501 bounding_box_train, odd person ids",
+        "held-out",
+        args.heldout_seeds,
+        variants,
+        per_seed,
+        renders,
+        timing,
         geometry={
             "calibrated_cameras": [c.id for c in cfg.cameras if c.floor is not None],
             "floor_model": "the simulator's own floor plan (mcvision.sim.floor), written into"
-                           " each render's site.yaml as image-floor point pairs",
-            "parameters": {"floor_match_m": ic.floor_match_m, "floor_apart_m": ic.floor_apart_m,
-                           "floor_weight": weights[0], "max_walk_speed_mps": ic.max_walk_speed_mps},
+            " each render's site.yaml as image-floor point pairs",
+            "parameters": {
+                "floor_match_m": ic.floor_match_m,
+                "floor_apart_m": ic.floor_apart_m,
+                "floor_weight": weights[0],
+                "max_walk_speed_mps": ic.max_walk_speed_mps,
+            },
             "tuned": tuning or "not tuned: the config defaults, set a priori (no seed looked at)",
             "diagnostics": "geometry_*_only: the walkable-transit gate, the far-apart veto, or"
-                           " the same-spot cost term alone, to see which part does what",
+            " the same-spot cost term alone, to see which part does what",
         },
-        tuned_on={"match_threshold": thr, "seeds": list(TUNE_SEEDS), "people": "even ids",
-                  "note": "chosen by the main run on the tuning seeds (accuracy*.json)"},
+        tuned_on={
+            "match_threshold": thr,
+            "seeds": list(TUNE_SEEDS),
+            "people": "even ids",
+            "note": "chosen by the main run on the tuning seeds (accuracy*.json)",
+        },
     )
     emb = cfg.models.reid
     result["embedder"] = {"backend": emb.backend, "weights": emb.weights}
@@ -522,8 +608,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the JSON results")
     ap.add_argument("--tune-seeds", type=int, nargs="+", default=list(TUNE_SEEDS))
     ap.add_argument("--heldout-seeds", type=int, nargs="+", default=list(HELDOUT_SEEDS))
-    ap.add_argument("--small-seeds", type=int, nargs="*", default=list(HELDOUT_SEEDS),
-                    help="small-store seeds (none: skip the small store)")
+    ap.add_argument(
+        "--small-seeds",
+        type=int,
+        nargs="*",
+        default=list(HELDOUT_SEEDS),
+        help="small-store seeds (none: skip the small store)",
+    )
     ap.add_argument("--thresholds", type=float, nargs="+", default=list(THRESHOLDS))
     ap.add_argument("--work", help="keep renders and captured updates here (reused when present)")
     ap.add_argument("--out-dir", default=str(RESULTS), help="where to write the JSON files")
@@ -531,27 +622,57 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reid-backend", help="embedder ablation: models.reid.backend (e.g. openvino)")
     ap.add_argument("--reid-weights", help="embedder ablation: models.reid.weights")
     ap.add_argument("--tag", default="", help="suffix of the JSON names, e.g. _retail0286")
-    ap.add_argument("--ray-only", type=int, metavar="SEED",
-                    help="only: this held-out crowded seed through Ray and in-process (accuracy_ray.json)")
-    ap.add_argument("--match-threshold", type=float, default=0.72,
-                    help="with --ray-only and --geometry")
-    ap.add_argument("--centring", action="store_true",
-                    help="only: identity.camera_centring on, threshold swept on the tuning seeds,"
-                    " reported on the held-out ones (accuracy_centring.json)")
-    ap.add_argument("--correction", action="store_true",
-                    help="only: full vs +correction (identity.merge_threshold swept on the tuning"
-                    " seeds at --match-threshold), accuracy_correction.json")
-    ap.add_argument("--merge-thresholds", type=float, nargs="+", default=[0.76, 0.8, 0.84, 0.88],
-                    help="with --correction")
-    ap.add_argument("--correction-window", type=float, default=60.0,
-                    help="with --correction: identity.correction_window_s")
-    ap.add_argument("--geometry", action="store_true",
-                    help="only: full identity without and with floor geometry on the held-out"
-                    " seeds, at --match-threshold (accuracy_geometry.json)")
-    ap.add_argument("--floor-weights", type=float, nargs="+",
-                    help="with --geometry: identity.floor_weight values swept on the tuning seeds")
-    ap.add_argument("--shared", action="store_true",
-                    help="record that other work shared the machine during the run")
+    ap.add_argument(
+        "--ray-only",
+        type=int,
+        metavar="SEED",
+        help="only: this held-out crowded seed through Ray and in-process (accuracy_ray.json)",
+    )
+    ap.add_argument(
+        "--match-threshold", type=float, default=0.72, help="with --ray-only and --geometry"
+    )
+    ap.add_argument(
+        "--centring",
+        action="store_true",
+        help="only: identity.camera_centring on, threshold swept on the tuning seeds,"
+        " reported on the held-out ones (accuracy_centring.json)",
+    )
+    ap.add_argument(
+        "--correction",
+        action="store_true",
+        help="only: full vs +correction (identity.merge_threshold swept on the tuning"
+        " seeds at --match-threshold), accuracy_correction.json",
+    )
+    ap.add_argument(
+        "--merge-thresholds",
+        type=float,
+        nargs="+",
+        default=[0.76, 0.8, 0.84, 0.88],
+        help="with --correction",
+    )
+    ap.add_argument(
+        "--correction-window",
+        type=float,
+        default=60.0,
+        help="with --correction: identity.correction_window_s",
+    )
+    ap.add_argument(
+        "--geometry",
+        action="store_true",
+        help="only: full identity without and with floor geometry on the held-out"
+        " seeds, at --match-threshold (accuracy_geometry.json)",
+    )
+    ap.add_argument(
+        "--floor-weights",
+        type=float,
+        nargs="+",
+        help="with --geometry: identity.floor_weight values swept on the tuning seeds",
+    )
+    ap.add_argument(
+        "--shared",
+        action="store_true",
+        help="record that other work shared the machine during the run",
+    )
     args = ap.parse_args(argv)
     reid = {k: v for k, v in (("backend", args.reid_backend), ("weights", args.reid_weights)) if v}
     if args.correction:
@@ -587,30 +708,50 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.tune_seeds:
         tune_rows[str(seed)]["full"] = sweep[str(seed)][f"full@{best:g}"]
     tuning = {
-        "parameter": "identity.match_threshold", "values": args.thresholds, "chosen": best,
+        "parameter": "identity.match_threshold",
+        "values": args.thresholds,
+        "chosen": best,
         "criterion": "best mean global IDF1 of the full variant on the tuning seeds",
         "mean": {f"{t:g}": sweep_mean[f"full@{t:g}"] for t in args.thresholds},
     }
     results = {
         "accuracy.json": _result(
-            "crowded", market.format("even"), "tuning", args.tune_seeds, chosen, tune_rows, renders,
-            {"sweep": timing, "variants": tune_timing}, tuning=tuning,
+            "crowded",
+            market.format("even"),
+            "tuning",
+            args.tune_seeds,
+            chosen,
+            tune_rows,
+            renders,
+            {"sweep": timing, "variants": tune_timing},
+            tuning=tuning,
         )
     }
     # 2. held-out seeds and people, scored once with the chosen settings
     held, held_renders, held_timing = run_seeds(
         args.heldout_seeds, work, "crowded", lambda _s: held_people, chosen, state, reid
     )
-    extra: dict[str, Any] = {"tuned_on": {"seeds": args.tune_seeds, "people": "even ids",
-                                          "match_threshold": best}}
+    extra: dict[str, Any] = {
+        "tuned_on": {"seeds": args.tune_seeds, "people": "even ids", "match_threshold": best}
+    }
     if args.ray_seed is not None:
         scene = work / f"crowded_seed{args.ray_seed}"
         render(args.ray_seed, scene, held_people, "crowded")
-        extra["ray_full"] = {"seed": args.ray_seed, "match_threshold": best,
-                             **ray_eval(scene, work, reid, match_threshold=best)}
+        extra["ray_full"] = {
+            "seed": args.ray_seed,
+            "match_threshold": best,
+            **ray_eval(scene, work, reid, match_threshold=best),
+        }
     results["accuracy_heldout.json"] = _result(
-        "crowded", market.format("odd"), "held-out", args.heldout_seeds, chosen, held, held_renders,
-        held_timing, **extra,
+        "crowded",
+        market.format("odd"),
+        "held-out",
+        args.heldout_seeds,
+        chosen,
+        held,
+        held_renders,
+        held_timing,
+        **extra,
     )
     # 3. the small store, config defaults, for continuity
     if args.small_seeds:
@@ -619,8 +760,14 @@ def main(argv: list[str] | None = None) -> int:
             args.small_seeds, work, "small", lambda _s: mot, VARIANTS, state, reid
         )
         results["accuracy_small.json"] = _result(
-            "small", "MOT17-mini (the same cut-out on every camera)", "held-out seeds, defaults",
-            args.small_seeds, VARIANTS, small, small_renders, small_timing,
+            "small",
+            "MOT17-mini (the same cut-out on every camera)",
+            "held-out seeds, defaults",
+            args.small_seeds,
+            VARIANTS,
+            small,
+            small_renders,
+            small_timing,
         )
     total = round(time.perf_counter() - t_all, 1)
     embedder = scene_config(work / f"crowded_seed{args.tune_seeds[0]}", reid).models.reid

@@ -108,20 +108,37 @@ def scenario(duration_s: float = 40.0, fps: float = 5.0, shoppers: int = 3) -> S
         update={
             "doors": [DoorSpec(to=OUTSIDE, point=(0.04, 0.82))],
             "zones": [
-                ZoneSpec(name="checkout", polygon=[(0.45, 0.55), (0.7, 0.55), (0.7, 0.92), (0.45, 0.92)],
-                         dwell_s=(3.0, 6.0)),
-                ZoneSpec(name="display", polygon=[(0.78, 0.5), (0.96, 0.5), (0.96, 0.8), (0.78, 0.8)],
-                         dwell_s=(3.0, 6.0)),
+                ZoneSpec(
+                    name="checkout",
+                    polygon=[(0.45, 0.55), (0.7, 0.55), (0.7, 0.92), (0.45, 0.92)],
+                    dwell_s=(3.0, 6.0),
+                ),
+                ZoneSpec(
+                    name="display",
+                    polygon=[(0.78, 0.5), (0.96, 0.5), (0.96, 0.8), (0.78, 0.8)],
+                    dwell_s=(3.0, 6.0),
+                ),
             ],
         }
     )
     pop = base.population.model_copy(
-        update={"shoppers": shoppers, "staff": 1, "returning": 0, "zones_per_visit": (1, 2),
-                "arrivals_s": (1.0, max(2.0, duration_s / 3))}
+        update={
+            "shoppers": shoppers,
+            "staff": 1,
+            "returning": 0,
+            "zones_per_visit": (1, 2),
+            "arrivals_s": (1.0, max(2.0, duration_s / 3)),
+        }
     )
     return base.model_copy(
-        update={"site_id": "actstore", "cameras": [cam], "transits": [], "population": pop,
-                "duration_s": float(duration_s), "fps": float(fps)}
+        update={
+            "site_id": "actstore",
+            "cameras": [cam],
+            "transits": [],
+            "population": pop,
+            "duration_s": float(duration_s),
+            "fps": float(fps),
+        }
     )
 
 
@@ -138,8 +155,11 @@ def site(scene: Path, **thresholds: float) -> SiteConfig:
     """The render's site config with ``activity`` on (and threshold overrides)."""
     cfg = load_config(scene / "site.yaml")
     act = ActivityConfig.model_validate(
-        {**cfg.activity.model_dump(), "enabled": True,
-         "thresholds": {**cfg.activity.thresholds.model_dump(), **thresholds}}
+        {
+            **cfg.activity.model_dump(),
+            "enabled": True,
+            "thresholds": {**cfg.activity.thresholds.model_dump(), **thresholds},
+        }
     )
     return cfg.model_copy(update={"activity": act})
 
@@ -186,8 +206,12 @@ def relabel(updates: Sequence[TrackletUpdate], activity: ActivityConfig) -> list
 
 
 def score(
-    gt: GroundTruth, updates: Sequence[TrackletUpdate], start_ts: float = START_TS,
-    *, max_dist: float = 0.5, lag_s: float = 0.0,
+    gt: GroundTruth,
+    updates: Sequence[TrackletUpdate],
+    start_ts: float = START_TS,
+    *,
+    max_dist: float = 0.5,
+    lag_s: float = 0.0,
 ) -> dict[str, Any]:
     """Walking-vs-standing confusion, recall and balanced accuracy of labelled updates.
 
@@ -272,7 +296,9 @@ CLIPS_RESULTS = ROOT / "benchmarks" / "results" / "activity_clips.json"
 #: hybrid tuning grid (tuned on trial 1): fall_p, fall_window_s, posture span_s
 HYBRID_GRID = [
     {"fall_p": fp, "fall_window_s": fw, "posture_span_s": ps}
-    for fp in (0.5, 0.7, 0.85) for fw in (3.0, 5.0) for ps in (1.0, 2.0)
+    for fp in (0.5, 0.7, 0.85)
+    for fw in (3.0, 5.0)
+    for ps in (1.0, 2.0)
 ]
 
 
@@ -300,7 +326,9 @@ def clip_variants() -> dict[str, Any]:
     for g in HYBRID_GRID:
         name = f"hybrid(fall_p={g['fall_p']},fall_window_s={g['fall_window_s']},posture_span_s={g['posture_span_s']})"
         out[name] = HybridClassifier(
-            posture=posture[g["posture_span_s"]], fall=fall, fall_p=g["fall_p"],
+            posture=posture[g["posture_span_s"]],
+            fall=fall,
+            fall_p=g["fall_p"],
             fall_window_s=g["fall_window_s"],
         )
     return {k: ((lambda c=c: ActivityMonitor(c)), c) for k, c in out.items()}
@@ -338,17 +366,22 @@ def run_clips(args: argparse.Namespace) -> int:
     for name, (make, clf) in variants.items():
         t1 = time.perf_counter()
         replays = {c: ac.replay(obs[c], make, dur[c]) for c in rows}
-        res = {sp: ac.score_clips({c: (rows[c], replays[c]) for c in cs}) for sp, cs in splits.items()}
+        res = {
+            sp: ac.score_clips({c: (rows[c], replays[c]) for c in cs}) for sp, cs in splits.items()
+        }
         res["all"] = ac.score_clips({c: (rows[c], replays[c]) for c in rows})
         longest = max(obs, key=lambda c: len(obs[c]))
         res["cost"] = ac.batch_cost(clf, obs[longest])
         per_variant[name] = res
-        print(f"{name}: {time.perf_counter() - t1:.1f}s; all: bal "
-              f"{res['all']['per_second']['stored']['balanced_accuracy_walk_stand_sit']} "
-              f"falls {res['all']['fall_alerts']['alerted_within_s']}/{res['all']['fall_alerts']['fall_clips']}"
-              f" false {len(res['all']['fall_alerts']['false_alert_clips'])}"
-              f" bend {res['all']['pickup_clips_with_bending']}/{res['all']['pickup_clips']}",
-              file=sys.stderr, flush=True)
+        print(
+            f"{name}: {time.perf_counter() - t1:.1f}s; all: bal "
+            f"{res['all']['per_second']['stored']['balanced_accuracy_walk_stand_sit']} "
+            f"falls {res['all']['fall_alerts']['alerted_within_s']}/{res['all']['fall_alerts']['fall_clips']}"
+            f" false {len(res['all']['fall_alerts']['false_alert_clips'])}"
+            f" bend {res['all']['pickup_clips_with_bending']}/{res['all']['pickup_clips']}",
+            file=sys.stderr,
+            flush=True,
+        )
     tune, report = ("trial1", "trial2") if "trial1" in splits else ("all", "all")
     hybrids = [k for k in per_variant if k.startswith("hybrid(")]
     best = max(hybrids, key=lambda k: _objective(per_variant[k][tune]))
@@ -377,18 +410,24 @@ def run_clips(args: argparse.Namespace) -> int:
         "labels": _shown(args.labels) if args.labels else "labels.csv in the clips folder",
         "clip_counts": ac.counts(rows),
         "frames": f"every {args.step}th frame of each clip"
-                  + (f", first {args.max_clip_s:g} s" if args.max_clip_s else "")
-                  + " (pose model on the whole frame; main subject = the tallest person when"
-                    " first seen, followed over frames)",
-        "tuned_on": tune, "reported_on": report,
+        + (f", first {args.max_clip_s:g} s" if args.max_clip_s else "")
+        + " (pose model on the whole frame; main subject = the tallest person when"
+        " first seen, followed over frames)",
+        "tuned_on": tune,
+        "reported_on": report,
         "hybrid_grid": HYBRID_GRID,
         "chosen_hybrid": best,
-        "headline": {sp: [row(n, sp) for n in headline] for sp in (report, "all") if sp in per_variant[best]},
+        "headline": {
+            sp: [row(n, sp) for n in headline] for sp in (report, "all") if sp in per_variant[best]
+        },
         "per_variant": per_variant,
         "pose_seconds_spent": round(pose_s, 1),
         "load_s": round(t_load, 1),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "note": "2 CPU cores shared with other jobs: costs are indicative"},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "note": "2 CPU cores shared with other jobs: costs are indicative",
+        },
     }
     write_result(result, args.out if args.out != str(RESULTS) else CLIPS_RESULTS, echo=args.json)
     return 0
@@ -396,11 +435,17 @@ def run_clips(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clips", help="a folder of labelled clips (labels.csv): the real-clip benchmark")
+    ap.add_argument(
+        "--clips", help="a folder of labelled clips (labels.csv): the real-clip benchmark"
+    )
     ap.add_argument("--labels", help="the clips' labels CSV (default: CLIPS/labels.csv)")
     ap.add_argument("--step", type=int, default=2, help="--clips: run every STEP-th frame")
-    ap.add_argument("--max-clip-s", type=float, default=None,
-                    help="--clips: score only each clip's first seconds (pose runs on them only)")
+    ap.add_argument(
+        "--max-clip-s",
+        type=float,
+        default=None,
+        help="--clips: score only each clip's first seconds (pose runs on them only)",
+    )
     ap.add_argument("--json", action="store_true", help="print the JSON result")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--tuned-on", type=int, default=0, help="the seed thresholds were tuned on")
@@ -429,12 +474,17 @@ def main(argv: list[str] | None = None) -> int:
         if models is None and not (scene / "activity_updates.pkl").exists():
             models = LocalModels(site(scene))
         per_seed[str(seed)] = evaluate_scene(scene, models)
-        timing[f"seed{seed}"] = {"render_s": round(t1 - t0, 1),
-                                 "run_and_score_s": round(time.perf_counter() - t1, 1)}
+        timing[f"seed{seed}"] = {
+            "render_s": round(t1 - t0, 1),
+            "run_and_score_s": round(time.perf_counter() - t1, 1),
+        }
         r = per_seed[str(seed)]["camera_worker"]
-        print(f"seed {seed}: balanced accuracy {r['aligned']['balanced_accuracy']} (strict"
-              f" {r['strict']['balanced_accuracy']}), recall {r['aligned']['recall']}",
-              file=sys.stderr, flush=True)
+        print(
+            f"seed {seed}: balanced accuracy {r['aligned']['balanced_accuracy']} (strict"
+            f" {r['strict']['balanced_accuracy']}), recall {r['aligned']['recall']}",
+            file=sys.stderr,
+            flush=True,
+        )
     held_out = [s for s in args.seeds if s != args.tuned_on]
     variants = ["camera_worker", *ABLATIONS]
 
@@ -447,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result: dict[str, Any] = {
         "scenario": "one camera (default entrance camera, zones checkout + display), "
-                    f"{args.duration:g} s at {args.fps:g} fps, {args.shoppers} shoppers + 1 staff",
+        f"{args.duration:g} s at {args.fps:g} fps, {args.shoppers} shoppers + 1 staff",
         "people": "MOT17-mini",
         "seeds": args.seeds,
         "tuned_on_seed": args.tuned_on,
@@ -463,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
             k: {v: mean_ba(args.seeds, v, k) for v in variants} for k in ("aligned", "strict")
         },
         "how": "in-process CameraWorker + LocalModels (no pose), activity.enabled; tracks "
-               "matched to truth people with evaluate.metrics.tracking_metrics",
+        "matched to truth people with evaluate.metrics.tracking_metrics",
         "timing_s": timing,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }

@@ -44,12 +44,14 @@ T0 = 1_764_000_000.0
 
 
 def site(clip: Path, root: Path, cameras: int = 2, gallery_flush_s: float = 2.0) -> SiteConfig:
-    return parse_config({
-        "site_id": "idbench",
-        "cameras": [{"id": f"cam{i}", "source": str(clip), "fps": 5} for i in range(cameras)],
-        "storage": {"root": str(root)},
-        "identity": {"gallery_flush_s": gallery_flush_s},
-    })
+    return parse_config(
+        {
+            "site_id": "idbench",
+            "cameras": [{"id": f"cam{i}", "source": str(clip), "fps": 5} for i in range(cameras)],
+            "storage": {"root": str(root)},
+            "identity": {"gallery_flush_s": gallery_flush_s},
+        }
+    )
 
 
 def capture(cfg: SiteConfig) -> list[list[TrackletUpdate]]:

@@ -62,18 +62,29 @@ def site(root: Path, url: str | None) -> SiteConfig:
     mirror: dict[str, Any] = {"enabled": False}
     if url:
         mirror = {"enabled": True, "url": url, "password_env": db_servers.PASSWORD_ENV}
-    return parse_config({
-        "site_id": "bench",
-        "cameras": [
-            {"id": "a", "source": "a.mp4", "zones": [
-                {"name": "shelf", "normalized": True, "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}]},
-            {"id": "b", "source": "b.mp4"},
-        ],
-        "visits": {"zone_enter_s": 1, "zone_exit_s": 2, "absence_timeout_s": 15},
-        "identity": {"min_frames": 2},
-        "reset": {"timezone": "Europe/Berlin"},
-        "storage": {"root": str(root), "mirror": mirror},
-    })
+    return parse_config(
+        {
+            "site_id": "bench",
+            "cameras": [
+                {
+                    "id": "a",
+                    "source": "a.mp4",
+                    "zones": [
+                        {
+                            "name": "shelf",
+                            "normalized": True,
+                            "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                        }
+                    ],
+                },
+                {"id": "b", "source": "b.mp4"},
+            ],
+            "visits": {"zone_enter_s": 1, "zone_exit_s": 2, "absence_timeout_s": 15},
+            "identity": {"min_frames": 2},
+            "reset": {"timezone": "Europe/Berlin"},
+            "storage": {"root": str(root), "mirror": mirror},
+        }
+    )
 
 
 def script(shoppers: int, seconds: int, seed: int = 0) -> list[list[TrackletUpdate]]:
@@ -91,16 +102,25 @@ def script(shoppers: int, seconds: int, seed: int = 0) -> list[list[TrackletUpda
             cam = "a" if k % 2 == 0 else "b"
             for half in (0.0, 0.5):
                 v = base[k] + rng.normal(scale=0.02, size=512)
-                batch.append(TrackletUpdate(
-                    camera_id=cam, local_id=k + 1, ts=T0 + s + half, box=BOX, foot=FOOT,
-                    zones=("shelf",) if cam == "a" else (), frame_size=(640, 360),
-                    embedding=(v / np.linalg.norm(v)).astype(np.float32)))
+                batch.append(
+                    TrackletUpdate(
+                        camera_id=cam,
+                        local_id=k + 1,
+                        ts=T0 + s + half,
+                        box=BOX,
+                        foot=FOOT,
+                        zones=("shelf",) if cam == "a" else (),
+                        frame_size=(640, 360),
+                        embedding=(v / np.linalg.norm(v)).astype(np.float32),
+                    )
+                )
         batches.append(sorted(batch, key=lambda u: u.ts))
     return batches
 
 
-def run_service(cfg: SiteConfig, batches: list[list[TrackletUpdate]], wall_s: float
-                ) -> dict[str, Any]:
+def run_service(
+    cfg: SiteConfig, batches: list[list[TrackletUpdate]], wall_s: float
+) -> dict[str, Any]:
     """Updates/s through an IdentityService for ``wall_s`` seconds, as the actor runs it.
 
     A tick after every batch; the store flushes every 5 s of wall time (the service's
@@ -154,8 +174,10 @@ def per_flush(cfg: SiteConfig, batches: list[list[TrackletUpdate]]) -> dict[str,
     core.close(T0 + len(batches) + 60.0)
     mirror.close()
     return {
-        "flushes": len(ms_), "ms_median": statistics.median(ms_),
-        "ms_p95": float(np.percentile(ms_, 95)), "ms_max": max(ms_),
+        "flushes": len(ms_),
+        "ms_median": statistics.median(ms_),
+        "ms_p95": float(np.percentile(ms_, 95)),
+        "ms_max": max(ms_),
         "rows_per_flush_median": statistics.median(rows),
     }
 
@@ -167,15 +189,25 @@ def catch_up(cfg: SiteConfig) -> dict[str, Any]:
     mirror = Mirror(cfg).open()
     res = mirror.sync()
     mirror.close()
-    return {"files": res.files, "rows_read": res.rows_read, "rows_written": res.total_rows,
-            "seconds": res.seconds, "files_per_s": res.files / res.seconds,
-            "rows_read_per_s": res.rows_read / res.seconds,
-            "rows_written_per_s": res.total_rows / res.seconds}
+    return {
+        "files": res.files,
+        "rows_read": res.rows_read,
+        "rows_written": res.total_rows,
+        "seconds": res.seconds,
+        "files_per_s": res.files / res.seconds,
+        "rows_read_per_s": res.rows_read / res.seconds,
+        "rows_written_per_s": res.total_rows / res.seconds,
+    }
 
 
-def bench_server(srv: db_servers.DBServer, batches: list[list[TrackletUpdate]],
-                 long: list[list[TrackletUpdate]], repeats: int, wall_s: float, work: Path
-                 ) -> dict[str, Any]:
+def bench_server(
+    srv: db_servers.DBServer,
+    batches: list[list[TrackletUpdate]],
+    long: list[list[TrackletUpdate]],
+    repeats: int,
+    wall_s: float,
+    work: Path,
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     d = work / srv.dialect
     out["per_flush"] = per_flush(site(d / "pf", srv.url(srv.create_database())), batches)
@@ -183,7 +215,7 @@ def bench_server(srv: db_servers.DBServer, batches: list[list[TrackletUpdate]],
     out["catch_up"] = catch_up(site(d / "pf", srv.url(srv.create_database())))
     off, on = [], []
     for r in range(repeats):
-        for mode in (("off", "on") if r % 2 == 0 else ("on", "off")):  # ABBA: drift cancels
+        for mode in ("off", "on") if r % 2 == 0 else ("on", "off"):  # ABBA: drift cancels
             root = d / f"ingest-{mode}-{r}"
             url = srv.url(srv.create_database()) if mode == "on" else None
             res = run_service(site(root, url), long, wall_s)
@@ -194,11 +226,14 @@ def bench_server(srv: db_servers.DBServer, batches: list[list[TrackletUpdate]],
         "on_updates_per_s": [round(x["updates_per_s"], 1) for x in on],
         "ratio_on_over_off": statistics.median(x["updates_per_s"] for x in on)
         / statistics.median(x["updates_per_s"] for x in off),
-        "ratio_of_sums": sum(x["updates"] for x in on) / sum(x["seconds"] for x in on)
+        "ratio_of_sums": sum(x["updates"] for x in on)
+        / sum(x["seconds"] for x in on)
         / (sum(x["updates"] for x in off) / sum(x["seconds"] for x in off)),
         "mirror_thread_cpu_share_of_wall": [round(x["mirror_cpu_share"], 4) for x in on],
-        "mirror_final": {k: on[-1]["mirror"][k] for k in
-                         ("state", "rows_synced", "files_synced", "pending_files", "failures")},
+        "mirror_final": {
+            k: on[-1]["mirror"][k]
+            for k in ("state", "rows_synced", "files_synced", "pending_files", "failures")
+        },
     }
     return out
 
@@ -217,15 +252,20 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mirror-bench-"))
     result: dict[str, Any] = {
         "what": "store mirror: foreground sync per flush, one-sync catch-up of a whole run,"
-                " IdentityService ingest with the mirror thread on vs off",
-        "workload": {"shoppers": args.shoppers, "data_seconds": args.seconds,
-                     "updates": sum(len(b) for b in batches), "flush_every_s_of_data": FLUSH_EVERY,
-                     "reid_embeddings": True, "repeats": args.repeats,
-                     "ingest": f"{args.ingest_s:g} s wall per run, a tick per 1 s batch, the"
-                               " service's own 5 s flush cadence, mirror sync_period_s 10"},
+        " IdentityService ingest with the mirror thread on vs off",
+        "workload": {
+            "shoppers": args.shoppers,
+            "data_seconds": args.seconds,
+            "updates": sum(len(b) for b in batches),
+            "flush_every_s_of_data": FLUSH_EVERY,
+            "reid_embeddings": True,
+            "repeats": args.repeats,
+            "ingest": f"{args.ingest_s:g} s wall per run, a tick per 1 s batch, the"
+            " service's own 5 s flush cadence, mirror sync_period_s 10",
+        },
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared with other work at"
-                   " the same time (ratios measured in one process survive that; absolute"
-                   " times do not)",
+        " the same time (ratios measured in one process survive that; absolute"
+        " times do not)",
         "servers": "throw-away MariaDB and PostgreSQL on 127.0.0.1 (fsync off/relaxed)",
         "results": {},
     }
@@ -233,8 +273,9 @@ def main() -> None:
         for name, cls in db_servers.SERVERS.items():
             srv = cls()
             try:
-                result["results"][name] = bench_server(srv, batches, long, args.repeats,
-                                                       args.ingest_s, work)
+                result["results"][name] = bench_server(
+                    srv, batches, long, args.repeats, args.ingest_s, work
+                )
             finally:
                 srv.close()
             print(name, result["results"][name], flush=True)

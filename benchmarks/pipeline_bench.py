@@ -251,9 +251,15 @@ def bench_pipeline(
     stop_watching = threading.Event()
     watched = [[0] for _ in range(viewers)]
     watchers = [
-        threading.Thread(target=_watch, daemon=True, args=(
-            f"{runner.api_url}/api/v1/cameras/{cfg.cameras[i % len(cfg.cameras)].id}/live",
-            stop_watching, watched[i]))
+        threading.Thread(
+            target=_watch,
+            daemon=True,
+            args=(
+                f"{runner.api_url}/api/v1/cameras/{cfg.cameras[i % len(cfg.cameras)].id}/live",
+                stop_watching,
+                watched[i],
+            ),
+        )
         for i in range(viewers)
     ]
     for w in watchers:
@@ -286,9 +292,7 @@ def bench_pipeline(
                 raise TimeoutError(f"cameras still running after {timeout_s} s: {sorted(pending)}")
         t_end = time.perf_counter()
         cpu_end = cpu_snapshot()
-        batches = {
-            name: serve_stats(name) for name in ("Detector", "Embedder")
-        }
+        batches = {name: serve_stats(name) for name in ("Detector", "Embedder")}
     finally:
         stop_watching.set()
         for w in watchers:
@@ -344,8 +348,10 @@ def cpu_snapshot() -> dict[int, tuple[str, float]]:
             t = proc.cpu_times()
         except psutil.Error:  # exited meanwhile
             continue
-        role = "driver" if proc.pid == me.pid else next(
-            (r for frag, r in ROLES if frag in title), "ray_system"
+        role = (
+            "driver"
+            if proc.pid == me.pid
+            else next((r for frag, r in ROLES if frag in title), "ray_system")
         )
         out[proc.pid] = (role, t.user + t.system)
     return out
@@ -449,8 +455,12 @@ def run(
     source = assets / FOOTAGE
     if crowd > 0:
         source, people = render_crowd(tmp / "crowd", seconds, crowd)
-        scene = {"kind": "simulated store", "shoppers": crowd, "camera": source.stem,
-                 "people_per_frame": round(people, 2)}
+        scene = {
+            "kind": "simulated store",
+            "shoppers": crowd,
+            "camera": source.stem,
+            "people_per_frame": round(people, 2),
+        }
     clips = prepare_clips(source, tmp / "clips", cameras, seconds)
     cfg = site_config(clips, fps, tmp / "data", free_port(), runtime)
     frames = decode_frames(cfg)
@@ -513,7 +523,8 @@ def run(
         ratios["viewers/pipeline"] = round(watched / pipe, 3)
         ratios["viewers/pipeline_per_round"] = [
             round(v["fps"] / p["fps"], 3)
-            for v, p in zip(runs["viewers"], runs["pipeline"], strict=True) if p["fps"]
+            for v, p in zip(runs["viewers"], runs["pipeline"], strict=True)
+            if p["fps"]
         ]
     result["ratios"] = ratios
     if workdir is None:
@@ -529,35 +540,60 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     ap.add_argument(
-        "--only", nargs="+", choices=("limit", "naive", "pipeline", "viewers"),
+        "--only",
+        nargs="+",
+        choices=("limit", "naive", "pipeline", "viewers"),
         default=("limit", "naive", "pipeline"),
         help="variants to run (viewers: the pipeline with --viewers live-view clients)",
     )
     ap.add_argument("--viewers", type=int, default=2, help="live-view clients of 'viewers'")
     ap.add_argument(
-        "--runtime", type=json.loads, default=None,
-        help='JSON merged into the site\'s runtime config, e.g. \'{"frames_per_batch": 8}\'',
+        "--runtime",
+        type=json.loads,
+        default=None,
+        help="JSON merged into the site's runtime config, e.g. '{\"frames_per_batch\": 8}'",
     )
     ap.add_argument("--repeat", type=int, default=1, help="interleaved rounds of all variants")
     ap.add_argument(
-        "--crowd", type=int, default=0, metavar="SHOPPERS",
+        "--crowd",
+        type=int,
+        default=0,
+        metavar="SHOPPERS",
         help="use a simulated store with this many shoppers instead of the footage",
     )
     ap.add_argument("--poll", type=float, default=0.05, help="camera-stats poll period, s")
     ap.add_argument("--gating", action="store_true", help="gated vs ungated (gating.json)")
-    ap.add_argument("--gating-scenes", nargs="+", choices=("footage", "crowded"),
-                    default=("footage", "crowded"), help="with --gating: scenes to run")
+    ap.add_argument(
+        "--gating-scenes",
+        nargs="+",
+        choices=("footage", "crowded"),
+        default=("footage", "crowded"),
+        help="with --gating: scenes to run",
+    )
     ap.add_argument("--scene", help="with --gating: a rendered crowded store (read only)")
-    ap.add_argument("--gating-set", type=json.loads, default=None,
-                    help='with --gating: gating fields, e.g. \'{"idle_fps": 1}\'')
-    ap.add_argument("--match-threshold", type=float, default=0.72,
-                    help="with --gating: identity.match_threshold (the tuned value)")
+    ap.add_argument(
+        "--gating-set",
+        type=json.loads,
+        default=None,
+        help="with --gating: gating fields, e.g. '{\"idle_fps\": 1}'",
+    )
+    ap.add_argument(
+        "--match-threshold",
+        type=float,
+        default=0.72,
+        help="with --gating: identity.match_threshold (the tuned value)",
+    )
     ap.add_argument("--work", help="with --gating: keep the clip and stores here")
-    ap.add_argument("--ungated-updates",
-                    help="with --gating: the crowded scene's ungated updates captured earlier "
-                         "(accuracy_bench's updates.pkl): only the gated run is repeated")
-    ap.add_argument("--shared", action="store_true",
-                    help="with --gating: record that the machine was shared with other work")
+    ap.add_argument(
+        "--ungated-updates",
+        help="with --gating: the crowded scene's ungated updates captured earlier "
+        "(accuracy_bench's updates.pkl): only the gated run is repeated",
+    )
+    ap.add_argument(
+        "--shared",
+        action="store_true",
+        help="with --gating: record that the machine was shared with other work",
+    )
     args = ap.parse_args(argv)
     if args.gating:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -579,8 +615,13 @@ def main(argv: list[str] | None = None) -> int:
         text = json.dumps(result, indent=2)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
-        print(text if args.json else json.dumps(
-            {k: result[k].get("ratios") for k in ("footage", "crowded") if k in result}))
+        print(
+            text
+            if args.json
+            else json.dumps(
+                {k: result[k].get("ratios") for k in ("footage", "crowded") if k in result}
+            )
+        )
         return 0
     # Ray and Serve log to stdout: send fd 1 to stderr while running, so stdout is the JSON.
     sys.stdout.flush()
@@ -588,8 +629,15 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     try:
         result = run(
-            args.cameras, args.seconds, args.fps, tuple(args.only), args.runtime,
-            poll_s=args.poll, repeat=args.repeat, crowd=args.crowd, viewers=args.viewers,
+            args.cameras,
+            args.seconds,
+            args.fps,
+            tuple(args.only),
+            args.runtime,
+            poll_s=args.poll,
+            repeat=args.repeat,
+            crowd=args.crowd,
+            viewers=args.viewers,
         )
     finally:
         sys.stdout.flush()

@@ -126,11 +126,12 @@ def load_folder(folder: Path, *, query: bool, distractors: bool) -> tuple[list[M
     junk = sum(c.name.is_junk for c in found)
     keep_distractors = distractors and not query
     crops = [
-        c for c in found
-        if not c.name.is_junk and (keep_distractors or not c.name.is_distractor)
+        c for c in found if not c.name.is_junk and (keep_distractors or not c.name.is_distractor)
     ]
     if not crops:
-        raise SystemExit(f"reid_bench: {role} folder {folder}: no usable crop (only junk/distractors)")
+        raise SystemExit(
+            f"reid_bench: {role} folder {folder}: no usable crop (only junk/distractors)"
+        )
     return crops, junk
 
 
@@ -178,8 +179,9 @@ def mask_crops(seg: Segmenter, crops: list[np.ndarray]) -> list[tuple[np.ndarray
             out.append((crop, "fragment"))
         else:
             box = [[0, 0, crop.shape[1], crop.shape[0]]]
-            out.append((crop_boxes(crop, box, masks=inner[None], fill=IMAGENET_MEAN_BGR)[0],
-                        "masked"))
+            out.append(
+                (crop_boxes(crop, box, masks=inner[None], fill=IMAGENET_MEAN_BGR)[0], "masked")
+            )
     return out
 
 
@@ -228,8 +230,14 @@ def embed_crops(
 
     plain, masked = [], []
     out = Embedded()
-    bar = tqdm(total=len(crops), desc=desc, unit="crop", file=sys.stderr, disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(crops),
+        desc=desc,
+        unit="crop",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     for start in range(0, len(crops), batch):
         part = crops[start : start + batch]
         t0 = time.perf_counter()
@@ -290,10 +298,12 @@ def score(
         "threshold_at_fmr": {
             **thr.as_dict(),
             "pairs": "query x gallery, different cameras, no junk/distractor; same = same"
-                     " person, diff = different people"
-                     + (f" (uniform sample of {max_pairs:,} diff pairs, seed {seed})"
-                        if thr.diff_pairs < count_cross_camera_diff_pairs(qp, qc, gp, gc)
-                        else " (all pairs)"),
+            " person, diff = different people"
+            + (
+                f" (uniform sample of {max_pairs:,} diff pairs, seed {seed})"
+                if thr.diff_pairs < count_cross_camera_diff_pairs(qp, qc, gp, gc)
+                else " (all pairs)"
+            ),
             "rule": "match when cosine >= threshold",
         },
         "metrics_s": round(t1 - t0, 2),
@@ -303,7 +313,11 @@ def score(
 
 def speed(n: int, *stages: float) -> dict[str, Any]:
     total = sum(stages)
-    return {"crops": n, "seconds": round(total, 2), "crops_per_s": round(n / total, 1) if total else None}
+    return {
+        "crops": n,
+        "seconds": round(total, 2),
+        "crops_per_s": round(n / total, 1) if total else None,
+    }
 
 
 def build_models(
@@ -379,12 +393,13 @@ def run(
         subset = {
             "persons": len(keep),
             "definition": f"the first {args.persons} person ids of the query folder (ascending:"
-                          f" {min(keep):04d}..{max(keep):04d}); query and gallery hold only them",
+            f" {min(keep):04d}..{max(keep):04d}); query and gallery hold only them",
         }
     if not args.distractors:
         gallery = [c for c in gallery if not c.name.is_distractor]
     subset_distractors = (
-        "gallery 0000 distractors kept (all of them)" if args.distractors
+        "gallery 0000 distractors kept (all of them)"
+        if args.distractors
         else "gallery 0000 distractors left out"
     )
     if subset is not None:
@@ -396,8 +411,12 @@ def run(
         raise SystemExit(f"reid_bench: {err}") from None
     if args.segmenter is not None:
         seg_cfg = cfg.models.segmenter.model_copy(update={"backend": args.segmenter})
-        cfg = cfg.model_copy(update={"models": cfg.models.model_copy(update={"segmenter": seg_cfg})})
-    reid_update = {k: v for k, v in (("backend", args.reid_backend), ("weights", args.reid_weights)) if v}
+        cfg = cfg.model_copy(
+            update={"models": cfg.models.model_copy(update={"segmenter": seg_cfg})}
+        )
+    reid_update = {
+        k: v for k, v in (("backend", args.reid_backend), ("weights", args.reid_weights)) if v
+    }
     if reid_update:
         reid_cfg = cfg.models.reid.model_copy(update=reid_update)
         cfg = cfg.model_copy(update={"models": cfg.models.model_copy(update={"reid": reid_cfg})})
@@ -413,10 +432,18 @@ def run(
         reid.batch_size = args.batch
 
     cache = getattr(args, "mask_cache", None)
-    q_emb = embed_crops(query, reid, segmenter, batch=args.batch, desc="query",
-                        progress=args.progress, cache=cache)
-    g_emb = embed_crops(gallery, reid, segmenter, batch=args.batch, desc="gallery",
-                        progress=args.progress, cache=cache)
+    q_emb = embed_crops(
+        query, reid, segmenter, batch=args.batch, desc="query", progress=args.progress, cache=cache
+    )
+    g_emb = embed_crops(
+        gallery,
+        reid,
+        segmenter,
+        batch=args.batch,
+        desc="gallery",
+        progress=args.progress,
+        cache=cache,
+    )
     n = len(query) + len(gallery)
     load_s = q_emb.load_s + g_emb.load_s
     embed_s = q_emb.embed_s + g_emb.embed_s
@@ -455,7 +482,10 @@ def run(
         masked["speed"] = {
             "segment_only": speed(n, seg_s),
             "embed_only": speed(n, m_embed_s),
-            "end_to_end": {**speed(n, load_s, seg_s, m_embed_s), "stages": "read+decode, segment, embed"},
+            "end_to_end": {
+                **speed(n, load_s, seg_s, m_embed_s),
+                "stages": "read+decode, segment, embed",
+            },
         }
         status = q_emb.mask_status + g_emb.mask_status
         if cache is not None:
@@ -464,7 +494,8 @@ def run(
                 "note": "segment_only time counts only the crops segmented in this run",
             }
         masked["segmenter"] = (
-            segmenter_info(cfg) if args.segmenter or cfg.models.segmenter.backend != "none"
+            segmenter_info(cfg)
+            if args.segmenter or cfg.models.segmenter.backend != "none"
             else {"backend": type(segmenter).__name__}
         )
         masked["mask_status"] = {k: status.get(k, 0) for k in ("masked", "no_person", "fragment")}
@@ -475,7 +506,11 @@ def run(
             f" crop's box as prompt, pixels outside the mask set to the ImageNet mean BGR"
             f" {IMAGENET_MEAN_BGR}; no person found or mask < {MIN_MASK_COVER:.0%} of the crop:"
             " embedded plain"
-            + ("; padded crops scaled 1.9x and tiled 12 to a 1024x1024 encoder pass" if tiled else "")
+            + (
+                "; padded crops scaled 1.9x and tiled 12 to a 1024x1024 encoder pass"
+                if tiled
+                else ""
+            )
         )
         result["masked"] = masked
         result["masked_minus_plain"] = {
@@ -504,26 +539,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--query", type=Path, required=True, help="query crop folder (Market naming)")
     ap.add_argument("--gallery", type=Path, required=True, help="gallery crop folder")
     ap.add_argument("--config", type=Path, default=None, help="site YAML naming the models")
-    ap.add_argument("--segmenter", choices=SEGMENTER_CHOICES, default=None,
-                    help="override the config's segmenter backend")
-    ap.add_argument("--reid-backend", choices=["onnx", "openvino", "torchreid"], default=None,
-                    help="override the config's models.reid.backend")
-    ap.add_argument("--reid-weights", default=None, help="override the config's models.reid.weights")
-    ap.add_argument("--masks", action=argparse.BooleanOptionalAction, default=True,
-                    help="also score masked crops when a segmenter is configured")
+    ap.add_argument(
+        "--segmenter",
+        choices=SEGMENTER_CHOICES,
+        default=None,
+        help="override the config's segmenter backend",
+    )
+    ap.add_argument(
+        "--reid-backend",
+        choices=["onnx", "openvino", "torchreid"],
+        default=None,
+        help="override the config's models.reid.backend",
+    )
+    ap.add_argument(
+        "--reid-weights", default=None, help="override the config's models.reid.weights"
+    )
+    ap.add_argument(
+        "--masks",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also score masked crops when a segmenter is configured",
+    )
     ap.add_argument("--batch", type=int, default=64, help="crops per embedding call")
-    ap.add_argument("--mask-cache", type=Path, default=None,
-                    help="folder keeping each crop's segmented result, reused by later runs")
-    ap.add_argument("--persons", type=int, default=None,
-                    help="only the first N person ids of the query folder (both folders)")
-    ap.add_argument("--distractors", action=argparse.BooleanOptionalAction, default=True,
-                    help="keep the gallery's 0000 distractors")
+    ap.add_argument(
+        "--mask-cache",
+        type=Path,
+        default=None,
+        help="folder keeping each crop's segmented result, reused by later runs",
+    )
+    ap.add_argument(
+        "--persons",
+        type=int,
+        default=None,
+        help="only the first N person ids of the query folder (both folders)",
+    )
+    ap.add_argument(
+        "--distractors",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep the gallery's 0000 distractors",
+    )
     ap.add_argument("--fmr", type=float, default=0.01, help="false-match rate of the threshold")
-    ap.add_argument("--max-pairs", type=int, default=2_000_000,
-                    help="different-person pairs sampled for the threshold")
+    ap.add_argument(
+        "--max-pairs",
+        type=int,
+        default=2_000_000,
+        help="different-person pairs sampled for the threshold",
+    )
     ap.add_argument("--seed", type=int, default=0, help="seed of the pair sample")
-    ap.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                    help="progress bars on stderr")
+    ap.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="progress bars on stderr",
+    )
     ap.add_argument("--json", action="store_true", help="print the JSON")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = ap.parse_args(argv)

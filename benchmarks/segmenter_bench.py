@@ -119,12 +119,17 @@ def bench_cost(assets: Path, repeats: int) -> dict[str, Any]:
         out["people"][str(n)] = row
     enc = out["parts"]["encoder_pass"]["median_ms"]
     out["summary"] = {
-        "encoder_share_of_sam_frame_4_people": round(enc / out["people"]["4"]["sam_frame"]["median_ms"], 2),
-        "crop_over_frame_time": {n: r["sam_crop"]["ratio_vs_sam_frame"] for n, r in out["people"].items()},
+        "encoder_share_of_sam_frame_4_people": round(
+            enc / out["people"]["4"]["sam_frame"]["median_ms"], 2
+        ),
+        "crop_over_frame_time": {
+            n: r["sam_crop"]["ratio_vs_sam_frame"] for n, r in out["people"].items()
+        },
         "decoder_ms_per_box_batched_4": out["people"]["4"]["decoder_one_call"]["per_box_ms"],
         "decoder_batched_over_per_box_4": round(
             out["people"]["4"]["decoder_one_call"]["median_ms"]
-            / out["people"]["4"]["decoder_call_per_box"]["median_ms"], 2
+            / out["people"]["4"]["decoder_call_per_box"]["median_ms"],
+            2,
         ),
     }
     return out
@@ -133,7 +138,10 @@ def bench_cost(assets: Path, repeats: int) -> dict[str, Any]:
 def _check_frames(assets: Path) -> list[tuple[str, np.ndarray]]:
     import cv2
 
-    frames = [(f"PRW {p.name}", cv2.imread(str(p))) for p in sorted((assets / PRW / "frames").glob("*.jpg"))]
+    frames = [
+        (f"PRW {p.name}", cv2.imread(str(p)))
+        for p in sorted((assets / PRW / "frames").glob("*.jpg"))
+    ]
     cap = cv2.VideoCapture(str(assets / VIDEO))
     for s in VIDEO_S:
         cap.set(cv2.CAP_PROP_POS_MSEC, s * 1000)
@@ -171,7 +179,7 @@ def bench_check(
         "people": int(sum(len(d) for d in dets)),
         "detector": "yolo11n_int8_openvino_model, conf 0.35",
         "clean": "box >= 100 px tall in the 1024 px encoder frame, >2 px from every frame edge,"
-                 " IoU < 0.02 with every other box",
+        " IoU < 0.02 with every other box",
         "modes": {},
     }
     for mode in modes:
@@ -190,14 +198,26 @@ def bench_check(
                 x1, y1 = max(x1, 0), max(y1, 0)
                 inside = int(m[y1:y2, x1:x2].sum())
                 share, fill = inside / max(int(m.sum()), 1), inside / max((x2 - x1) * (y2 - y1), 1)
-                clean = ((y2 - y1) * 1024 / max(h, w) >= 100 and x1 > 2 and y1 > 2
-                         and x2 < w - 2 and y2 < h - 2 and ov.max() < 0.02)
+                clean = (
+                    (y2 - y1) * 1024 / max(h, w) >= 100
+                    and x1 > 2
+                    and y1 > 2
+                    and x2 < w - 2
+                    and y2 < h - 2
+                    and ov.max() < 0.02
+                )
                 for key in ("all", "clean") if clean else ("all",):
                     rows[key][0].append(share)
                     rows[key][1].append(fill)
                 if share < 0.99:
-                    worst.append({"frame": name, "box": [round(float(v)) for v in box],
-                                  "inside_box": round(share, 4), "clean": bool(clean)})
+                    worst.append(
+                        {
+                            "frame": name,
+                            "box": [round(float(v)) for v in box],
+                            "inside_box": round(share, 4),
+                            "clean": bool(clean),
+                        }
+                    )
         out["modes"][mode] = {
             **{k: _summary(*v) for k, v in rows.items()},
             "below_99pct": worst,
@@ -217,8 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="sections to run")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--check-modes", nargs="+", choices=["frame", "crop"], default=["frame", "crop"],
-                    help="encode modes the check section runs")
+    ap.add_argument(
+        "--check-modes",
+        nargs="+",
+        choices=["frame", "crop"],
+        default=["frame", "crop"],
+        help="encode modes the check section runs",
+    )
     ap.add_argument("--json", action="store_true", help="print the JSON")
     args = ap.parse_args(argv)
     assets = assets_dir()
@@ -233,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             "omp_threads": os.environ.get("OMP_NUM_THREADS"),
             "load_avg_1m_start": round(os.getloadavg()[0], 2),
             "shared": "the CPUs were shared with other work: absolute times are inflated,"
-                      " ratios measured in the same run are the numbers to read",
+            " ratios measured in the same run are the numbers to read",
             "mcvision": mcvision.__version__,
         },
     }
@@ -243,7 +268,10 @@ def main(argv: list[str] | None = None) -> int:
             result[name] = bench_check(assets, args.repeats, tuple(args.check_modes))
         else:
             result[name] = SECTIONS[name](assets, args.repeats)
-        result[name]["run"] = {"repeats": args.repeats, "load_avg_1m_end": round(os.getloadavg()[0], 2)}
+        result[name]["run"] = {
+            "repeats": args.repeats,
+            "load_avg_1m_end": round(os.getloadavg()[0], 2),
+        }
     result["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     if args.out.exists():  # sections of other runs are kept (each records its own "run")

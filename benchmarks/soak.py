@@ -87,8 +87,12 @@ def mjpeg_parts(frames: list[bytes]) -> Iterator[bytes]:
     while True:
         jpg = frames[i % len(frames)]
         yield (
-            b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\n"
-            + f"Content-Length: {len(jpg)}\r\n\r\n".encode() + jpg + b"\r\n"
+            b"--"
+            + BOUNDARY
+            + b"\r\nContent-Type: image/jpeg\r\n"
+            + f"Content-Length: {len(jpg)}\r\n\r\n".encode()
+            + jpg
+            + b"\r\n"
         )
         i += 1
 
@@ -234,12 +238,15 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(args.sample_s)
             mem = ray_rss_bytes()
             cams = runner.camera_stats()
-            samples.append({
-                "t": round(time.monotonic() - t0, 1), **mem,
-                "processed": sum(c.get("frames", 0) for c in cams.values()),
-                "dropped": sum(c.get("dropped", 0) for c in cams.values()),
-                "lag_s": [c["lag_s"] for c in cams.values() if c.get("lag_s") is not None],
-            })
+            samples.append(
+                {
+                    "t": round(time.monotonic() - t0, 1),
+                    **mem,
+                    "processed": sum(c.get("frames", 0) for c in cams.values()),
+                    "dropped": sum(c.get("dropped", 0) for c in cams.values()),
+                    "lag_s": [c["lag_s"] for c in cams.values() if c.get("lag_s") is not None],
+                }
+            )
             print(json.dumps(samples[-1]), file=sys.stderr, flush=True)
         ran_s = time.monotonic() - t0
         for actor in runner.cameras.values():
@@ -276,17 +283,27 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         "minutes_asked": args.minutes,
         "minutes_run": round(ran_s / 60, 2),
         "startup_s": round(t0 - t_start, 1),
-        "stream": {"native_fps": native_fps, "width": args.width, "clip_s": args.clip_s,
-                   "sampled_fps": args.fps, "transport": "MJPEG over HTTP, 127.0.0.1"},
+        "stream": {
+            "native_fps": native_fps,
+            "width": args.width,
+            "clip_s": args.clip_s,
+            "sampled_fps": args.fps,
+            "transport": "MJPEG over HTTP, 127.0.0.1",
+        },
         "machine": {"cpus": os.cpu_count(), "loadavg": os.getloadavg()},
         "memory": {**growth(samples, args.warmup_s), "warmup_s": args.warmup_s},
-        "events": {"emitted": load["events_emitted"], "written": written,
-                   "lost": load["events_emitted"] - written},
+        "events": {
+            "emitted": load["events_emitted"],
+            "written": written,
+            "lost": load["events_emitted"] - written,
+        },
         "latency_s": load["latency_s"],
         "camera_lag_s": lag_summary(samples, args.warmup_s),
         "cameras": cameras,
-        "totals": {k: sum(c[k] for c in cameras.values())
-                   for k in ("served", "read", "processed", "dropped")},
+        "totals": {
+            k: sum(c[k] for c in cameras.values())
+            for k in ("served", "read", "processed", "dropped")
+        },
         "samples": samples,
     }
 
@@ -305,8 +322,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--footage", type=Path, default=None)
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--gating", action="store_true", help="motion gating on (site gating block)")
-    p.add_argument("--shared", action="store_true",
-                   help="record that the machine was shared with other work meanwhile")
+    p.add_argument(
+        "--shared",
+        action="store_true",
+        help="record that the machine was shared with other work meanwhile",
+    )
     args = p.parse_args(argv)
     if args.cameras < 1 or args.minutes <= 0:
         p.error("--cameras must be >= 1 and --minutes > 0")

@@ -119,9 +119,16 @@ class MariaDBServer(DBServer):
         self.sock = self.tmp / "mysqld.sock"
         self.proc: subprocess.Popen | None = None
         subprocess.run(
-            [self.install, f"--datadir={self.datadir}", "--auth-root-authentication-method=normal",
-             "--user=root", "--skip-test-db"],
-            check=True, capture_output=True, timeout=120,
+            [
+                self.install,
+                f"--datadir={self.datadir}",
+                "--auth-root-authentication-method=normal",
+                "--user=root",
+                "--skip-test-db",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         self.start()
         self._admin_sql(
@@ -132,12 +139,24 @@ class MariaDBServer(DBServer):
     def start(self) -> None:
         log = open(self.tmp / "server.log", "ab")  # noqa: SIM115 (the server owns it)
         self.proc = subprocess.Popen(
-            [self.mariadbd, "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}",
-             f"--socket={self.sock}", "--bind-address=127.0.0.1", "--user=root",
-             "--skip-log-bin", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
-             "--innodb-flush-log-at-trx-commit=2", "--skip-name-resolve",
-             f"--pid-file={self.tmp / 'mysqld.pid'}", "--max-connections=200"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                self.mariadbd,
+                "--no-defaults",
+                f"--datadir={self.datadir}",
+                f"--port={self.port}",
+                f"--socket={self.sock}",
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=32M",
+                "--innodb-log-file-size=16M",
+                "--innodb-flush-log-at-trx-commit=2",
+                "--skip-name-resolve",
+                f"--pid-file={self.tmp / 'mysqld.pid'}",
+                "--max-connections=200",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         _wait_port(self.port, self.proc, 60, "mariadbd")
         self.running = True
@@ -154,8 +173,12 @@ class MariaDBServer(DBServer):
         self.running = False
 
     def _admin_sql(self, sql: str) -> None:
-        subprocess.run([self.client, "--no-defaults", "-uroot", f"--socket={self.sock}", "-e", sql],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [self.client, "--no-defaults", "-uroot", f"--socket={self.sock}", "-e", sql],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
 
 class PostgresServer(DBServer):
@@ -180,21 +203,48 @@ class PostgresServer(DBServer):
         pwfile.write_text(PASSWORD + "\n")
         if self.as_user:
             shutil.chown(pwfile, "nobody")
-        self._run([self.initdb, "-D", str(self.datadir), "-U", USER, f"--pwfile={pwfile}",
-                   "-A", "scram-sha-256", "-E", "UTF8", "--no-sync"])
+        self._run(
+            [
+                self.initdb,
+                "-D",
+                str(self.datadir),
+                "-U",
+                USER,
+                f"--pwfile={pwfile}",
+                "-A",
+                "scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        )
         with open(self.datadir / "postgresql.conf", "a") as f:
-            f.write(f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
-                    f"unix_socket_directories = '{self.tmp}'\nfsync = off\n"
-                    "synchronous_commit = off\nshared_buffers = 32MB\nmax_connections = 200\n")
+            f.write(
+                f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
+                f"unix_socket_directories = '{self.tmp}'\nfsync = off\n"
+                "synchronous_commit = off\nshared_buffers = 32MB\nmax_connections = 200\n"
+            )
         self.start()
 
     def _run(self, cmd: list[str]) -> None:
-        subprocess.run([*self.as_user, *cmd], check=True, capture_output=True, timeout=120,
-                       cwd=self.tmp)
+        subprocess.run(
+            [*self.as_user, *cmd], check=True, capture_output=True, timeout=120, cwd=self.tmp
+        )
 
     def start(self) -> None:
-        self._run([self.pg_ctl, "-D", str(self.datadir), "-l", str(self.tmp / "server.log"),
-                   "-w", "-t", "60", "start"])
+        self._run(
+            [
+                self.pg_ctl,
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.tmp / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
         _wait_port(self.port, None, 60, "postgres")
         self.running = True
 
@@ -205,9 +255,27 @@ class PostgresServer(DBServer):
 
     def _admin_sql(self, sql: str) -> None:
         env = {**os.environ, "PGPASSWORD": PASSWORD}
-        subprocess.run([self.psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", USER,
-                        "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                       check=True, capture_output=True, timeout=60, env=env)
+        subprocess.run(
+            [
+                self.psql,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                USER,
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+            env=env,
+        )
 
 
 SERVERS = {"mysql": MariaDBServer, "postgresql": PostgresServer}

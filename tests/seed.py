@@ -88,6 +88,7 @@ class Walk:
 
 GAP_S = 4.0  # unseen between two legs (walking between cameras): < zone_exit_s + reorder
 
+
 # Leg shorthands.
 def _door(s: float = 8) -> Leg:
     return Leg("entrance", "door", s)
@@ -122,8 +123,9 @@ SCRIPT: dict[str, tuple[Walk, ...]] = {
         Walk("G1", "09:55", (_door(), _promo(3 * 60), _door(6)), returning=True),
         Walk("G2", "10:15", (_door(), _shelves(10 * 60), _till(5 * 60), _door(6))),
         Walk("G3", "10:40", (_door(), _shelves(2 * 60), _promo(4 * 60), _door(6))),
-        Walk("G4", "12:10", (_door(), _walk("aisle", 20), _shelves(7 * 60), _till(2 * 60),
-                             _door(6))),
+        Walk(
+            "G4", "12:10", (_door(), _walk("aisle", 20), _shelves(7 * 60), _till(2 * 60), _door(6))
+        ),
         Walk("G5", "17:45", (_door(), _shelves(5 * 60), _walk("aisle", 30))),  # still inside
     ),
 }
@@ -301,8 +303,9 @@ def seed_store(root: Path, site_id: str = "demo") -> dict[str, Any]:
             records.extend(book.close_all(end + cfg.visits.absence_timeout_s + 1.0))
             records.extend(book.reset(calendar.day_bounds(day)[1]))
         flags = {}
-        by_start = {(e["global_id"], e["in_ts"]): (w, e) for w, e in zip(walks, scripted,
-                                                                        strict=True)}
+        by_start = {
+            (e["global_id"], e["in_ts"]): (w, e) for w, e in zip(walks, scripted, strict=True)
+        }
         for v in records.visits:
             w, _ = by_start[(v.global_id, v.in_ts)]
             flags[v.visit_id] = (w.staff, w.returning)
@@ -322,7 +325,9 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def api_server(
-    cfg: SiteConfig, store: EventStore | None = None, headers: dict[str, str] | None = None,
+    cfg: SiteConfig,
+    store: EventStore | None = None,
+    headers: dict[str, str] | None = None,
     live: Any = None,
 ) -> Iterator[str]:
     """Serve ``create_app(cfg)`` with uvicorn in a background thread; yields its base URL.
@@ -336,7 +341,11 @@ def api_server(
 
     port = free_port()
     config = uvicorn.Config(
-        create_app(cfg, live=live, store=store), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+        create_app(cfg, live=live, store=store),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
         lifespan="off",
     )
     server = uvicorn.Server(config)

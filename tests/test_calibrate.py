@@ -60,7 +60,9 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 def test_calibrate_reads_a_frame_from_the_source_and_draws_the_grid(tmp_path: Path, capsys) -> None:
     site = _site(tmp_path)
     out = tmp_path / "grid" / "cam1.png"
-    code, stdout, _ = run(["calibrate", "--config", str(site), "--camera", "cam1", "--out", str(out)], capsys)
+    code, stdout, _ = run(
+        ["calibrate", "--config", str(site), "--camera", "cam1", "--out", str(out)], capsys
+    )
     assert code == 0
     assert "5 point pairs" in stdout and "mean 0.00 px / 0.000 m" in stdout and "ok" in stdout
     pic = cv2.imread(str(out))
@@ -76,8 +78,21 @@ def test_calibrate_with_a_frame_image_reports_json(tmp_path: Path, capsys) -> No
     frame = tmp_path / "view.png"
     cv2.imwrite(str(frame), _frame())
     out = tmp_path / "cam1.png"
-    code, stdout, _ = run(["calibrate", "--config", str(site), "--camera", "cam1", "--frame",
-                           str(frame), "--out", str(out), "--json"], capsys)
+    code, stdout, _ = run(
+        [
+            "calibrate",
+            "--config",
+            str(site),
+            "--camera",
+            "cam1",
+            "--frame",
+            str(frame),
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0
     rep = json.loads(stdout)
     assert rep["camera"] == "cam1" and rep["points"] == 5 and rep["ok"] is True
@@ -87,8 +102,10 @@ def test_calibrate_with_a_frame_image_reports_json(tmp_path: Path, capsys) -> No
 def test_a_bad_calibration_exits_1_with_the_error(tmp_path: Path, capsys) -> None:
     site = _site(tmp_path, bad=True)
     out = tmp_path / "cam1.png"
-    code, stdout, _ = run(["calibrate", "--config", str(site), "--camera", "cam1", "--out", str(out),
-                           "--json"], capsys)
+    code, stdout, _ = run(
+        ["calibrate", "--config", str(site), "--camera", "cam1", "--out", str(out), "--json"],
+        capsys,
+    )
     assert code == 1
     rep = json.loads(stdout)
     assert rep["ok"] is False and rep["max_error_m"] > 1.0 and rep["mean_error_px"] > 5
@@ -98,8 +115,9 @@ def test_a_bad_calibration_exits_1_with_the_error(tmp_path: Path, capsys) -> Non
 def test_plan_picture_is_written_beside(tmp_path: Path, capsys) -> None:
     site = _site(tmp_path, plan=True)
     out = tmp_path / "cam1.png"
-    code, stdout, _ = run(["calibrate", "--config", str(site), "--camera", "cam1", "--out", str(out)],
-                          capsys)
+    code, stdout, _ = run(
+        ["calibrate", "--config", str(site), "--camera", "cam1", "--out", str(out)], capsys
+    )
     assert code == 0 and "cam1_plan.png" in stdout
     plan = cv2.imread(str(tmp_path / "cam1_plan.png"))
     assert plan is not None and (plan != 255).any()
@@ -111,8 +129,10 @@ def test_plan_picture_is_written_beside(tmp_path: Path, capsys) -> None:
 )
 def test_calibrate_usage_errors(tmp_path: Path, capsys, camera: str, message: str) -> None:
     site = _site(tmp_path)
-    code, _, err = run(["calibrate", "--config", str(site), "--camera", camera, "--out",
-                        str(tmp_path / "x.png")], capsys)
+    code, _, err = run(
+        ["calibrate", "--config", str(site), "--camera", camera, "--out", str(tmp_path / "x.png")],
+        capsys,
+    )
     assert code == 2 and message in err
 
 
@@ -120,6 +140,18 @@ def test_unreadable_frame_is_a_runtime_error(tmp_path: Path, capsys) -> None:
     site = _site(tmp_path)
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not an image")
-    code, _, err = run(["calibrate", "--config", str(site), "--camera", "cam1", "--frame", str(bad),
-                        "--out", str(tmp_path / "x.png")], capsys)
+    code, _, err = run(
+        [
+            "calibrate",
+            "--config",
+            str(site),
+            "--camera",
+            "cam1",
+            "--frame",
+            str(bad),
+            "--out",
+            str(tmp_path / "x.png"),
+        ],
+        capsys,
+    )
     assert code == 1 and "cannot read the frame image" in err

@@ -55,11 +55,23 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = EventStore.from_config(load_config(cfg_path))
     for day, rows in DATA.items():
         t0 = CAL.day_start(day) + 10 * 3600
-        store.write(Records(visits=[
-            Visit(f"{day}-{n}", SITE, day, gid, t0 + n * 600, t0 + n * 600 + dwell,
-                  closed=closed, is_staff=staff)
-            for n, (gid, dwell, closed, staff) in enumerate(rows)
-        ]))
+        store.write(
+            Records(
+                visits=[
+                    Visit(
+                        f"{day}-{n}",
+                        SITE,
+                        day,
+                        gid,
+                        t0 + n * 600,
+                        t0 + n * 600 + dwell,
+                        closed=closed,
+                        is_staff=staff,
+                    )
+                    for n, (gid, dwell, closed, staff) in enumerate(rows)
+                ]
+            )
+        )
     store.flush()
     return cfg_path
 
@@ -103,8 +115,8 @@ def test_report_json(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (data["unique_visitors"], data["visits"], data["closed_visits"]) == (2, 2, 2)
     assert data["dwell_mean_s"] == pytest.approx((60.0 + 180.0) / 2)
     staff = run_json(
-        capsys, ["report", "--config", str(site), "--day", "2026-04-02", "--json",
-                 "--include-staff"]
+        capsys,
+        ["report", "--config", str(site), "--day", "2026-04-02", "--json", "--include-staff"],
     )
     assert (staff["visits"], staff["unique_visitors"]) == (5, 4)
 
@@ -121,17 +133,29 @@ def test_report_json(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_report_default_day(
     site: Path, capsys: pytest.CaptureFixture[str], now_day: str, expected: str
 ) -> None:
-    data = run_json(capsys, ["report", "--config", str(site), "--json"],
-                    clock=lambda: clock_at(now_day))
+    data = run_json(
+        capsys, ["report", "--config", str(site), "--json"], clock=lambda: clock_at(now_day)
+    )
     assert data["day"] == expected
     assert data["visits"] == sum(1 for r in DATA.get(expected, []) if not r[3])
 
 
 def test_report_as_subprocess(site: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "mcvision.cli", "report", "--config", str(site),
-         "--day", "2026-04-02", "--json"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mcvision.cli",
+            "report",
+            "--config",
+            str(site),
+            "--day",
+            "2026-04-02",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -141,11 +165,12 @@ def test_report_as_subprocess(site: Path) -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "needle"),
     [
-        ("site_id: shop\ncameras:\n  - id: c1\n    source: a.mp4\n    fps: -3\n",
-         "cameras[0].fps"),
+        ("site_id: shop\ncameras:\n  - id: c1\n    source: a.mp4\n    fps: -3\n", "cameras[0].fps"),
         ("site_id: shop\ncameras: []\n", "cameras"),
-        ("site_id: shop\ncameras:\n  - id: c1\n    source: a.mp4\nreset:\n  timezone: Mars/Base\n",
-         "reset.timezone: unknown time zone"),
+        (
+            "site_id: shop\ncameras:\n  - id: c1\n    source: a.mp4\nreset:\n  timezone: Mars/Base\n",
+            "reset.timezone: unknown time zone",
+        ),
         ("site_id: [unclosed\n", "not valid YAML"),
     ],
 )
@@ -170,7 +195,9 @@ def test_bad_config_as_subprocess(tmp_path: Path) -> None:
     path.write_text("site_id: shop\ncameras:\n  - id: c1\n    source: a.mp4\n    fps: 0\n")
     proc = subprocess.run(
         [sys.executable, "-m", "mcvision.cli", "report", "--config", str(path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "cameras[0].fps" in proc.stderr and "Traceback" not in proc.stderr

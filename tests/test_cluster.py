@@ -57,8 +57,18 @@ def test_dockerfiles_install_the_pinned_package(name: str) -> None:
     lines = [ln for ln in text.replace("\\\n", " ").splitlines() if ln and not ln.startswith("#")]
     instructions = [ln.split()[0] for ln in lines if not ln.startswith(" ")]
     assert instructions[0] == "FROM"
-    assert set(instructions) <= {"FROM", "ENV", "RUN", "WORKDIR", "COPY", "VOLUME", "EXPOSE",
-                                 "CMD", "ARG", "LABEL"}
+    assert set(instructions) <= {
+        "FROM",
+        "ENV",
+        "RUN",
+        "WORKDIR",
+        "COPY",
+        "VOLUME",
+        "EXPOSE",
+        "CMD",
+        "ARG",
+        "LABEL",
+    }
     copies = " ".join(ln for ln in lines if ln.startswith("COPY"))
     assert "pyproject.toml" in copies and "constraints.txt" in copies
     assert re.search(r"pip install[^\n]*-c constraints\.txt", text)
@@ -70,11 +80,14 @@ def test_dockerfiles_install_the_pinned_package(name: str) -> None:
 
 
 def site(device: str, **runtime: Any) -> Any:
-    return parse_config({
-        "site_id": "g", "cameras": [{"id": "c", "source": "a.mp4"}],
-        "models": {"detector": {"device": device}, "reid": {"device": device}},
-        "runtime": runtime,
-    })
+    return parse_config(
+        {
+            "site_id": "g",
+            "cameras": [{"id": "c", "source": "a.mp4"}],
+            "models": {"detector": {"device": device}, "reid": {"device": device}},
+            "runtime": runtime,
+        }
+    )
 
 
 @pytest.mark.parametrize(

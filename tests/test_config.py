@@ -15,7 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 BASE: dict[str, Any] = {
     "site_id": "s1",
     "cameras": [
-        {"id": "a", "source": "a.mp4", "zones": [{"name": "z", "polygon": [[0, 0], [1, 0], [1, 1]]}]},
+        {
+            "id": "a",
+            "source": "a.mp4",
+            "zones": [{"name": "z", "polygon": [[0, 0], [1, 0], [1, 1]]}],
+        },
         {"id": "b", "source": "rtsp://127.0.0.1:8554/b"},
         {"id": "c", "source": 0, "lines": [{"name": "door", "points": [[0, 5], [10, 5]]}]},
     ],
@@ -59,7 +63,11 @@ def _with(path: str, value: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
-        ("cameras.0.zones.0.polygon", [[0, 0], [1, 1]], "cameras[0].zones[0].polygon: needs >= 3 points"),
+        (
+            "cameras.0.zones.0.polygon",
+            [[0, 0], [1, 1]],
+            "cameras[0].zones[0].polygon: needs >= 3 points",
+        ),
         ("cameras.0.zones.0.name", "", "cameras[0].zones[0].name:"),
         (
             "cameras.0.zones.0",
@@ -75,14 +83,34 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         ("cameras.0.id", "bad id!", "cameras[0].id:"),
         ("cameras.1.id", "a", "cameras: duplicate camera ids ['a']"),
         ("cameras.0.colour", "red", "cameras[0].colour: unknown key"),
-        ("cameras.2.lines.0.points", [[1, 1], [1, 1]], "cameras[2].lines[0].points: the two points"),
+        (
+            "cameras.2.lines.0.points",
+            [[1, 1], [1, 1]],
+            "cameras[2].lines[0].points: the two points",
+        ),
         ("cameras.2.lines.0.inside", "up", "cameras[2].lines[0].inside:"),
         ("cameras", [], "cameras:"),
         ("site_id", "", "site_id:"),
-        ("topology.transits", [{"a": "a", "b": "zz"}], "topology.transits[0].b: unknown camera 'zz'"),
-        ("topology.transits", [{"a": "a", "b": "a"}], "topology.transits[0]: a and b must be different"),
-        ("topology.transits", [{"a": "a", "b": "b", "min_s": 9, "max_s": 3}], "max_s (3.0) must be >= min_s"),
-        ("topology.transits", [{"a": "a", "b": "b"}, {"a": "b", "b": "a"}], "pair b-a listed twice"),
+        (
+            "topology.transits",
+            [{"a": "a", "b": "zz"}],
+            "topology.transits[0].b: unknown camera 'zz'",
+        ),
+        (
+            "topology.transits",
+            [{"a": "a", "b": "a"}],
+            "topology.transits[0]: a and b must be different",
+        ),
+        (
+            "topology.transits",
+            [{"a": "a", "b": "b", "min_s": 9, "max_s": 3}],
+            "max_s (3.0) must be >= min_s",
+        ),
+        (
+            "topology.transits",
+            [{"a": "a", "b": "b"}, {"a": "b", "b": "a"}],
+            "pair b-a listed twice",
+        ),
         ("topology.transits", [{"a": "a", "b": "b", "min_s": -1}], "topology.transits[0].min_s"),
         ("topology.unlisted", "maybe", "topology.unlisted:"),
         ("identity.match_threshold", 1.5, "identity.match_threshold:"),

@@ -13,9 +13,13 @@ from mcvision.config import ConfigError, SiteConfig, parse_config
 BASE: dict[str, Any] = {
     "site_id": "shop",
     "cameras": [
-        {"id": "door", "source": "door.mp4", "fps": 5,
-         "zones": [{"name": "till", "polygon": [[0, 0], [10, 0], [10, 10]]}],
-         "lines": [{"name": "in", "points": [[0, 5], [10, 5]]}]},
+        {
+            "id": "door",
+            "source": "door.mp4",
+            "fps": 5,
+            "zones": [{"name": "till", "polygon": [[0, 0], [10, 0], [10, 10]]}],
+            "lines": [{"name": "in", "points": [[0, 5], [10, 5]]}],
+        },
         {"id": "floor", "source": "rtsp://10.0.0.2/s", "resolution": [1280, 720]},
     ],
     "topology": {"transits": [{"a": "door", "b": "floor", "min_s": 1, "max_s": 60}]},
@@ -27,13 +31,15 @@ BASE: dict[str, Any] = {
 
 KEYS = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=6)
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(KEYS, inner, max_size=4)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=4)),
     max_leaves=12,
 )
 
@@ -86,7 +92,9 @@ def test_the_base_config_is_valid() -> None:
 
 
 @given(
-    path=st.sampled_from(ALL_PATHS), value=values, drop=st.booleans(),
+    path=st.sampled_from(ALL_PATHS),
+    value=values,
+    drop=st.booleans(),
     extra=st.dictionaries(KEYS, values, max_size=2),
 )
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))

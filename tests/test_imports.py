@@ -132,7 +132,11 @@ def test_graph_resolves_relative_and_lazy_imports(tmp_path: Path) -> None:
     path = tmp_path / "a.py"
     path.write_text(code)
     known = {"mcvision.b", "mcvision.sub", "mcvision.sub.c", "mcvision.x.d", "mcvision.e"}
-    assert _targets("mcvision.a", path, False, known) == {"mcvision.b", "mcvision.sub.c", "mcvision.e"}
+    assert _targets("mcvision.a", path, False, known) == {
+        "mcvision.b",
+        "mcvision.sub.c",
+        "mcvision.e",
+    }
 
 
 def test_no_import_cycle() -> None:
@@ -154,7 +158,9 @@ def test_every_module_imports_alone_in_dependency_order() -> None:
     )
     proc = subprocess.run(
         [sys.executable, "-c", script],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "PYTHONPATH": str(SRC)},
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -204,8 +210,13 @@ def test_layer_rule_catches_a_ray_import(tmp_path: Path, monkeypatch: pytest.Mon
     (pkg / "identity").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "identity" / "__init__.py").write_text("")
-    (pkg / "identity" / "x.py").write_text("def f():\n    import ray\n    from mcvision import privacy\n")
+    (pkg / "identity" / "x.py").write_text(
+        "def f():\n    import ray\n    from mcvision import privacy\n"
+    )
     (pkg / "privacy.py").write_text("from mcvision.identity import x\n")
     monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path)
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
-    assert layer_violations() == ["mcvision.identity.x -> mcvision.privacy", "mcvision.identity.x -> ray"]
+    assert layer_violations() == [
+        "mcvision.identity.x -> mcvision.privacy",
+        "mcvision.identity.x -> ray",
+    ]

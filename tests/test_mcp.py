@@ -14,8 +14,16 @@ from mcvision.mcp import build_mcp, run_mcp
 from mcvision.serve.api import create_app
 from seed import seed_store, site_config
 
-TOOLS = {"site_info", "day_summary", "list_visits", "visit_timeline", "zone_stats",
-         "occupancy_now", "traffic", "top_journeys"}
+TOOLS = {
+    "site_info",
+    "day_summary",
+    "list_visits",
+    "visit_timeline",
+    "zone_stats",
+    "occupancy_now",
+    "traffic",
+    "top_journeys",
+}
 
 
 @pytest.fixture(scope="module")
@@ -86,22 +94,42 @@ DAY1, DAY2 = "2026-03-09", "2026-03-10"
         ("day_summary", {"day": DAY1}, "/summary", {"day": DAY1}),
         ("day_summary", {"day": DAY2}, "/summary", {"day": DAY2}),
         ("day_summary", {}, "/summary", {}),
-        ("day_summary", {"day": DAY1, "include_staff": True}, "/summary",
-         {"day": DAY1, "include_staff": True}),
+        (
+            "day_summary",
+            {"day": DAY1, "include_staff": True},
+            "/summary",
+            {"day": DAY1, "include_staff": True},
+        ),
         ("list_visits", {"day": DAY1, "limit": 100}, "/visits", {"day": DAY1}),
-        ("list_visits", {"day": DAY2, "zone": "promo", "limit": 100}, "/visits",
-         {"day": DAY2, "zone": "promo"}),
-        ("list_visits", {"day": DAY2, "camera": "till", "min_dwell_s": 600, "limit": 100},
-         "/visits", {"day": DAY2, "camera": "till", "min_dwell_s": 600}),
-        ("list_visits", {"day": DAY1, "limit": 2, "offset": 2}, "/visits",
-         {"day": DAY1, "limit": 2, "offset": 2}),
+        (
+            "list_visits",
+            {"day": DAY2, "zone": "promo", "limit": 100},
+            "/visits",
+            {"day": DAY2, "zone": "promo"},
+        ),
+        (
+            "list_visits",
+            {"day": DAY2, "camera": "till", "min_dwell_s": 600, "limit": 100},
+            "/visits",
+            {"day": DAY2, "camera": "till", "min_dwell_s": 600},
+        ),
+        (
+            "list_visits",
+            {"day": DAY1, "limit": 2, "offset": 2},
+            "/visits",
+            {"day": DAY1, "limit": 2, "offset": 2},
+        ),
         ("zone_stats", {"day": DAY1}, "/zones", {"day": DAY1}),
         ("zone_stats", {}, "/zones", {}),
         ("traffic", {"day": DAY1, "bucket": "15m"}, "/traffic", {"day": DAY1, "bucket": "15m"}),
         ("traffic", {"day": DAY2}, "/traffic", {"day": DAY2}),
         ("top_journeys", {"day": DAY1}, "/journeys", {"day": DAY1}),
-        ("top_journeys", {"day": DAY2, "by": "camera", "k": 2}, "/journeys",
-         {"day": DAY2, "by": "camera", "k": 2}),
+        (
+            "top_journeys",
+            {"day": DAY2, "by": "camera", "k": 2},
+            "/journeys",
+            {"day": DAY2, "by": "camera", "k": 2},
+        ),
     ],
 )
 def test_tools_return_the_same_numbers_as_the_api(mcp, http, tool, args, path, params) -> None:
@@ -113,7 +141,11 @@ def test_summary_matches_the_seeded_script(mcp, seeded, day) -> None:
     exp = seeded["expected"][day]
     s = call(mcp, "day_summary", {"day": day})
     assert (s["visits"], s["unique_visitors"], s["open_visits"], s["staff_visits"]) == (
-        exp["visits"], exp["unique_visitors"], exp["open_visits"], exp["staff_visits"])
+        exp["visits"],
+        exp["unique_visitors"],
+        exp["open_visits"],
+        exp["staff_visits"],
+    )
     assert s["dwell_mean_s"] == pytest.approx(exp["dwell_mean_s"])
     assert s["dwell_median_s"] == pytest.approx(exp["dwell_median_s"])
     assert s["returning_visitors"] == exp["returning_visitors"]
@@ -134,7 +166,10 @@ def test_occupancy_now_is_the_open_visits_of_the_latest_day(mcp, http, seeded) -
     occ = call(mcp, "occupancy_now")
     api = get(http, "/occupancy")
     assert (occ["in_store"], occ["global_ids"], occ["live"]) == (
-        api["in_store"], api["global_ids"], api["live"])
+        api["in_store"],
+        api["global_ids"],
+        api["live"],
+    )
     assert occ["in_store"] == seeded["expected"][DAY2]["in_store_now"]
     assert occ["day"] == DAY2
 
@@ -147,7 +182,11 @@ class _Live:
 def test_occupancy_now_asks_a_running_site_when_there_is_one(seeded) -> None:
     occ = call(build_mcp(seeded["cfg"], seeded["store"], live=_Live()), "occupancy_now")
     assert (occ["in_store"], occ["global_ids"], occ["live"], occ["day"]) == (
-        2, ["G7", "G9"], True, None)
+        2,
+        ["G7", "G9"],
+        True,
+        None,
+    )
 
 
 def test_site_info_names_days_timezone_cameras_and_zones(mcp, seeded) -> None:
@@ -206,8 +245,14 @@ def test_mcp_over_http_needs_the_read_key_off_loopback(
         mcp_http_app(seeded["cfg"], host="0.0.0.0")
     monkeypatch.setenv(READ_KEY_ENV, "mcp-read-key")
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(mcp_http_app(seeded["cfg"], host="0.0.0.0"),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            mcp_http_app(seeded["cfg"], host="0.0.0.0"),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}/mcp"

@@ -34,18 +34,28 @@ def unit(i: int) -> np.ndarray:
 
 
 def walk(core: SiteIdentity, local: int, t0: float, emb: np.ndarray) -> None:
-    core.ingest([
-        TrackletUpdate("cam1", local, t0 + i, np.array([0, 0, 10, 30.0]), np.array([5, 30.0]),
-                       embedding=emb, frame_size=(100, 100))
-        for i in range(6)
-    ])
+    core.ingest(
+        [
+            TrackletUpdate(
+                "cam1",
+                local,
+                t0 + i,
+                np.array([0, 0, 10, 30.0]),
+                np.array([5, 30.0]),
+                embedding=emb,
+                frame_size=(100, 100),
+            )
+            for i in range(6)
+        ]
+    )
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> dict[str, Any]:
     """Two days through SiteIdentity: A and B on day 1, A back on day 2 (then folded)."""
     data = {
-        "site_id": "s", "cameras": [{"id": "cam1", "source": "a.mp4"}],
+        "site_id": "s",
+        "cameras": [{"id": "cam1", "source": "a.mp4"}],
         "identity": {"min_frames": 2},
         "visits": {"absence_timeout_s": 30},
         "reset": {"time": "00:00", "timezone": "UTC"},
@@ -56,9 +66,12 @@ def site(tmp_path: Path) -> dict[str, Any]:
     path.write_text(yaml.safe_dump(data))
     cfg = load_config(path)
     root = Path(cfg.storage.root)
-    core = SiteIdentity(cfg, gallery=Gallery(cfg.storage.gallery_dir(), dim=D),
-                        customers=CustomerGallery(cfg.storage.customers_dir(), body_dim=D),
-                        flush_every_s=0.0)
+    core = SiteIdentity(
+        cfg,
+        gallery=Gallery(cfg.storage.gallery_dir(), dim=D),
+        customers=CustomerGallery(cfg.storage.customers_dir(), body_dim=D),
+        flush_every_s=0.0,
+    )
     walk(core, 1, T0, unit(0))
     walk(core, 2, T0 + 100, unit(1))
     walk(core, 1, T0 + DAY_S, unit(0))
@@ -78,15 +91,17 @@ def test_erasure_removes_vectors_keeps_counts(site: dict[str, Any]) -> None:
     assert a_ids == ("20251125-0001", "20251126-0001")
     held = sum(core.gallery.count(global_id=g) for g in a_ids)
     assert held == 12  # 6 sightings with an embedding per day
-    out = erase_customer(cfg, site["a"], store=core.store, customers=core.customers,
-                         gallery=core.gallery)
+    out = erase_customer(
+        cfg, site["a"], store=core.store, customers=core.customers, gallery=core.gallery
+    )
     assert out["global_ids"] == 2 and out["gallery_embeddings"] == held
     assert out["rows"]["visits"] >= 2 and out["rows"]["track_points"] > 0
     # LanceDB no longer finds A, in the customers or in the daily gallery
     assert site["a"] not in dict(core.customers.search(unit(0), k=10))  # type: ignore[union-attr]
     assert core.customers.match(body=unit(0)) is None  # type: ignore[union-attr]
-    assert all(gid not in a_ids for gid, _ in core.gallery.search(unit(0), k=10,
-                                                                   exclude_archived=False)[0])
+    assert all(
+        gid not in a_ids for gid, _ in core.gallery.search(unit(0), k=10, exclude_archived=False)[0]
+    )
     assert not set(core.gallery.identities()) & set(a_ids)
     # the store keeps every count, under pseudonyms
     for day, s in before.items():
@@ -145,13 +160,19 @@ def test_cli_report_and_erase(site: dict[str, Any], capsys: pytest.CaptureFixtur
 # ---- admin routes ------------------------------------------------------------
 @pytest.mark.parametrize(
     ("method", "path", "body"),
-    [("delete", "/api/v1/admin/customers/cust-1", None),
-     ("post", "/api/v1/admin/staff", {"global_id": "G1"})],
+    [
+        ("delete", "/api/v1/admin/customers/cust-1", None),
+        ("post", "/api/v1/admin/staff", {"global_id": "G1"}),
+    ],
 )
 @pytest.mark.parametrize("key", [None, "wrong"])
 def test_admin_routes_need_the_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str, path: str,
-    body: dict | None, key: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    body: dict | None,
+    key: str | None,
 ) -> None:
     seeded = seed_store(tmp_path)
     monkeypatch.setenv(API_KEY_ENV, KEY)

@@ -27,8 +27,11 @@ def sankey(journeys: list[dict[str, Any]]) -> go.Figure:
         go.Sankey(
             arrangement="snap",
             node={"label": labels, "pad": 18, "thickness": 14},
-            link={"source": [a for a, _ in flows], "target": [b for _, b in flows],
-                  "value": list(flows.values())},
+            link={
+                "source": [a for a, _ in flows],
+                "target": [b for _, b in flows],
+                "value": list(flows.values()),
+            },
         )
     )
     fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10})
@@ -38,8 +41,13 @@ def sankey(journeys: list[dict[str, Any]]) -> go.Figure:
 def render() -> None:
     api, day, tz = ui.api(), ui.day(), ui.tz()
     c1, c2 = st.columns([1, 2])
-    by = c1.radio("Path through", ["zone", "camera"], horizontal=True, key="journeys_by",
-                  format_func=lambda b: {"zone": "zones", "camera": "cameras"}[b])
+    by = c1.radio(
+        "Path through",
+        ["zone", "camera"],
+        horizontal=True,
+        key="journeys_by",
+        format_func=lambda b: {"zone": "zones", "camera": "cameras"}[b],
+    )
     k = c2.slider("Paths shown", 1, 30, 10, key="journeys_k")
     journeys = ui.call(api.journeys, day, k, by)
     if not journeys:
@@ -49,12 +57,16 @@ def render() -> None:
     if any(len(j["path"]) > 1 for j in journeys):
         st.plotly_chart(sankey(journeys), width="stretch", key="journeys_sankey")
     st.dataframe(
-        pd.DataFrame({
-            "path": [" → ".join(j["path"]) for j in journeys],
-            "visits": [j["count"] for j in journeys],
-            "share": [ui.percent(j["share"]) for j in journeys],
-        }),
-        hide_index=True, width="stretch", key="journeys_table",
+        pd.DataFrame(
+            {
+                "path": [" → ".join(j["path"]) for j in journeys],
+                "visits": [j["count"] for j in journeys],
+                "share": [ui.percent(j["share"]) for j in journeys],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="journeys_table",
     )
 
     st.subheader("One visitor's path")
@@ -71,8 +83,9 @@ def render() -> None:
     tl = ui.call(api.visit, vid)
     zones = [z["zone"] for z in tl["zone_visits"]]
     cams = [s["camera_id"] for s in tl["sightings"]]
-    st.markdown(f"**Zones:** {' → '.join(zones) or ui.EMPTY}  \n"
-                f"**Cameras:** {' → '.join(cams) or ui.EMPTY}")
+    st.markdown(
+        f"**Zones:** {' → '.join(zones) or ui.EMPTY}  \n**Cameras:** {' → '.join(cams) or ui.EMPTY}"
+    )
     st.plotly_chart(ui.timeline_figure(tl, tz), width="stretch", key="journey_timeline")
 
 

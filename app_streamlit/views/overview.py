@@ -26,14 +26,20 @@ def _mirror_source() -> bool:
         return False
     state, lag = mirror.get("state"), mirror.get("lag_s")
     text = f"Mirror ({mirror.get('url', '')}): **{state}**" + (
-        f" · lag {ui.duration(lag)}" if lag else "")
+        f" · lag {ui.duration(lag)}" if lag else ""
+    )
     if state in ("behind", "failed"):
         st.warning(f"{text} · {mirror.get('error') or ''}", icon=":material/sync_problem:")
     else:
         st.caption(text)
-    picked = st.radio("Numbers from", ["store", "mirror"], horizontal=True, key="overview_source",
-                      help="the Parquet store, or its MySQL/PostgreSQL mirror (same numbers"
-                      " once it has caught up)")
+    picked = st.radio(
+        "Numbers from",
+        ["store", "mirror"],
+        horizontal=True,
+        key="overview_source",
+        help="the Parquet store, or its MySQL/PostgreSQL mirror (same numbers"
+        " once it has caught up)",
+    )
     return picked == "mirror"
 
 
@@ -47,7 +53,10 @@ def render() -> None:
     from_mirror = _mirror_source()
     summary = ui.call(api.mirror_summary if from_mirror else api.summary, day)
     if summary["visits"] == 0:
-        st.info(f"No visits recorded on **{day}**. Pick another day in the sidebar.", icon=":material/inbox:")
+        st.info(
+            f"No visits recorded on **{day}**. Pick another day in the sidebar.",
+            icon=":material/inbox:",
+        )
         return
     returning = _returning_of(summary) if from_mirror else ui.call(api.returning, day)
     latest = st.session_state.get("latest_day")
@@ -60,20 +69,31 @@ def render() -> None:
         now_help = "visits of this day never closed"
 
     cols = st.columns(6)
-    cols[0].metric("Unique visitors", summary["unique_visitors"],
-                   help="distinct people (global IDs); staff excluded")
+    cols[0].metric(
+        "Unique visitors",
+        summary["unique_visitors"],
+        help="distinct people (global IDs); staff excluded",
+    )
     cols[1].metric("Visits", summary["visits"], help="re-entries count as new visits")
     cols[2].metric(now_label, now_value, help=now_help)
     cols[3].metric("Mean dwell", ui.duration(summary["dwell_mean_s"]), help="closed visits")
     cols[4].metric("Median dwell", ui.duration(summary["dwell_median_s"]), help="closed visits")
-    cols[5].metric("Returning", ui.percent(returning["returning_share"]),
-                   help=f"{returning['returning_visitors']} of {returning['visitors']} visitors")
+    cols[5].metric(
+        "Returning",
+        ui.percent(returning["returning_share"]),
+        help=f"{returning['returning_visitors']} of {returning['visitors']} visitors",
+    )
 
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Traffic")
-        bucket = st.radio("Bucket", ["15m", "1h"], horizontal=True, key="traffic_bucket",
-                          format_func=lambda b: {"15m": "15 minutes", "1h": "hour"}[b])
+        bucket = st.radio(
+            "Bucket",
+            ["15m", "1h"],
+            horizontal=True,
+            key="traffic_bucket",
+            format_func=lambda b: {"15m": "15 minutes", "1h": "hour"}[b],
+        )
         traffic = ui.call(api.traffic, day, bucket)
         buckets = _trim(traffic["buckets"])
         if not buckets:
@@ -83,29 +103,50 @@ def render() -> None:
             mid = ui.local([b["start_ts"] + width_s / 2 for b in buckets], tz)
             ends = ui.local([b["end_ts"] for b in buckets], tz)
             fig = go.Figure()
-            fig.add_bar(x=mid, y=[b["entries"] for b in buckets], name="entries",
-                        marker_color="#4c78a8", width=width_s * 1000 * 0.85,
-                        hovertemplate="%{y} in<extra></extra>")
-            fig.add_bar(x=mid, y=[-b["exits"] for b in buckets], name="exits",
-                        marker_color="#9ecae9", width=width_s * 1000 * 0.85,
-                        customdata=[b["exits"] for b in buckets],
-                        hovertemplate="%{customdata} out<extra></extra>")
-            fig.add_scatter(x=[ui.local(buckets[0]["start_ts"], tz), *ends],
-                            y=[buckets[0]["occupancy"] - buckets[0]["entries"]
-                               + buckets[0]["exits"]] + [b["occupancy"] for b in buckets],
-                            name="in store (bucket end)", mode="lines", line_shape="hv",
-                            line={"color": "#e45756", "width": 2},
-                            hovertemplate="%{y} in store<extra></extra>")
+            fig.add_bar(
+                x=mid,
+                y=[b["entries"] for b in buckets],
+                name="entries",
+                marker_color="#4c78a8",
+                width=width_s * 1000 * 0.85,
+                hovertemplate="%{y} in<extra></extra>",
+            )
+            fig.add_bar(
+                x=mid,
+                y=[-b["exits"] for b in buckets],
+                name="exits",
+                marker_color="#9ecae9",
+                width=width_s * 1000 * 0.85,
+                customdata=[b["exits"] for b in buckets],
+                hovertemplate="%{customdata} out<extra></extra>",
+            )
+            fig.add_scatter(
+                x=[ui.local(buckets[0]["start_ts"], tz), *ends],
+                y=[buckets[0]["occupancy"] - buckets[0]["entries"] + buckets[0]["exits"]]
+                + [b["occupancy"] for b in buckets],
+                name="in store (bucket end)",
+                mode="lines",
+                line_shape="hv",
+                line={"color": "#e45756", "width": 2},
+                hovertemplate="%{y} in store<extra></extra>",
+            )
             top = max([1] + [max(b["entries"], b["occupancy"]) for b in buckets])
             low = max([0] + [b["exits"] for b in buckets])
             step = max(1, -(-max(top, low) // 4))
             ticks = list(range(-(-(-low // step) * step), top + step, step))
             fig.update_layout(
-                barmode="relative", height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                barmode="relative",
+                height=380,
+                margin={"l": 10, "r": 10, "t": 10, "b": 10},
                 xaxis={"title": f"local time ({tz})", "tickformat": "%H:%M"},
-                yaxis={"title": f"people per {bucket} (in ↑, out ↓)", "tickvals": ticks,
-                       "ticktext": [str(abs(t)) for t in ticks], "zeroline": True},
-                legend={"orientation": "h", "y": 1.12}, hovermode="x unified",
+                yaxis={
+                    "title": f"people per {bucket} (in ↑, out ↓)",
+                    "tickvals": ticks,
+                    "ticktext": [str(abs(t)) for t in ticks],
+                    "zeroline": True,
+                },
+                legend={"orientation": "h", "y": 1.12},
+                hovermode="x unified",
             )
             st.plotly_chart(fig, width="stretch", key="traffic_chart")
     with right:
@@ -117,8 +158,12 @@ def render() -> None:
         else:
             df = pd.DataFrame({"dwell (min)": closed})
             fig = px.histogram(df, x="dwell (min)", nbins=min(30, max(5, len(closed))))
-            fig.update_layout(height=400, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                              yaxis_title="visits", bargap=0.05)
+            fig.update_layout(
+                height=400,
+                margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                yaxis_title="visits",
+                bargap=0.05,
+            )
             st.plotly_chart(fig, width="stretch", key="dwell_hist")
             st.caption(f"{len(closed)} closed visits; p90 {ui.duration(summary['dwell_p90_s'])}")
 

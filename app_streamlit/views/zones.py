@@ -31,8 +31,11 @@ def render() -> None:
     api, day, tz = ui.api(), ui.day(), ui.tz()
     stats = ui.call(api.zones, day)
     if not stats:
-        st.info(f"No zone visits on **{day}**: nobody stayed in a zone long enough, or no zones "
-                "are configured.", icon=":material/inbox:")
+        st.info(
+            f"No zone visits on **{day}**: nobody stayed in a zone long enough, or no zones "
+            "are configured.",
+            icon=":material/inbox:",
+        )
         return
     df = pd.DataFrame(stats)
     palette = ui.colors(df["zone"])
@@ -40,20 +43,28 @@ def render() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Time per zone")
-        fig = px.bar(df.sort_values("time (min)"), x="time (min)", y="zone", orientation="h",
-                     text=df.sort_values("time (min)")["total_dwell_s"].map(ui.duration),
-                     color="zone", color_discrete_map=palette)
+        fig = px.bar(
+            df.sort_values("time (min)"),
+            x="time (min)",
+            y="zone",
+            orientation="h",
+            text=df.sort_values("time (min)")["total_dwell_s"].map(ui.duration),
+            color="zone",
+            color_discrete_map=palette,
+        )
         fig.update_layout(height=340, showlegend=False, margin={"l": 10, "r": 10, "t": 10, "b": 10})
         st.plotly_chart(fig, width="stretch", key="zone_time")
-        table = pd.DataFrame({
-            "zone": df["zone"],
-            "stays": df["visits"],
-            "open": df["open_visits"],
-            "visitors": df["unique_visitors"],
-            "total": df["total_dwell_s"].map(ui.duration),
-            "mean": df["mean_dwell_s"].map(ui.duration),
-            "median": df["median_dwell_s"].map(ui.duration),
-        })
+        table = pd.DataFrame(
+            {
+                "zone": df["zone"],
+                "stays": df["visits"],
+                "open": df["open_visits"],
+                "visitors": df["unique_visitors"],
+                "total": df["total_dwell_s"].map(ui.duration),
+                "mean": df["mean_dwell_s"].map(ui.duration),
+                "median": df["median_dwell_s"].map(ui.duration),
+            }
+        )
         st.dataframe(table, hide_index=True, width="stretch", key="zone_table")
     try:
         stays, total = zone_stays(api.base_url, day)
@@ -66,10 +77,17 @@ def render() -> None:
             st.info("No closed zone stays yet.")
         else:
             closed["dwell (min)"] = closed["dwell_s"] / 60
-            fig = px.box(closed, x="zone", y="dwell (min)", points="all", color="zone",
-                         color_discrete_map=palette)
-            fig.update_layout(height=340, showlegend=False,
-                              margin={"l": 10, "r": 10, "t": 10, "b": 10})
+            fig = px.box(
+                closed,
+                x="zone",
+                y="dwell (min)",
+                points="all",
+                color="zone",
+                color_discrete_map=palette,
+            )
+            fig.update_layout(
+                height=340, showlegend=False, margin={"l": 10, "r": 10, "t": 10, "b": 10}
+            )
             st.plotly_chart(fig, width="stretch", key="zone_box")
         if total > MAX_TIMELINES:
             st.caption(f"From the first {MAX_TIMELINES} of {total} visits.")
@@ -86,11 +104,15 @@ def render() -> None:
     occ = pd.DataFrame(steps).sort_values(["ts", "delta"], ascending=[True, False])
     occ["people"] = occ.groupby("zone")["delta"].cumsum()
     occ["time"] = ui.local(occ["ts"], tz).to_numpy()
-    fig = px.line(occ, x="time", y="people", color="zone", line_shape="hv",
-                  color_discrete_map=palette)
-    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis={"title": f"local time ({tz})", "tickformat": "%H:%M"},
-                      yaxis={"title": "people in zone", "rangemode": "tozero", "dtick": 1})
+    fig = px.line(
+        occ, x="time", y="people", color="zone", line_shape="hv", color_discrete_map=palette
+    )
+    fig.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"title": f"local time ({tz})", "tickformat": "%H:%M"},
+        yaxis={"title": "people in zone", "rangemode": "tozero", "dtick": 1},
+    )
     st.plotly_chart(fig, width="stretch", key="zone_occupancy")
     st.caption("Derived from zone enter and exit times (open stays count until now).")
 

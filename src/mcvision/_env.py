@@ -12,7 +12,9 @@ import shutil
 from pathlib import Path
 
 #: Project-local folder for Ultralytics settings (never the user's home).
-YOLO_CONFIG_DIR = Path(os.environ.get("MCVISION_CACHE", Path.home() / ".cache" / "mcvision")) / "ultralytics"
+YOLO_CONFIG_DIR = (
+    Path(os.environ.get("MCVISION_CACHE", Path.home() / ".cache" / "mcvision")) / "ultralytics"
+)
 
 
 def _threads() -> int:

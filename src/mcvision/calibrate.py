@@ -57,7 +57,9 @@ def first_frame(cfg: SiteConfig, camera_id: str, timeout_s: float = 10.0) -> np.
     raise CalibrationError(f"camera {camera_id}: its source gave no frame ({cam.source})")
 
 
-def _plan_picture(floor: FloorConfig, cal: FloorCalibration, size: tuple[int, int], base: Path) -> np.ndarray:
+def _plan_picture(
+    floor: FloorConfig, cal: FloorCalibration, size: tuple[int, int], base: Path
+) -> np.ndarray:
     assert floor.plan_image is not None and floor.plan_px_per_m is not None
     path = Path(floor.plan_image)
     path = path if path.is_absolute() else base / path
@@ -70,10 +72,12 @@ def _plan_picture(floor: FloorConfig, cal: FloorCalibration, size: tuple[int, in
         return np.column_stack([ox + xy[:, 0] * s, oy - xy[:, 1] * s])  # plan y grows up
 
     w, h = size
-    edge = np.array([[x, h - 1] for x in np.linspace(0, w - 1, 20)]
-                    + [[w - 1, y] for y in np.linspace(h - 1, h * 0.5, 10)]
-                    + [[x, h * 0.5] for x in np.linspace(w - 1, 0, 20)]
-                    + [[0, y] for y in np.linspace(h * 0.5, h - 1, 10)])
+    edge = np.array(
+        [[x, h - 1] for x in np.linspace(0, w - 1, 20)]
+        + [[w - 1, y] for y in np.linspace(h - 1, h * 0.5, 10)]
+        + [[x, h * 0.5] for x in np.linspace(w - 1, 0, 20)]
+        + [[0, y] for y in np.linspace(h * 0.5, h - 1, 10)]
+    )
     seen = px(cal.project(edge))
     if np.all(np.isfinite(seen)):
         cv2.polylines(plan, [np.round(seen).astype(np.int32)], True, (0, 215, 255), 2, cv2.LINE_AA)

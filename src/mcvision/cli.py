@@ -59,7 +59,8 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--include-staff", action="store_true", help="count staff visits too")
     p.add_argument(
-        "--source", metavar="URL",
+        "--source",
+        metavar="URL",
         help="read the relational mirror at this SQLAlchemy URL (password from"
         " storage.mirror.password_env) instead of the Parquet store",
     )
@@ -120,8 +121,9 @@ def _mirror_summary(args: argparse.Namespace, ctx: Context) -> tuple[SiteConfig,
                 day = check_day(args.day)
             except ValueError as err:
                 raise UsageError(f"--day: {err}") from None
-        return cfg, mirror_read.day_summary(engine, cfg.site_id, day,
-                                            include_staff=args.include_staff)
+        return cfg, mirror_read.day_summary(
+            engine, cfg.site_id, day, include_staff=args.include_staff
+        )
     finally:
         engine.dispose()
 
@@ -229,7 +231,11 @@ def run_site(
 def _run(args: argparse.Namespace, ctx: Context) -> int:
     cfg = _with_port(load_config(args.config), args.port)
     summary = run_site(
-        cfg, ctx, until_end=args.until_end, address=args.address, start_ts=args.start_time,
+        cfg,
+        ctx,
+        until_end=args.until_end,
+        address=args.address,
+        start_ts=args.start_time,
         progress=not args.no_progress,
     )
     failed = [c for c, r in summary.get("cameras", {}).items() if r.get("status") == "failed"]
@@ -298,8 +304,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
     if (out / "data").exists():
         shutil.rmtree(out / "data")  # a fresh store each time: the demo replays the same day
     print(f"rendering a {args.seconds:g} s scene (seed {args.seed}) into {out}", file=ctx.stderr)
-    path = demo_scene(out, find_people(), seed=args.seed, duration_s=args.seconds,
-                      port=args.port)
+    path = demo_scene(out, find_people(), seed=args.seed, duration_s=args.seconds, port=args.port)
     cfg = load_config(path)
     print(f"demo site: {path}", file=ctx.stderr)
     start_ts = ctx.clock()
@@ -353,7 +358,9 @@ def _weights(args: argparse.Namespace, ctx: Context) -> int:
     if args.config:
         cfg = load_config(args.config)
     else:
-        cfg = SiteConfig.model_validate({"site_id": "defaults", "cameras": [{"id": "c", "source": 0}]})
+        cfg = SiteConfig.model_validate(
+            {"site_id": "defaults", "cameras": [{"id": "c", "source": 0}]}
+        )
     rows = w.describe(cfg)
     if args.json:
         ctx.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
@@ -407,15 +414,25 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:
         " with real people: cut out of MOT sequences, or crops of a ReID crop folder in"
         " Market-1501 naming, each simulated camera showing a person as one real camera saw them.",
     )
-    p.add_argument("--people", action="append", required=True, metavar="DIR",
-                   help="folder of MOT-format sequences, or a ReID crop folder in Market-1501"
-                   " naming such as market1501/bounding_box_train (repeatable)")
+    p.add_argument(
+        "--people",
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="folder of MOT-format sequences, or a ReID crop folder in Market-1501"
+        " naming such as market1501/bounding_box_train (repeatable)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scenario", help="a built-in scenario (crowded, small) or a scenario YAML"
-                   " (default: crowded)")
-    p.add_argument("--no-detector-check", action="store_true",
-                   help="skip measuring the detector's recall on the render")
+    p.add_argument(
+        "--scenario",
+        help="a built-in scenario (crowded, small) or a scenario YAML (default: crowded)",
+    )
+    p.add_argument(
+        "--no-detector-check",
+        action="store_true",
+        help="skip measuring the detector's recall on the render",
+    )
     p.set_defaults(handler=_sim)
 
 
@@ -425,8 +442,13 @@ def _sim(args: argparse.Namespace, ctx: Context) -> int:
     from mcvision.sim.scenario import ScenarioError
 
     try:
-        res = run_sim(args.people, args.out, seed=args.seed, scenario_path=args.scenario,
-                      check_detector=not args.no_detector_check)
+        res = run_sim(
+            args.people,
+            args.out,
+            seed=args.seed,
+            scenario_path=args.scenario,
+            check_detector=not args.no_detector_check,
+        )
     except (PeopleError, ScenarioError) as err:
         raise UsageError(str(err)) from None
     ctx.stdout.write(json.dumps(res.report, indent=2, default=str) + "\n")
@@ -445,13 +467,21 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         " scored against --store.",
     )
     p.add_argument("out", nargs="?", help="the simulator's output folder")
-    p.add_argument("--gt", metavar="DIR", help="labelled-footage folder (MOT format) to score against")
+    p.add_argument(
+        "--gt", metavar="DIR", help="labelled-footage folder (MOT format) to score against"
+    )
     p.add_argument("--store", help="score an existing store root instead of running the scene")
-    p.add_argument("--start-time", metavar="T",
-                   help="the videos' first frame: epoch seconds or ISO-8601 with a zone"
-                   " (default: estimated from the track points)")
-    p.add_argument("--config", help="site config YAML (with --gt: camera sizes and rates missing"
-                   " from cameras.csv, visit timeout, site ID)")
+    p.add_argument(
+        "--start-time",
+        metavar="T",
+        help="the videos' first frame: epoch seconds or ISO-8601 with a zone"
+        " (default: estimated from the track points)",
+    )
+    p.add_argument(
+        "--config",
+        help="site config YAML (with --gt: camera sizes and rates missing"
+        " from cameras.csv, visit timeout, site ID)",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_eval)
@@ -482,7 +512,9 @@ def _start_time(text: str | None) -> float | None:
     try:
         t = pendulum.parse(text.strip())
     except ValueError as err:  # pendulum's ParserError is one
-        raise UsageError(f"--start-time: {text!r} is not epoch seconds or ISO-8601: {err}") from None
+        raise UsageError(
+            f"--start-time: {text!r} is not epoch seconds or ISO-8601: {err}"
+        ) from None
     if not isinstance(t, pendulum.DateTime):
         raise UsageError(f"--start-time: {text!r} is not a date and time")
     return float(t.timestamp())
@@ -571,11 +603,19 @@ def _mirror(args: argparse.Namespace, ctx: Context) -> int:
         print(f"mcvision mirror: {err}", file=ctx.stderr)
         return 1
     try:
-        total = mirror.files_to_copy(args.day) if not args.all else sum(
-            len(mirror.list_files(s)) for s in mirror.sources)
+        total = (
+            mirror.files_to_copy(args.day)
+            if not args.all
+            else sum(len(mirror.list_files(s)) for s in mirror.sources)
+        )
         what = f"day {args.day}" if args.day else ("all days" if args.all else "new files")
-        with tqdm(total=total, unit="file", desc=f"mirror {what}", file=ctx.stderr,
-                  disable=args.no_progress) as bar:
+        with tqdm(
+            total=total,
+            unit="file",
+            desc=f"mirror {what}",
+            file=ctx.stderr,
+            disable=args.no_progress,
+        ) as bar:
             if args.day or args.all:
                 res = mirror.rebuild(args.day, on_progress=bar.update)
             else:
@@ -586,8 +626,7 @@ def _mirror(args: argparse.Namespace, ctx: Context) -> int:
     finally:
         mirror.close()
     rows = ", ".join(f"{k} {v}" for k, v in sorted(res.rows.items())) or "nothing new"
-    print(f"{mirror.where}: {res.files} files, rows: {rows} ({res.seconds:.1f} s)",
-          file=ctx.stdout)
+    print(f"{mirror.where}: {res.files} files, rows: {rows} ({res.seconds:.1f} s)", file=ctx.stdout)
     return 0
 
 
@@ -699,8 +738,11 @@ def _staff(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("no folder: give --folder or set staff.folder in the config")
     if not Path(folder).is_dir():
         raise UsageError(f"staff folder not found: {folder}")
-    reg = StaffRegistry(cfg.storage.staff_dir(), dim=embedding_dim(cfg.models.reid),
-                        match_threshold=cfg.staff.match_threshold)
+    reg = StaffRegistry(
+        cfg.storage.staff_dir(),
+        dim=embedding_dim(cfg.models.reid),
+        match_threshold=cfg.staff.match_threshold,
+    )
     try:
         results = reg.enrol_folder(
             folder, PersonDetector.from_config(cfg.models.detector), build_reid(cfg.models.reid)
@@ -752,8 +794,12 @@ def _segment(args: argparse.Namespace, ctx: Context) -> int:
     image = cv2.imread(args.image)
     if image is None:
         raise UsageError(f"cannot read image {args.image}")
-    cfg = load_config(args.config) if args.config else SiteConfig.model_validate(
-        {"site_id": "segment", "cameras": [{"id": "c", "source": 0}]}
+    cfg = (
+        load_config(args.config)
+        if args.config
+        else SiteConfig.model_validate(
+            {"site_id": "segment", "cameras": [{"id": "c", "source": 0}]}
+        )
     )
     seg_cfg = cfg.models.segmenter
     update: dict[str, Any] = {}
@@ -786,8 +832,9 @@ def _segment(args: argparse.Namespace, ctx: Context) -> int:
         ctx.stdout.write(json.dumps({"backend": seg_cfg.backend, "boxes": result.stats}) + "\n")
     else:
         for i, r in enumerate(result.stats):
-            ctx.stdout.write(f"{i} box {r['box']} mask {r.get('mask_px')} px,"
-                             f" inside box {r.get('inside_box')}\n")
+            ctx.stdout.write(
+                f"{i} box {r['box']} mask {r.get('mask_px')} px, inside box {r.get('inside_box')}\n"
+            )
     print(f"wrote {out} ({len(result.boxes)} masks, {seg_cfg.backend})", file=ctx.stderr)
     return 0
 
@@ -803,7 +850,9 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", required=True, help="site config YAML")
     p.add_argument("--camera", required=True, help="camera id")
-    p.add_argument("--frame", help="an image of the camera's view (default: read one from its source)")
+    p.add_argument(
+        "--frame", help="an image of the camera's view (default: read one from its source)"
+    )
     p.add_argument("--out", required=True, help="the PNG to write")
     p.add_argument("--step", type=float, default=1.0, help="grid spacing in metres (default 1)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -819,8 +868,14 @@ def _calibrate(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(f"--step must be > 0, got {args.step}")
     cfg = load_config(args.config)
     try:
-        rep = calibrate(cfg, args.camera, out=args.out, frame=args.frame, step_m=args.step,
-                        base=Path(args.config).resolve().parent)
+        rep = calibrate(
+            cfg,
+            args.camera,
+            out=args.out,
+            frame=args.frame,
+            step_m=args.step,
+            base=Path(args.config).resolve().parent,
+        )
     except CalibrationError as err:
         print(f"mcvision calibrate: {err}", file=ctx.stderr)
         return 1
@@ -834,16 +889,29 @@ def _calibrate(args: argparse.Namespace, ctx: Context) -> int:
             f" -> {'ok' if rep['ok'] else 'TOO LARGE: check the point pairs'}",
             file=ctx.stdout,
         )
-        print(f"wrote {rep['image']}" + (f" and {rep['plan_image']}" if "plan_image" in rep else ""),
-              file=ctx.stdout)
+        print(
+            f"wrote {rep['image']}" + (f" and {rep['plan_image']}" if "plan_image" in rep else ""),
+            file=ctx.stdout,
+        )
     return 0 if rep["ok"] else 1
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_report, _add_run, _add_serve, _add_demo, _add_weights, _add_dashboard, _add_mcp,
-    _add_sim, _add_eval,
-    _add_summarize, _add_privacy, _add_staff, _add_calibrate,
-    _add_mirror, _add_segment,
+    _add_report,
+    _add_run,
+    _add_serve,
+    _add_demo,
+    _add_weights,
+    _add_dashboard,
+    _add_mcp,
+    _add_sim,
+    _add_eval,
+    _add_summarize,
+    _add_privacy,
+    _add_staff,
+    _add_calibrate,
+    _add_mirror,
+    _add_segment,
 ]
 
 

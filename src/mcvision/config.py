@@ -129,7 +129,8 @@ class FloorConfig(_Model):
         default=(0.0, 0.0), description="pixel of plan_image at floor (0, 0) m; y grows down"
     )
     max_error_m: float = Field(
-        default=0.5, gt=0,
+        default=0.5,
+        gt=0,
         description="a mean reprojection error above this (metres on the floor) is reported as"
         " a bad calibration",
     )
@@ -212,7 +213,8 @@ class GatingConfig(_Model):
         default=2.0, gt=0, le=120, description="sampling fps with no motion and nobody in view"
     )
     lost_grace_s: float = Field(
-        default=1.0, ge=0,
+        default=1.0,
+        ge=0,
         description="detect every frame this long after the last tracked person was lost",
     )
 
@@ -236,9 +238,7 @@ class CameraConfig(_Model):
     """One camera: where its frames come from and what it sees."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    source: str | int = Field(
-        description="file path, rtsp/http URL, webcam index, or image folder"
-    )
+    source: str | int = Field(description="file path, rtsp/http URL, webcam index, or image folder")
     fps: float = Field(default=10.0, gt=0, le=120, description="target sampling fps")
     resolution: tuple[int, int] | None = Field(
         default=None, description="(width, height) hint for normalized geometry"
@@ -307,7 +307,8 @@ class TransitConfig(_Model):
     min_s: float = Field(default=0.0, ge=0)
     max_s: float = Field(default=600.0, gt=0)
     overlap: bool = Field(
-        default=False, description="the cameras see the same floor: one person may be on both at once"
+        default=False,
+        description="the cameras see the same floor: one person may be on both at once",
     )
 
     @model_validator(mode="after")
@@ -333,7 +334,8 @@ class IdentityConfig(_Model):
     """Thresholds of the global identity matcher."""
 
     gallery_flush_s: float = Field(
-        default=2.0, ge=0,
+        default=2.0,
+        ge=0,
         description="new embeddings reach the LanceDB gallery at most this often (data time)",
     )
     match_threshold: float = Field(
@@ -364,17 +366,21 @@ class IdentityConfig(_Model):
     # accuracy_correction_retail0286.json, held-out 0.443 -> 0.472). The 60 s window is the
     # issue's; it was not swept.
     correction_window_s: float = Field(
-        default=60.0, ge=0,
+        default=60.0,
+        ge=0,
         description="two global IDs found later to be one person are merged while both were "
         "seen within this many seconds; older numbers are final (0: no late correction)",
     )
     merge_threshold: float = Field(
-        default=0.74, ge=-1, le=1,
+        default=0.74,
+        ge=-1,
+        le=1,
         description="min cosine between two identities' mean gallery embeddings for a late "
         "merge (stricter than match_threshold; never below it)",
     )
     merge_min_embeddings: int = Field(
-        default=3, ge=1,
+        default=3,
+        ge=1,
         description="gallery embeddings each identity needs before a late merge is considered",
     )
     use_geometry: bool = Field(
@@ -384,18 +390,24 @@ class IdentityConfig(_Model):
         " it lowered global IDF1 0.492 -> 0.460 (benchmarks/results/accuracy_geometry_retail0286.json)",
     )
     floor_match_m: float = Field(
-        default=1.0, gt=0,
+        default=1.0,
+        gt=0,
         description="same-moment sightings this close on the floor (metres) are one person",
     )
     floor_apart_m: float = Field(
-        default=2.5, gt=0, description="same-moment sightings farther apart than this are two people"
+        default=2.5,
+        gt=0,
+        description="same-moment sightings farther apart than this are two people",
     )
     floor_weight: float = Field(
-        default=0.3, ge=0, le=1,
+        default=0.3,
+        ge=0,
+        le=1,
         description="geometry term of the matching cost: -floor_weight at 0 m, 0 at floor_match_m",
     )
     max_walk_speed_mps: float = Field(
-        default=2.5, gt=0,
+        default=2.5,
+        gt=0,
         description="a transit faster than this (floor distance / gap, m/s) is not walkable",
     )
 
@@ -442,7 +454,13 @@ class ResetConfig(_Model):
 
 
 MIRROR_TABLES = (
-    "visits", "zone_visits", "activity_intervals", "events", "traffic", "daily_summary", "cameras",
+    "visits",
+    "zone_visits",
+    "activity_intervals",
+    "events",
+    "traffic",
+    "daily_summary",
+    "cameras",
 )
 
 
@@ -461,13 +479,16 @@ class MirrorConfig(_Model):
         " postgresql+psycopg://bi@db:5432/shop",
     )
     password_env: str = Field(
-        default="MCVISION_MIRROR_PASSWORD", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        default="MCVISION_MIRROR_PASSWORD",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="environment variable holding the database password",
     )
     tables: list[str] = Field(
         default_factory=lambda: list(MIRROR_TABLES), description="which tables to mirror"
     )
-    sync_period_s: float = Field(default=10.0, gt=0, le=3600, description="sync at least this often")
+    sync_period_s: float = Field(
+        default=10.0, gt=0, le=3600, description="sync at least this often"
+    )
     connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
 
     @field_validator("url")
@@ -592,7 +613,9 @@ class DeploymentConfig(_Model):
     """How one model runs as a Ray Serve deployment."""
 
     max_batch_size: int = Field(
-        default=8, ge=1, le=512,
+        default=8,
+        ge=1,
+        le=512,
         description="requests (one camera's batch of frames or crops each) merged per model call",
     )
     batch_wait_timeout_s: float = Field(
@@ -612,7 +635,10 @@ class DeploymentConfig(_Model):
 
     @model_validator(mode="after")
     def _ongoing(self) -> DeploymentConfig:
-        if self.max_ongoing_requests is not None and self.max_ongoing_requests < self.max_batch_size:
+        if (
+            self.max_ongoing_requests is not None
+            and self.max_ongoing_requests < self.max_batch_size
+        ):
             raise ValueError(
                 f"max_ongoing_requests ({self.max_ongoing_requests}) must be >= max_batch_size"
                 f" ({self.max_batch_size}), or batches never fill"
@@ -638,9 +664,13 @@ class RuntimeConfig(_Model):
         default_factory=dict,
         description="custom Ray resources per camera actor, e.g. {cpu_node: 0.01} for CPU boxes",
     )
-    frames_per_batch: int = Field(default=4, ge=1, le=64, description="frames a camera sends at once")
+    frames_per_batch: int = Field(
+        default=4, ge=1, le=64, description="frames a camera sends at once"
+    )
     actor_nice: int = Field(
-        default=5, ge=0, le=19,
+        default=5,
+        ge=0,
+        le=19,
         description="CPU niceness of camera and identity actors: the model replicas, the "
         "pipeline's bottleneck, get the CPU first where they share a machine",
     )
@@ -692,7 +722,8 @@ class ActivityThresholdsConfig(_Model):
 
     walk_speed: float = Field(default=0.25, gt=0, description="foot speed, box heights per second")
     walk_depth_rate: float = Field(
-        default=0.2, gt=0,
+        default=0.2,
+        gt=0,
         description="|d ln(box height)/dt| per second of a walk towards/away from the camera;"
         " walking when hypot(speed/walk_speed, depth rate/walk_depth_rate) >= 1",
     )
@@ -773,14 +804,16 @@ class ApiConfig(_Model):
     """
 
     read_key_env: str = Field(
-        default="MCVISION_READ_KEY", pattern=_ENV_NAME,
+        default="MCVISION_READ_KEY",
+        pattern=_ENV_NAME,
         description="environment variable holding the read key (analytics, live video)",
     )
     read_key_file: str | None = Field(
         default=None, description="file holding the read key, when the variable is unset"
     )
     admin_key_env: str = Field(
-        default="MCVISION_API_KEY", pattern=_ENV_NAME,
+        default="MCVISION_API_KEY",
+        pattern=_ENV_NAME,
         description="environment variable holding the admin key (admin routes; reads too)",
     )
     admin_key_file: str | None = Field(
@@ -924,7 +957,9 @@ def format_validation_error(err: ValidationError) -> str:
 def parse_config(data: Any, *, source: str = "<config>") -> SiteConfig:
     """Validate a mapping into a :class:`SiteConfig` or raise :class:`ConfigError`."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
     try:
         return SiteConfig.model_validate(data)
     except ValidationError as err:

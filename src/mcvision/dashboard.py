@@ -62,7 +62,11 @@ def dashboard_command(
         raise ValueError("host must not be empty")
     app = find_app()
     argv = [
-        sys.executable, "-m", "streamlit", "run", str(app),
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
         "--server.headless=true",
         f"--server.port={port}",
         f"--server.address={host}",
@@ -71,7 +75,11 @@ def dashboard_command(
         "--global.developmentMode=false",
         "--client.toolbarMode=viewer",
     ]
-    env = {**os.environ, API_ENV: api_url.rstrip("/"), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        API_ENV: api_url.rstrip("/"),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
     return argv, env
 
 

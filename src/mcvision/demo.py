@@ -70,8 +70,15 @@ def write_trimmed_copy(src: Path, dest: Path, max_s: float) -> Path:
     return write_delayed_copy(src, dest, 0.0, max_s)
 
 
-def demo_site(out: Path, footage: Path, *, fps: float = 5.0, max_s: float | None = None,
-              delay_s: float = 20.0, port: int = 8000) -> Path:
+def demo_site(
+    out: Path,
+    footage: Path,
+    *,
+    fps: float = 5.0,
+    max_s: float | None = None,
+    delay_s: float = 20.0,
+    port: int = 8000,
+) -> Path:
     """Write the demo site (videos + ``site.yaml``) into ``out``; returns the config path."""
     out.mkdir(parents=True, exist_ok=True)
     entrance = out / "entrance.mp4"
@@ -86,8 +93,11 @@ def demo_site(out: Path, footage: Path, *, fps: float = 5.0, max_s: float | None
                 "source": entrance.name,
                 "fps": fps,
                 "zones": [
-                    {"name": "left-aisle", "normalized": True,
-                     "polygon": [[0, 0.4], [0.5, 0.4], [0.5, 1], [0, 1]]},
+                    {
+                        "name": "left-aisle",
+                        "normalized": True,
+                        "polygon": [[0, 0.4], [0.5, 0.4], [0.5, 1], [0, 1]],
+                    },
                 ],
             },
             {
@@ -95,8 +105,11 @@ def demo_site(out: Path, footage: Path, *, fps: float = 5.0, max_s: float | None
                 "source": floor.name,
                 "fps": fps,
                 "zones": [
-                    {"name": "right-aisle", "normalized": True,
-                     "polygon": [[0.5, 0.4], [1, 0.4], [1, 1], [0.5, 1]]},
+                    {
+                        "name": "right-aisle",
+                        "normalized": True,
+                        "polygon": [[0.5, 0.4], [1, 0.4], [1, 1], [0.5, 1]],
+                    },
                 ],
             },
         ],
@@ -104,8 +117,9 @@ def demo_site(out: Path, footage: Path, *, fps: float = 5.0, max_s: float | None
         # than that in the entrance view is on both at once, so the pair overlaps.
         "topology": {
             "unlisted": "deny",
-            "transits": [{"a": "entrance", "b": "floor", "min_s": 0, "max_s": delay_s * 1.5,
-                          "overlap": True}],
+            "transits": [
+                {"a": "entrance", "b": "floor", "min_s": 0, "max_s": delay_s * 1.5, "overlap": True}
+            ],
         },
         "visits": {"absence_timeout_s": 60},
         "storage": {"root": "data"},
@@ -156,12 +170,14 @@ def demo_scenario(duration_s: float = 60.0, fps: float = 10.0, shoppers: int = 4
             "arrivals_s": (1.0, max(2.0, duration_s / 3)),
         }
     )
-    return sc.model_copy(update={"duration_s": float(duration_s), "fps": float(fps),
-                                 "population": pop})
+    return sc.model_copy(
+        update={"duration_s": float(duration_s), "fps": float(fps), "population": pop}
+    )
 
 
-def demo_scene(out: Path, people: Path, *, seed: int = 0, duration_s: float = 60.0,
-               port: int = 8000) -> Path:
+def demo_scene(
+    out: Path, people: Path, *, seed: int = 0, duration_s: float = 60.0, port: int = 8000
+) -> Path:
     """Render the demo scene into ``out`` (videos, ground truth, ``site.yaml``).
 
     The site's store goes to ``out/data`` and its API to ``port``. Returns the
@@ -169,8 +185,9 @@ def demo_scene(out: Path, people: Path, *, seed: int = 0, duration_s: float = 60
     """
     from mcvision.sim.render import run_sim
 
-    res = run_sim([people], out, seed=seed, scenario=demo_scenario(duration_s),
-                  check_detector=False)
+    res = run_sim(
+        [people], out, seed=seed, scenario=demo_scenario(duration_s), check_detector=False
+    )
     site = yaml.safe_load(res.site_config.read_text())
     site["storage"] = {"root": "data"}
     site.setdefault("runtime", {})["api_port"] = port

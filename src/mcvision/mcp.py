@@ -133,9 +133,13 @@ def build_mcp(
         """The site: its ID, time zone, business days with data, cameras and zones."""
         with answering():
             return SiteInfo(
-                site_id=cfg.site_id, version=__version__, timezone=cfg.reset.timezone,
-                reset_time=cfg.reset.time, days=store.days(),
-                cameras=[c.id for c in cfg.cameras], zones=cfg.zone_names,
+                site_id=cfg.site_id,
+                version=__version__,
+                timezone=cfg.reset.timezone,
+                reset_time=cfg.reset.time,
+                days=store.days(),
+                cameras=[c.id for c in cfg.cameras],
+                zones=cfg.zone_names,
             )
 
     @mcp.tool(annotations=read_only)
@@ -165,16 +169,26 @@ def build_mcp(
         matching the filters; each item has in/out times, dwell, cameras and zones."""
         with answering():
             return q.list_visits(
-                store, resolve(day), min_dwell_s=min_dwell_s, zone=zone, camera=camera,
-                limit=limit, offset=offset, include_staff=include_staff,
+                store,
+                resolve(day),
+                min_dwell_s=min_dwell_s,
+                zone=zone,
+                camera=camera,
+                limit=limit,
+                offset=offset,
+                include_staff=include_staff,
             )
 
     @mcp.tool(annotations=read_only)
     def visit_timeline(
         visit_id: Annotated[
             str,
-            Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
-                  description="a visit_id from list_visits"),
+            Field(
+                min_length=1,
+                max_length=64,
+                pattern=r"^[A-Za-z0-9_.-]+$",
+                description="a visit_id from list_visits",
+            ),
         ],
     ) -> q.VisitTimeline:
         """One visit in time order: its zone stays, the stretches each camera saw the person,
@@ -195,13 +209,19 @@ def build_mcp(
         with answering():
             if live is not None:
                 o = live.occupancy()
-                return OccupancyNow(site_id=cfg.site_id, day=None, live=True,
-                                    in_store=o["in_store"], global_ids=list(o["global_ids"]))
+                return OccupancyNow(
+                    site_id=cfg.site_id,
+                    day=None,
+                    live=True,
+                    in_store=o["in_store"],
+                    global_ids=list(o["global_ids"]),
+                )
             day = resolve(None)
             page = q.list_visits(store, day, limit=10_000)
             ids = sorted({v.global_id for v in page.items if not v.closed})
-            return OccupancyNow(site_id=cfg.site_id, day=day, live=False, in_store=len(ids),
-                                global_ids=ids)
+            return OccupancyNow(
+                site_id=cfg.site_id, day=day, live=False, in_store=len(ids), global_ids=ids
+            )
 
     @mcp.tool(annotations=read_only)
     def traffic(
@@ -234,9 +254,7 @@ def build_mcp(
     return mcp
 
 
-def run_mcp(
-    cfg: SiteConfig, http: bool = False, port: int = 8765, host: str = "127.0.0.1"
-) -> None:
+def run_mcp(cfg: SiteConfig, http: bool = False, port: int = 8765, host: str = "127.0.0.1") -> None:
     """Serve the site's MCP tools: over stdio (default) or streamable HTTP at ``/mcp``.
 
     Raises:

@@ -94,14 +94,27 @@ def privacy_report(cfg: SiteConfig, *, store: EventStore | None = None) -> dict[
             "oldest_ts": min((r.ts for r in rows), default=None),
         }
     else:
-        out["gallery"] = {"embeddings": 0, "active": 0, "archived": 0, "identities": 0,
-                          "oldest_ts": None}
+        out["gallery"] = {
+            "embeddings": 0,
+            "active": 0,
+            "archived": 0,
+            "identities": 0,
+            "oldest_ts": None,
+        }
     cg = open_customers(cfg)
-    out["customers"] = cg.report() if cg is not None else {
-        "customers": 0, "body_embeddings": 0, "face_embeddings": 0, "linked_global_ids": 0,
-        "oldest_seen": None, "oldest_last_seen": None,
-        "retention_days": cfg.customers.retention_days,
-    }
+    out["customers"] = (
+        cg.report()
+        if cg is not None
+        else {
+            "customers": 0,
+            "body_embeddings": 0,
+            "face_embeddings": 0,
+            "linked_global_ids": 0,
+            "oldest_seen": None,
+            "oldest_last_seen": None,
+            "retention_days": cfg.customers.retention_days,
+        }
+    )
     reg = open_staff(cfg)
     if reg is not None:
         out["staff"] = {"members": len(reg.staff()), "embeddings": reg.count()}

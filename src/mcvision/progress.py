@@ -26,8 +26,12 @@ class CameraProgress:
         width = max(len(c.id) for c in cfg.cameras)
         for i, cam in enumerate(cfg.cameras):
             self.bars[cam.id] = tqdm(
-                desc=cam.id.ljust(width), unit="frame", position=i, leave=True,
-                file=out or sys.stderr, dynamic_ncols=True,
+                desc=cam.id.ljust(width),
+                unit="frame",
+                position=i,
+                leave=True,
+                file=out or sys.stderr,
+                dynamic_ncols=True,
                 bar_format="{desc} {n_fmt} frames [{elapsed}] {postfix}",
             )
 
@@ -40,8 +44,11 @@ class CameraProgress:
             bar.set_postfix_str(
                 f"{s.get('status', '?')} {float(s.get('fps') or 0):.1f} fps, "
                 f"{int(s.get('people_in_view') or 0)} in view"
-                + (f", {sum(s['skipped'].values())} skipped" if any(s.get("skipped", {}).values())
-                   else "")
+                + (
+                    f", {sum(s['skipped'].values())} skipped"
+                    if any(s.get("skipped", {}).values())
+                    else ""
+                )
                 + (f" — {s['reason']}" if s.get("reason") else ""),
                 refresh=True,
             )

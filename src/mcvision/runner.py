@@ -126,7 +126,10 @@ class SiteRunner:
             rt = self.cfg.runtime
             serve.start(http_options={"host": rt.api_host, "port": rt.api_port})
             serve.run(
-                build_app(self.cfg), name=APP_NAME, route_prefix="/", blocking=False,
+                build_app(self.cfg),
+                name=APP_NAME,
+                route_prefix="/",
+                blocking=False,
                 logging_config={"enable_access_log": False, "log_level": "WARNING"},
             )
             name = identity_actor_name(self.cfg.site_id)
@@ -136,7 +139,8 @@ class SiteRunner:
                 # SPREAD: on a cluster, cameras go to different nodes (decode is CPU work).
                 actor = CameraActor.options(
                     name=camera_actor_name(self.cfg.site_id, cam.id),
-                    num_cpus=rt.camera_num_cpus, scheduling_strategy="SPREAD",
+                    num_cpus=rt.camera_num_cpus,
+                    scheduling_strategy="SPREAD",
                     resources=dict(rt.camera_resources) or None,
                 ).remote(self.cfg, cam.id, self.start_ts, name, APP_NAME)
                 self.cameras[cam.id] = actor

@@ -280,8 +280,14 @@ class Event:
                 self,
                 "event_id",
                 stable_id(
-                    self.site_id, self.kind, self.ts, self.global_id, self.camera_id,
-                    self.visit_id, self.zone, self.payload,
+                    self.site_id,
+                    self.kind,
+                    self.ts,
+                    self.global_id,
+                    self.camera_id,
+                    self.visit_id,
+                    self.zone,
+                    self.payload,
                 ),
             )
 
@@ -406,6 +412,9 @@ class Records:
 
     def __len__(self) -> int:
         return (
-            len(self.events) + len(self.visits) + len(self.zone_visits) + len(self.track_points)
+            len(self.events)
+            + len(self.visits)
+            + len(self.zone_visits)
+            + len(self.track_points)
             + len(self.activities)
         )

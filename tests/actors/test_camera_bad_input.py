@@ -50,11 +50,17 @@ class Sink:
         pass
 
 
-def run_worker(source: str | Path, tmp_path: Path, fps: float = 5) -> tuple[Any, Sink, RecordingModels]:
-    cfg = parse_config({
-        "site_id": "bad", "cameras": [{"id": "cam", "source": str(source), "fps": fps}],
-        "storage": {"root": str(tmp_path / "store")}, "runtime": {"frames_per_batch": 3},
-    })
+def run_worker(
+    source: str | Path, tmp_path: Path, fps: float = 5
+) -> tuple[Any, Sink, RecordingModels]:
+    cfg = parse_config(
+        {
+            "site_id": "bad",
+            "cameras": [{"id": "cam", "source": str(source), "fps": fps}],
+            "storage": {"root": str(tmp_path / "store")},
+            "runtime": {"frames_per_batch": 3},
+        }
+    )
     sink, models = Sink(), RecordingModels()
     worker = CameraWorker(cfg, "cam", models, sink, start_ts=T0)  # type: ignore[arg-type]
     return worker.run(), sink, models
@@ -115,10 +121,13 @@ def test_grayscale_and_odd_sized_frames_reach_the_models_as_bgr(tmp_path: Path) 
 
 def test_unreachable_host_goes_offline_within_a_bounded_time(tmp_path: Path) -> None:
     # 192.0.2.0/24 is TEST-NET-1: never routed, so the connect can only time out.
-    cfg = parse_config({
-        "site_id": "bad", "cameras": [{"id": "cam", "source": "rtsp://192.0.2.1:554/x", "fps": 5}],
-        "storage": {"root": str(tmp_path / "store")},
-    })
+    cfg = parse_config(
+        {
+            "site_id": "bad",
+            "cameras": [{"id": "cam", "source": "rtsp://192.0.2.1:554/x", "fps": 5}],
+            "storage": {"root": str(tmp_path / "store")},
+        }
+    )
     sink = Sink()
     worker = CameraWorker(cfg, "cam", RecordingModels(), sink, start_ts=T0)  # type: ignore[arg-type]
     thread = threading.Thread(target=worker.run, daemon=True)

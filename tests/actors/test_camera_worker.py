@@ -104,7 +104,6 @@ def test_faces_opt_in_attach_face_embeddings(assets: Path, tmp_path: Path) -> No
     assert all(abs(float((f * f).sum()) - 1.0) < 1e-3 for f in faces)
 
 
-
 def test_worker_passes_frames_when_a_fall_model_needs_crops(clip: Path, tmp_path: Path) -> None:
     """With ``activity.fall_model`` set, the camera loop hands each frame to the monitor."""
     base = site_for(clip, tmp_path / "store").model_dump(mode="json")
@@ -132,8 +131,9 @@ def test_worker_keeps_a_reference_to_its_newest_frame_for_the_live_view(
 
     from mcvision.serve.live import encode_jpeg, render
 
-    clip = write_trimmed_copy(assets / "footage" / "one-by-one-person-detection.mp4",
-                              tmp_path / "first12.mp4", 12.0)
+    clip = write_trimmed_copy(
+        assets / "footage" / "one-by-one-person-detection.mp4", tmp_path / "first12.mp4", 12.0
+    )
     cfg = site_for(clip, tmp_path / "store")
     seen: list[Any] = []
 

@@ -16,22 +16,37 @@ FOOT = np.array([125, 300], np.float32)
 
 
 def _cfg(tmp_path: Path):
-    return parse_config({
-        "site_id": "s",
-        "cameras": [
-            {"id": "fast", "source": "a.mp4"},
-            {"id": "slow", "source": "b.mp4", "zones": [
-                {"name": "shelf", "normalized": True, "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}]},
-        ],
-        "visits": {"zone_enter_s": 1, "zone_exit_s": 2},
-        "identity": {"min_frames": 2, "use_reid": False},
-        "storage": {"root": str(tmp_path / "store")},
-    })
+    return parse_config(
+        {
+            "site_id": "s",
+            "cameras": [
+                {"id": "fast", "source": "a.mp4"},
+                {
+                    "id": "slow",
+                    "source": "b.mp4",
+                    "zones": [
+                        {
+                            "name": "shelf",
+                            "normalized": True,
+                            "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                        }
+                    ],
+                },
+            ],
+            "visits": {"zone_enter_s": 1, "zone_exit_s": 2},
+            "identity": {"min_frames": 2, "use_reid": False},
+            "storage": {"root": str(tmp_path / "store")},
+        }
+    )
 
 
-def _updates(cam: str, lid: int, t0: float, t1: float, zones: tuple[str, ...] = ()) -> list[TrackletUpdate]:
-    return [TrackletUpdate(cam, lid, T0 + t, BOX, FOOT, zones=zones, frame_size=(640, 360))
-            for t in np.arange(t0, t1, 0.5)]
+def _updates(
+    cam: str, lid: int, t0: float, t1: float, zones: tuple[str, ...] = ()
+) -> list[TrackletUpdate]:
+    return [
+        TrackletUpdate(cam, lid, T0 + t, BOX, FOOT, zones=zones, frame_size=(640, 360))
+        for t in np.arange(t0, t1, 0.5)
+    ]
 
 
 def _zone_exits(svc: IdentityService) -> int:

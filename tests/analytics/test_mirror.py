@@ -55,9 +55,16 @@ def server(request: pytest.FixtureRequest) -> Iterator[db_servers.DBServer]:
 
 
 def with_mirror(cfg: SiteConfig, url: str, **kw: Any) -> SiteConfig:
-    mirror = cfg.storage.mirror.model_copy(update={
-        "enabled": True, "url": url, "password_env": db_servers.PASSWORD_ENV,
-        "sync_period_s": 0.2, "connect_timeout_s": 3.0, **kw})
+    mirror = cfg.storage.mirror.model_copy(
+        update={
+            "enabled": True,
+            "url": url,
+            "password_env": db_servers.PASSWORD_ENV,
+            "sync_period_s": 0.2,
+            "connect_timeout_s": 3.0,
+            **kw,
+        }
+    )
     return cfg.model_copy(update={"storage": cfg.storage.model_copy(update={"mirror": mirror})})
 
 
@@ -84,8 +91,10 @@ def write_yaml(cfg: SiteConfig, path: Path) -> Path:
 
 def rounded(models: list[Any]) -> list[dict[str, Any]]:
     """Models as dicts with floats to 6 decimals (sums in another order differ in the last bit)."""
-    return [{k: round(v, 6) if isinstance(v, float) else v for k, v in m.model_dump().items()}
-            for m in models]
+    return [
+        {k: round(v, 6) if isinstance(v, float) else v for k, v in m.model_dump().items()}
+        for m in models
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -110,18 +119,27 @@ def test_mirror_of_a_site_equals_the_parquet_queries(
     mirror = Mirror(cfg).open()
     res = mirror.sync()
     assert res.rows["visits"] == store.count("visits") and res.files == len(store.files()) - len(
-        store.files("track_points"))
+        store.files("track_points")
+    )
     engine = mirror.engine
     with engine.connect() as conn:
         for day in seeded["days"]:
             d = date.fromisoformat(day)
             # same visits, same dwell
-            mine = sorted(conn.execute(sa.select(
-                ms.visits.c.visit_id, ms.visits.c.dwell_s, ms.visits.c.closed,
-                ms.visits.c.is_staff).where(ms.visits.c.day == d)).all())
+            mine = sorted(
+                conn.execute(
+                    sa.select(
+                        ms.visits.c.visit_id,
+                        ms.visits.c.dwell_s,
+                        ms.visits.c.closed,
+                        ms.visits.c.is_staff,
+                    ).where(ms.visits.c.day == d)
+                ).all()
+            )
             theirs = sorted(
                 (r["visit_id"], r["dwell_s"], r["closed"], r["is_staff"])
-                for r in store.sql("SELECT * FROM visits WHERE day = ?", [day], day=day))
+                for r in store.sql("SELECT * FROM visits WHERE day = ?", [day], day=day)
+            )
             assert [tuple(r) for r in mine] == theirs and len(mine) >= 5
             # same headline numbers (read side and the daily_summary table)
             expect = q.day_summary(store, day)
@@ -136,10 +154,14 @@ def test_mirror_of_a_site_equals_the_parquet_queries(
             assert sum(z.total_dwell_s for z in zs) > 0
             # same hourly traffic
             buckets = q.traffic(store, cal, day, "1h").buckets
-            got = conn.execute(sa.select(ms.traffic).where(ms.traffic.c.day == d)
-                               .order_by(ms.traffic.c.bucket_start_ts)).all()
+            got = conn.execute(
+                sa.select(ms.traffic)
+                .where(ms.traffic.c.day == d)
+                .order_by(ms.traffic.c.bucket_start_ts)
+            ).all()
             assert [(b.start_ts, b.label, b.entries, b.exits, b.occupancy) for b in buckets] == [
-                (r.bucket_start_ts, r.label, r.entries, r.exits, r.occupancy) for r in got]
+                (r.bucket_start_ts, r.label, r.entries, r.exits, r.occupancy) for r in got
+            ]
         n_events = conn.execute(sa.select(sa.func.count()).select_from(ms.events)).scalar()
         assert n_events == store.count("events")
         hours = conn.execute(sa.select(ms.visits.c.in_local, ms.visits.c.in_hour)).all()
@@ -153,8 +175,9 @@ def test_mirror_of_a_site_equals_the_parquet_queries(
 
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            rc = main(["report", "--config", str(path), "--day", seeded["days"][0], "--json",
-                       *extra])
+            rc = main(
+                ["report", "--config", str(path), "--day", seeded["days"][0], "--json", *extra]
+            )
         assert rc == 0
         outs.append(buf.getvalue())
     assert outs[0] == outs[1] and '"unique_visitors": 4' in outs[0]
@@ -178,8 +201,15 @@ def test_replayed_batches_change_nothing_and_newer_snapshots_replace_older(
     assert snapshot(mirror.engine) == before
     # a camera resends an old batch: an open, shorter snapshot of a closed visit
     closed = store.sql("SELECT * FROM visits WHERE closed AND NOT is_staff ORDER BY visit_id")[0]
-    stale = Visit(closed["visit_id"], cfg.site_id, closed["day"], closed["global_id"],
-                  closed["in_ts"], closed["in_ts"] + 5.0, closed=False)
+    stale = Visit(
+        closed["visit_id"],
+        cfg.site_id,
+        closed["day"],
+        closed["global_id"],
+        closed["in_ts"],
+        closed["in_ts"] + 5.0,
+        closed=False,
+    )
     store.write(Records(visits=[stale]))
     store.flush()
     again.sync()
@@ -192,8 +222,9 @@ def test_replayed_batches_change_nothing_and_newer_snapshots_replace_older(
         store.flush()
         again.sync()
         with mirror.engine.connect() as conn:
-            (dwell,) = conn.execute(sa.select(ms.visits.c.dwell_s)
-                                    .where(ms.visits.c.visit_id == "v-open")).one()
+            (dwell,) = conn.execute(
+                sa.select(ms.visits.c.dwell_s).where(ms.visits.c.visit_id == "v-open")
+            ).one()
         assert dwell == v.out_ts - v.in_ts
     with mirror.engine.connect() as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(ms.visits)).scalar()
@@ -203,18 +234,29 @@ def test_replayed_batches_change_nothing_and_newer_snapshots_replace_older(
 
 # ---- a live run: the database goes away and comes back ---------------------------------
 def _site(tmp_path: Path) -> SiteConfig:
-    return parse_config({
-        "site_id": "live",
-        "cameras": [
-            {"id": "a", "source": "a.mp4", "zones": [
-                {"name": "shelf", "normalized": True, "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}]},
-            {"id": "b", "source": "b.mp4"},
-        ],
-        "visits": {"zone_enter_s": 1, "zone_exit_s": 2, "absence_timeout_s": 20},
-        "identity": {"min_frames": 2, "use_reid": False},
-        "reset": {"timezone": "Europe/Berlin"},
-        "storage": {"root": str(tmp_path / "store")},
-    })
+    return parse_config(
+        {
+            "site_id": "live",
+            "cameras": [
+                {
+                    "id": "a",
+                    "source": "a.mp4",
+                    "zones": [
+                        {
+                            "name": "shelf",
+                            "normalized": True,
+                            "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                        }
+                    ],
+                },
+                {"id": "b", "source": "b.mp4"},
+            ],
+            "visits": {"zone_enter_s": 1, "zone_exit_s": 2, "absence_timeout_s": 20},
+            "identity": {"min_frames": 2, "use_reid": False},
+            "reset": {"timezone": "Europe/Berlin"},
+            "storage": {"root": str(tmp_path / "store")},
+        }
+    )
 
 
 def _people(k: int) -> list[list[TrackletUpdate]]:
@@ -228,9 +270,12 @@ def _people(k: int) -> list[list[TrackletUpdate]]:
             if start <= t < start + 30.0:
                 cam = "a" if p % 2 == 0 else "b"
                 zones = ("shelf",) if cam == "a" else ()
-                batch += [TrackletUpdate(cam, 100 + p, T0 + x, BOX, FOOT, zones=zones,
-                                         frame_size=(640, 360))
-                          for x in np.arange(t, t + 5.0, 0.5)]
+                batch += [
+                    TrackletUpdate(
+                        cam, 100 + p, T0 + x, BOX, FOOT, zones=zones, frame_size=(640, 360)
+                    )
+                    for x in np.arange(t, t + 5.0, 0.5)
+                ]
         batches.append(batch)
     return batches
 
@@ -275,8 +320,11 @@ def test_database_down_mid_run_then_back_catches_up_exactly(
             t += time.perf_counter() - t0
         assert t < 0.5 * len(batches)  # ingest never waited for the database
         svc.tick(T0 + 200.0)  # everyone leaves
-        _wait(lambda: svc.mirror_status()["state"] == "ok"
-              and svc.mirror_status()["pending_files"] == 0)
+        _wait(
+            lambda: (
+                svc.mirror_status()["state"] == "ok" and svc.mirror_status()["pending_files"] == 0
+            )
+        )
     finally:
         if not server.running:
             server.start()
@@ -302,11 +350,31 @@ def _many_files(cfg: SiteConfig, n: int) -> None:
         ts = T0 + i * 7.0
         day = cal.day_of(ts)
         gid = f"G{i // 4}"
-        v = Visit(f"v{i // 4}", cfg.site_id, cal.day_of(T0 + (i // 4) * 28.0), gid,
-                  T0 + (i // 4) * 28.0, ts, closed=i % 4 == 3)
-        store.write(Records(visits=[v], events=[
-            Event(kind="visit_open", ts=ts, day=day, site_id=cfg.site_id, global_id=gid,
-                  visit_id=v.visit_id, payload={"i": i})]))
+        v = Visit(
+            f"v{i // 4}",
+            cfg.site_id,
+            cal.day_of(T0 + (i // 4) * 28.0),
+            gid,
+            T0 + (i // 4) * 28.0,
+            ts,
+            closed=i % 4 == 3,
+        )
+        store.write(
+            Records(
+                visits=[v],
+                events=[
+                    Event(
+                        kind="visit_open",
+                        ts=ts,
+                        day=day,
+                        site_id=cfg.site_id,
+                        global_id=gid,
+                        visit_id=v.visit_id,
+                        payload={"i": i},
+                    )
+                ],
+            )
+        )
         store.flush()
 
 
@@ -329,8 +397,11 @@ def test_kill_9_in_the_middle_of_a_sync_then_restart_gives_the_same_tables(
     def copied() -> int:
         try:
             with engine.connect() as conn:
-                return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(
-                    wm.c.files_copied), 0))).scalar())
+                return int(
+                    conn.execute(
+                        sa.select(sa.func.coalesce(sa.func.sum(wm.c.files_copied), 0))
+                    ).scalar()
+                )
         except sa.exc.DBAPIError:
             return 0  # tables not created yet
 
@@ -352,15 +423,31 @@ def test_kill_9_in_the_middle_of_a_sync_then_restart_gives_the_same_tables(
 # ---- bad configuration --------------------------------------------------------------
 def test_a_password_in_the_url_is_refused_naming_the_variable() -> None:
     with pytest.raises(ConfigError, match=r"storage\.mirror\.url: must not contain a password"):
-        parse_config({"site_id": "s", "cameras": [{"id": "c", "source": 0}],
-                      "storage": {"mirror": {"enabled": True,
-                                             "url": "mysql+pymysql://bi:secret@db/shop"}}})
+        parse_config(
+            {
+                "site_id": "s",
+                "cameras": [{"id": "c", "source": 0}],
+                "storage": {
+                    "mirror": {"enabled": True, "url": "mysql+pymysql://bi:secret@db/shop"}
+                },
+            }
+        )
     with pytest.raises(ConfigError, match="must not contain a password"):
-        parse_config({"site_id": "s", "cameras": [{"id": "c", "source": 0}],
-                      "storage": {"mirror": {"url": "postgresql+psycopg://bi@db/shop?password=x"}}})
+        parse_config(
+            {
+                "site_id": "s",
+                "cameras": [{"id": "c", "source": 0}],
+                "storage": {"mirror": {"url": "postgresql+psycopg://bi@db/shop?password=x"}},
+            }
+        )
     with pytest.raises(ConfigError, match="unknown tables"):
-        parse_config({"site_id": "s", "cameras": [{"id": "c", "source": 0}],
-                      "storage": {"mirror": {"tables": ["visits", "vists"]}}})
+        parse_config(
+            {
+                "site_id": "s",
+                "cameras": [{"id": "c", "source": 0}],
+                "storage": {"mirror": {"tables": ["visits", "vists"]}},
+            }
+        )
 
 
 @pytest.mark.parametrize("problem", ["password", "database", "refused", "driver"])
@@ -369,10 +456,12 @@ def test_bad_credentials_or_url_give_a_clear_error_and_the_run_goes_on(
 ) -> None:
     cfg = _site(tmp_path)
     url = server.url(server.create_database())
-    expect = {"password": r"Access denied|password authentication failed",
-              "database": r"Unknown database|does not exist",
-              "refused": r"(?i)connect|refused",
-              "driver": r"no such database driver"}[problem]
+    expect = {
+        "password": r"Access denied|password authentication failed",
+        "database": r"Unknown database|does not exist",
+        "refused": r"(?i)connect|refused",
+        "driver": r"no such database driver",
+    }[problem]
     if problem == "password":
         monkeypatch.setenv("MCVISION_BAD_PW", "wrong")
         cfg = with_mirror(cfg, url, password_env="MCVISION_BAD_PW")
@@ -398,12 +487,14 @@ def test_bad_credentials_or_url_give_a_clear_error_and_the_run_goes_on(
     # the CLI says the same and exits 2 (1 for an unreachable server)
     path = write_yaml(cfg, tmp_path / "site.yaml")
     assert main(["mirror", "--config", str(path), "--no-progress"]) == (
-        1 if problem == "refused" else 2)
+        1 if problem == "refused" else 2
+    )
 
 
 # ---- schema versions ---------------------------------------------------------------
-def test_schema_v1_upgrades_in_place_and_keeps_its_rows(server: db_servers.DBServer,
-                                                        seeded: dict[str, Any]) -> None:
+def test_schema_v1_upgrades_in_place_and_keeps_its_rows(
+    server: db_servers.DBServer, seeded: dict[str, Any]
+) -> None:
     cfg = with_mirror(seeded["cfg"], server.url(server.create_database()))
     engine = engine_for(cfg)
     assert ms.migrate(engine, to=1) == 1
@@ -420,15 +511,19 @@ def test_schema_v1_upgrades_in_place_and_keeps_its_rows(server: db_servers.DBSer
         conn.execute(sa.Table("visits", sa.MetaData(), autoload_with=conn).insert(), rows)
     assert ms.migrate(engine) == ms.SCHEMA_VERSION == 3
     with engine.connect() as conn:
-        got = conn.execute(sa.select(ms.visits.c.visit_id, ms.visits.c.in_local,
-                                     ms.visits.c.in_hour, ms.visits.c.dwell_s)).all()
+        got = conn.execute(
+            sa.select(
+                ms.visits.c.visit_id, ms.visits.c.in_local, ms.visits.c.in_hour, ms.visits.c.dwell_s
+            )
+        ).all()
         versions = [r.version for r in conn.execute(sa.select(ms.schema_version.c.version))]
     assert len(got) == len(rows) and sorted(versions) == [1, 2, 3]
     assert all(r.in_hour == int(r.in_local[11:13]) for r in got)
     assert ms.migrate(engine) == 3  # nothing left to do
     Mirror(cfg, engine=engine).open().sync()  # and the upgraded mirror is used as is
     assert mirror_read.day_summary(engine, cfg.site_id, seeded["days"][0]) == q.day_summary(
-        seeded["store"], seeded["days"][0])
+        seeded["store"], seeded["days"][0]
+    )
     engine.dispose()
 
 
@@ -439,8 +534,9 @@ def readme_queries() -> dict[str, str]:
     return dict(found)
 
 
-def test_the_readme_queries_answer_like_the_store(server: db_servers.DBServer,
-                                                  seeded: dict[str, Any]) -> None:
+def test_the_readme_queries_answer_like_the_store(
+    server: db_servers.DBServer, seeded: dict[str, Any]
+) -> None:
     queries = readme_queries()
     assert set(queries) == {"visitors_per_hour", "dwell_per_zone", "returning_share"}
     cfg = with_mirror(seeded["cfg"], server.url(server.create_database()))
@@ -449,37 +545,50 @@ def test_the_readme_queries_answer_like_the_store(server: db_servers.DBServer,
     mirror = Mirror(cfg).open()
     mirror.sync()
     with mirror.engine.connect() as conn:
+
         def run(name: str) -> list[Any]:
             return conn.execute(sa.text(queries[name])).all()
 
-        per_hour = {(r.day.isoformat(), int(r.local_hour)): int(r.visitors)
-                    for r in run("visitors_per_hour")}
+        per_hour = {
+            (r.day.isoformat(), int(r.local_hour)): int(r.visitors)
+            for r in run("visitors_per_hour")
+        }
         expect: dict[tuple[str, int], set[str]] = {}
         for v in store.sql("SELECT * FROM visits WHERE NOT is_staff"):
             expect.setdefault((v["day"], cal.local(v["in_ts"]).hour), set()).add(v["global_id"])
         assert per_hour == {k: len(s) for k, s in expect.items()}
         zones = {(r.day.isoformat(), r.zone): float(r.avg_dwell_s) for r in run("dwell_per_zone")}
-        assert zones == pytest.approx({(d, z.zone): z.mean_dwell_s for d in seeded["days"]
-                                       for z in q.zone_stats(store, d)
-                                       if z.mean_dwell_s is not None})
+        assert zones == pytest.approx(
+            {
+                (d, z.zone): z.mean_dwell_s
+                for d in seeded["days"]
+                for z in q.zone_stats(store, d)
+                if z.mean_dwell_s is not None
+            }
+        )
         share = {r.day.isoformat(): float(r.returning_share) for r in run("returning_share")}
-        assert share == pytest.approx({d: q.new_vs_returning(store, d).returning_share
-                                       for d in seeded["days"]})
+        assert share == pytest.approx(
+            {d: q.new_vs_returning(store, d).returning_share for d in seeded["days"]}
+        )
         assert share[seeded["days"][1]] > 0
     mirror.close()
 
 
-def test_mirror_cli_rebuilds_a_day_and_everything(server: db_servers.DBServer,
-                                                  seeded: dict[str, Any], tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_mirror_cli_rebuilds_a_day_and_everything(
+    server: db_servers.DBServer,
+    seeded: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     cfg = with_mirror(seeded["cfg"], server.url(server.create_database()))
     path = write_yaml(cfg, tmp_path / "site.yaml")
     assert main(["mirror", "--config", str(path), "--no-progress"]) == 0
     engine = engine_for(cfg)
     full = snapshot(engine)
     with engine.begin() as conn:  # someone damaged a day
-        conn.execute(ms.visits.delete().where(ms.visits.c.day == date.fromisoformat(
-            seeded["days"][0])))
+        conn.execute(
+            ms.visits.delete().where(ms.visits.c.day == date.fromisoformat(seeded["days"][0]))
+        )
     assert main(["mirror", "--config", str(path), "--day", seeded["days"][0]]) == 0
     assert snapshot(engine) == full
     assert main(["mirror", "--config", str(path), "--all"]) == 0
@@ -504,6 +613,7 @@ def test_api_and_dashboard_overview_read_the_same_numbers_from_the_mirror(
     app_dir = REPO / "app_streamlit"
     monkeypatch.syspath_prepend(str(app_dir))
     with api_server(cfg, seeded["store"]) as url:
+
         def get(path: str, **params: Any) -> Any:
             r = httpx.get(f"{url}/api/v1{path}", params=params, timeout=20)
             assert r.status_code == 200, r.text
@@ -511,15 +621,19 @@ def test_api_and_dashboard_overview_read_the_same_numbers_from_the_mirror(
 
         health = get("/health")
         assert health["mirror"]["state"] == "unknown" and health["mirror"]["url"] == (
-            cfg.storage.mirror.url)  # no pipeline behind this API: state not known here
+            cfg.storage.mirror.url
+        )  # no pipeline behind this API: state not known here
         status = get("/mirror/status")  # read from the mirror's watermarks
         assert (status["state"], status["pending_files"], status["lag_s"]) == ("ok", 0, 0.0)
         for day in seeded["days"]:
             assert get("/mirror/summary", day=day) == get("/summary", day=day)
-            assert [{k: round(v, 6) if isinstance(v, float) else v for k, v in z.items()}
-                    for z in get("/mirror/zones", day=day)] == [
+            assert [
                 {k: round(v, 6) if isinstance(v, float) else v for k, v in z.items()}
-                for z in get("/zones", day=day)]
+                for z in get("/mirror/zones", day=day)
+            ] == [
+                {k: round(v, 6) if isinstance(v, float) else v for k, v in z.items()}
+                for z in get("/zones", day=day)
+            ]
         if server.dialect != "postgresql":
             return  # the page itself is the same over either database: drawn once
         day = seeded["days"][0]
@@ -544,16 +658,45 @@ def test_activity_intervals_and_cameras_follow_the_stores_latest(
     day = cal.day_of(T0)
     mirror = Mirror(cfg).open()
     steps = [  # each its own flush and sync: an interval grows and closes, a camera drops
-        (ActivityInterval("i1", cfg.site_id, day, "G1", "v1", "browsing", "shelf", "a",
-                          T0, T0 + 10.0), "camera_online", T0),
-        (ActivityInterval("i1", cfg.site_id, day, "G1", "v1", "browsing", "shelf", "a",
-                          T0, T0 + 25.0, closed=True), "camera_offline", T0 + 30.0),
-        (ActivityInterval("i1", cfg.site_id, day, "G1", "v1", "browsing", "shelf", "a",
-                          T0, T0 + 10.0), "camera_online", T0 + 5.0),  # stale resends
+        (
+            ActivityInterval(
+                "i1", cfg.site_id, day, "G1", "v1", "browsing", "shelf", "a", T0, T0 + 10.0
+            ),
+            "camera_online",
+            T0,
+        ),
+        (
+            ActivityInterval(
+                "i1",
+                cfg.site_id,
+                day,
+                "G1",
+                "v1",
+                "browsing",
+                "shelf",
+                "a",
+                T0,
+                T0 + 25.0,
+                closed=True,
+            ),
+            "camera_offline",
+            T0 + 30.0,
+        ),
+        (
+            ActivityInterval(
+                "i1", cfg.site_id, day, "G1", "v1", "browsing", "shelf", "a", T0, T0 + 10.0
+            ),
+            "camera_online",
+            T0 + 5.0,
+        ),  # stale resends
     ]
     for interval, kind, ts in steps:
-        store.write(Records(activities=[interval], events=[
-            Event(kind=kind, ts=ts, day=day, site_id=cfg.site_id, camera_id="a")]))
+        store.write(
+            Records(
+                activities=[interval],
+                events=[Event(kind=kind, ts=ts, day=day, site_id=cfg.site_id, camera_id="a")],
+            )
+        )
         store.flush()
         mirror.sync()
     with mirror.engine.connect() as conn:
@@ -587,19 +730,40 @@ def _merge_g2_into_g1(seeded: dict[str, Any]) -> Records:
     cfg, store = seeded["cfg"], seeded["store"]
     day = seeded["days"][0]
     vcfg = cfg.visits.model_copy(update={"absence_timeout_s": 600.0, "zone_exit_s": 600.0})
-    book = VisitBook(cfg.model_copy(update={"visits": vcfg}),
-                     BusinessCalendar.from_config(cfg.reset))
+    book = VisitBook(
+        cfg.model_copy(update={"visits": vcfg}), BusinessCalendar.from_config(cfg.reset)
+    )
     ids = ["G2", "G1"]
-    visits = [as_visit(r) for r in store.sql(
-        "SELECT * FROM visits WHERE global_id IN (?, ?) ORDER BY ALL", ids, day=day)]
-    zones = [_zone_visit(r) for r in store.sql(
-        "SELECT * FROM zone_visits WHERE global_id IN (?, ?) ORDER BY ALL", ids, day=day)]
+    visits = [
+        as_visit(r)
+        for r in store.sql(
+            "SELECT * FROM visits WHERE global_id IN (?, ?) ORDER BY ALL", ids, day=day
+        )
+    ]
+    zones = [
+        _zone_visit(r)
+        for r in store.sql(
+            "SELECT * FROM zone_visits WHERE global_id IN (?, ?) ORDER BY ALL", ids, day=day
+        )
+    ]
     out, mapping = book.merge_identity("G2", "G1", MERGE_TS, visits, zones)
     for r in store.sql("SELECT * FROM activities WHERE global_id = 'G2'", day=day):
-        out.activities.append(ActivityInterval(
-            r["interval_id"], r["site_id"], day, "G1", mapping.get(r["visit_id"], r["visit_id"]),
-            r["activity"], r["zone"], r["camera_id"], r["start_ts"], r["end_ts"],
-            closed=r["closed"], corrected_at=MERGE_TS))
+        out.activities.append(
+            ActivityInterval(
+                r["interval_id"],
+                r["site_id"],
+                day,
+                "G1",
+                mapping.get(r["visit_id"], r["visit_id"]),
+                r["activity"],
+                r["zone"],
+                r["camera_id"],
+                r["start_ts"],
+                r["end_ts"],
+                closed=r["closed"],
+                corrected_at=MERGE_TS,
+            )
+        )
     store.write(out)
     store.flush()
     return out
@@ -609,13 +773,24 @@ def _g2_activity(seeded: dict[str, Any]) -> ActivityInterval:
     """A closed browsing interval of G2's day-1 visit (before the merge)."""
     store, day = seeded["store"], seeded["days"][0]
     (v,) = store.sql("SELECT * FROM visits WHERE global_id = 'G2'", day=day)
-    return ActivityInterval("i-g2", v["site_id"], day, "G2", v["visit_id"], "browsing",
-                            "shelves", "aisle", v["in_ts"] + 20.0, v["in_ts"] + 80.0,
-                            closed=True)
+    return ActivityInterval(
+        "i-g2",
+        v["site_id"],
+        day,
+        "G2",
+        v["visit_id"],
+        "browsing",
+        "shelves",
+        "aisle",
+        v["in_ts"] + 20.0,
+        v["in_ts"] + 80.0,
+        closed=True,
+    )
 
 
-def assert_mirror_equals_store(engine: sa.Engine, store: EventStore, cfg: SiteConfig,
-                               days: list[str]) -> None:
+def assert_mirror_equals_store(
+    engine: sa.Engine, store: EventStore, cfg: SiteConfig, days: list[str]
+) -> None:
     """Visits, dwell, headline numbers, zone seconds, hourly traffic and the README
     queries: the mirror (tombstones left out) answers as the store's views."""
     cal = BusinessCalendar.from_config(cfg.reset)
@@ -623,45 +798,69 @@ def assert_mirror_equals_store(engine: sa.Engine, store: EventStore, cfg: SiteCo
     with engine.connect() as conn:
         for day in days:
             d = date.fromisoformat(day)
-            mine = sorted(tuple(r) for r in conn.execute(sa.select(
-                v.c.visit_id, v.c.global_id, v.c.dwell_s, v.c.closed, v.c.is_staff)
-                .where(v.c.day == d, v.c.merged_into.is_(None))))
+            mine = sorted(
+                tuple(r)
+                for r in conn.execute(
+                    sa.select(
+                        v.c.visit_id, v.c.global_id, v.c.dwell_s, v.c.closed, v.c.is_staff
+                    ).where(v.c.day == d, v.c.merged_into.is_(None))
+                )
+            )
             theirs = sorted(
                 (r["visit_id"], r["global_id"], r["dwell_s"], r["closed"], r["is_staff"])
-                for r in store.sql("SELECT * FROM visits", day=day))
+                for r in store.sql("SELECT * FROM visits", day=day)
+            )
             assert mine == theirs
-            zmine = sorted(tuple(r) for r in conn.execute(sa.select(
-                z.c.zone_visit_id, z.c.visit_id, z.c.global_id, z.c.dwell_s)
-                .where(z.c.day == d, z.c.merged_into.is_(None))))
+            zmine = sorted(
+                tuple(r)
+                for r in conn.execute(
+                    sa.select(z.c.zone_visit_id, z.c.visit_id, z.c.global_id, z.c.dwell_s).where(
+                        z.c.day == d, z.c.merged_into.is_(None)
+                    )
+                )
+            )
             assert zmine == sorted(
                 (r["zone_visit_id"], r["visit_id"], r["global_id"], r["dwell_s"])
-                for r in store.sql("SELECT * FROM zone_visits", day=day))
+                for r in store.sql("SELECT * FROM zone_visits", day=day)
+            )
             expect = q.day_summary(store, day)
             assert mirror_read.day_summary(engine, cfg.site_id, day) == expect
-            row = conn.execute(sa.select(ms.daily_summary).where(ms.daily_summary.c.day == d)
-                               ).one()
+            row = conn.execute(sa.select(ms.daily_summary).where(ms.daily_summary.c.day == d)).one()
             assert (row.visits, row.unique_visitors, row.closed_visits) == (
-                expect.visits, expect.unique_visitors, expect.closed_visits)
+                expect.visits,
+                expect.unique_visitors,
+                expect.closed_visits,
+            )
             assert row.dwell_mean_s == pytest.approx(expect.dwell_mean_s)
             assert row.dwell_median_s == pytest.approx(expect.dwell_median_s)
             assert rounded(mirror_read.zone_stats(engine, cfg.site_id, day)) == rounded(
-                q.zone_stats(store, day))
+                q.zone_stats(store, day)
+            )
             buckets = q.traffic(store, cal, day, "1h").buckets
-            got = conn.execute(sa.select(ms.traffic).where(ms.traffic.c.day == d)
-                               .order_by(ms.traffic.c.bucket_start_ts)).all()
+            got = conn.execute(
+                sa.select(ms.traffic)
+                .where(ms.traffic.c.day == d)
+                .order_by(ms.traffic.c.bucket_start_ts)
+            ).all()
             assert [(b.start_ts, b.entries, b.exits, b.occupancy) for b in buckets] == [
-                (r.bucket_start_ts, r.entries, r.exits, r.occupancy) for r in got]
+                (r.bucket_start_ts, r.entries, r.exits, r.occupancy) for r in got
+            ]
         assert mirror_read.days(engine, cfg.site_id) == sorted(
-            r["day"] for r in store.sql("SELECT DISTINCT day FROM visits"))
+            r["day"] for r in store.sql("SELECT DISTINCT day FROM visits")
+        )
         queries = readme_queries()
-        per_hour = {(r.day.isoformat(), int(r.local_hour)): int(r.visitors)
-                    for r in conn.execute(sa.text(queries["visitors_per_hour"]))}
+        per_hour = {
+            (r.day.isoformat(), int(r.local_hour)): int(r.visitors)
+            for r in conn.execute(sa.text(queries["visitors_per_hour"]))
+        }
         want: dict[tuple[str, int], set[str]] = {}
         for r in store.sql("SELECT * FROM visits WHERE NOT is_staff"):
             want.setdefault((r["day"], cal.local(r["in_ts"]).hour), set()).add(r["global_id"])
         assert per_hour == {k: len(s) for k, s in want.items()}
-        zones = {(r.day.isoformat(), r.zone): (int(r.stays), float(r.avg_dwell_s))
-                 for r in conn.execute(sa.text(queries["dwell_per_zone"]))}
+        zones = {
+            (r.day.isoformat(), r.zone): (int(r.stays), float(r.avg_dwell_s))
+            for r in conn.execute(sa.text(queries["dwell_per_zone"]))
+        }
         want_z = {}
         for day in days:
             for s in q.zone_stats(store, day):
@@ -670,10 +869,13 @@ def assert_mirror_equals_store(engine: sa.Engine, store: EventStore, cfg: SiteCo
         assert zones.keys() == want_z.keys()
         for k, (n, mean) in zones.items():
             assert n == want_z[k][0] and mean == pytest.approx(want_z[k][1])
-        share = {r.day.isoformat(): float(r.returning_share)
-                 for r in conn.execute(sa.text(queries["returning_share"]))}
-        assert share == pytest.approx({d: q.new_vs_returning(store, d).returning_share
-                                       for d in days})
+        share = {
+            r.day.isoformat(): float(r.returning_share)
+            for r in conn.execute(sa.text(queries["returning_share"]))
+        }
+        assert share == pytest.approx(
+            {d: q.new_vs_returning(store, d).returning_share for d in days}
+        )
 
 
 def test_a_late_identity_correction_mirrors_like_the_store(
@@ -701,22 +903,38 @@ def test_a_late_identity_correction_mirrors_like_the_store(
     v, z, a = ms.visits, ms.zone_visits, ms.activity_intervals
     with mirror.engine.connect() as conn:
         # the tombstones are kept as rows, marked, and nothing else changed key
-        got = dict(conn.execute(sa.select(v.c.visit_id, v.c.merged_into)
-                                .where(v.c.merged_into.is_not(None))).all())
+        got = dict(
+            conn.execute(
+                sa.select(v.c.visit_id, v.c.merged_into).where(v.c.merged_into.is_not(None))
+            ).all()
+        )
         assert got == tombs
-        assert dict(conn.execute(sa.select(z.c.zone_visit_id, z.c.merged_into)
-                                 .where(z.c.merged_into.is_not(None))).all()) == ztombs
+        assert (
+            dict(
+                conn.execute(
+                    sa.select(z.c.zone_visit_id, z.c.merged_into).where(
+                        z.c.merged_into.is_not(None)
+                    )
+                ).all()
+            )
+            == ztombs
+        )
         n = conn.execute(sa.select(sa.func.count()).select_from(v)).scalar()
         assert n == store.count("visits") + len(tombs)
         survivor = conn.execute(sa.select(v).where(v.c.visit_id == out.visits[-1].visit_id)).one()
         assert (survivor.global_id, survivor.corrected_at) == ("G1", MERGE_TS)
         assert survivor.corrected_local == BusinessCalendar.from_config(cfg.reset).local(
-            MERGE_TS).format("YYYY-MM-DD HH:mm:ss")
+            MERGE_TS
+        ).format("YYYY-MM-DD HH:mm:ss")
         act = conn.execute(sa.select(a).where(a.c.interval_id == "i-g2")).one()
         assert (act.global_id, act.visit_id, act.corrected_at) == (
-            "G1", survivor.visit_id, MERGE_TS)
-        s = conn.execute(sa.select(ms.daily_summary).where(
-            ms.daily_summary.c.day == date.fromisoformat(day))).one()
+            "G1",
+            survivor.visit_id,
+            MERGE_TS,
+        )
+        s = conn.execute(
+            sa.select(ms.daily_summary).where(ms.daily_summary.c.day == date.fromisoformat(day))
+        ).one()
         assert s.visits == after.visits
     frozen = snapshot(mirror.engine)
     # replay everything after the merge: forget the watermarks, copy every file again
@@ -726,9 +944,21 @@ def test_a_late_identity_correction_mirrors_like_the_store(
     assert again.sync().files > 0
     assert snapshot(mirror.engine) == frozen
     # a stale resend of G2's visit as it was before the merge: the tombstone stays
-    stale = Visit(g2["visit_id"], g2["site_id"], day, "G2", g2["in_ts"], g2["out_ts"],
-                  tuple(g2["cameras"]), tuple(g2["zones"]), g2["in_source"], g2["out_source"],
-                  g2["returning"], g2["is_staff"], closed=True)
+    stale = Visit(
+        g2["visit_id"],
+        g2["site_id"],
+        day,
+        "G2",
+        g2["in_ts"],
+        g2["out_ts"],
+        tuple(g2["cameras"]),
+        tuple(g2["zones"]),
+        g2["in_source"],
+        g2["out_source"],
+        g2["returning"],
+        g2["is_staff"],
+        closed=True,
+    )
     store.write(Records(visits=[stale], activities=[g2_activity]))
     store.flush()
     again.sync()
@@ -742,6 +972,7 @@ def test_a_late_identity_correction_mirrors_like_the_store(
     from seed import api_server
 
     with api_server(cfg, store) as url:
+
         def get(path: str) -> Any:
             r = httpx.get(f"{url}/api/v1{path}", params={"day": day}, timeout=20)
             assert r.status_code == 200, r.text
@@ -771,30 +1002,51 @@ def test_schema_v2_upgrades_to_v3_in_place_and_the_next_sync_marks_tombstones(
         r["snapshot_rank"] = r["snapshot_rank"][:31]
     with engine.begin() as conn:
         conn.execute(sa.Table("visits", sa.MetaData(), autoload_with=conn).insert(), old)
-        conn.execute(ms.mirror_watermarks.insert(), [
-            {"site_id": cfg.site_id, "source": s, "mtime_ns": 2**62, "files_copied": 1,
-             "rows_copied": 1, "updated_ts": 0.0} for s in ("visits", "events")])
+        conn.execute(
+            ms.mirror_watermarks.insert(),
+            [
+                {
+                    "site_id": cfg.site_id,
+                    "source": s,
+                    "mtime_ns": 2**62,
+                    "files_copied": 1,
+                    "rows_copied": 1,
+                    "updated_ts": 0.0,
+                }
+                for s in ("visits", "events")
+            ],
+        )
     # the store gets a correction; the old tombstone-blind mirror would see G2's visit
     out = _merge_g2_into_g1(seeded)
     assert ms.migrate(engine) == ms.SCHEMA_VERSION == 3
     with engine.connect() as conn:
-        kept = conn.execute(sa.select(ms.visits.c.visit_id, ms.visits.c.in_hour,
-                                      ms.visits.c.in_local, ms.visits.c.merged_into,
-                                      ms.visits.c.corrected_at)).all()
+        kept = conn.execute(
+            sa.select(
+                ms.visits.c.visit_id,
+                ms.visits.c.in_hour,
+                ms.visits.c.in_local,
+                ms.visits.c.merged_into,
+                ms.visits.c.corrected_at,
+            )
+        ).all()
         versions = sorted(r.version for r in conn.execute(sa.select(ms.schema_version.c.version)))
         marks = {r.source for r in conn.execute(sa.select(ms.mirror_watermarks.c.source))}
-        width = next(c for c in sa.inspect(conn).get_columns("visits")
-                     if c["name"] == "snapshot_rank")["type"].length
+        width = next(
+            c for c in sa.inspect(conn).get_columns("visits") if c["name"] == "snapshot_rank"
+        )["type"].length
     assert sorted(r.visit_id for r in kept) == sorted(r["visit_id"] for r in old)
-    assert all(r.in_hour == int(r.in_local[11:13]) and r.merged_into is None
-               and r.corrected_at is None for r in kept)
+    assert all(
+        r.in_hour == int(r.in_local[11:13]) and r.merged_into is None and r.corrected_at is None
+        for r in kept
+    )
     assert versions == [1, 2, 3] and marks == {"events"} and width == 128
     assert ms.migrate(engine) == 3  # nothing left to do
     Mirror(cfg, engine=engine).open().sync()  # copies visits again: the tombstone is marked
     tomb = next(t for t in out.visits if t.merged_into)
     with engine.connect() as conn:
-        (merged,) = conn.execute(sa.select(ms.visits.c.merged_into)
-                                 .where(ms.visits.c.visit_id == tomb.visit_id)).one()
+        (merged,) = conn.execute(
+            sa.select(ms.visits.c.merged_into).where(ms.visits.c.visit_id == tomb.visit_id)
+        ).one()
     assert merged == tomb.merged_into
     assert_mirror_equals_store(engine, store, cfg, seeded["days"])
     engine.dispose()
@@ -815,8 +1067,11 @@ def test_a_day_compacted_before_its_tombstones_were_mirrored_is_put_right_by_a_d
     tomb = next(t for t in out.visits if t.merged_into)
     v = ms.visits
     with mirror.engine.connect() as conn:
-        n = conn.execute(sa.select(sa.func.count()).select_from(v).where(
-            v.c.visit_id == tomb.visit_id, v.c.merged_into.is_(None))).scalar()
+        n = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(v)
+            .where(v.c.visit_id == tomb.visit_id, v.c.merged_into.is_(None))
+        ).scalar()
     assert n == 1  # the superseded visit is still counted ...
     mirror.rebuild(day)  # ... until the day is rebuilt (`mcvision mirror --day D`)
     assert_mirror_equals_store(mirror.engine, store, cfg, seeded["days"])

@@ -73,25 +73,80 @@ def build() -> Records:
     recs = Records()
     for vid, gid, i, o, closed, ret, staff in VISITS:
         if closed:  # an earlier open snapshot too: the closed one must win
-            recs.visits.append(Visit(vid, SITE, DAY, gid, T0 + i * H, T0 + (i + o) / 2 * H,
-                                     returning=ret, is_staff=staff))
-        recs.visits.append(Visit(vid, SITE, DAY, gid, T0 + i * H, T0 + o * H,
-                                 cameras=("c1",), zones=(), returning=ret, is_staff=staff,
-                                 closed=closed))
-        recs.events.append(Event(kind="visit_open", ts=T0 + i * H, day=DAY, site_id=SITE,
-                                 global_id=gid, visit_id=vid))
+            recs.visits.append(
+                Visit(
+                    vid,
+                    SITE,
+                    DAY,
+                    gid,
+                    T0 + i * H,
+                    T0 + (i + o) / 2 * H,
+                    returning=ret,
+                    is_staff=staff,
+                )
+            )
+        recs.visits.append(
+            Visit(
+                vid,
+                SITE,
+                DAY,
+                gid,
+                T0 + i * H,
+                T0 + o * H,
+                cameras=("c1",),
+                zones=(),
+                returning=ret,
+                is_staff=staff,
+                closed=closed,
+            )
+        )
+        recs.events.append(
+            Event(
+                kind="visit_open", ts=T0 + i * H, day=DAY, site_id=SITE, global_id=gid, visit_id=vid
+            )
+        )
         if closed:
-            recs.events.append(Event(kind="visit_close", ts=T0 + o * H, day=DAY, site_id=SITE,
-                                     global_id=gid, visit_id=vid))
+            recs.events.append(
+                Event(
+                    kind="visit_close",
+                    ts=T0 + o * H,
+                    day=DAY,
+                    site_id=SITE,
+                    global_id=gid,
+                    visit_id=vid,
+                )
+            )
     for n, (vid, zone, a, b, closed) in enumerate(ZONES):
         gid = BY_ID[vid][1]
-        recs.zone_visits.append(ZoneVisit(f"Z{n}", SITE, DAY, gid, vid, zone, in_ts(vid) + a,
-                                          in_ts(vid) + b, cameras=("c1",), closed=closed))
-        recs.events.append(Event(kind="zone_enter", ts=in_ts(vid) + a, day=DAY, site_id=SITE,
-                                 global_id=gid, visit_id=vid, zone=zone))
+        recs.zone_visits.append(
+            ZoneVisit(
+                f"Z{n}",
+                SITE,
+                DAY,
+                gid,
+                vid,
+                zone,
+                in_ts(vid) + a,
+                in_ts(vid) + b,
+                cameras=("c1",),
+                closed=closed,
+            )
+        )
+        recs.events.append(
+            Event(
+                kind="zone_enter",
+                ts=in_ts(vid) + a,
+                day=DAY,
+                site_id=SITE,
+                global_id=gid,
+                visit_id=vid,
+                zone=zone,
+            )
+        )
     for vid, cam, t, x, y in POINTS:
-        recs.track_points.append(TrackPoint(SITE, DAY, cam, BY_ID[vid][1], vid,
-                                            in_ts(vid) + t, x, y))
+        recs.track_points.append(
+            TrackPoint(SITE, DAY, cam, BY_ID[vid][1], vid, in_ts(vid) + t, x, y)
+        )
     return recs
 
 
@@ -178,7 +233,9 @@ def test_visit_timeline(store: EventStore) -> None:
     ]
     # c1 at 0,1,2 then again at 30 (gap 28 s > 10 s): two sightings; c2 at 5,6
     assert [(s.camera_id, s.start_ts - t, s.end_ts - t, s.points) for s in tl.sightings] == [
-        ("c1", 0, 2, 3), ("c2", 5, 6, 2), ("c1", 30, 30, 1)
+        ("c1", 0, 2, 3),
+        ("c2", 5, 6, 2),
+        ("c1", 30, 30, 1),
     ]
     assert [e.kind for e in tl.events] == ["visit_open"] + ["zone_enter"] * 3 + ["visit_close"]
     starts = [i.start_ts for i in tl.items]
@@ -247,10 +304,14 @@ def test_traffic_dst_days(
     out = pendulum.datetime(d.year, d.month, d.day, 5, 10, tz="America/New_York").timestamp()
     late = start + late_h * H
     store = EventStore(tmp_path, "ny")
-    store.write(Records(visits=[
-        Visit("a", "ny", day, "G1", in_, out, closed=True),
-        Visit("b", "ny", day, "G2", late, late + 60, closed=False),
-    ]))
+    store.write(
+        Records(
+            visits=[
+                Visit("a", "ny", day, "G1", in_, out, closed=True),
+                Visit("b", "ny", day, "G2", late, late + 60, closed=False),
+            ]
+        )
+    )
     store.flush()
     tr = q.traffic(store, cal, day, "1h")
     labels = [b.label for b in tr.buckets]
@@ -292,8 +353,8 @@ def test_heatmap(store: EventStore, grid: tuple[int, int], include_staff: bool) 
     hm = q.heatmap(store, DAY, "c1", grid=grid, include_staff=include_staff)
     assert (hm.width, hm.height) == grid
     assert np.array_equal(np.array(hm.counts), expected)
-    assert hm.total == int(expected.sum()) == sum(
-        1 for p in POINTS if p[1] == "c1" and p[0] in keep
+    assert (
+        hm.total == int(expected.sum()) == sum(1 for p in POINTS if p[1] == "c1" and p[0] in keep)
     )
     assert hm.counts[h - 1][w - 1] >= 1  # (1.0, 1.0) lands in the corner cell
 
@@ -348,7 +409,9 @@ def test_new_vs_returning(store: EventStore, include_staff: bool) -> None:
     ret = {v[1] for v in vs if v[5]}
     r = q.new_vs_returning(store, DAY, include_staff=include_staff)
     assert (r.visitors, r.returning_visitors, r.new_visitors) == (
-        len(people), len(ret), len(people - ret)
+        len(people),
+        len(ret),
+        len(people - ret),
     )
     assert r.returning_share == pytest.approx(len(ret) / len(people))
 

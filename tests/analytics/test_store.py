@@ -23,15 +23,37 @@ def batch(day: str = DAY, n: int = 3, start: int = 0) -> Records:
     recs = Records()
     for i in range(start, start + n):
         gid, vid = f"G{i}", f"V{day}-{i}"
-        recs.events.append(Event(kind="visit_open", ts=100.0 + i, day=day, site_id=SITE,
-                                 global_id=gid, visit_id=vid, payload={"i": i}))
-        recs.visits.append(Visit(vid, SITE, day, gid, in_ts=100.0 + i, out_ts=160.0 + i,
-                                 cameras=("c1",)))
-        recs.zone_visits.append(ZoneVisit(f"Z{vid}", SITE, day, gid, vid, "till",
-                                          enter_ts=110.0 + i, exit_ts=120.0 + i, closed=True))
+        recs.events.append(
+            Event(
+                kind="visit_open",
+                ts=100.0 + i,
+                day=day,
+                site_id=SITE,
+                global_id=gid,
+                visit_id=vid,
+                payload={"i": i},
+            )
+        )
+        recs.visits.append(
+            Visit(vid, SITE, day, gid, in_ts=100.0 + i, out_ts=160.0 + i, cameras=("c1",))
+        )
+        recs.zone_visits.append(
+            ZoneVisit(
+                f"Z{vid}",
+                SITE,
+                day,
+                gid,
+                vid,
+                "till",
+                enter_ts=110.0 + i,
+                exit_ts=120.0 + i,
+                closed=True,
+            )
+        )
         for t in (0.0, 1.0):
-            recs.track_points.append(TrackPoint(SITE, day, "c1", gid, vid, ts=100.0 + i + t,
-                                                x=0.5, y=0.5))
+            recs.track_points.append(
+                TrackPoint(SITE, day, "c1", gid, vid, ts=100.0 + i + t, x=0.5, y=0.5)
+            )
     return recs
 
 
@@ -90,7 +112,8 @@ def test_partitions_by_day_on_disk(tmp_path: Path) -> None:
     assert counts(store, DAY2)["visits"] == 5
     assert counts(store)["visits"] == 7
     assert store.sql("SELECT DISTINCT day FROM events ORDER BY day") == [
-        {"day": DAY}, {"day": DAY2}
+        {"day": DAY},
+        {"day": DAY2},
     ]
 
 
@@ -123,9 +146,13 @@ def test_visit_snapshots_keep_latest(
     store = EventStore(tmp_path, SITE)
     for out_ts, closed in snapshots:  # one flush per snapshot: separate files
         store.write(Records(visits=[Visit("v1", SITE, DAY, "G1", 0.0, out_ts, closed=closed)]))
-        store.write(Records(zone_visits=[
-            ZoneVisit("z1", SITE, DAY, "G1", "v1", "till", 0.0, out_ts, closed=closed)
-        ]))
+        store.write(
+            Records(
+                zone_visits=[
+                    ZoneVisit("z1", SITE, DAY, "G1", "v1", "till", 0.0, out_ts, closed=closed)
+                ]
+            )
+        )
         store.flush()
     assert store.sql("SELECT out_ts, closed, dwell_s FROM visits") == [
         {"out_ts": expected[0], "closed": expected[1], "dwell_s": expected[0]}
@@ -157,12 +184,31 @@ def test_cameras_view_keeps_latest_status(tmp_path: Path) -> None:
         (Records(visits=[Visit("v9", "other", DAY, "G", 0.0, 1.0)]), "site_id 'other'"),
         (Records(visits=[Visit("v9", SITE, "2026-13-01", "G", 0.0, 1.0)]), "v9: day must"),
         (Records(visits=[Visit("v9", SITE, DAY, "G", 5.0, 1.0)]), "out_ts 1.0 is before"),
-        (Records(events=[Event(kind="x", ts=float("nan"), day=DAY, site_id=SITE,
-                               event_id="e9")]), "e9 (x): ts must be a finite"),
-        (Records(events=[Event(kind="x", ts=1.0, day=DAY, site_id=SITE, event_id="e9",
-                               payload={"o": object()})]), "payload is not JSON"),
-        (Records(track_points=[TrackPoint(SITE, "05-01-2026", "c1", "G", "v", 1.0, 0.1, 0.1)]),
-         "track point c1/G@1.0: day must"),
+        (
+            Records(
+                events=[Event(kind="x", ts=float("nan"), day=DAY, site_id=SITE, event_id="e9")]
+            ),
+            "e9 (x): ts must be a finite",
+        ),
+        (
+            Records(
+                events=[
+                    Event(
+                        kind="x",
+                        ts=1.0,
+                        day=DAY,
+                        site_id=SITE,
+                        event_id="e9",
+                        payload={"o": object()},
+                    )
+                ]
+            ),
+            "payload is not JSON",
+        ),
+        (
+            Records(track_points=[TrackPoint(SITE, "05-01-2026", "c1", "G", "v", 1.0, 0.1, 0.1)]),
+            "track point c1/G@1.0: day must",
+        ),
     ],
 )
 def test_bad_record_rejected_and_existing_data_kept(
@@ -262,7 +308,9 @@ def test_reader_process_sees_whole_flushes_only(tmp_path: Path) -> None:
     root, stop = tmp_path / "store", tmp_path / "stop"
     proc = subprocess.Popen(
         [sys.executable, "-c", READER, str(root), DAY, str(stop)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

@@ -29,9 +29,15 @@ def test_market_split_keeps_tuning_and_held_out_people_apart(tmp_path: Path, mon
 
 
 def test_scene_config_overrides_only_the_embedder(tmp_path: Path) -> None:
-    (tmp_path / "site.yaml").write_text(yaml.safe_dump({
-        "site_id": "s", "cameras": [{"id": "c1", "source": "c1.mp4"}],
-        "identity": {"match_threshold": 0.6}}))
+    (tmp_path / "site.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "site_id": "s",
+                "cameras": [{"id": "c1", "source": "c1.mp4"}],
+                "identity": {"match_threshold": 0.6},
+            }
+        )
+    )
     base = acc.scene_config(tmp_path)
     alt = acc.scene_config(tmp_path, {"backend": "openvino", "weights": "reid_openvino/x-0286"})
     assert (base.models.reid.backend, alt.models.reid.backend) == ("onnx", "openvino")
@@ -39,7 +45,8 @@ def test_scene_config_overrides_only_the_embedder(tmp_path: Path) -> None:
     assert alt.identity == base.identity and alt.cameras == base.cameras
     assert acc._cache_name(None) == "updates.pkl"
     assert acc._cache_name({"backend": "openvino", "weights": "reid_openvino/x-0286"}) == (
-        "updates_openvino_x-0286.pkl")
+        "updates_openvino_x-0286.pkl"
+    )
 
 
 def test_mean_skips_missing_values() -> None:
@@ -63,21 +70,57 @@ def test_geometry_ablation_tunes_on_tuning_seeds_and_compares_in_one_run(
         for s in seeds:
             rows[str(s)] = {}
             for name, v in variants.items():
-                idf1 = 0.4 + 0.1 * v.get("floor_weight", 0.0) if v.get("use_geometry", True) else 0.5
+                idf1 = (
+                    0.4 + 0.1 * v.get("floor_weight", 0.0) if v.get("use_geometry", True) else 0.5
+                )
                 rows[str(s)][name] = {**row, "global_idf1": idf1}
         return rows, {str(s): {} for s in seeds}, {}
 
     (tmp_path / "crowded_seed3").mkdir()
-    (tmp_path / "crowded_seed3" / "site.yaml").write_text(yaml.safe_dump({
-        "site_id": "s", "cameras": [{"id": "c1", "source": "c1.mp4", "floor": {"points": [
-            {"image": [0, 0], "floor": [0, 0]}, {"image": [9, 0], "floor": [1, 0]},
-            {"image": [9, 9], "floor": [1, 1]}, {"image": [0, 9], "floor": [0, 1]}]}}]}))
+    (tmp_path / "crowded_seed3" / "site.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "site_id": "s",
+                "cameras": [
+                    {
+                        "id": "c1",
+                        "source": "c1.mp4",
+                        "floor": {
+                            "points": [
+                                {"image": [0, 0], "floor": [0, 0]},
+                                {"image": [9, 0], "floor": [1, 0]},
+                                {"image": [9, 9], "floor": [1, 1]},
+                                {"image": [0, 9], "floor": [0, 1]},
+                            ]
+                        },
+                    }
+                ],
+            }
+        )
+    )
     monkeypatch.setattr(acc, "run_seeds", fake_run_seeds)
     monkeypatch.setattr(acc, "market_split", lambda work, parity: tmp_path / f"p{parity}")
     out = tmp_path / "results"
-    code = acc.main(["--geometry", "--match-threshold", "0.4", "--floor-weights", "0.1", "0.5",
-                     "--tune-seeds", "0", "1", "--heldout-seeds", "3", "--work", str(tmp_path),
-                     "--out-dir", str(out), "--shared"])
+    code = acc.main(
+        [
+            "--geometry",
+            "--match-threshold",
+            "0.4",
+            "--floor-weights",
+            "0.1",
+            "0.5",
+            "--tune-seeds",
+            "0",
+            "1",
+            "--heldout-seeds",
+            "3",
+            "--work",
+            str(tmp_path),
+            "--out-dir",
+            str(out),
+            "--shared",
+        ]
+    )
     assert code == 0
     (tune_seeds, sweep), (held_seeds, held) = calls
     assert tune_seeds == [0, 1] and held_seeds == [3]  # the sweep never sees a held-out seed

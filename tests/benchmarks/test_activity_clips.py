@@ -24,27 +24,54 @@ def test_labels_csv_errors_name_the_line(tmp_path: Path) -> None:
 
 
 def test_truth_seconds_skip_unlabelled_and_the_fall_onset_is_the_falling_start() -> None:
-    rows = [ac.Row("c", 0.0, 0.8, "standing"), ac.Row("c", 0.8, 1.6, "falling"),
-            ac.Row("c", 1.6, 5.0, "fallen"), ac.Row("c", 7.0, 8.0, "lying")]
-    assert ac.truth_seconds(rows, 8.0) == {0: "standing", 1: "falling", 2: "fallen", 3: "fallen",
-                                          4: "fallen", 7: "lying"}
+    rows = [
+        ac.Row("c", 0.0, 0.8, "standing"),
+        ac.Row("c", 0.8, 1.6, "falling"),
+        ac.Row("c", 1.6, 5.0, "fallen"),
+        ac.Row("c", 7.0, 8.0, "lying"),
+    ]
+    assert ac.truth_seconds(rows, 8.0) == {
+        0: "standing",
+        1: "falling",
+        2: "fallen",
+        3: "fallen",
+        4: "fallen",
+        7: "lying",
+    }
     assert ac.fall_onset(rows) == 0.8 and ac.fall_onset(rows[:1]) is None
 
 
 def test_stored_labels_are_back_dated_and_emitted_ones_are_not() -> None:
-    ticks = [(1.0, "walking", 1.0), (2.0, "walking", 1.0), (3.0, "walking", 1.0),
-             (4.0, "standing", 3.0)]  # standing began at the 3.0 tick, let through at 4.0
+    ticks = [
+        (1.0, "walking", 1.0),
+        (2.0, "walking", 1.0),
+        (3.0, "walking", 1.0),
+        (4.0, "standing", 3.0),
+    ]  # standing began at the 3.0 tick, let through at 4.0
     assert ac.stored_label(ticks, 0.5) == "walking"  # the first label from the clip's start
     assert ac.stored_label(ticks, 3.5) == "standing"
     assert ac.emitted_label(ticks, 3.5) == "walking"
 
 
 def test_alerts_score_fall_clips_and_count_every_other_alert_as_false() -> None:
-    fall = [ac.Row("f", 0.0, 1.0, "standing"), ac.Row("f", 1.0, 1.5, "falling"),
-            ac.Row("f", 1.5, 6.0, "fallen")]
+    fall = [
+        ac.Row("f", 0.0, 1.0, "standing"),
+        ac.Row("f", 1.0, 1.5, "falling"),
+        ac.Row("f", 1.5, 6.0, "fallen"),
+    ]
     lying = [ac.Row("l", 0.0, 6.0, "lying")]
-    fast = ac.Replay([(1.0, "standing", 1.0), (2.0, "fallen", 2.0), (3.0, "fallen", 2.0),
-                      (4.0, "fallen", 2.0), (5.0, "fallen", 2.0), (6.0, "fallen", 2.0)], 0.01, 6.0)
+    fast = ac.Replay(
+        [
+            (1.0, "standing", 1.0),
+            (2.0, "fallen", 2.0),
+            (3.0, "fallen", 2.0),
+            (4.0, "fallen", 2.0),
+            (5.0, "fallen", 2.0),
+            (6.0, "fallen", 2.0),
+        ],
+        0.01,
+        6.0,
+    )
     calm = ac.Replay([(t, "lying", 1.0) for t in range(1, 7)], 0.01, 6.0)
     s = ac.score_clips({"f": (fall, fast), "l": (lying, calm)})
     fa = s["fall_alerts"]

@@ -25,12 +25,17 @@ def batches(people: int = 3, seconds: int = 12) -> list[list[TrackletUpdate]]:
                 if int(2 * (s + half)) % 4 == 0:
                     v = base[k] + rng.normal(scale=0.02, size=512)
                     e = (v / np.linalg.norm(v)).astype(np.float32)
-                batch.append(TrackletUpdate(
-                    camera_id="cam0", local_id=k + 1, ts=T0 + s + half,
-                    box=np.array([100 + 60 * k, 100, 150 + 60 * k, 300], np.float32),
-                    foot=np.array([125 + 60 * k, 300], np.float32), embedding=e,
-                    frame_size=(640, 360),
-                ))
+                batch.append(
+                    TrackletUpdate(
+                        camera_id="cam0",
+                        local_id=k + 1,
+                        ts=T0 + s + half,
+                        box=np.array([100 + 60 * k, 100, 150 + 60 * k, 300], np.float32),
+                        foot=np.array([125 + 60 * k, 300], np.float32),
+                        embedding=e,
+                        frame_size=(640, 360),
+                    )
+                )
         out.append(sorted(batch, key=lambda u: u.ts))
     return out
 

@@ -58,7 +58,10 @@ def test_prepare_clips_rejects_bad_sizes(
 def test_config_summary_reflects_runtime_overrides(bench: ModuleType, tmp_path: Path) -> None:
     clips = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
     cfg = bench.site_config(
-        clips, 4.0, tmp_path / "data", 8123,
+        clips,
+        4.0,
+        tmp_path / "data",
+        8123,
         {"frames_per_batch": 8, "detector": {"max_batch_size": 4}},
     )
     summary = bench.config_summary(cfg)
@@ -98,9 +101,24 @@ def test_whole_run_writes_json(assets: Path, tmp_path: Path) -> None:
     env = dict(os.environ, MCVISION_ASSETS=str(assets))
     env.pop("MCVISION_RAY_TMP", None)  # the script makes (and removes) a cluster dir of its own
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--json", "--cameras", "2", "--seconds", "4", "--fps", "3",
-         "--out", str(out)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=REPO,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--json",
+            "--cameras",
+            "2",
+            "--seconds",
+            "4",
+            "--fps",
+            "3",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     printed = json.loads(proc.stdout)

@@ -67,15 +67,29 @@ def test_json_shape_plain_and_masked(tmp_path: Path) -> None:
     q, g = market_folders(tmp_path / "m")
     out = tmp_path / "r.json"
     rc = bench.main(
-        ["--query", str(q), "--gallery", str(g), "--out", str(out), "--no-progress",
-         "--batch", "4"],
-        reid=MeanColour(), segmenter=CentreMask(),
+        [
+            "--query",
+            str(q),
+            "--gallery",
+            str(g),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--batch",
+            "4",
+        ],
+        reid=MeanColour(),
+        segmenter=CentreMask(),
     )
     assert rc == 0
     r = json.loads(out.read_text())
     assert r["counts"] == {
-        "query_crops": 3, "query_persons": 3, "query_junk_dropped": 0,
-        "gallery_crops": 8, "gallery_persons": 3, "gallery_distractors": 1,
+        "query_crops": 3,
+        "query_persons": 3,
+        "query_junk_dropped": 0,
+        "gallery_crops": 8,
+        "gallery_persons": 3,
+        "gallery_distractors": 1,
         "gallery_junk_dropped": 1,
         "gallery_distractors_policy": "gallery 0000 distractors kept (all of them)",
     }
@@ -100,9 +114,21 @@ def test_subset_without_distractors_and_no_masks(tmp_path: Path) -> None:
     q, g = market_folders(tmp_path / "m")
     out = tmp_path / "r.json"
     bench.main(
-        ["--query", str(q), "--gallery", str(g), "--out", str(out), "--no-progress",
-         "--persons", "2", "--no-distractors", "--no-masks"],
-        reid=MeanColour(), segmenter=CentreMask(),
+        [
+            "--query",
+            str(q),
+            "--gallery",
+            str(g),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--persons",
+            "2",
+            "--no-distractors",
+            "--no-masks",
+        ],
+        reid=MeanColour(),
+        segmenter=CentreMask(),
     )
     r = json.loads(out.read_text())
     assert r["subset"]["persons"] == 2 and "0001..0002" in r["subset"]["definition"]
@@ -116,8 +142,9 @@ def test_bad_folders_give_clear_errors(tmp_path: Path) -> None:
     q, g = market_folders(tmp_path / "m")
     args = ["--out", str(tmp_path / "r.json"), "--no-progress"]
     with pytest.raises(SystemExit, match="query folder: ReID crop folder not found"):
-        bench.main(["--query", str(tmp_path / "nope"), "--gallery", str(g), *args],
-                   reid=MeanColour())
+        bench.main(
+            ["--query", str(tmp_path / "nope"), "--gallery", str(g), *args], reid=MeanColour()
+        )
     other = tmp_path / "other"
     other.mkdir()
     cv2.imwrite(str(other / "frame_0001.jpg"), crop((1, 2, 3), 0))
@@ -136,7 +163,8 @@ def test_real_osnet_default_config(tmp_path: Path, assets: Path) -> None:
     r = json.loads(out.read_text())
     assert r["embedder"]["backend"] == "onnx" and r["embedder"]["dim"] == 512
     assert r["embedder"]["weights_file"] == {
-        "path": "models/osnet_x0_25_msmt17.onnx", "relative_to": "assets"
+        "path": "models/osnet_x0_25_msmt17.onnx",
+        "relative_to": "assets",
     }
     assert r["masked"]["absent"].startswith("the config's segmenter is 'none'")
     assert 0.0 <= r["plain"]["scores"]["mAP"] <= 1.0

@@ -134,6 +134,7 @@ def walk_stand_leave(t: float) -> tuple[int, int] | None:
 
 # ---- the gate alone ---------------------------------------------------------------
 
+
 def test_idle_camera_samples_at_idle_fps_and_wakes_at_once_on_motion() -> None:
     gate = MotionGate(GatingConfig(enabled=True, keepalive_s=100, idle_fps=1.0), fps=FPS)
     still = draw(None)
@@ -144,8 +145,7 @@ def test_idle_camera_samples_at_idle_fps_and_wakes_at_once_on_motion() -> None:
     assert np.diff(looked).tolist() == [5] * (len(looked) - 1)  # once a second
     assert gate.idle
     # Motion: noticed on the next looked-at frame, then every frame is looked at again.
-    moving = [gate.decide((50 + i) / FPS, draw((20 + 8 * i, 50)), "none")
-              for i in range(10)]
+    moving = [gate.decide((50 + i) / FPS, draw((20 + 8 * i, 50)), "none") for i in range(10)]
     first = moving.index("motion")
     assert first < 5  # within 1 / idle_fps
     assert moving[first:] == ["motion"] * (10 - first)
@@ -203,17 +203,28 @@ def test_roi_mask_and_point_test() -> None:
     assert mask[:, :38].all() and not mask[:, 42:].any()
     poly = np.array(roi.polygon, np.float32)
     assert inside_roi(np.array([[10.0, 10.0], [200.0, 10.0], [160.0, 50.0]]), poly).tolist() == [
-        True, False, True,
+        True,
+        False,
+        True,
     ]
     with pytest.raises(ValueError, match="covers no pixel"):
         roi_mask(RoiConfig(polygon=[(400, 0), (500, 0), (500, 10)]), (W, H), (80, 45))
 
 
 def test_detections_outside_the_roi_never_reach_the_tracker() -> None:
-    cfg = parse_config({"site_id": "g", "cameras": [{
-        "id": "cam", "source": "x.mp4", "fps": FPS,
-        "roi": {"polygon": [(0, 0), (160, 0), (160, 180), (0, 180)]},
-    }]})
+    cfg = parse_config(
+        {
+            "site_id": "g",
+            "cameras": [
+                {
+                    "id": "cam",
+                    "source": "x.mp4",
+                    "fps": FPS,
+                    "roi": {"polygon": [(0, 0), (160, 0), (160, 180), (0, 180)]},
+                }
+            ],
+        }
+    )
     pipe = CameraPipeline(cfg.cameras[0], cfg)
     boxes = np.array([[20, 40, 40, 100], [200, 40, 220, 100]], np.float32)  # left in, right out
     dets = Detections(xyxy=boxes, confidence=np.array([0.9, 0.9], np.float32))
@@ -226,23 +237,37 @@ def test_detections_outside_the_roi_never_reach_the_tracker() -> None:
 
 
 def test_gating_config_per_camera_override_and_errors() -> None:
-    cfg = parse_config({
-        "site_id": "g",
-        "gating": {"enabled": True, "idle_fps": 2.0},
-        "cameras": [{"id": "a", "source": "a.mp4"},
-                    {"id": "b", "source": "b.mp4", "gating": {"enabled": False, "idle_fps": 1}}],
-    })
+    cfg = parse_config(
+        {
+            "site_id": "g",
+            "gating": {"enabled": True, "idle_fps": 2.0},
+            "cameras": [
+                {"id": "a", "source": "a.mp4"},
+                {"id": "b", "source": "b.mp4", "gating": {"enabled": False, "idle_fps": 1}},
+            ],
+        }
+    )
     assert cfg.gating_for("a").enabled and cfg.gating_for("a").idle_fps == 2.0
     assert not cfg.gating_for("b").enabled and cfg.gating_for("b").idle_fps == 1.0
     with pytest.raises(ConfigError, match=r"cameras\[0\]\.roi\.polygon"):
-        parse_config({"site_id": "g", "cameras": [
-            {"id": "a", "source": "a.mp4", "roi": {"polygon": [(0, 0), (1, 1)]}}]})
+        parse_config(
+            {
+                "site_id": "g",
+                "cameras": [{"id": "a", "source": "a.mp4", "roi": {"polygon": [(0, 0), (1, 1)]}}],
+            }
+        )
     with pytest.raises(ConfigError, match=r"gating\.method"):
-        parse_config({"site_id": "g", "gating": {"method": "optical"},
-                      "cameras": [{"id": "a", "source": "a.mp4"}]})
+        parse_config(
+            {
+                "site_id": "g",
+                "gating": {"method": "optical"},
+                "cameras": [{"id": "a", "source": "a.mp4"}],
+            }
+        )
 
 
 # ---- the camera worker ------------------------------------------------------------
+
 
 def test_still_person_is_kept_through_the_stay_and_dwell_is_not_changed(tmp_path: Path) -> None:
     folder = tmp_path / "frames"
@@ -324,11 +349,17 @@ def test_disabled_gating_detects_every_frame(tmp_path: Path) -> None:
 
 
 def test_track_state_goes_tracked_lost_none() -> None:
-    cfg = parse_config({"site_id": "g", "cameras": [{"id": "cam", "source": "x.mp4", "fps": FPS}],
-                        "models": {"tracker": {"track_buffer": 5}}})
+    cfg = parse_config(
+        {
+            "site_id": "g",
+            "cameras": [{"id": "cam", "source": "x.mp4", "fps": FPS}],
+            "models": {"tracker": {"track_buffer": 5}},
+        }
+    )
     pipe = CameraPipeline(cfg.cameras[0], cfg)
-    box = Detections(xyxy=np.array([[20, 40, 40, 100]], np.float32),
-                     confidence=np.array([0.9], np.float32))
+    box = Detections(
+        xyxy=np.array([[20, 40, 40, 100]], np.float32), confidence=np.array([0.9], np.float32)
+    )
     states = [pipe.track_state]
     for i in range(3):
         pipe.step(Frame("cam", i, T0 + i / FPS, draw(None)), box)

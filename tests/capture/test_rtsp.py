@@ -39,7 +39,10 @@ def _gst_rtsp_available() -> bool:
         " from gi.repository import GstRtspServer"
     )
     try:
-        return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30).returncode == 0
+        return (
+            subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -53,8 +56,14 @@ def rtsp_ok() -> None:
         pytest.skip(msg)
 
 
-def write_frames(footage: Path, out: Path, start_s: float, end_s: float, fps: int,
-                 size: tuple[int, int] | None = None) -> Path:
+def write_frames(
+    footage: Path,
+    out: Path,
+    start_s: float,
+    end_s: float,
+    fps: int,
+    size: tuple[int, int] | None = None,
+) -> Path:
     """Frames ``start_s``..``end_s`` of ``footage`` at ``fps`` as ``%05d.jpg`` (resized to ``size``)."""
     out.mkdir(parents=True, exist_ok=True)
     cap = cv2.VideoCapture(str(footage))
@@ -91,7 +100,9 @@ class RtspServer:
     def start(self, folder: Path, fps: int) -> None:
         self.proc = subprocess.Popen(
             [SYSTEM_PYTHON, str(SERVER), str(self.port), str(folder), str(fps)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -153,11 +164,20 @@ def test_rtsp_camera_reconnects_after_a_drop_and_a_resolution_change(
     cfg = parse_config(
         {
             "site_id": "rtsp",
-            "cameras": [{
-                "id": "door", "source": rtsp_server.url, "fps": 5,
-                "zones": [{"name": "all", "normalized": True,
-                           "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}],
-            }],
+            "cameras": [
+                {
+                    "id": "door",
+                    "source": rtsp_server.url,
+                    "fps": 5,
+                    "zones": [
+                        {
+                            "name": "all",
+                            "normalized": True,
+                            "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                        }
+                    ],
+                }
+            ],
             "storage": {"root": str(tmp_path / "store")},
             "visits": {"absence_timeout_s": 60},
             "runtime": {"frames_per_batch": 2},
@@ -170,8 +190,11 @@ def test_rtsp_camera_reconnects_after_a_drop_and_a_resolution_change(
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: service.core.occupancy() == 1 and worker.stats.frames >= 20, 60,
-                 "the person is seen on the first stream")
+        wait_for(
+            lambda: service.core.occupancy() == 1 and worker.stats.frames >= 20,
+            60,
+            "the person is seen on the first stream",
+        )
         assert worker.pipeline._frame_size == (768, 432)
         t_stop = time.time()
         rtsp_server.stop()
@@ -179,8 +202,11 @@ def test_rtsp_camera_reconnects_after_a_drop_and_a_resolution_change(
         time.sleep(2.0)
         rtsp_server.start(small, 5)
         t_restart = time.time()
-        t_online = wait_for(lambda: worker.pipeline._frame_size == (640, 360), 10,
-                            "frames at the new resolution within 10 s of the restart")
+        t_online = wait_for(
+            lambda: worker.pipeline._frame_size == (640, 360),
+            10,
+            "frames at the new resolution within 10 s of the restart",
+        )
         frames_after = worker.stats.frames
         wait_for(lambda: worker.stats.frames >= frames_after + 20, 30, "20 more frames")
     finally:
@@ -194,9 +220,7 @@ def test_rtsp_camera_reconnects_after_a_drop_and_a_resolution_change(
     # offline / online events, in that order, once each after the first online
     assert [s for s, _ in sink.statuses] == ["online", "offline", "online"]
     store = service.core.store
-    events = store.sql(
-        "SELECT kind FROM events WHERE kind LIKE 'camera_%' ORDER BY ts"
-    )
+    events = store.sql("SELECT kind FROM events WHERE kind LIKE 'camera_%' ORDER BY ts")
     assert [e["kind"] for e in events] == ["camera_online", "camera_offline", "camera_online"]
     # zones were rebuilt for the new frame size: the normalized polygon now spans 640×360
     zones = worker.pipeline._zones

@@ -125,8 +125,12 @@ def test_unreachable_stream_reports_offline_and_retries() -> None:
     statuses: list[tuple[str, str]] = []
     url = f"rtsp://127.0.0.1:{_closed_port()}/nothing"
     src = LiveSource(
-        "cam", url, fps=5, on_status=lambda s, r: statuses.append((s, r)),
-        backoff=(0.05, 0.1), open_timeout_s=1.0,
+        "cam",
+        url,
+        fps=5,
+        on_status=lambda s, r: statuses.append((s, r)),
+        backoff=(0.05, 0.1),
+        open_timeout_s=1.0,
     )
     src.start()
     deadline = time.monotonic() + 10

@@ -23,8 +23,9 @@ PAGES = {  # page file → (title, plotly charts it draws over the seeded latest
 }
 
 
-def open_app(monkeypatch: pytest.MonkeyPatch, url: str, page: str | None = None,
-             day: str | None = None) -> AppTest:
+def open_app(
+    monkeypatch: pytest.MonkeyPatch, url: str, page: str | None = None, day: str | None = None
+) -> AppTest:
     monkeypatch.setenv("MCVISION_API_URL", url)
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
@@ -134,8 +135,13 @@ def test_zones_page_tables_the_api_zone_stats(monkeypatch, api_url, api, seeded)
 def test_heatmap_page_counts_every_position(monkeypatch, api_url, seeded) -> None:
     day = seeded["days"][-1]
     at = open_app(monkeypatch, api_url, page="views/heatmap.py")
-    shown = dict(zip([h.value for h in at.subheader],
-                     [c.value for c in at.caption if c.value.endswith(" positions")], strict=True))
+    shown = dict(
+        zip(
+            [h.value for h in at.subheader],
+            [c.value for c in at.caption if c.value.endswith(" positions")],
+            strict=True,
+        )
+    )
     expected = seeded["expected"][day]["track_points"]
     assert shown == {f"Camera {cam}": f"{n} positions" for cam, n in expected.items()}
     at.multiselect(key="heatmap_cameras").set_value(["till"]).run()
@@ -168,13 +174,15 @@ def visit_rows(at: AppTest) -> Any:
         ("visits_min_dwell", 10.0, {"min_dwell_s": 600}),
     ],
 )
-def test_visits_page_filters_like_the_api(monkeypatch, api_url, api, seeded, widget, value,
-                                          params) -> None:
+def test_visits_page_filters_like_the_api(
+    monkeypatch, api_url, api, seeded, widget, value, params
+) -> None:
     day = seeded["days"][-1]
     at = open_app(monkeypatch, api_url, page="views/visits.py")
     assert len(visit_rows(at)) == seeded["expected"][day]["visits"]
     getattr(at, "number_input" if widget == "visits_min_dwell" else "selectbox")(
-        key=widget).set_value(value).run()
+        key=widget
+    ).set_value(value).run()
     page = api("/visits", day=day, **params)
     rows = visit_rows(at)
     assert 0 < len(rows) < seeded["expected"][day]["visits"]
@@ -194,8 +202,9 @@ def test_visits_page_shows_the_timeline_of_the_chosen_visit(monkeypatch, api_url
     assert got["Zones"] == str(len(tl["zone_visits"]))
     zones = at.dataframe[1].value
     assert list(zones["zone"]) == [z["zone"] for z in tl["zone_visits"]]
-    assert list(zones["enter"]) == [ui.clock(z["enter_ts"], seeded["cfg"].reset.timezone)
-                                    for z in tl["zone_visits"]]
+    assert list(zones["enter"]) == [
+        ui.clock(z["enter_ts"], seeded["cfg"].reset.timezone) for z in tl["zone_visits"]
+    ]
     assert charts(at) == 1
     status = at.selectbox(key="visits_status")
     status.set_value("in store").run()
@@ -203,8 +212,9 @@ def test_visits_page_shows_the_timeline_of_the_chosen_visit(monkeypatch, api_url
 
 
 @pytest.mark.parametrize("page", ["views/overview.py", "views/zones.py"])
-def test_auto_refresh_runs_the_page_in_a_refreshing_fragment(monkeypatch, api_url, seeded,
-                                                             page) -> None:
+def test_auto_refresh_runs_the_page_in_a_refreshing_fragment(
+    monkeypatch, api_url, seeded, page
+) -> None:
     at = open_app(monkeypatch, api_url, page=page)
     still = charts(at)
     at.toggle(key="auto_refresh").set_value(True).run()

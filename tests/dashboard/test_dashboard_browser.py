@@ -88,7 +88,8 @@ def browser_page() -> Iterator[Page]:
     """One tab of the system's headless Chromium, through Playwright."""
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=chromium(), headless=True,
+            executable_path=chromium(),
+            headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
         )
         try:

@@ -28,18 +28,32 @@ def test_get_drops_none_params_and_decodes_json() -> None:
     page = mocked(handler).visits("2026-03-10", zone="promo", limit=20)
     assert page == {"total": 3, "items": []}
     assert seen[0].url.path == "/api/v1/visits"
-    assert dict(seen[0].url.params) == {"day": "2026-03-10", "zone": "promo", "limit": "20",
-                                        "offset": "0"}
+    assert dict(seen[0].url.params) == {
+        "day": "2026-03-10",
+        "zone": "promo",
+        "limit": "20",
+        "offset": "0",
+    }
 
 
 @pytest.mark.parametrize(
     ("response", "status", "reason"),
     [
-        (httpx.Response(404, json={"detail": "visit 'x' not found"}), 404,
-         "HTTP 404: visit 'x' not found"),
-        (httpx.Response(503, json={"detail": "cannot read part-1.parquet"}), 503,
-         "HTTP 503: cannot read part-1.parquet"),
-        (httpx.Response(502, text="Bad Gateway from proxy"), 502, "HTTP 502: Bad Gateway from proxy"),
+        (
+            httpx.Response(404, json={"detail": "visit 'x' not found"}),
+            404,
+            "HTTP 404: visit 'x' not found",
+        ),
+        (
+            httpx.Response(503, json={"detail": "cannot read part-1.parquet"}),
+            503,
+            "HTTP 503: cannot read part-1.parquet",
+        ),
+        (
+            httpx.Response(502, text="Bad Gateway from proxy"),
+            502,
+            "HTTP 502: Bad Gateway from proxy",
+        ),
         (httpx.Response(200, text="<html>not the api</html>"), None, "the answer is not JSON"),
     ],
 )

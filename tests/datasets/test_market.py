@@ -34,7 +34,9 @@ def test_junk_and_distractor_flags() -> None:
     assert not n.is_junk and not n.is_distractor
 
 
-@pytest.mark.parametrize("bad", ["c1_0002.jpg", "0002_s1_000451.jpg", "0002_c1s1.txt", "person.jpg"])
+@pytest.mark.parametrize(
+    "bad", ["c1_0002.jpg", "0002_s1_000451.jpg", "0002_c1s1.txt", "person.jpg"]
+)
 def test_other_names_are_refused(bad: str) -> None:
     with pytest.raises(MarketNameError, match="Market-1501 naming"):
         parse_market_name(bad)
@@ -47,11 +49,20 @@ def _touch(folder: Path, *names: str) -> None:
 
 
 def test_scan_drops_junk_keeps_or_drops_distractors(tmp_path: Path) -> None:
-    _touch(tmp_path / "g", "0001_c1s1_000001_01.jpg", "0001_c2s1_000001_01.jpg.jpg",
-           "0000_c1s1_000002_01.jpg", "-1_c1s1_000003_01.jpg", "readme.txt")
+    _touch(
+        tmp_path / "g",
+        "0001_c1s1_000001_01.jpg",
+        "0001_c2s1_000001_01.jpg.jpg",
+        "0000_c1s1_000002_01.jpg",
+        "-1_c1s1_000003_01.jpg",
+        "readme.txt",
+    )
     crops = scan_market_folder(tmp_path / "g")
     assert [c.path.name for c in crops] == [
-        "0000_c1s1_000002_01.jpg", "0001_c1s1_000001_01.jpg", "0001_c2s1_000001_01.jpg.jpg"]
+        "0000_c1s1_000002_01.jpg",
+        "0001_c1s1_000001_01.jpg",
+        "0001_c2s1_000001_01.jpg.jpg",
+    ]
     assert len(scan_market_folder(tmp_path / "g", keep_junk=True)) == 4
     people = scan_market_folder(tmp_path / "g", keep_distractors=False)
     assert {p: sorted(c) for p, c in by_person_camera(people).items()} == {1: [1, 2]}

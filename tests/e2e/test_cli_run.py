@@ -39,7 +39,10 @@ def test_sigint_flushes_and_leaves_no_ray_processes(assets: Path, tmp_path: Path
     env = {**os.environ, "MCVISION_RAY_TMP": temp_dir}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mcvision.cli", "run", "--config", str(path), "--no-progress"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 240

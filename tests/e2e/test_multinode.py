@@ -47,8 +47,11 @@ def site(clip: Path, root: Path) -> SiteConfig:
             "cameras": [{"id": c, "source": str(clip), "fps": FPS} for c in CAMERAS],
             "storage": {"root": str(root)},
             "runtime": {
-                "api_port": free_port(), "frames_per_batch": 4, "tick_s": 0.5,
-                "detector": {"resources": on_gpu}, "embedder": {"resources": on_gpu},
+                "api_port": free_port(),
+                "frames_per_batch": 4,
+                "tick_s": 0.5,
+                "detector": {"resources": on_gpu},
+                "embedder": {"resources": on_gpu},
                 "camera_resources": {"cpu_node": 1},
             },
         }
@@ -105,7 +108,8 @@ def cluster() -> Iterator[Cluster]:
     before = os.environ.get("RAY_TMPDIR")
     os.environ["RAY_TMPDIR"] = str(temp)
     common = {
-        "include_dashboard": False, "temp_dir": str(temp),
+        "include_dashboard": False,
+        "temp_dir": str(temp),
         "object_store_memory": 200 * 1024 * 1024,
     }
     c = Cluster(
@@ -142,7 +146,11 @@ def test_models_on_gpu_node_cameras_on_cpu_node_same_visits(
     gpu = next(k for k, r in nodes.items() if "gpu_node" in r)
     cpu = next(k for k, r in nodes.items() if "cpu_node" in r)
     for model in ("Detector", "Embedder"):
-        on = [node for name, _, node in placed if name.startswith(f"SERVE_REPLICA::{APP_NAME}#{model}#")]
+        on = [
+            node
+            for name, _, node in placed
+            if name.startswith(f"SERVE_REPLICA::{APP_NAME}#{model}#")
+        ]
         assert on == [gpu], f"{model} replicas on {on}"
     cameras = [node for _, cls, node in placed if cls.endswith("CameraActor")]
     assert cameras == [cpu, cpu]

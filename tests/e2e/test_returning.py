@@ -47,22 +47,43 @@ def scenario(shoppers: int) -> Scenario:
         cameras=[
             CameraSpec(
                 id="cam1",
-                doors=[DoorSpec(to="outside", point=(0.04, 0.82)),
-                       DoorSpec(to="cam2", point=(0.96, 0.62))],
+                doors=[
+                    DoorSpec(to="outside", point=(0.04, 0.82)),
+                    DoorSpec(to="cam2", point=(0.96, 0.62)),
+                ],
                 lines=[LineSpec(name="door", points=((0.15, 0.45), (0.15, 0.99)), inside="left")],
-                zones=[ZoneSpec(name="checkout", dwell_s=(3, 5),
-                                polygon=[(0.45, 0.55), (0.75, 0.55), (0.75, 0.92), (0.45, 0.92)])],
+                zones=[
+                    ZoneSpec(
+                        name="checkout",
+                        dwell_s=(3, 5),
+                        polygon=[(0.45, 0.55), (0.75, 0.55), (0.75, 0.92), (0.45, 0.92)],
+                    )
+                ],
             ),
             CameraSpec(
-                id="cam2", scale=0.92, gain=0.9, colour=(1.05, 1.0, 0.95),
+                id="cam2",
+                scale=0.92,
+                gain=0.9,
+                colour=(1.05, 1.0, 0.95),
                 doors=[DoorSpec(to="cam1", point=(0.04, 0.70))],
-                zones=[ZoneSpec(name="produce", dwell_s=(3, 5),
-                                polygon=[(0.3, 0.48), (0.7, 0.48), (0.7, 0.85), (0.3, 0.85)])],
+                zones=[
+                    ZoneSpec(
+                        name="produce",
+                        dwell_s=(3, 5),
+                        polygon=[(0.3, 0.48), (0.7, 0.48), (0.7, 0.85), (0.3, 0.85)],
+                    )
+                ],
             ),
         ],
         transits=[TransitSpec(a="cam1", b="cam2", min_s=2.0, max_s=8.0)],
-        population={"shoppers": shoppers, "staff": 1, "returning": 0,
-                    "zones_per_visit": (1, 2), "arrivals_s": (1.0, 25.0), "walk_speed": 0.25},
+        population={
+            "shoppers": shoppers,
+            "staff": 1,
+            "returning": 0,
+            "zones_per_visit": (1, 2),
+            "arrivals_s": (1.0, 25.0),
+            "walk_speed": 0.25,
+        },
     )
 
 
@@ -88,9 +109,7 @@ def run_day(cfg: SiteConfig, core: SiteIdentity, t0: float) -> None:
 
 def gt_person_of(core: SiteIdentity, gt: GroundTruth, day: str, t0: float) -> dict[str, str]:
     """Predicted global ID → true person, by majority of track points near a true foot."""
-    pts = core.store.sql(
-        "SELECT global_id, camera_id, ts, x, y FROM track_points", day=day
-    )
+    pts = core.store.sql("SELECT global_id, camera_id, ts, x, y FROM track_points", day=day)
     size = {c.id: (c.width, c.height) for c in gt.cameras}
     votes: dict[str, Counter] = defaultdict(Counter)
     for p in pts:
@@ -148,14 +167,19 @@ def test_returning_precision_recall(two_days: dict[str, Any]) -> None:
         'SELECT global_id, "returning" FROM visits WHERE day = ?', [day2], day=day2
     )
     flagged = {who[v["global_id"]] for v in visits if v["returning"] and v["global_id"] in who}
-    unflagged = {who[v["global_id"]] for v in visits if not v["returning"] and v["global_id"] in who}
+    unflagged = {
+        who[v["global_id"]] for v in visits if not v["returning"] and v["global_id"] in who
+    }
     tp = len(flagged & truly_back)
     precision = tp / max(len(flagged), 1)
     recall = tp / len(truly_back)
     report = {
-        "day2_people": len(gt2.people), "truly_returning": len(truly_back),
-        "flagged_people": sorted(flagged), "unflagged_people": sorted(unflagged - flagged),
-        "precision": round(precision, 3), "recall": round(recall, 3),
+        "day2_people": len(gt2.people),
+        "truly_returning": len(truly_back),
+        "flagged_people": sorted(flagged),
+        "unflagged_people": sorted(unflagged - flagged),
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
         "customers": core.customers.report()["customers"] if core.customers else 0,
     }
     print("returning-customer report:", json.dumps(report))
@@ -171,8 +195,9 @@ def test_returning_precision_recall(two_days: dict[str, Any]) -> None:
 def test_day1_was_folded_into_customers(two_days: dict[str, Any]) -> None:
     core: SiteIdentity = two_days["core"]
     assert core.customers is not None
-    day1_ids = {r["global_id"] for r in core.store.sql("SELECT global_id FROM visits",
-                                                        day="2025-11-25")}
+    day1_ids = {
+        r["global_id"] for r in core.store.sql("SELECT global_id FROM visits", day="2025-11-25")
+    }
     linked = {g for c in core.customers.customers() for g in c.global_ids}
     assert day1_ids <= linked | core.linker.staff_ids()
     assert all(1 <= c.visit_count <= 2 for c in core.customers.customers())

@@ -28,7 +28,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 T0 = 1_764_000_000.0  # 2025-11-24 21:30 IST: all of the footage falls on one business day
 
 
-
 @pytest.fixture(scope="module")
 def footage(assets: Path) -> Path:
     return assets / "footage" / "one-by-one-person-detection.mp4"
@@ -109,7 +108,10 @@ def test_two_cameras_one_global_id_per_person(cluster: Any, footage: Path, tmp_p
     # The API answers the numbers `mcvision report` prints
     out = subprocess.run(
         [sys.executable, "-m", "mcvision.cli", "report", "--config", str(path), "--json"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     report = json.loads(out)
     for key in ("unique_visitors", "visits", "closed_visits", "dwell_mean_s", "dwell_median_s"):
@@ -117,7 +119,8 @@ def test_two_cameras_one_global_id_per_person(cluster: Any, footage: Path, tmp_p
     assert api["summary"]["unique_visitors"] == 3
     assert api["health"]["live"] is True
     assert {c["camera_id"]: c["status"] for c in api["cameras"]} == {
-        "entrance": "ended", "floor": "ended"
+        "entrance": "ended",
+        "floor": "ended",
     }
     assert api["visits"]["total"] == 3
     assert api["bad_day"] == 422 and api["bad_dwell"] == 422
@@ -151,8 +154,11 @@ def test_four_cameras_batch_on_the_detector(cluster: Any, footage: Path, tmp_pat
             "site_id": "four",
             "cameras": [{"id": f"cam{i}", "source": str(clip), "fps": 5} for i in range(4)],
             "storage": {"root": str(tmp_path / "store")},
-            "runtime": {"api_port": free_port(), "frames_per_batch": 4,
-                        "detector": {"max_batch_size": 8, "batch_wait_timeout_s": 0.05}},
+            "runtime": {
+                "api_port": free_port(),
+                "frames_per_batch": 4,
+                "detector": {"max_batch_size": 8, "batch_wait_timeout_s": 0.05},
+            },
         }
     )
 

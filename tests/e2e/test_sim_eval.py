@@ -34,8 +34,13 @@ IDF1_FLOOR = 0.85
 @pytest.fixture(scope="module")
 def scored(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> EvalReport:
     out = tmp_path_factory.mktemp("scene")
-    res = run_sim([assets / "footage" / "MOT17-mini"], out, seed=0,
-                  scenario=demo_scenario(24.0, fps=5.0, shoppers=2), check_detector=False)
+    res = run_sim(
+        [assets / "footage" / "MOT17-mini"],
+        out,
+        seed=0,
+        scenario=demo_scenario(24.0, fps=5.0, shoppers=2),
+        check_detector=False,
+    )
     cfg = load_config(res.site_config)
     models = LocalModels(cfg)
     batches: list[list[TrackletUpdate]] = []

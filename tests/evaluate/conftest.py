@@ -26,16 +26,29 @@ def _make_gt(
     for pid, pts in tracks.items():
         for cam, i, x, y in pts:
             rows[cam][i].append(
-                GTBox(id=pid, box=(x - 20, y - height, x + 20, y), foot=(x, y), visibility=visibility)
+                GTBox(
+                    id=pid, box=(x - 20, y - height, x + 20, y), foot=(x, y), visibility=visibility
+                )
             )
     visits = visits or {}
     return GroundTruth(
-        site_id="t", seed=0, fps=fps, duration_s=frames / fps, zone_enter_s=2.0, zone_exit_s=3.0,
-        cameras=[GTCamera(id=c, width=1000, height=500, frames=frames, video=f"{c}.mp4", zones={}, lines={})
-                 for c in cameras],
+        site_id="t",
+        seed=0,
+        fps=fps,
+        duration_s=frames / fps,
+        zone_enter_s=2.0,
+        zone_exit_s=3.0,
+        cameras=[
+            GTCamera(
+                id=c, width=1000, height=500, frames=frames, video=f"{c}.mp4", zones={}, lines={}
+            )
+            for c in cameras
+        ],
         transits=[],
-        people=[GTPerson(id=p, source="x", is_staff=False, visits=visits.get(p, []), appearances=[])
-                for p in sorted(tracks)],
+        people=[
+            GTPerson(id=p, source="x", is_staff=False, visits=visits.get(p, []), appearances=[])
+            for p in sorted(tracks)
+        ],
         frames=rows,
     )
 
@@ -46,8 +59,10 @@ def two_people() -> Callable[..., GroundTruth]:
 
     def build(**kw) -> GroundTruth:
         return _make_gt(
-            {"A": [("c1", i, 200.0, 300.0) for i in range(10)],
-             "B": [("c1", i, 700.0, 300.0) for i in range(10)]},
+            {
+                "A": [("c1", i, 200.0, 300.0) for i in range(10)],
+                "B": [("c1", i, 700.0, 300.0) for i in range(10)],
+            },
             **kw,
         )
 

@@ -29,16 +29,39 @@ def _with_staff(gt):
 
 def test_round_trip_keeps_boxes_visits_zones_and_staff(make_gt, tmp_path: Path) -> None:
     gt = _with_staff(walkers(make_gt))
-    gt = gt.model_copy(update={"frames": {**gt.frames, "c1": [
-        [b.model_copy(update={"visibility": 0.25, "box": (b.box[0] + 0.4, *b.box[1:])}) for b in boxes]
-        for boxes in gt.frames["c1"]
-    ]}})
+    gt = gt.model_copy(
+        update={
+            "frames": {
+                **gt.frames,
+                "c1": [
+                    [
+                        b.model_copy(
+                            update={"visibility": 0.25, "box": (b.box[0] + 0.4, *b.box[1:])}
+                        )
+                        for b in boxes
+                    ]
+                    for boxes in gt.frames["c1"]
+                ],
+            }
+        }
+    )
     write_labelled_truth(gt, tmp_path / "gt")
     assert sorted(p.name for p in (tmp_path / "gt").iterdir()) == [
-        "c1.txt", "c2.txt", "cameras.csv", "staff.csv", "visits.csv", "zones.csv"]
+        "c1.txt",
+        "c2.txt",
+        "cameras.csv",
+        "staff.csv",
+        "visits.csv",
+        "zones.csv",
+    ]
     assert (tmp_path / "gt" / "cameras.csv").read_text().splitlines() == [
-        "camera_id,width,height,fps,frames,label_every", "c1,1000,500,10,40,1", "c2,1000,500,10,40,1"]
-    assert (tmp_path / "gt" / "c1.txt").read_text().splitlines()[0] == "1,A,80.4,200,39.6,100,1,1,0.25"
+        "camera_id,width,height,fps,frames,label_every",
+        "c1,1000,500,10,40,1",
+        "c2,1000,500,10,40,1",
+    ]
+    assert (tmp_path / "gt" / "c1.txt").read_text().splitlines()[
+        0
+    ] == "1,A,80.4,200,39.6,100,1,1,0.25"
     back = load_labelled_truth(tmp_path / "gt", site_id=gt.site_id)
     assert back.fps == gt.fps and [c.id for c in back.cameras] == ["c1", "c2"]
     assert [(c.width, c.height, c.frames) for c in back.cameras] == [(1000, 500, 40)] * 2
@@ -55,14 +78,19 @@ def test_round_trip_keeps_boxes_visits_zones_and_staff(make_gt, tmp_path: Path) 
         assert q.is_staff == p.is_staff
         assert [(v.in_s, v.out_s) for v in q.visits] == [(v.in_s, v.out_s) for v in p.visits]
         assert [[(z.zone, z.enter_s, z.exit_s, z.cameras) for z in v.zones] for v in q.visits] == [
-            [(z.zone, z.enter_s, z.exit_s, z.cameras) for z in v.zones] for v in p.visits]
+            [(z.zone, z.enter_s, z.exit_s, z.cameras) for z in v.zones] for v in p.visits
+        ]
     assert [(a.camera, a.start_s, a.end_s) for a in back.person("A").appearances] == [
-        ("c1", 0.0, 1.9), ("c2", 2.0, 3.9)]
+        ("c1", 0.0, 1.9),
+        ("c2", 2.0, 3.9),
+    ]
 
 
 @pytest.mark.parametrize("given", [True, False])
 @pytest.mark.parametrize("imperfect", [False, True])
-def test_both_paths_give_the_same_numbers(make_gt, tmp_path: Path, given: bool, imperfect: bool) -> None:
+def test_both_paths_give_the_same_numbers(
+    make_gt, tmp_path: Path, given: bool, imperfect: bool
+) -> None:
     gt = walkers(make_gt)
     dump_ground_truth(gt, tmp_path / "ground_truth.json")
     ids = (lambda pid, cam: f"{pid}@{cam}" if pid == "A" else pid) if imperfect else None
@@ -73,14 +101,20 @@ def test_both_paths_give_the_same_numbers(make_gt, tmp_path: Path, given: bool, 
     lab = evaluate_labelled(tmp_path / "gt", tmp_path / "store", start_ts=start)
     assert lab.tracking == sim.tracking
     assert lab.visits == sim.visits
-    assert (lab.start_ts, lab.track_points_used, lab.site_id) == (sim.start_ts, sim.track_points_used, "t")
+    assert (lab.start_ts, lab.track_points_used, lab.site_id) == (
+        sim.start_ts,
+        sim.track_points_used,
+        "t",
+    )
     assert (sim.visits_source, lab.visits_source, lab.notes) == ("simulator", "labels", [])
     if not imperfect:
         assert lab.tracking.overall.idf1 == 1.0 and lab.visits.zone_dwell_rel_error == {"z": 0.0}
     assert "true visits from: labels (visits.csv)" in format_report(lab)
 
 
-def test_without_visits_csv_visits_are_sightings_and_in_out_not_scored(make_gt, tmp_path: Path) -> None:
+def test_without_visits_csv_visits_are_sightings_and_in_out_not_scored(
+    make_gt, tmp_path: Path
+) -> None:
     gt = walkers(make_gt)
     write_store(gt, tmp_path / "store")
     write_labelled_truth(gt, tmp_path / "gt")
@@ -88,7 +122,9 @@ def test_without_visits_csv_visits_are_sightings_and_in_out_not_scored(make_gt, 
     (tmp_path / "gt" / "zones.csv").unlink()
     lt = load_labelled(tmp_path / "gt", site_id="t")
     assert lt.visits_source == "sightings"
-    assert [(v.in_s, v.out_s, v.cameras) for v in lt.gt.person("A").visits] == [(0.0, 3.9, ["c1", "c2"])]
+    assert [(v.in_s, v.out_s, v.cameras) for v in lt.gt.person("A").visits] == [
+        (0.0, 3.9, ["c1", "c2"])
+    ]
     r = evaluate_labelled(tmp_path / "gt", tmp_path / "store", start_ts=START)
     assert r.visits_source == "sightings"
     assert (r.visits.in_mae_s, r.visits.out_mae_s, r.visits.visits_matched) == (None, None, 2)
@@ -102,7 +138,9 @@ def test_long_absence_splits_derived_visits(make_gt, tmp_path: Path) -> None:
     gt = make_gt({"A": [("c1", 0, 100.0, 300.0), ("c1", 1, 100.0, 300.0), ("c1", 9, 100.0, 300.0)]})
     write_labelled_truth(gt, tmp_path / "gt")
     (tmp_path / "gt" / "visits.csv").unlink()
-    visits = load_labelled_truth(tmp_path / "gt", site_id="t", absence_timeout_s=0.5).person("A").visits
+    visits = (
+        load_labelled_truth(tmp_path / "gt", site_id="t", absence_timeout_s=0.5).person("A").visits
+    )
     assert [(v.in_s, v.out_s) for v in visits] == [(0.0, 0.1), (0.9, 0.9)]
 
 
@@ -112,9 +150,18 @@ def _points(gt, frames, *, at=lambda i: i) -> Records:
     for cam in gt.cameras:
         for i in frames:
             for b in gt.frames[cam.id][i]:
-                rec.track_points.append(TrackPoint(gt.site_id, DAY, cam.id, b.id, "v",
-                                                   START + at(i) / gt.fps, b.foot[0] / cam.width,
-                                                   b.foot[1] / cam.height))
+                rec.track_points.append(
+                    TrackPoint(
+                        gt.site_id,
+                        DAY,
+                        cam.id,
+                        b.id,
+                        "v",
+                        START + at(i) / gt.fps,
+                        b.foot[0] / cam.width,
+                        b.foot[1] / cam.height,
+                    )
+                )
     return rec
 
 
@@ -161,8 +208,9 @@ def test_a_track_ending_between_labels_is_not_carried_to_the_next(make_gt, tmp_p
     write_store(gt, tmp_path / "store")
     write_labelled_truth(gt, tmp_path / "gt", label_every=5)
     r = evaluate_labelled(tmp_path / "gt", tmp_path / "store", start_ts=START)
-    assert [(s.num_objects, s.num_false_positives, s.num_misses) for s in r.tracking.per_camera] == [
-        (8, 0, 0), (4, 0, 0)]
+    assert [
+        (s.num_objects, s.num_false_positives, s.num_misses) for s in r.tracking.per_camera
+    ] == [(8, 0, 0), (4, 0, 0)]
     assert r.tracking.overall.idf1 == 1.0 and r.visits.in_mae_s == 0.0
 
 
@@ -171,7 +219,8 @@ def test_slower_camera_lands_on_the_common_frame_grid(make_gt, tmp_path: Path) -
     write_labelled_truth(gt, tmp_path / "gt")
     (tmp_path / "gt" / "c2.txt").write_text("1,A,180,200,40,100\n3,A,180,200,40,100\n")
     (tmp_path / "gt" / "cameras.csv").write_text(
-        "camera_id,width,height,fps,frames,label_every\nc1,1000,500,10,,\nc2,1000,500,5,3,1\n")
+        "camera_id,width,height,fps,frames,label_every\nc1,1000,500,10,,\nc2,1000,500,5,3,1\n"
+    )
     lt = load_labelled(tmp_path / "gt", site_id="t")
     assert lt.gt.fps == 10 and lt.frames["c2"] == [0, 2, 4]  # 5 fps, frames 1-3 -> 0, 0.2, 0.4 s
     assert [len(b) for b in lt.gt.frames["c2"]] == [1, 0, 0, 0, 1]
@@ -186,32 +235,53 @@ def test_mot17_conf_and_class(tmp_path: Path) -> None:
         "1,2,100,10,40,100,0,1,1\n"  # conf 0: ignored
         "1,3,200,10,40,100,1,7,1\n"  # static person: ignored
         "1,4,300,10,40,100,1,3,1\n"  # a car: dropped
-        "2,1,0,10,40,100\n")
+        "2,1,0,10,40,100\n"
+    )
     (d / "cameras.csv").write_text("camera_id,width,height,fps\ncam1,640,480,25\n")
     gt = load_labelled_truth(d, site_id="s")
     f0 = gt.frames["cam1"][0]
     assert [(b.id, b.box, b.foot, b.visibility) for b in f0] == [
         ("1", (0.0, 10.0, 30.0, 110.0), (15.0, 110.0), 0.5),
         ("2", (100.0, 10.0, 140.0, 110.0), (120.0, 110.0), 0.0),
-        ("3", (200.0, 10.0, 240.0, 110.0), (220.0, 110.0), 0.0)]
+        ("3", (200.0, 10.0, 240.0, 110.0), (220.0, 110.0), 0.0),
+    ]
     assert [p.id for p in gt.people] == ["1"]
     assert [(v.in_s, v.out_s) for v in gt.person("1").visits] == [(0.0, 0.04)]
 
 
-@pytest.mark.parametrize(("name", "text", "match"), [
-    ("c1.txt", "1,A,0,0,10,10\n2,A,0,zero,10,10\n", r"c1\.txt:2: y 'zero' is not a number"),
-    ("c1.txt", "1,A,0,0,10,-5\n", r"c1\.txt:1: box size 10x-5 must be > 0"),
-    ("c1.txt", "0,A,0,0,10,10\n", r"c1\.txt:1: frame 0 < 1"),
-    ("c1.txt", "1,A,0,0\n", r"c1\.txt:1: expected 6-10 columns"),
-    ("c1.txt", "1,A,0,0,10,10\n1,A,5,0,10,10\n", r"c1\.txt:2: person 'A' already in frame 1"),
-    ("c1.txt", "1,A,0,0,10,10,1,1,1.5\n", r"c1\.txt:1: visibility 1.5 outside"),
-    ("visits.csv", "person_id,in_s,out_s\nA,0,1\nZ,0,1\n", r"visits\.csv:3: person 'Z' is never seen"),
-    ("visits.csv", "person_id,in_s,out_s\nA,2,1\n", r"visits\.csv:2: out_s 1 before in_s 2"),
-    ("visits.csv", "person_id,in_s,out_s\nA,0,5\nA,4,6\n", r"visits\.csv:3: visit 4-6 of 'A' overlaps"),
-    ("visits.csv", "person,in_s,out_s\n", r"visits\.csv:1: header .* lacks \['person_id'\]"),
-    ("zones.csv", "person_id,zone,enter_s,exit_s\nA,z,x,1\n", r"zones\.csv:2: enter_s 'x' is not a number"),
-    ("cameras.csv", "camera_id,width,height,fps\nc1,0,500,10\n", r"cameras\.csv:2: camera 'c1': width"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "match"),
+    [
+        ("c1.txt", "1,A,0,0,10,10\n2,A,0,zero,10,10\n", r"c1\.txt:2: y 'zero' is not a number"),
+        ("c1.txt", "1,A,0,0,10,-5\n", r"c1\.txt:1: box size 10x-5 must be > 0"),
+        ("c1.txt", "0,A,0,0,10,10\n", r"c1\.txt:1: frame 0 < 1"),
+        ("c1.txt", "1,A,0,0\n", r"c1\.txt:1: expected 6-10 columns"),
+        ("c1.txt", "1,A,0,0,10,10\n1,A,5,0,10,10\n", r"c1\.txt:2: person 'A' already in frame 1"),
+        ("c1.txt", "1,A,0,0,10,10,1,1,1.5\n", r"c1\.txt:1: visibility 1.5 outside"),
+        (
+            "visits.csv",
+            "person_id,in_s,out_s\nA,0,1\nZ,0,1\n",
+            r"visits\.csv:3: person 'Z' is never seen",
+        ),
+        ("visits.csv", "person_id,in_s,out_s\nA,2,1\n", r"visits\.csv:2: out_s 1 before in_s 2"),
+        (
+            "visits.csv",
+            "person_id,in_s,out_s\nA,0,5\nA,4,6\n",
+            r"visits\.csv:3: visit 4-6 of 'A' overlaps",
+        ),
+        ("visits.csv", "person,in_s,out_s\n", r"visits\.csv:1: header .* lacks \['person_id'\]"),
+        (
+            "zones.csv",
+            "person_id,zone,enter_s,exit_s\nA,z,x,1\n",
+            r"zones\.csv:2: enter_s 'x' is not a number",
+        ),
+        (
+            "cameras.csv",
+            "camera_id,width,height,fps\nc1,0,500,10\n",
+            r"cameras\.csv:2: camera 'c1': width",
+        ),
+    ],
+)
 def test_bad_input_names_file_and_line(tmp_path: Path, name: str, text: str, match: str) -> None:
     d = tmp_path / "gt"
     d.mkdir()
@@ -252,14 +322,31 @@ def test_camera_sizes_from_cameras_csv_or_config(make_gt, tmp_path: Path) -> Non
     for _ in range(3):
         w.write(np.zeros((500, 1000, 3), np.uint8))
     w.release()
-    cfg = parse_config({"site_id": "t", "cameras": [
-        {"id": "c1", "source": str(tmp_path / "c1.mp4"), "fps": 10, "resolution": [1000, 500]},
-        {"id": "c2", "source": str(video), "fps": 5}]})
+    cfg = parse_config(
+        {
+            "site_id": "t",
+            "cameras": [
+                {
+                    "id": "c1",
+                    "source": str(tmp_path / "c1.mp4"),
+                    "fps": 10,
+                    "resolution": [1000, 500],
+                },
+                {"id": "c2", "source": str(video), "fps": 5},
+            ],
+        }
+    )
     r = evaluate_labelled(tmp_path / "gt", store, start_ts=START, config=cfg)
     assert r.tracking.overall.idf1 == 1.0 and r.visits.in_mae_s == 0.0
-    cfg = parse_config({"site_id": "t", "cameras": [
-        {"id": "c1", "source": str(tmp_path / "c1.mp4"), "resolution": [1000, 500]},
-        {"id": "c2", "source": str(tmp_path / "missing.mp4")}]})
+    cfg = parse_config(
+        {
+            "site_id": "t",
+            "cameras": [
+                {"id": "c1", "source": str(tmp_path / "c1.mp4"), "resolution": [1000, 500]},
+                {"id": "c2", "source": str(tmp_path / "missing.mp4")},
+            ],
+        }
+    )
     with pytest.raises(MOTFormatError, match=r"camera 'c2': no frame size"):
         evaluate_labelled(tmp_path / "gt", store, start_ts=START, config=cfg)
 
@@ -273,30 +360,66 @@ def test_sparse_track_points_are_noted(two_people, tmp_path: Path) -> None:
     assert "note: c1: track points are 0.50 s apart" in format_report(r)
 
 
-def test_cli_eval_gt_prints_json(make_gt, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_eval_gt_prints_json(
+    make_gt, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     gt = walkers(make_gt)
     write_store(gt, tmp_path / "store")
     write_labelled_truth(gt, tmp_path / "gt")
-    rc = main(["eval", "--gt", str(tmp_path / "gt"), "--store", str(tmp_path / "store"), "--json",
-               "--start-time", "2026-01-05T13:30:00+05:30"])
+    rc = main(
+        [
+            "eval",
+            "--gt",
+            str(tmp_path / "gt"),
+            "--store",
+            str(tmp_path / "store"),
+            "--json",
+            "--start-time",
+            "2026-01-05T13:30:00+05:30",
+        ]
+    )
     out = capsys.readouterr()
     assert rc == 0, out.err
     data = json.loads(out.out)
-    assert (data["start_ts"], data["start_ts_source"], data["visits_source"]) == (START, "given", "labels")
+    assert (data["start_ts"], data["start_ts_source"], data["visits_source"]) == (
+        START,
+        "given",
+        "labels",
+    )
     assert data["tracking"]["overall"]["idf1"] == 1.0
-    rc = main(["eval", "--gt", str(tmp_path / "gt"), "--store", str(tmp_path / "store"),
-               "--start-time", str(START)])
+    rc = main(
+        [
+            "eval",
+            "--gt",
+            str(tmp_path / "gt"),
+            "--store",
+            str(tmp_path / "store"),
+            "--start-time",
+            str(START),
+        ]
+    )
     assert rc == 0 and "global IDF1 (all cameras jointly): 100.0%" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("argv", "match"), [
-    (["eval"], "give either OUT"),
-    (["eval", "out", "--gt", "gt"], "give either OUT"),
-    (["eval", "--gt", "gt"], "--gt needs --store"),
-    (["eval", "--gt", "gt", "--store", "s", "--start-time", "2026-01-05T08:00:00"], "has no zone"),
-    (["eval", "--gt", "gt", "--store", "s", "--start-time", "soon+01"], "not epoch seconds or ISO"),
-])
-def test_cli_eval_usage_errors(argv: list[str], match: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["eval"], "give either OUT"),
+        (["eval", "out", "--gt", "gt"], "give either OUT"),
+        (["eval", "--gt", "gt"], "--gt needs --store"),
+        (
+            ["eval", "--gt", "gt", "--store", "s", "--start-time", "2026-01-05T08:00:00"],
+            "has no zone",
+        ),
+        (
+            ["eval", "--gt", "gt", "--store", "s", "--start-time", "soon+01"],
+            "not epoch seconds or ISO",
+        ),
+    ],
+)
+def test_cli_eval_usage_errors(
+    argv: list[str], match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 2
     assert match in capsys.readouterr().err
 
@@ -314,13 +437,30 @@ def test_cli_eval_gt_bad_folder_and_empty_store(make_gt, tmp_path: Path, capsys)
 
 def test_writer_replaces_an_earlier_scene(make_gt, tmp_path: Path) -> None:
     write_labelled_truth(walkers(make_gt), tmp_path)
-    gt = make_gt({"A": [("c1", 0, 100.0, 300.0)]},
-                 visits={"A": [GTVisit(in_s=0, out_s=0, in_source="sighting", out_source="sighting",
-                                       cameras=["c1"], zones=[GTZoneVisit(zone="z", enter_s=0, exit_s=0,
-                                                                          cameras=["c1"])])]})
+    gt = make_gt(
+        {"A": [("c1", 0, 100.0, 300.0)]},
+        visits={
+            "A": [
+                GTVisit(
+                    in_s=0,
+                    out_s=0,
+                    in_source="sighting",
+                    out_source="sighting",
+                    cameras=["c1"],
+                    zones=[GTZoneVisit(zone="z", enter_s=0, exit_s=0, cameras=["c1"])],
+                )
+            ]
+        },
+    )
     (tmp_path / "notes.txt.bak").write_text("kept")
     write_labelled_truth(gt, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "c1.txt", "cameras.csv", "notes.txt.bak", "staff.csv", "visits.csv", "zones.csv"]
+        "c1.txt",
+        "cameras.csv",
+        "notes.txt.bak",
+        "staff.csv",
+        "visits.csv",
+        "zones.csv",
+    ]
     assert (tmp_path / "staff.csv").read_text() == "person_id\n"
     assert [p.id for p in load_labelled_truth(tmp_path, site_id="t").people] == ["A"]

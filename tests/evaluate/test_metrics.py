@@ -15,7 +15,8 @@ from mcvision.sim.truth import GTVisit, GTZoneVisit
 def relabel(preds, rule):
     """Predictions with each ID replaced by rule(person_id, camera, frame)."""
     return {
-        (cam, i): [(rule(pid, cam, i), x, y) for pid, x, y in pts] for (cam, i), pts in preds.items()
+        (cam, i): [(rule(pid, cam, i), x, y) for pid, x, y in pts]
+        for (cam, i), pts in preds.items()
     }
 
 
@@ -62,8 +63,12 @@ def test_merge_two_people_into_one_id(make_gt) -> None:
     # A in frames 0-4, B in frames 5-9, both predicted "g1":
     # g1 pairs with one of them (5 frames) -> IDTP 5, IDFN 5, IDFP 5 -> IDF1 0.5.
     # B was never matched before, so no switch: MOTA 1.0. One ID, covering two people.
-    gt = make_gt({"A": [("c1", i, 200.0, 300.0) for i in range(5)],
-                  "B": [("c1", i, 700.0, 300.0) for i in range(5, 10)]})
+    gt = make_gt(
+        {
+            "A": [("c1", i, 200.0, 300.0) for i in range(5)],
+            "B": [("c1", i, 700.0, 300.0) for i in range(5, 10)],
+        }
+    )
     tm = tracking_metrics(gt, relabel(predictions_from_truth(gt), lambda *_: "g1"))
     assert tm.overall.idf1 == pytest.approx(0.5)
     assert tm.overall.mota == pytest.approx(1.0)
@@ -73,7 +78,10 @@ def test_merge_two_people_into_one_id(make_gt) -> None:
 def test_global_idf1_needs_one_id_across_cameras(make_gt) -> None:
     # A walks c1 frames 0-4 then c2 frames 5-9; the tracker gives a new ID on c2.
     gt = make_gt(
-        {"A": [("c1", i, 200.0, 300.0) for i in range(5)] + [("c2", i, 200.0, 300.0) for i in range(5, 10)]},
+        {
+            "A": [("c1", i, 200.0, 300.0) for i in range(5)]
+            + [("c2", i, 200.0, 300.0) for i in range(5, 10)]
+        },
         cameras=("c1", "c2"),
     )
     tm = tracking_metrics(gt, relabel(predictions_from_truth(gt), lambda pid, cam, i: f"g-{cam}"))
@@ -88,7 +96,9 @@ def test_global_idf1_needs_one_id_across_cameras(make_gt) -> None:
 )
 def test_match_radius_in_box_heights(two_people, offset: float, matched: bool) -> None:
     gt = two_people()
-    preds = {k: [(p, x + offset, y) for p, x, y in v] for k, v in predictions_from_truth(gt).items()}
+    preds = {
+        k: [(p, x + offset, y) for p, x, y in v] for k, v in predictions_from_truth(gt).items()
+    }
     o = tracking_metrics(gt, preds).overall
     # unmatched: every box a miss and every prediction a false positive: MOTA = 1 - 40/20
     assert o.mota == pytest.approx(1.0 if matched else -1.0)
@@ -108,9 +118,19 @@ def test_predictions_on_unknown_camera(two_people) -> None:
 
 def test_visit_metrics_by_hand(make_gt) -> None:
     visits = {
-        "A": [GTVisit(in_s=10, out_s=50, in_source="line", out_source="line", cameras=["c1"],
-                      zones=[GTZoneVisit(zone="z", enter_s=20, exit_s=30, cameras=["c1"])])],
-        "B": [GTVisit(in_s=5, out_s=15, in_source="line", out_source="line", cameras=["c1"], zones=[])],
+        "A": [
+            GTVisit(
+                in_s=10,
+                out_s=50,
+                in_source="line",
+                out_source="line",
+                cameras=["c1"],
+                zones=[GTZoneVisit(zone="z", enter_s=20, exit_s=30, cameras=["c1"])],
+            )
+        ],
+        "B": [
+            GTVisit(in_s=5, out_s=15, in_source="line", out_source="line", cameras=["c1"], zones=[])
+        ],
     }
     gt = make_gt({"A": [("c1", 0, 1.0, 1.0)], "B": [("c1", 1, 5.0, 5.0)]}, visits=visits)
     vm = visit_metrics(
@@ -130,7 +150,9 @@ def test_visit_metrics_by_hand(make_gt) -> None:
 
 
 def test_visit_of_an_unmapped_id_is_not_matched(make_gt) -> None:
-    visits = {"A": [GTVisit(in_s=0, out_s=10, in_source="line", out_source="line", cameras=[], zones=[])]}
+    visits = {
+        "A": [GTVisit(in_s=0, out_s=10, in_source="line", out_source="line", cameras=[], zones=[])]
+    }
     gt = make_gt({"A": [("c1", 0, 1.0, 1.0)]}, visits=visits)
     vm = visit_metrics(gt, [PredVisit("g9", 0, 10)], [], {})
     assert (vm.visits_matched, vm.in_mae_s, vm.total_dwell_mae_s) == (0, None, 10.0)

@@ -17,10 +17,26 @@ DAY = "2026-01-05"
 def walkers(make_gt) -> GroundTruth:
     """A walks right 30 px a frame on c1 (frames 0-19), then on c2 (20-39); B stands on c1."""
     visits = {
-        "A": [GTVisit(in_s=0.0, out_s=3.9, in_source="line", out_source="sighting", cameras=["c1", "c2"],
-                      zones=[GTZoneVisit(zone="z", enter_s=0.5, exit_s=1.5, cameras=["c1"])])],
-        "B": [GTVisit(in_s=0.0, out_s=1.9, in_source="sighting", out_source="sighting", cameras=["c1"],
-                      zones=[])],
+        "A": [
+            GTVisit(
+                in_s=0.0,
+                out_s=3.9,
+                in_source="line",
+                out_source="sighting",
+                cameras=["c1", "c2"],
+                zones=[GTZoneVisit(zone="z", enter_s=0.5, exit_s=1.5, cameras=["c1"])],
+            )
+        ],
+        "B": [
+            GTVisit(
+                in_s=0.0,
+                out_s=1.9,
+                in_source="sighting",
+                out_source="sighting",
+                cameras=["c1"],
+                zones=[],
+            )
+        ],
     }
     return make_gt(
         {
@@ -28,7 +44,8 @@ def walkers(make_gt) -> GroundTruth:
             + [("c2", i, 100.0 + 30 * (i - 20), 300.0) for i in range(20, 40)],
             "B": [("c1", i, 900.0, 400.0) for i in range(20)],
         },
-        cameras=("c1", "c2"), frames=40,
+        cameras=("c1", "c2"),
+        frames=40,
         visits=visits,
     )
 
@@ -45,17 +62,38 @@ def write_store(gt: GroundTruth, root: Path, *, skip_first: int = 0, ids=None) -
                 seen[b.id] = seen.get(b.id, 0) + 1
                 if seen[b.id] <= skip_first:
                     continue
-                rec.track_points.append(TrackPoint(
-                    gt.site_id, DAY, cam.id, ids(b.id, cam.id), "v", START + i / gt.fps,
-                    b.foot[0] / cam.width, b.foot[1] / cam.height,
-                ))
+                rec.track_points.append(
+                    TrackPoint(
+                        gt.site_id,
+                        DAY,
+                        cam.id,
+                        ids(b.id, cam.id),
+                        "v",
+                        START + i / gt.fps,
+                        b.foot[0] / cam.width,
+                        b.foot[1] / cam.height,
+                    )
+                )
     for p in gt.people:
         for k, v in enumerate(p.visits):
             vid = f"{p.id}-{k}"
-            rec.visits.append(Visit(vid, gt.site_id, DAY, p.id, START + v.in_s, START + v.out_s, closed=True))
+            rec.visits.append(
+                Visit(vid, gt.site_id, DAY, p.id, START + v.in_s, START + v.out_s, closed=True)
+            )
             for z in v.zones:
-                rec.zone_visits.append(ZoneVisit(f"{vid}-{z.zone}", gt.site_id, DAY, p.id, vid, z.zone,
-                                                 START + z.enter_s, START + z.exit_s, closed=True))
+                rec.zone_visits.append(
+                    ZoneVisit(
+                        f"{vid}-{z.zone}",
+                        gt.site_id,
+                        DAY,
+                        p.id,
+                        vid,
+                        z.zone,
+                        START + z.enter_s,
+                        START + z.exit_s,
+                        closed=True,
+                    )
+                )
     store.write(rec)
     store.flush()
 

@@ -37,27 +37,54 @@ OTHER = _basis[:, 3]  # another shopper, Q
 
 
 def site(tmp_path: Path, **identity: Any) -> SiteConfig:
-    return parse_config({
-        "site_id": "shop",
-        "cameras": [
-            {"id": "door", "source": "d.mp4", "zones": [
-                {"name": "promo", "polygon": [[0, 0], [640, 0], [640, 360], [0, 360]]}]},
-            {"id": "floor", "source": "f.mp4", "zones": [
-                {"name": "aisle", "polygon": [[0, 0], [640, 0], [640, 360], [0, 360]]}]},
-        ],
-        "topology": {"transits": [{"a": "door", "b": "floor", "min_s": 2, "max_s": 60}]},
-        "visits": {"absence_timeout_s": 120, "zone_enter_s": 1, "zone_exit_s": 2,
-                   "track_point_every_s": 1.0},
-        "identity": {"match_threshold": 0.72, "merge_threshold": 0.85,
-                     "merge_min_embeddings": 3, "correction_window_s": 60,
-                     "gallery_flush_s": 0, **identity},
-        "storage": {"root": str(tmp_path / "store")},
-    })
+    return parse_config(
+        {
+            "site_id": "shop",
+            "cameras": [
+                {
+                    "id": "door",
+                    "source": "d.mp4",
+                    "zones": [
+                        {"name": "promo", "polygon": [[0, 0], [640, 0], [640, 360], [0, 360]]}
+                    ],
+                },
+                {
+                    "id": "floor",
+                    "source": "f.mp4",
+                    "zones": [
+                        {"name": "aisle", "polygon": [[0, 0], [640, 0], [640, 360], [0, 360]]}
+                    ],
+                },
+            ],
+            "topology": {"transits": [{"a": "door", "b": "floor", "min_s": 2, "max_s": 60}]},
+            "visits": {
+                "absence_timeout_s": 120,
+                "zone_enter_s": 1,
+                "zone_exit_s": 2,
+                "track_point_every_s": 1.0,
+            },
+            "identity": {
+                "match_threshold": 0.72,
+                "merge_threshold": 0.85,
+                "merge_min_embeddings": 3,
+                "correction_window_s": 60,
+                "gallery_flush_s": 0,
+                **identity,
+            },
+            "storage": {"root": str(tmp_path / "store")},
+        }
+    )
 
 
 def track(
-    cam: str, lid: int, t0: float, seconds: float, looks: list[np.ndarray],
-    zones: tuple[str, ...] = (), activity: str | None = None, seed: int = 0,
+    cam: str,
+    lid: int,
+    t0: float,
+    seconds: float,
+    looks: list[np.ndarray],
+    zones: tuple[str, ...] = (),
+    activity: str | None = None,
+    seed: int = 0,
 ) -> list[TrackletUpdate]:
     """Updates at 2 fps; every 4th carries an embedding: ``looks[k]`` for the k-th (the last
     one repeats), with a little noise."""
@@ -69,12 +96,19 @@ def track(
             look = looks[min(i // 4, len(looks) - 1)]
             e = look + rng.normal(scale=0.01, size=DIM)
             emb = (e / np.linalg.norm(e)).astype(np.float32)
-        out.append(TrackletUpdate(
-            camera_id=cam, local_id=lid, ts=t0 + i / 2,
-            box=np.array([100, 100, 150, 300], np.float32),
-            foot=np.array([125 + i, 300], np.float32), embedding=emb, zones=zones,
-            activity=activity, frame_size=(640, 360),
-        ))
+        out.append(
+            TrackletUpdate(
+                camera_id=cam,
+                local_id=lid,
+                ts=t0 + i / 2,
+                box=np.array([100, 100, 150, 300], np.float32),
+                foot=np.array([125 + i, 300], np.float32),
+                embedding=emb,
+                zones=zones,
+                activity=activity,
+                frame_size=(640, 360),
+            )
+        )
     out.append(TrackletUpdate(cam, lid, t0 + seconds + 0.5, np.zeros(4), np.zeros(2), ended=True))
     return out
 
@@ -85,8 +119,9 @@ def scenario(poor_first: bool, floor_start: float = 14.0) -> list[TrackletUpdate
     ups = (
         track("door", 1, T0, 10, [DOOR_LOOK], zones=("promo",), seed=1)
         + track("door", 2, T0 + 2, 6, [OTHER], seed=2)
-        + track("floor", 7, T0 + floor_start, 30, floor, zones=("aisle",), activity="browsing",
-                seed=3)
+        + track(
+            "floor", 7, T0 + floor_start, 30, floor, zones=("aisle",), activity="browsing", seed=3
+        )
     )
     return sorted(ups, key=lambda u: u.ts)
 
@@ -110,24 +145,39 @@ def picture(core: SiteIdentity) -> dict[str, Any]:
     store = core.store
     visits = store.sql(
         "SELECT global_id, in_ts, out_ts, cameras, zones, in_source, out_source, closed"
-        " FROM visits ORDER BY in_ts", day=DAY)
+        " FROM visits ORDER BY in_ts",
+        day=DAY,
+    )
     zones = store.sql(
         "SELECT v.global_id, z.zone, z.enter_ts, z.exit_ts, z.cameras FROM zone_visits z"
-        " JOIN visits v USING (visit_id) ORDER BY z.enter_ts, z.zone", day=DAY)
+        " JOIN visits v USING (visit_id) ORDER BY z.enter_ts, z.zone",
+        day=DAY,
+    )
     points = store.sql(
         "SELECT p.camera_id, p.global_id, p.ts, p.x, p.y, p.zone, v.in_ts FROM track_points p"
-        " JOIN visits v USING (visit_id) ORDER BY p.ts, p.camera_id, p.global_id", day=DAY)
+        " JOIN visits v USING (visit_id) ORDER BY p.ts, p.camera_id, p.global_id",
+        day=DAY,
+    )
     acts = store.sql(
         "SELECT a.global_id, a.activity, a.zone, a.start_ts, a.end_ts, v.in_ts FROM activities a"
-        " JOIN visits v USING (visit_id) ORDER BY a.start_ts", day=DAY)
-    return {"visits": visits, "zones": zones, "points": points, "activities": acts,
-            "summary": day_summary(store, DAY).model_dump()}
+        " JOIN visits v USING (visit_id) ORDER BY a.start_ts",
+        day=DAY,
+    )
+    return {
+        "visits": visits,
+        "zones": zones,
+        "points": points,
+        "activities": acts,
+        "summary": day_summary(store, DAY).model_dump(),
+    }
 
 
 def merges(core: SiteIdentity) -> list[dict[str, Any]]:
     return core.store.sql(
         "SELECT global_id, ts, payload FROM events WHERE kind = ? ORDER BY ts",
-        [str(EventKind.IDENTITY_MERGED)], day=DAY)
+        [str(EventKind.IDENTITY_MERGED)],
+        day=DAY,
+    )
 
 
 def test_merge_rewrites_the_visit_like_a_run_that_found_the_right_id(tmp_path: Path) -> None:
@@ -141,6 +191,7 @@ def test_merge_rewrites_the_visit_like_a_run_that_found_the_right_id(tmp_path: P
     gid_p = right.store.sql("SELECT global_id FROM visits ORDER BY in_ts LIMIT 1")[0]["global_id"]
     assert m["global_id"] == gid_p
     import json
+
     payload = json.loads(m["payload"])
     assert payload["into"] == gid_p and payload["from"] != gid_p and payload["score"] >= 0.85
     assert m["ts"] - T0 < 14 + 10  # decided within seconds of the floor camera's evidence
@@ -184,8 +235,9 @@ def test_replaying_the_same_stream_changes_nothing(tmp_path: Path) -> None:
 
     def replay(name: str) -> SiteIdentity:
         # the same stream again, into the same store (a fresh gallery: the same IDs again)
-        core = SiteIdentity(site(tmp_path), gallery=Gallery(tmp_path / name, dim=DIM),
-                            monotonic=lambda: 0.0)
+        core = SiteIdentity(
+            site(tmp_path), gallery=Gallery(tmp_path / name, dim=DIM), monotonic=lambda: 0.0
+        )
         feed(core, ups)
         core.tick(T0 + 500, flush=True)
         core.close()
@@ -265,12 +317,18 @@ def test_two_ids_seen_at_once_never_merge(tmp_path: Path, cam: str) -> None:
 
 
 def test_topology_rules_of_a_merge() -> None:
-    cfg = parse_config({
-        "site_id": "s",
-        "cameras": [{"id": c, "source": f"{c}.mp4"} for c in ("a", "b", "c")],
-        "topology": {"transits": [{"a": "a", "b": "b", "min_s": 5, "max_s": 60},
-                                  {"a": "b", "b": "c", "overlap": True}]},
-    })
+    cfg = parse_config(
+        {
+            "site_id": "s",
+            "cameras": [{"id": c, "source": f"{c}.mp4"} for c in ("a", "b", "c")],
+            "topology": {
+                "transits": [
+                    {"a": "a", "b": "b", "min_s": 5, "max_s": 60},
+                    {"a": "b", "b": "c", "overlap": True},
+                ]
+            },
+        }
+    )
     ok = Corrector.compatible
     assert not ok(cfg, [("a", 0, 10)], [("a", 10, 20)])  # one camera, touching: concurrent
     assert ok(cfg, [("a", 0, 10)], [("a", 11, 20)])  # re-acquired
@@ -288,12 +346,15 @@ def test_stored_records_of_the_superseded_id_are_hidden_not_lost(tmp_path: Path)
     try:
         raw = con.execute(
             "SELECT count(*) FROM _raw_track_points WHERE global_id = ? AND merged_into IS NULL",
-            [gone]).fetchone()[0]
+            [gone],
+        ).fetchone()[0]
         tombs = con.execute(
             "SELECT count(*) FROM _raw_track_points WHERE global_id = ? AND merged_into IS NOT NULL",
-            [gone]).fetchone()[0]
+            [gone],
+        ).fetchone()[0]
         visit_tombs = con.execute(
-            "SELECT count(*) FROM _raw_visits WHERE merged_into IS NOT NULL").fetchone()[0]
+            "SELECT count(*) FROM _raw_visits WHERE merged_into IS NOT NULL"
+        ).fetchone()[0]
     finally:
         con.close()
     assert raw > 0 and tombs == raw  # every original row has its tombstone
@@ -340,23 +401,42 @@ def test_a_store_written_before_the_correction_columns_still_reads(tmp_path: Pat
     from mcvision.types import Records, TrackPoint, Visit
 
     store = EventStore(tmp_path, "shop")
-    store.write(Records(
-        visits=[Visit("v1", "shop", DAY, "G1", T0, T0 + 30, closed=True)],
-        track_points=[TrackPoint("shop", DAY, "door", "G1", "v1", T0, 0.5, 0.5)],
-    ))
+    store.write(
+        Records(
+            visits=[Visit("v1", "shop", DAY, "G1", T0, T0 + 30, closed=True)],
+            track_points=[TrackPoint("shop", DAY, "door", "G1", "v1", T0, 0.5, 0.5)],
+        )
+    )
     for f in store.flush():  # as an older version wrote them: no correction columns
         t = pq.read_table(f)
-        pq.write_table(t.drop([c for c in ("corrected_at", "merged_into") if c in t.column_names]),
-                       f)
+        pq.write_table(
+            t.drop([c for c in ("corrected_at", "merged_into") if c in t.column_names]), f
+        )
     assert store.sql("SELECT visit_id, corrected_at FROM visits") == [
-        {"visit_id": "v1", "corrected_at": None}]
+        {"visit_id": "v1", "corrected_at": None}
+    ]
     assert store.count("track_points") == 1
     # a newer file next to them: a tombstone hides the old point, a rewrite takes its place
-    store.write(Records(track_points=[
-        TrackPoint("shop", DAY, "door", "G1", "v1", T0, 0.5, 0.5, corrected_at=T0 + 40,
-                   merged_into="G0"),
-        TrackPoint("shop", DAY, "door", "G0", "v0", T0, 0.5, 0.5, corrected_at=T0 + 40),
-    ]))
+    store.write(
+        Records(
+            track_points=[
+                TrackPoint(
+                    "shop",
+                    DAY,
+                    "door",
+                    "G1",
+                    "v1",
+                    T0,
+                    0.5,
+                    0.5,
+                    corrected_at=T0 + 40,
+                    merged_into="G0",
+                ),
+                TrackPoint("shop", DAY, "door", "G0", "v0", T0, 0.5, 0.5, corrected_at=T0 + 40),
+            ]
+        )
+    )
     store.flush()
     assert store.sql("SELECT global_id, visit_id FROM track_points") == [
-        {"global_id": "G0", "visit_id": "v0"}]
+        {"global_id": "G0", "visit_id": "v0"}
+    ]

@@ -40,8 +40,15 @@ def person(*vecs: np.ndarray, t: float = T0, face: np.ndarray | None = None) -> 
 
 @pytest.fixture
 def gal() -> CustomerGallery:
-    return CustomerGallery("memory://", body_dim=D, face_dim=4, match_threshold=0.8,
-                           face_weight=0.5, exemplars=3, retention_days=30)
+    return CustomerGallery(
+        "memory://",
+        body_dim=D,
+        face_dim=4,
+        match_threshold=0.8,
+        face_weight=0.5,
+        exemplars=3,
+        retention_days=30,
+    )
 
 
 def test_fold_then_match_counts_visits(gal: CustomerGallery) -> None:
@@ -50,8 +57,9 @@ def test_fold_then_match_counts_visits(gal: CustomerGallery) -> None:
     m = gal.match(body=unit(0, noise=0.1, seed=3))
     assert m is not None and m.customer_id == ids["A1"] and m.visit_count == 1
     # day 2: A comes back (matched by body), C is new
-    ids2 = gal.fold_day("2025-11-26", {"A2": person(unit(0), t=T0 + DAY_S),
-                                       "C2": person(unit(2), t=T0 + DAY_S)})
+    ids2 = gal.fold_day(
+        "2025-11-26", {"A2": person(unit(0), t=T0 + DAY_S), "C2": person(unit(2), t=T0 + DAY_S)}
+    )
     assert ids2["A2"] == ids["A1"] and ids2["C2"] not in ids.values()
     a = gal.get(ids["A1"])
     assert (a.visit_count, a.global_ids) == (2, ("A1", "A2"))
@@ -74,8 +82,14 @@ def test_exemplars_are_bounded_and_mean_is_running(gal: CustomerGallery) -> None
     assert ex.shape == (3, D) and n == 6
     expect = np.sum(vecs, axis=0)
     assert mean is not None and np.allclose(mean, expect / np.linalg.norm(expect), atol=1e-5)
-    gal.fold_day("2025-11-26", {"A2": DayPerson(body=np.stack(vecs[:2]), first_ts=T0 + DAY_S,
-                                                last_ts=T0 + DAY_S, customer_id=cid)})
+    gal.fold_day(
+        "2025-11-26",
+        {
+            "A2": DayPerson(
+                body=np.stack(vecs[:2]), first_ts=T0 + DAY_S, last_ts=T0 + DAY_S, customer_id=cid
+            )
+        },
+    )
     _, _, n2 = gal.vectors(cid)
     assert n2 == 8
 
@@ -88,8 +102,9 @@ def test_exemplars_are_bounded_and_mean_is_running(gal: CustomerGallery) -> None
         (0.9, 0.7, 0.8),  # both: 0.5 * 0.9 + 0.5 * 0.7
     ],
 )
-def test_fused_score(gal: CustomerGallery, body: float | None, face: float | None,
-                     expect: float) -> None:
+def test_fused_score(
+    gal: CustomerGallery, body: float | None, face: float | None, expect: float
+) -> None:
     fv = np.array([1.0, 0, 0, 0], np.float32)
     gal.fold_day("2025-11-25", {"A": person(unit(0), face=fv[None, :])})
     gal.match_threshold = -1.0
@@ -99,8 +114,9 @@ def test_fused_score(gal: CustomerGallery, body: float | None, face: float | Non
         v[0], v[1] = cos, np.sqrt(1 - cos**2)
         return v
 
-    m = gal.match(body=None if body is None else at(body, D),
-                  face=None if face is None else at(face, 4))
+    m = gal.match(
+        body=None if body is None else at(body, D), face=None if face is None else at(face, 4)
+    )
     assert m is not None and m.score == pytest.approx(expect, abs=1e-4)
 
 
@@ -113,10 +129,10 @@ def test_below_threshold_is_no_match(gal: CustomerGallery) -> None:
 @pytest.mark.parametrize(
     ("age_days", "purged"), [(29.9, False), (30.1, True), (0.0, False), (45.0, True)]
 )
-def test_retention_purges_older_only(gal: CustomerGallery, age_days: float,
-                                     purged: bool) -> None:
-    ids = gal.fold_day("2025-11-25", {"old": person(unit(0), t=T0),
-                                      "fresh": person(unit(1), t=T0 + 20 * DAY_S)})
+def test_retention_purges_older_only(gal: CustomerGallery, age_days: float, purged: bool) -> None:
+    ids = gal.fold_day(
+        "2025-11-25", {"old": person(unit(0), t=T0), "fresh": person(unit(1), t=T0 + 20 * DAY_S)}
+    )
     last_seen_old = T0 + 60
     gone = gal.purge(last_seen_old + age_days * DAY_S)
     assert (ids["old"] in gone) is purged
@@ -145,8 +161,15 @@ def test_dimension_mismatch_is_named(tmp_path: Path) -> None:
 
 # ---- the linker ----------------------------------------------------------
 def upd(local: int, ts: float, emb: np.ndarray | None, cam: str = "cam1") -> TrackletUpdate:
-    return TrackletUpdate(cam, local, ts, np.array([0, 0, 10, 30.0]), np.array([5, 30.0]),
-                          embedding=emb, frame_size=(100, 100))
+    return TrackletUpdate(
+        cam,
+        local,
+        ts,
+        np.array([0, 0, 10, 30.0]),
+        np.array([5, 30.0]),
+        embedding=emb,
+        frame_size=(100, 100),
+    )
 
 
 def test_linker_decides_once_when_settled(gal: CustomerGallery) -> None:
@@ -174,15 +197,18 @@ def test_linker_checks_staff_first(gal: CustomerGallery) -> None:
 
 # ---- through SiteIdentity --------------------------------------------------
 def site(root: Path, **extra: object) -> SiteConfig:
-    return parse_config({
-        "site_id": "s", "cameras": [{"id": "cam1", "source": "a.mp4"}],
-        "identity": {"min_frames": 2, "match_threshold": 0.8},
-        "visits": {"absence_timeout_s": 30},
-        "reset": {"time": "00:00", "timezone": "UTC"},
-        "storage": {"root": str(root)},
-        "customers": {"enabled": True, "min_embeddings": 2, "match_threshold": 0.8},
-        **extra,
-    })
+    return parse_config(
+        {
+            "site_id": "s",
+            "cameras": [{"id": "cam1", "source": "a.mp4"}],
+            "identity": {"min_frames": 2, "match_threshold": 0.8},
+            "visits": {"absence_timeout_s": 30},
+            "reset": {"time": "00:00", "timezone": "UTC"},
+            "storage": {"root": str(root)},
+            "customers": {"enabled": True, "min_embeddings": 2, "match_threshold": 0.8},
+            **extra,
+        }
+    )
 
 
 def walk(core: SiteIdentity, local: int, t0: float, emb: np.ndarray, n: int = 6) -> None:
@@ -191,10 +217,13 @@ def walk(core: SiteIdentity, local: int, t0: float, emb: np.ndarray, n: int = 6)
 
 def make_core(root: Path, staff: StaffRegistry | None = None) -> SiteIdentity:
     cfg = site(root)
-    return SiteIdentity(cfg, gallery=Gallery(root / "gallery", dim=D),
-                        customers=CustomerGallery(root / "customers", body_dim=D,
-                                                  match_threshold=0.8),
-                        staff=staff, flush_every_s=0.0)
+    return SiteIdentity(
+        cfg,
+        gallery=Gallery(root / "gallery", dim=D),
+        customers=CustomerGallery(root / "customers", body_dim=D, match_threshold=0.8),
+        staff=staff,
+        flush_every_s=0.0,
+    )
 
 
 def test_site_marks_returning_visitor_next_day(tmp_path: Path) -> None:
@@ -205,8 +234,9 @@ def test_site_marks_returning_visitor_next_day(tmp_path: Path) -> None:
     walk(core, 1, day2, unit(0, noise=0.05))  # A again; the reset folds day 1 first
     walk(core, 2, day2 + 100, unit(2))  # a new face
     core.close()
-    rows = core.store.sql('SELECT global_id, "returning" FROM visits ORDER BY in_ts',
-                          day="2025-11-26")
+    rows = core.store.sql(
+        'SELECT global_id, "returning" FROM visits ORDER BY in_ts', day="2025-11-26"
+    )
     assert [r["returning"] for r in rows] == [True, False]
     (ev,) = core.store.sql("SELECT global_id, payload FROM events WHERE kind = 'returning'")
     assert ev["global_id"] == rows[0]["global_id"]

@@ -80,8 +80,13 @@ def mix(a: np.ndarray, b: np.ndarray, cos: float) -> np.ndarray:
 
 
 def walk(
-    cam: str, lid: int, start: float, floor: list[tuple[float, float]], emb: np.ndarray,
-    dt: float = 0.2, ended: bool = False,
+    cam: str,
+    lid: int,
+    start: float,
+    floor: list[tuple[float, float]],
+    emb: np.ndarray,
+    dt: float = 0.2,
+    ended: bool = False,
 ) -> list[TrackletUpdate]:
     """One track standing/walking through floor points (m), one update every ``dt`` s."""
     out = []
@@ -89,8 +94,15 @@ def walk(
         foot = np.array([x * PX_PER_M, y * PX_PER_M], np.float32)
         box = np.array([foot[0] - 20, foot[1] - 120, foot[0] + 20, foot[1]], np.float32)
         out.append(
-            TrackletUpdate(cam, lid, T0 + start + i * dt, box, foot, embedding=emb,
-                           ended=ended and i == len(floor) - 1)
+            TrackletUpdate(
+                cam,
+                lid,
+                T0 + start + i * dt,
+                box,
+                foot,
+                embedding=emb,
+                ended=ended and i == len(floor) - 1,
+            )
         )
     return out
 
@@ -126,11 +138,23 @@ def test_reprojection_error_is_reported_and_a_bad_calibration_warned(caplog) -> 
     rep = cal.report()
     assert rep["max_error_m"] > 1.0 and rep["max_error_px"] > 10 and rep["mean_error_m"] > 0.5
     assert not cal.ok
-    cfg = parse_config({
-        "site_id": "s",
-        "cameras": [{"id": "cam9", "source": "x.mp4", "floor": {
-            "points": [{"image": list(p), "floor": list(q)} for p, q in zip(img, flr, strict=True)]}}],
-    })
+    cfg = parse_config(
+        {
+            "site_id": "s",
+            "cameras": [
+                {
+                    "id": "cam9",
+                    "source": "x.mp4",
+                    "floor": {
+                        "points": [
+                            {"image": list(p), "floor": list(q)}
+                            for p, q in zip(img, flr, strict=True)
+                        ]
+                    },
+                }
+            ],
+        }
+    )
     with caplog.at_level(logging.WARNING, logger="mcvision.identity.geometry"):
         SiteFloor.from_config(cfg)
     assert "cam9" in caplog.text and "reprojection error" in caplog.text
@@ -146,21 +170,43 @@ def test_degenerate_pairs_raise_naming_the_camera() -> None:
 
 # ---------------------------------------------------------------- config validation
 def _cfg_with_floor(floor: dict[str, Any]) -> dict[str, Any]:
-    return {"site_id": "s", "cameras": [{"id": "door", "source": "a.mp4"},
-                                        {"id": "aisle", "source": "b.mp4", "floor": floor}]}
+    return {
+        "site_id": "s",
+        "cameras": [
+            {"id": "door", "source": "a.mp4"},
+            {"id": "aisle", "source": "b.mp4", "floor": floor},
+        ],
+    }
 
 
 @pytest.mark.parametrize(
     ("floor", "message"),
     [
-        ({"points": [{"image": [0, 0], "floor": [0, 0]}, {"image": [9, 0], "floor": [1, 0]},
-                     {"image": [0, 9], "floor": [0, 1]}]}, "needs >= 4 image-floor point pairs, got 3"),
-        ({"points": [{"image": [i, 2 * i], "floor": [i, i * i]} for i in range(5)]},
-         "image points all lie on one line"),
-        ({"points": [{"image": [i * 7, i * i], "floor": [i, 0.5]} for i in range(5)]},
-         "floor points all lie on one line"),
-        ({"points": [{"image": [0, 0], "floor": [0, 0]}] * 4 + [{"image": [5, 5], "floor": [1, 1]}]},
-         "needs >= 4 distinct image points"),
+        (
+            {
+                "points": [
+                    {"image": [0, 0], "floor": [0, 0]},
+                    {"image": [9, 0], "floor": [1, 0]},
+                    {"image": [0, 9], "floor": [0, 1]},
+                ]
+            },
+            "needs >= 4 image-floor point pairs, got 3",
+        ),
+        (
+            {"points": [{"image": [i, 2 * i], "floor": [i, i * i]} for i in range(5)]},
+            "image points all lie on one line",
+        ),
+        (
+            {"points": [{"image": [i * 7, i * i], "floor": [i, 0.5]} for i in range(5)]},
+            "floor points all lie on one line",
+        ),
+        (
+            {
+                "points": [{"image": [0, 0], "floor": [0, 0]}] * 4
+                + [{"image": [5, 5], "floor": [1, 1]}]
+            },
+            "needs >= 4 distinct image points",
+        ),
         ({**_square_floor(), "plan_image": "plan.png"}, "plan_px_per_m: needed with plan_image"),
     ],
 )
@@ -174,8 +220,13 @@ def test_floor_config_errors_name_the_camera(floor: dict[str, Any], message: str
 
 def test_identity_floor_distances_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"floor_apart_m .* must be >= floor_match_m"):
-        parse_config({"site_id": "s", "cameras": [{"id": "a", "source": "a.mp4"}],
-                      "identity": {"floor_match_m": 2.0, "floor_apart_m": 1.0}})
+        parse_config(
+            {
+                "site_id": "s",
+                "cameras": [{"id": "a", "source": "a.mp4"}],
+                "identity": {"floor_match_m": 2.0, "floor_apart_m": 1.0},
+            }
+        )
     ok = FloorConfig.model_validate({**_square_floor(), "plan_image": "p.png", "plan_px_per_m": 20})
     assert ok.plan_px_per_m == 20 and len(ok.points) == 5
 
@@ -203,7 +254,9 @@ def test_floor_distance_compares_the_same_moments() -> None:
 
 
 # ---------------------------------------------------------------- in the identity
-def _overlap_case(cfg: SiteConfig, b_floor: tuple[float, float], emb_b: np.ndarray) -> IdentityManager:
+def _overlap_case(
+    cfg: SiteConfig, b_floor: tuple[float, float], emb_b: np.ndarray
+) -> IdentityManager:
     """Person on A at (4, 4) m; at the same moments a track on B at ``b_floor``."""
     mgr = manager(cfg)
     mgr.update(walk("A", 1, 0.0, [(4.0, 4.0)] * 5, person(1)))
@@ -239,9 +292,15 @@ def test_one_uncalibrated_camera_keeps_appearance_only() -> None:
 
 
 def test_geometry_is_off_by_default() -> None:
-    cfg = SiteConfig.model_validate({"site_id": "s", "cameras": [
-        {"id": "A", "source": "a.mp4", "floor": _square_floor()},
-        {"id": "B", "source": "b.mp4", "floor": _square_floor()}]})
+    cfg = SiteConfig.model_validate(
+        {
+            "site_id": "s",
+            "cameras": [
+                {"id": "A", "source": "a.mp4", "floor": _square_floor()},
+                {"id": "B", "source": "b.mp4", "floor": _square_floor()},
+            ],
+        }
+    )
     assert cfg.identity.use_geometry is False
     mgr = manager(cfg)
     mgr.update(walk("A", 1, 0.0, [(4.0, 4.0)] * 5, person(1)))
@@ -259,8 +318,10 @@ def test_geometry_off_matches_like_uncalibrated() -> None:
 def test_coincidence_picks_the_person_on_the_spot_among_two_lookalikes() -> None:
     """Two people on A; a track on B where one of them stands: it gets that one's ID."""
     mgr = manager(site())
-    mgr.update(walk("A", 1, 0.0, [(2.0, 2.0)] * 8, person(1)) + walk("A", 2, 0.0, [(6.0, 2.0)] * 8,
-                                                                       mix(person(1), person(3), 0.9)))
+    mgr.update(
+        walk("A", 1, 0.0, [(2.0, 2.0)] * 8, person(1))
+        + walk("A", 2, 0.0, [(6.0, 2.0)] * 8, mix(person(1), person(3), 0.9))
+    )
     emb = mix(person(1), person(4), 0.8)  # closer to person 1's look, but standing by person 2
     mgr.update(walk("B", 5, 0.6, [(6.2, 2.1)] * 5, emb))
     a1, a2, b = ids(mgr, ("A", 1), ("A", 2), ("B", 5))

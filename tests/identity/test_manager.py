@@ -172,8 +172,12 @@ def test_the_trackers_end_is_no_sighting(
     p = person(7)
     first = track("A", 1, 0.0, n=5, emb=p, noise=0.2, seed=1, ended=False)  # 0.0 .. 2.0 s
     end = TrackletUpdate(
-        camera_id="A", local_id=1, ts=T0 + 5.0, box=np.zeros(4, np.float32),
-        foot=np.zeros(2, np.float32), ended=True,
+        camera_id="A",
+        local_id=1,
+        ts=T0 + 5.0,
+        box=np.zeros(4, np.float32),
+        foot=np.zeros(2, np.float32),
+        ended=True,
     )
     second = track(cam_b, 2, start_b, n=5, emb=p, noise=0.2, seed=2)
     results = [mgr.update(merged(first, [end], second))]

@@ -16,18 +16,26 @@ T0 = 1_764_000_000.0
 
 
 def cfg_for(root: Path) -> SiteConfig:
-    return parse_config({
-        "site_id": "r",
-        "cameras": [{"id": "cam", "source": "a.mp4", "zones": [
-            {"name": "all", "polygon": [[0, 0], [100, 0], [100, 100], [0, 100]]}]}],
-        "storage": {"root": str(root)},
-        "visits": {"absence_timeout_s": 30, "zone_enter_s": 1, "zone_exit_s": 2},
-    })
+    return parse_config(
+        {
+            "site_id": "r",
+            "cameras": [
+                {
+                    "id": "cam",
+                    "source": "a.mp4",
+                    "zones": [{"name": "all", "polygon": [[0, 0], [100, 0], [100, 100], [0, 100]]}],
+                }
+            ],
+            "storage": {"root": str(root)},
+            "visits": {"absence_timeout_s": 30, "zone_enter_s": 1, "zone_exit_s": 2},
+        }
+    )
 
 
 def seen(ts: float, local: int = 1) -> TrackletUpdate:
-    return TrackletUpdate("cam", local, ts, np.array([40, 20, 60, 80.0]), np.array([50, 80.0]),
-                          zones=("all",))
+    return TrackletUpdate(
+        "cam", local, ts, np.array([40, 20, 60, 80.0]), np.array([50, 80.0]), zones=("all",)
+    )
 
 
 def test_restored_visit_carries_on_with_the_same_id(tmp_path: Path) -> None:
@@ -52,7 +60,9 @@ def test_restored_visit_carries_on_with_the_same_id(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("crash_after_s", [3.0, 8.0])
-def test_site_restore_reads_open_visits_from_the_store(tmp_path: Path, crash_after_s: float) -> None:
+def test_site_restore_reads_open_visits_from_the_store(
+    tmp_path: Path, crash_after_s: float
+) -> None:
     cfg = cfg_for(tmp_path)
     first = SiteIdentity(cfg)
     first.store.write(first.visits.observe_many(("G1", seen(T0 + i)) for i in range(3)))

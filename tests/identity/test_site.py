@@ -14,7 +14,9 @@ from mcvision.identity.site import SiteIdentity
 from mcvision.types import TrackletUpdate
 
 RNG = np.random.default_rng(7)
-PEOPLE = {name: v / np.linalg.norm(v) for name, v in zip("AB", RNG.normal(size=(2, 512)), strict=True)}
+PEOPLE = {
+    name: v / np.linalg.norm(v) for name, v in zip("AB", RNG.normal(size=(2, 512)), strict=True)
+}
 # 2026-11-24 10:00 in Kolkata
 T0 = pendulum.datetime(2026, 11, 24, 10, 0, tz="Asia/Kolkata").timestamp()
 
@@ -23,8 +25,17 @@ def site(tmp_path: Path, **extra: object) -> SiteConfig:
     data = {
         "site_id": "shop",
         "cameras": [
-            {"id": "door", "source": "d.mp4", "zones": [
-                {"name": "promo", "normalized": True, "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}]},
+            {
+                "id": "door",
+                "source": "d.mp4",
+                "zones": [
+                    {
+                        "name": "promo",
+                        "normalized": True,
+                        "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                    }
+                ],
+            },
             {"id": "floor", "source": "f.mp4"},
         ],
         "topology": {"transits": [{"a": "door", "b": "floor", "min_s": 5, "max_s": 60}]},
@@ -45,9 +56,14 @@ def track(person: str, cam: str, lid: int, t0: float, seconds: float, zones: tup
             emb = (e / np.linalg.norm(e)).astype(np.float32)
         out.append(
             TrackletUpdate(
-                camera_id=cam, local_id=lid, ts=t0 + i / 2,
-                box=np.array([100, 100, 150, 300], np.float32), foot=np.array([125, 300], np.float32),
-                embedding=emb, zones=zones, frame_size=(640, 360),
+                camera_id=cam,
+                local_id=lid,
+                ts=t0 + i / 2,
+                box=np.array([100, 100, 150, 300], np.float32),
+                foot=np.array([125, 300], np.float32),
+                embedding=emb,
+                zones=zones,
+                frame_size=(640, 360),
             )
         )
     out.append(TrackletUpdate(cam, lid, t0 + seconds + 0.5, np.zeros(4), np.zeros(2), ended=True))
@@ -84,7 +100,9 @@ def test_midnight_reset_splits_days_and_restarts_ids(tmp_path: Path) -> None:
     core.ingest(track("A", "door", 1, midnight - 30, 20))
     core.ingest(track("A", "door", 3, midnight + 30, 20))  # after the reset: a new day, new IDs
     core.close()
-    rows = core.store.sql("SELECT day, global_id, in_ts, out_ts, out_source FROM visits ORDER BY in_ts")
+    rows = core.store.sql(
+        "SELECT day, global_id, in_ts, out_ts, out_source FROM visits ORDER BY in_ts"
+    )
     assert [r["day"] for r in rows] == ["2026-11-24", "2026-11-25"]
     assert rows[0]["out_ts"] == pytest.approx(midnight - 10)  # closed at its last sighting
     assert rows[0]["out_source"] == "reset"
@@ -126,14 +144,27 @@ def test_flush_shows_open_visits_growing_and_is_paced(tmp_path: Path) -> None:
 @pytest.mark.assets
 def test_gallery_width_follows_the_configured_embedder(tmp_path: Path, assets: Path) -> None:
     """A 256-d embedder (Intel retail ReID) gets a 256-d gallery; its embeddings are stored."""
-    cfg = site(tmp_path, models={"reid": {
-        "backend": "openvino", "weights": "reid_openvino/person-reidentification-retail-0286"}})
+    cfg = site(
+        tmp_path,
+        models={
+            "reid": {
+                "backend": "openvino",
+                "weights": "reid_openvino/person-reidentification-retail-0286",
+            }
+        },
+    )
     core = SiteIdentity(cfg)
     assert core.gallery.dim == 256
     v = RNG.normal(size=256)
-    u = TrackletUpdate("door", 1, T0, np.array([100, 100, 150, 300], np.float32),
-                       np.array([125, 300], np.float32), embedding=(v / np.linalg.norm(v)).astype(np.float32),
-                       frame_size=(640, 360))
+    u = TrackletUpdate(
+        "door",
+        1,
+        T0,
+        np.array([100, 100, 150, 300], np.float32),
+        np.array([125, 300], np.float32),
+        embedding=(v / np.linalg.norm(v)).astype(np.float32),
+        frame_size=(640, 360),
+    )
     for k in range(4):
         core.ingest([TrackletUpdate(**{**u.__dict__, "ts": T0 + k / 2})])
     core.close()

@@ -21,7 +21,7 @@ KEY = "k3y"
 def region(img: np.ndarray, box: tuple[int, int, int, int], pad: int = 60) -> np.ndarray:
     x1, y1, x2, y2 = box
     h, w = img.shape[:2]
-    return img[max(0, y1 - pad): min(h, y2 + pad), max(0, x1 - pad): min(w, x2 + pad)].copy()
+    return img[max(0, y1 - pad) : min(h, y2 + pad), max(0, x1 - pad) : min(w, x2 + pad)].copy()
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,10 @@ def test_enrol_folder_and_match(assets: Path, models: tuple, tmp_path: Path) -> 
     det, reid = models
     res = {Path(r.path).name: r for r in reg.enrol_folder(folder, det, reid)}  # type: ignore[arg-type]
     assert {n: (r.staff_id, r.ok) for n, r in res.items()} == {
-        "1.jpg": ("anna", True), "ben.jpg": ("ben", True),
-        "empty.png": ("empty", False), "broken.jpg": ("broken", False),
+        "1.jpg": ("anna", True),
+        "ben.jpg": ("ben", True),
+        "empty.png": ("empty", False),
+        "broken.jpg": ("broken", False),
     }
     assert res["empty.png"].reason == "no person found"
     assert res["broken.jpg"].reason == "not a readable image"
@@ -82,8 +84,12 @@ def test_mark_in_store_excludes_from_summary(tmp_path: Path) -> None:
     exp = seeded["expected"][day]
     before = q.day_summary(store, day)
     assert before.unique_visitors == exp["unique_visitors"]
-    gid = next(r["global_id"] for r in store.sql(
-        "SELECT global_id FROM visits WHERE NOT is_staff ORDER BY in_ts", day=day))
+    gid = next(
+        r["global_id"]
+        for r in store.sql(
+            "SELECT global_id FROM visits WHERE NOT is_staff ORDER BY in_ts", day=day
+        )
+    )
     everyone = q.day_summary(store, day, include_staff=True).unique_visitors
     n = mark_staff_in_store(store, gid)
     assert n == len(visits_of(store, gid)) >= 1
@@ -99,8 +105,12 @@ def test_staff_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store, day = seeded["store"], seeded["days"][1]
     monkeypatch.setenv(API_KEY_ENV, KEY)
     client = TestClient(create_app(seeded["cfg"], store=store))
-    gid = next(r["global_id"] for r in store.sql(
-        "SELECT global_id FROM visits WHERE NOT is_staff ORDER BY in_ts", day=day))
+    gid = next(
+        r["global_id"]
+        for r in store.sql(
+            "SELECT global_id FROM visits WHERE NOT is_staff ORDER BY in_ts", day=day
+        )
+    )
     before = client.get("/api/v1/summary", params={"day": day}).json()["unique_visitors"]
     n_visits = len(visits_of(store, gid))  # every day's visits of that ID
     r = client.post("/api/v1/admin/staff", json={"global_id": gid}, headers={"X-API-Key": KEY})
@@ -108,8 +118,7 @@ def test_staff_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.json() == {"global_id": gid, "visits_flagged": n_visits, "live": False}
     after = client.get("/api/v1/summary", params={"day": day}).json()["unique_visitors"]
     assert after == before - 1
-    r = client.post("/api/v1/admin/staff", json={"global_id": "nobody"},
-                    headers={"X-API-Key": KEY})
+    r = client.post("/api/v1/admin/staff", json={"global_id": "nobody"}, headers={"X-API-Key": KEY})
     assert r.status_code == 404
     r = client.post("/api/v1/admin/staff", json={"global_id": "a b"}, headers={"X-API-Key": KEY})
     assert r.status_code == 422
@@ -136,8 +145,9 @@ class FakeLive:
         return 2
 
 
-def test_staff_route_reaches_the_live_pipeline(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_staff_route_reaches_the_live_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seeded = seed_store(tmp_path)
     monkeypatch.setenv(API_KEY_ENV, KEY)
     live = FakeLive()

@@ -61,8 +61,9 @@ def every_route(app: FastAPI, cfg: SiteConfig) -> list[tuple[str, str, bool]]:
     return out
 
 
-def call(client: TestClient, method: str, path: str, key: str | None,
-         bearer: bool = True) -> httpx.Response:
+def call(
+    client: TestClient, method: str, path: str, key: str | None, bearer: bool = True
+) -> httpx.Response:
     headers = {}
     if key is not None:
         headers = {"Authorization": f"Bearer {key}"} if bearer else {"X-API-Key": key}
@@ -148,8 +149,9 @@ def test_cli_serve_and_run_refuse_a_public_address_without_a_key(
 
     from mcvision.runner import SiteRunner
 
-    public = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(
-        update={"api_host": "0.0.0.0"})})
+    public = cfg.model_copy(
+        update={"runtime": cfg.runtime.model_copy(update={"api_host": "0.0.0.0"})}
+    )
     with pytest.raises(AccessConfigError, match=r"api\.read_key_env"):
         SiteRunner(public).start()  # refused before Ray starts
 
@@ -158,14 +160,21 @@ def test_cli_serve_and_run_refuse_a_public_address_without_a_key(
 def test_keys_from_files(seeded: dict[str, Any], tmp_path: Path) -> None:
     (tmp_path / "read.key").write_text(READ + "\n")
     (tmp_path / "admin.key").write_text(ADMIN)
-    cfg = with_api(seeded["cfg"], read_key_file=str(tmp_path / "read.key"),
-                   admin_key_file=str(tmp_path / "admin.key"))
+    cfg = with_api(
+        seeded["cfg"],
+        read_key_file=str(tmp_path / "read.key"),
+        admin_key_file=str(tmp_path / "admin.key"),
+    )
     client = TestClient(create_app(cfg, store=seeded["store"], host="0.0.0.0"))
     assert client.get("/api/v1/days").status_code == 401
-    assert client.get("/api/v1/days", headers={"Authorization": f"Bearer {READ}"}).status_code \
-        == 200
-    r = client.post("/api/v1/admin/staff", json={"global_id": "nobody"},
-                    headers={"Authorization": f"bearer {ADMIN}"})
+    assert (
+        client.get("/api/v1/days", headers={"Authorization": f"Bearer {READ}"}).status_code == 200
+    )
+    r = client.post(
+        "/api/v1/admin/staff",
+        json={"global_id": "nobody"},
+        headers={"Authorization": f"bearer {ADMIN}"},
+    )
     assert r.status_code == 404  # past the key check: an unknown global ID
 
     missing = with_api(seeded["cfg"], read_key_file=str(tmp_path / "gone.key"))
@@ -191,14 +200,27 @@ def test_no_key_value_appears_in_logs_or_error_bodies(
     texts: list[str] = []
     h = {"Authorization": f"Bearer {READ}"}
     with api_server(seeded["cfg"], store=seeded["store"], headers=h) as url:
-        for headers in ({}, {"X-API-Key": "wrong" + READ}, h, {"X-API-Key": ADMIN},
-                        {"Authorization": f"Bearer {READ}x"}):
-            for path in ("/api/v1/health", "/api/v1/visits/nope", "/api/v1/visits?limit=0",
-                         "/api/v1/heatmap/nocam"):
+        for headers in (
+            {},
+            {"X-API-Key": "wrong" + READ},
+            h,
+            {"X-API-Key": ADMIN},
+            {"Authorization": f"Bearer {READ}x"},
+        ):
+            for path in (
+                "/api/v1/health",
+                "/api/v1/visits/nope",
+                "/api/v1/visits?limit=0",
+                "/api/v1/heatmap/nocam",
+            ):
                 r = httpx.get(url + path, headers=headers, timeout=10)
                 texts += [r.text, str(r.headers)]
-            r = httpx.post(url + "/api/v1/admin/staff", headers=headers,
-                           json={"global_id": "nobody"}, timeout=10)
+            r = httpx.post(
+                url + "/api/v1/admin/staff",
+                headers=headers,
+                json={"global_id": "nobody"},
+                timeout=10,
+            )
             texts += [r.text, str(r.headers)]
         assert httpx.get(url + "/api/v1/days", headers=h, timeout=10).status_code == 200
     texts.append(caplog.text)
@@ -218,13 +240,20 @@ def test_cors_only_for_allowed_origins(seeded: dict[str, Any]) -> None:
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == allowed
     r = client.get("/api/v1/health", headers={**h, "Origin": "https://evil.example"})
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
-    pre = client.options("/api/v1/summary", headers={
-        "Origin": allowed, "Access-Control-Request-Method": "GET",
-        "Access-Control-Request-Headers": "authorization"})
+    pre = client.options(
+        "/api/v1/summary",
+        headers={
+            "Origin": allowed,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
     assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == allowed
     assert "authorization" in pre.headers["access-control-allow-headers"].lower()
-    pre = client.options("/api/v1/summary", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    pre = client.options(
+        "/api/v1/summary",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
     assert "access-control-allow-origin" not in pre.headers
     # a refused request from an allowed origin is readable by that page (it can show why)
     r = client.get("/api/v1/health", headers={"Origin": allowed})

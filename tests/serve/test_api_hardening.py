@@ -37,13 +37,17 @@ def test_fuzzed_requests_never_cause_a_server_error(app: FastAPI) -> None:
     for op in operations:
 
         @given(case=op.as_strategy())
-        @settings(max_examples=15, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def check(case: Any) -> None:
             response = case.call()
             calls.append(response.status_code)
             assert response.status_code < 500, (
-                case.method, case.formatted_path, response.text[:300])
+                case.method,
+                case.formatted_path,
+                response.text[:300],
+            )
 
         check()
     assert len(calls) >= 5 * len(operations)
@@ -61,7 +65,10 @@ def test_fuzzed_requests_never_cause_a_server_error(app: FastAPI) -> None:
     ],
 )
 def test_admin_routes_need_the_configured_key(
-    app: FastAPI, monkeypatch: pytest.MonkeyPatch, configured: str | None, sent: str | None,
+    app: FastAPI,
+    monkeypatch: pytest.MonkeyPatch,
+    configured: str | None,
+    sent: str | None,
     status: int,
 ) -> None:
     if configured is None:
@@ -69,8 +76,7 @@ def test_admin_routes_need_the_configured_key(
     else:
         monkeypatch.setenv(API_KEY_ENV, configured)
     headers = {"X-API-Key": sent} if sent is not None else {}
-    r = TestClient(app).post("/api/v1/admin/staff", json={"global_id": "nobody"},
-                             headers=headers)
+    r = TestClient(app).post("/api/v1/admin/staff", json={"global_id": "nobody"}, headers=headers)
     assert r.status_code == status or (status == 200 and r.status_code in (200, 404, 422))
 
 
@@ -86,8 +92,9 @@ def test_cors_is_closed_by_default(app: FastAPI, path: str) -> None:
     r = client.get(path, headers={"Origin": "https://evil.example"})
     assert r.status_code == 200
     assert "access-control-allow-origin" not in {k.lower() for k in r.headers}
-    pre = client.options(path, headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    pre = client.options(
+        path, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
     assert "access-control-allow-origin" not in {k.lower() for k in pre.headers}
 
 

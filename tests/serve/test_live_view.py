@@ -22,12 +22,25 @@ BOX = (800.0, 300.0, 1000.0, 900.0)
 
 
 def camera_cfg() -> SiteConfig:
-    return parse_config({"site_id": "s", "cameras": [{
-        "id": "cam1", "source": "x.mp4",
-        "zones": [{"name": "promo", "polygon": [[0.1, 0.1], [0.4, 0.1], [0.4, 0.5]],
-                   "normalized": True}],
-        "lines": [{"name": "door", "points": [[0, 1000], [1900, 1000]]}],
-    }]})
+    return parse_config(
+        {
+            "site_id": "s",
+            "cameras": [
+                {
+                    "id": "cam1",
+                    "source": "x.mp4",
+                    "zones": [
+                        {
+                            "name": "promo",
+                            "polygon": [[0.1, 0.1], [0.4, 0.1], [0.4, 0.5]],
+                            "normalized": True,
+                        }
+                    ],
+                    "lines": [{"name": "door", "points": [[0, 1000], [1900, 1000]]}],
+                }
+            ],
+        }
+    )
 
 
 def noise(seed: int = 0) -> np.ndarray:
@@ -38,8 +51,13 @@ def noise(seed: int = 0) -> np.ndarray:
 
 def frame(seq: int = 1, image: np.ndarray | None = None) -> lv.LiveFrame:
     return lv.LiveFrame(
-        camera_id="cam1", seq=seq, ts=1000.0 + seq, image=noise() if image is None else image,
-        boxes=np.array([BOX], np.float32), local_ids=np.array([7]), activities=("walking",),
+        camera_id="cam1",
+        seq=seq,
+        ts=1000.0 + seq,
+        image=noise() if image is None else image,
+        boxes=np.array([BOX], np.float32),
+        local_ids=np.array([7]),
+        activities=("walking",),
     )
 
 
@@ -57,8 +75,11 @@ def test_render_caps_size_draws_overlays_and_leaves_the_frame_alone() -> None:
     assert not f.image.any()  # the camera's frame is never drawn on
     x1, y1, _, y2 = (np.array(BOX) / 2).astype(int)
     assert (out[y1 + 20 : y2 - 20, x1] == lv._BOX).all(axis=1).any()  # the box edge
-    assert (out[int(0.1 * 540) + 10 : int(0.5 * 540) - 10, int(0.4 * 960)] == lv._ZONE).all(
-        axis=1).any()  # the zone's vertical edge at x = 0.4
+    assert (
+        (out[int(0.1 * 540) + 10 : int(0.5 * 540) - 10, int(0.4 * 960)] == lv._ZONE)
+        .all(axis=1)
+        .any()
+    )  # the zone's vertical edge at x = 0.4
     assert (out[500, 100:900] == lv._LINE).all(axis=1).mean() > 0.9  # the door line at y=1000
     label = out[max(0, y1 - 20) : y1, x1 : x1 + 120]
     assert (label == lv._BOX).all(axis=2).sum() > 30  # the label text above the box
@@ -111,8 +132,9 @@ def test_stream_paces_and_stops_when_disconnected() -> None:
 
         asyncio.sleep = fake_sleep  # type: ignore[assignment]
         try:
-            return [p async for p in lv.mjpeg_stream(newest, 5.0, disconnected,
-                                                     clock=lambda: now[0])]
+            return [
+                p async for p in lv.mjpeg_stream(newest, 5.0, disconnected, clock=lambda: now[0])
+            ]
         finally:
             asyncio.sleep = real_sleep  # type: ignore[assignment]
 
@@ -137,8 +159,14 @@ class FakeLive:
         seq = int((time.monotonic() - self.t0) * 30)
         if seq == after_seq:
             return None
-        return lv.LiveFrame(camera_id=camera_id, seq=seq, ts=time.time(), image=self.image,
-                            boxes=np.array([BOX], np.float32), local_ids=np.array([3]))
+        return lv.LiveFrame(
+            camera_id=camera_id,
+            seq=seq,
+            ts=time.time(),
+            image=self.image,
+            boxes=np.array([BOX], np.float32),
+            local_ids=np.array([3]),
+        )
 
     def global_ids(self, camera_id: str, local_ids: list[int]) -> dict[int, str]:
         return {i: f"20261124-{i:06d}" for i in local_ids}
@@ -183,8 +211,9 @@ def test_snapshot_is_a_jpeg_capped_in_size(seeded: dict[str, Any]) -> None:
         for path in ("/api/v1/cameras/nope/snapshot", "/api/v1/cameras/nope/live"):
             r = httpx.get(url + path, timeout=10)
             assert r.status_code == 404 and "nope" in r.json()["detail"]
-    allowed = cfg.model_copy(update={"summaries": cfg.summaries.model_copy(
-        update={"blur_faces": False})})
+    allowed = cfg.model_copy(
+        update={"summaries": cfg.summaries.model_copy(update={"blur_faces": False})}
+    )
     with api_server(allowed, seeded["store"], live=FakeLive()) as url:
         r = httpx.get(f"{url}/api/v1/cameras/{cam}/snapshot", timeout=20)
         img = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)

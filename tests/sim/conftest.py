@@ -66,8 +66,13 @@ TINY = {
             "height": 108,
             "doors": [{"to": "outside", "point": [0.05, 0.85]}, {"to": "b", "point": [0.95, 0.7]}],
             "lines": [{"name": "door", "points": [[0.2, 0.45], [0.2, 0.99]], "inside": "left"}],
-            "zones": [{"name": "till", "polygon": [[0.4, 0.6], [0.7, 0.6], [0.7, 0.95], [0.4, 0.95]],
-                       "dwell_s": [0.6, 0.8]}],
+            "zones": [
+                {
+                    "name": "till",
+                    "polygon": [[0.4, 0.6], [0.7, 0.6], [0.7, 0.95], [0.4, 0.95]],
+                    "dwell_s": [0.6, 0.8],
+                }
+            ],
         },
         {
             "id": "b",
@@ -77,14 +82,23 @@ TINY = {
             "gain": 0.8,
             "colour": [1.1, 1.0, 0.9],
             "doors": [{"to": "a", "point": [0.05, 0.75]}],
-            "zones": [{"name": "shelf", "polygon": [[0.4, 0.5], [0.8, 0.5], [0.8, 0.9], [0.4, 0.9]],
-                       "dwell_s": [0.5, 0.7]}],
+            "zones": [
+                {
+                    "name": "shelf",
+                    "polygon": [[0.4, 0.5], [0.8, 0.5], [0.8, 0.9], [0.4, 0.9]],
+                    "dwell_s": [0.5, 0.7],
+                }
+            ],
         },
     ],
     "transits": [{"a": "a", "b": "b", "min_s": 0.2, "max_s": 0.6}],
     "population": {
-        "shoppers": 2, "staff": 1, "returning": 0, "zones_per_visit": [1, 1],
-        "arrivals_s": [0.1, 0.4], "walk_speed": 1.2,
+        "shoppers": 2,
+        "staff": 1,
+        "returning": 0,
+        "zones_per_visit": [1, 1],
+        "arrivals_s": [0.1, 0.4],
+        "walk_speed": 1.2,
     },
 }
 

@@ -9,7 +9,13 @@ import numpy as np
 
 # real camera -> a pure hue (BGR) for the synthetic ReID crops: which real camera a rendered
 # person came from can be read back from the frame's pixels
-CAMERA_COLOURS = {1: (0, 0, 220), 2: (0, 200, 0), 3: (220, 0, 0), 4: (0, 200, 220), 5: (200, 0, 200)}
+CAMERA_COLOURS = {
+    1: (0, 0, 220),
+    2: (0, 200, 0),
+    3: (220, 0, 0),
+    4: (0, 200, 220),
+    5: (200, 0, 200),
+}
 
 
 def write_crop_folder(root: Path, people: dict[int, list[int]], crops_per_camera: int = 3) -> Path:

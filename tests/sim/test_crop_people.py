@@ -22,7 +22,9 @@ def _pattern(bgr: np.ndarray) -> tuple[bool, bool, bool]:
     return tuple(bool(c > 0.5 * v.max()) for c in v)  # type: ignore[return-value]
 
 
-def test_crop_folder_is_told_from_a_mot_tree(crop_dir: Path, people_dir: Path, tmp_path: Path) -> None:
+def test_crop_folder_is_told_from_a_mot_tree(
+    crop_dir: Path, people_dir: Path, tmp_path: Path
+) -> None:
     assert is_crop_folder(crop_dir)
     assert not is_crop_folder(people_dir) and not is_crop_folder(tmp_path / "missing")
 
@@ -87,12 +89,19 @@ def test_each_simulated_camera_shows_one_other_real_camera(crop_render, tiny: Sc
             assert person.views["a"] != person.views["b"]
         for cam in cams:
             spec = tiny.camera(cam)
-            want = _pattern(np.array(CAMERA_COLOURS[int(person.views[cam][1:])], np.float64)
-                            * np.array(spec.colour))
+            want = _pattern(
+                np.array(CAMERA_COLOURS[int(person.views[cam][1:])], np.float64)
+                * np.array(spec.colour)
+            )
             rows = gt.frames[cam]
             i, box = next(
-                (i, b) for i, bs in enumerate(rows) for b in bs
-                if b.id == person.id and b.visibility == 1.0 and b.box[0] > 2 and b.box[2] < spec.width - 2
+                (i, b)
+                for i, bs in enumerate(rows)
+                for b in bs
+                if b.id == person.id
+                and b.visibility == 1.0
+                and b.box[0] > 2
+                and b.box[2] < spec.width - 2
                 and b.box[3] - b.box[1] >= 24
             )
             cap = cv2.VideoCapture(str(crop_render.videos[cam]))
@@ -108,8 +117,9 @@ def test_each_simulated_camera_shows_one_other_real_camera(crop_render, tiny: Sc
     assert checked >= 4
 
 
-def test_crop_render_is_deterministic_per_seed(crop_render, crop_dir: Path, tiny: Scenario,
-                                               tmp_path: Path) -> None:
+def test_crop_render_is_deterministic_per_seed(
+    crop_render, crop_dir: Path, tiny: Scenario, tmp_path: Path
+) -> None:
     again = run_sim([crop_dir], tmp_path / "again", seed=5, scenario=tiny, check_detector=False)
     other = run_sim([crop_dir], tmp_path / "other", seed=6, scenario=tiny, check_detector=False)
     assert again.ground_truth.read_bytes() == crop_render.ground_truth.read_bytes()

@@ -31,7 +31,9 @@ def test_sprites_keep_tall_visible_pedestrians_largest_first(people_dir: Path) -
 
 
 def test_max_sprites_and_min_height(people_dir: Path) -> None:
-    assert [s.key for s in load_sprites([people_dir], min_height=200, max_sprites=1)] == ["SYN-02#7"]
+    assert [s.key for s in load_sprites([people_dir], min_height=200, max_sprites=1)] == [
+        "SYN-02#7"
+    ]
 
 
 @pytest.mark.parametrize(

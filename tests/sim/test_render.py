@@ -24,7 +24,9 @@ def test_ground_truth_is_self_consistent(rendered) -> None:
     for cam in gt.cameras:
         for boxes in gt.frames[cam.id]:
             for b in boxes:
-                assert 0 <= b.box[0] < b.box[2] <= cam.width and 0 <= b.box[1] < b.box[3] <= cam.height
+                assert (
+                    0 <= b.box[0] < b.box[2] <= cam.width and 0 <= b.box[1] < b.box[3] <= cam.height
+                )
 
 
 def test_shoppers_cross_the_entrance_line_in_then_out(rendered) -> None:
@@ -45,8 +47,10 @@ def test_zone_stays_match_the_boxes(rendered) -> None:
             for z in v.zones:
                 cam = z.cameras[0]
                 inside = [
-                    i / gt.fps for i, boxes in enumerate(gt.frames[cam])
-                    for b in boxes if b.id == p.id and b.zone == z.zone
+                    i / gt.fps
+                    for i, boxes in enumerate(gt.frames[cam])
+                    for b in boxes
+                    if b.id == p.id and b.zone == z.zone
                 ]
                 assert z.enter_s in inside and z.exit_s in inside
                 assert z.exit_s - z.enter_s >= gt.zone_enter_s
@@ -123,10 +127,15 @@ def test_perspective_and_native_scale(rendered, tiny: Scenario) -> None:
 @pytest.mark.slow
 def test_detector_finds_the_rendered_people(assets: Path, tiny: Scenario, tmp_path: Path) -> None:
     big = tiny.model_copy(
-        update={"cameras": [c.model_copy(update={"width": 640, "height": 360}) for c in tiny.cameras]}
+        update={
+            "cameras": [c.model_copy(update={"width": 640, "height": 360}) for c in tiny.cameras]
+        }
     )
     res = run_sim(
-        [assets / "footage" / "MOT17-mini"], tmp_path / "real", seed=1, scenario=big,
+        [assets / "footage" / "MOT17-mini"],
+        tmp_path / "real",
+        seed=1,
+        scenario=big,
         detector_frames=8,
     )
     report = json.loads(res.report_path.read_text())
@@ -153,12 +162,31 @@ def test_labelled_truth_folder_scores_like_the_ground_truth(rendered, tmp_path: 
         for i, boxes in enumerate(gt.frames[cam.id]):
             for b in boxes:
                 gid = b.id if cam.id == "a" else f"{b.id}-b"
-                rec.track_points.append(TrackPoint(gt.site_id, day, cam.id, gid, "v", start + i / gt.fps,
-                                                   b.foot[0] / cam.width, b.foot[1] / cam.height))
+                rec.track_points.append(
+                    TrackPoint(
+                        gt.site_id,
+                        day,
+                        cam.id,
+                        gid,
+                        "v",
+                        start + i / gt.fps,
+                        b.foot[0] / cam.width,
+                        b.foot[1] / cam.height,
+                    )
+                )
     for p in gt.people:
         for k, v in enumerate(p.visits):
-            rec.visits.append(Visit(f"{p.id}-{k}", gt.site_id, day, p.id, start + v.in_s, start + v.out_s,
-                                    closed=True))
+            rec.visits.append(
+                Visit(
+                    f"{p.id}-{k}",
+                    gt.site_id,
+                    day,
+                    p.id,
+                    start + v.in_s,
+                    start + v.out_s,
+                    closed=True,
+                )
+            )
     store = EventStore(tmp_path / "store" / "events", gt.site_id)
     store.write(rec)
     store.flush()

@@ -43,8 +43,11 @@ def test_unknown_scenario_name_lists_the_built_in_ones() -> None:
 
 @pytest.mark.parametrize(
     ("update", "message"),
-    [({"groups": 30}, "groups: 30 groups"), ({"group_size": [1, 2]}, "group_size"),
-     ({"lookalikes": 1}, "needs a partner")],
+    [
+        ({"groups": 30}, "groups: 30 groups"),
+        ({"group_size": [1, 2]}, "group_size"),
+        ({"lookalikes": 1}, "needs a partner"),
+    ],
 )
 def test_bad_population_is_named(update: dict[str, Any], message: str) -> None:
     data = default_scenario().model_dump(mode="json")

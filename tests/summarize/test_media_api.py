@@ -20,18 +20,26 @@ DAY = "2026-01-05"
 
 @pytest.fixture
 def client(tmp_path: Path) -> TestClient:
-    cfg = parse_config({
-        "site_id": "shop",
-        "cameras": [{"id": "cam", "source": "a.mp4",
-                     "zones": [{"name": "shelf", "polygon": [[0, 0], [100, 0], [100, 100]]}]}],
-        "reset": {"timezone": "UTC"},
-        "storage": {"root": str(tmp_path / "data")},
-    })
+    cfg = parse_config(
+        {
+            "site_id": "shop",
+            "cameras": [
+                {
+                    "id": "cam",
+                    "source": "a.mp4",
+                    "zones": [{"name": "shelf", "polygon": [[0, 0], [100, 0], [100, 100]]}],
+                }
+            ],
+            "reset": {"timezone": "UTC"},
+            "storage": {"root": str(tmp_path / "data")},
+        }
+    )
     book = VisitBook(cfg)
 
     def up(ts: float, act: str, zone: str | None) -> TrackletUpdate:
-        return TrackletUpdate("cam", 1, ts, np.zeros(4), np.zeros(2), activity=act,
-                              zones=(zone,) if zone else ())
+        return TrackletUpdate(
+            "cam", 1, ts, np.zeros(4), np.zeros(2), activity=act, zones=(zone,) if zone else ()
+        )
 
     rows = [(T0 + t, "walking", None) for t in range(6)]
     rows += [(T0 + 6 + t, "browsing", "shelf") for t in range(11)]
@@ -99,17 +107,24 @@ def test_cli_summarize_writes_digest_and_checks_arguments(tmp_path: Path) -> Non
     from mcvision.cli import main
 
     cfg_path = tmp_path / "site.yaml"
-    cfg_path.write_text(yaml.safe_dump({
-        "site_id": "shop", "cameras": [{"id": "cam", "source": "a.mp4"}],
-        "reset": {"timezone": "UTC"}, "storage": {"root": "data"},
-    }))
+    cfg_path.write_text(
+        yaml.safe_dump(
+            {
+                "site_id": "shop",
+                "cameras": [{"id": "cam", "source": "a.mp4"}],
+                "reset": {"timezone": "UTC"},
+                "storage": {"root": "data"},
+            }
+        )
+    )
     from mcvision.config import load_config
     from mcvision.types import Records, Visit
 
     cfg = load_config(cfg_path)
     store = EventStore.from_config(cfg)
-    store.write(Records(visits=[Visit("v1", "shop", DAY, "G1", T0, T0 + 90, cameras=("cam",),
-                                      closed=True)]))
+    store.write(
+        Records(visits=[Visit("v1", "shop", DAY, "G1", T0, T0 + 90, cameras=("cam",), closed=True)])
+    )
     store.flush()
     out = io.StringIO()
     import contextlib

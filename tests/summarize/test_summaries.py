@@ -48,29 +48,48 @@ class CoreSink:
 @pytest.fixture(scope="module")
 def run(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("summ")
-    clip = write_trimmed_copy(assets / "footage" / "one-by-one-person-detection.mp4",
-                              root / "clip.mp4", 40.0)
-    cfg = parse_config({
-        "site_id": "shop",
-        "cameras": [{
-            "id": "cam", "source": str(clip), "fps": 5, "record": True,
-            "zones": [{"name": "floor", "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]],
-                       "normalized": True}],
-        }],
-        "storage": {"root": str(root / "data")},
-        "reset": {"timezone": "UTC"},
-        "runtime": {"frames_per_batch": 4},
-        "models": {"pose": {"enabled": True}},
-        "activity": {"enabled": True},
-        "recording": {"width": 640, "fps": 5},
-    })
+    clip = write_trimmed_copy(
+        assets / "footage" / "one-by-one-person-detection.mp4", root / "clip.mp4", 40.0
+    )
+    cfg = parse_config(
+        {
+            "site_id": "shop",
+            "cameras": [
+                {
+                    "id": "cam",
+                    "source": str(clip),
+                    "fps": 5,
+                    "record": True,
+                    "zones": [
+                        {
+                            "name": "floor",
+                            "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]],
+                            "normalized": True,
+                        }
+                    ],
+                }
+            ],
+            "storage": {"root": str(root / "data")},
+            "reset": {"timezone": "UTC"},
+            "runtime": {"frames_per_batch": 4},
+            "models": {"pose": {"enabled": True}},
+            "activity": {"enabled": True},
+            "recording": {"width": 640, "fps": 5},
+        }
+    )
     core = SiteIdentity(cfg)
     sink = CoreSink(core)
     stats = CameraWorker(cfg, "cam", LocalModels(cfg), sink, start_ts=T0).run()
     core.close()
     result = summarize_day(cfg, DAY)
-    return {"cfg": cfg, "clip": clip, "stats": stats, "result": result, "root": root,
-            "updates": sink.seen}
+    return {
+        "cfg": cfg,
+        "clip": clip,
+        "stats": stats,
+        "result": result,
+        "root": root,
+        "updates": sink.seen,
+    }
 
 
 def test_evidence_recording_has_every_frame_with_boxes(run: dict[str, Any]) -> None:
@@ -91,8 +110,9 @@ def test_activity_labels_reach_updates_and_store(run: dict[str, Any]) -> None:
     assert len(labels) > 50
     assert set(labels) <= {"walking", "standing", "browsing", "sitting", "bending", "fallen"}
     store = EventStore.from_config(run["cfg"])
-    rows = store.sql("SELECT activity, sum(dwell_s) AS s FROM activities GROUP BY activity",
-                     day=DAY)
+    rows = store.sql(
+        "SELECT activity, sum(dwell_s) AS s FROM activities GROUP BY activity", day=DAY
+    )
     assert rows and sum(r["s"] for r in rows) > 5.0
 
 

@@ -84,7 +84,9 @@ def test_normalized_without_frame_size_is_an_error() -> None:
 
 
 def test_same_name_twice_reported_once() -> None:
-    zm = ZoneMap([ZoneConfig(name="aisle", polygon=SQUARE), ZoneConfig(name="aisle", polygon=TRIANGLE)])
+    zm = ZoneMap(
+        [ZoneConfig(name="aisle", polygon=SQUARE), ZoneConfig(name="aisle", polygon=TRIANGLE)]
+    )
     assert zm.zones_at(np.array([[250, 220]])) == [("aisle",)]
 
 
@@ -173,7 +175,9 @@ def test_several_lines_and_normalized() -> None:
 
 def test_for_camera_and_errors() -> None:
     cam = CameraConfig(
-        id="c", source="v.mp4", resolution=(100, 100),
+        id="c",
+        source="v.mp4",
+        resolution=(100, 100),
         lines=[{"name": "d", "points": [(0, 0.5), (1, 0.5)], "normalized": True}],
     )
     det = LineCrossingDetector.for_camera(cam)

@@ -35,7 +35,9 @@ from mcvision.vision.activity import (
 FPS = 5.0
 
 
-def skeleton(pose: str, x: float, h: float = 200.0, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def skeleton(
+    pose: str, x: float, h: float = 200.0, t: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """(box, keypoints) of a synthetic person with the foot at (x, 400), ``h`` tall standing."""
     kp = np.zeros((17, 3), np.float32)
     kp[:, 2] = 0.9
@@ -51,8 +53,10 @@ def skeleton(pose: str, x: float, h: float = 200.0, t: float = 0.0) -> tuple[np.
         wx = 0.12 * h
         wy = top + 0.48 * h
         if pose == "browsing":  # hand moving about in front of a shelf
-            kp[9, :2] = (x - wx + 0.08 * h * math.sin(2 * math.pi * t), wy - 0.06 * h * math.cos(
-                2 * math.pi * t))
+            kp[9, :2] = (
+                x - wx + 0.08 * h * math.sin(2 * math.pi * t),
+                wy - 0.06 * h * math.cos(2 * math.pi * t),
+            )
         else:
             kp[9, :2] = (x - wx, wy)
         kp[10, :2] = (x + wx, top + 0.15 * h) if pose == "reaching" else (x + wx, wy)
@@ -98,16 +102,22 @@ def skeleton(pose: str, x: float, h: float = 200.0, t: float = 0.0) -> tuple[np.
     return box, kp
 
 
-def run_track(pose: str, seconds: float = 5.0, zones: tuple[str, ...] = ("shelf",),
-              speed_h: float = 0.0, with_kp: bool = True) -> tuple[list[str], str | None]:
+def run_track(
+    pose: str,
+    seconds: float = 5.0,
+    zones: tuple[str, ...] = ("shelf",),
+    speed_h: float = 0.0,
+    with_kp: bool = True,
+) -> tuple[list[str], str | None]:
     """Feed a track at 5 fps; returns the raw labels and the final smoothed label."""
     track = TrackActivity(build_classifier("rules"))
     label = None
     for i in range(int(seconds * FPS) + 1):
         t = i / FPS
         box, kp = skeleton(pose, 300 + speed_h * 200 * t, t=t)
-        label = track.observe(Observation(ts=1000 + t, box=box, keypoints=kp if with_kp else None,
-                                          zones=zones))
+        label = track.observe(
+            Observation(ts=1000 + t, box=box, keypoints=kp if with_kp else None, zones=zones)
+        )
     return [r for _, r in track.raw], label
 
 
@@ -151,8 +161,10 @@ def test_speed_is_scale_free() -> None:
     from mcvision.vision.activity import speed
 
     def window(h: float) -> list[Observation]:
-        return [Observation(ts=t, box=np.array([0.4 * h * t, 0, 0.4 * h * t + 0.3 * h, h]))
-                for t in np.arange(0, 1.01, 0.2)]
+        return [
+            Observation(ts=t, box=np.array([0.4 * h * t, 0, 0.4 * h * t + 0.3 * h, h]))
+            for t in np.arange(0, 1.01, 0.2)
+        ]
 
     assert speed(window(50)) == pytest.approx(0.4)
     assert speed(window(400)) == pytest.approx(0.4)
@@ -184,8 +196,11 @@ def test_smoothing_table(raw: str, expected: str) -> None:
 
 def test_smoothed_runs_last_at_least_two_seconds_except_fallen() -> None:
     rng = np.random.default_rng(7)
-    labels = list(rng.choice(["walking", "standing", "browsing", "fallen"], size=400,
-                             p=[0.4, 0.35, 0.2, 0.05]))
+    labels = list(
+        rng.choice(
+            ["walking", "standing", "browsing", "fallen"], size=400, p=[0.4, 0.35, 0.2, 0.05]
+        )
+    )
     out = smooth_labels(labels, min_s=2.0, period_s=1.0)
     runs: list[list[Any]] = []
     for lab in out:
@@ -234,28 +249,45 @@ def test_monitor_labels_updates_and_forgets_ended_tracks() -> None:
         ups = [TrackletUpdate("cam", 5, t, box, np.zeros(2))]
         mon.label_updates(t, ups, dets)
     assert ups[0].activity == "walking"
-    mon.label_updates(2.0, [TrackletUpdate("cam", 5, 2.0, np.zeros(4), np.zeros(2), ended=True)],
-                      Detections(xyxy=np.zeros((0, 4)), tracker_id=np.zeros(0)))
+    mon.label_updates(
+        2.0,
+        [TrackletUpdate("cam", 5, 2.0, np.zeros(4), np.zeros(2), ended=True)],
+        Detections(xyxy=np.zeros((0, 4)), tracker_id=np.zeros(0)),
+    )
     assert 5 not in mon.tracks
 
 
 # ---- intervals, store, queries, alerts --------------------------------------------------------
 def site() -> Any:
-    return parse_config({
-        "site_id": "shop",
-        "cameras": [{"id": "cam", "source": "a.mp4",
-                     "zones": [{"name": "shelf", "polygon": [[0, 0], [100, 0], [100, 100]]}]}],
-        "reset": {"timezone": "UTC"},
-    })
+    return parse_config(
+        {
+            "site_id": "shop",
+            "cameras": [
+                {
+                    "id": "cam",
+                    "source": "a.mp4",
+                    "zones": [{"name": "shelf", "polygon": [[0, 0], [100, 0], [100, 100]]}],
+                }
+            ],
+            "reset": {"timezone": "UTC"},
+        }
+    )
 
 
 T0 = 1_767_600_000.0  # 2026-01-05 08:00 UTC
 
 
 def labelled(ts: float, activity: str, zone: str | None = None) -> TrackletUpdate:
-    return TrackletUpdate("cam", 1, ts, np.array([0, 0, 10, 40], np.float32),
-                          np.array([5.0, 40.0]), zones=(zone,) if zone else (),
-                          activity=activity, frame_size=(100, 100))
+    return TrackletUpdate(
+        "cam",
+        1,
+        ts,
+        np.array([0, 0, 10, 40], np.float32),
+        np.array([5.0, 40.0]),
+        zones=(zone,) if zone else (),
+        activity=activity,
+        frame_size=(100, 100),
+    )
 
 
 def script() -> list[tuple[float, str, str | None]]:
@@ -274,8 +306,10 @@ def test_visitbook_builds_intervals_per_zone_and_alerts_on_fall(tmp_path: Any) -
     closed = [a for a in recs.activities if a.closed]
     got = [(a.activity, a.zone, a.start_ts - T0, a.end_ts - T0) for a in closed]
     assert got == [
-        ("walking", None, 0, 9), ("browsing", "shelf", 10, 29),
-        ("standing", "shelf", 30, 34), ("fallen", "shelf", 35, 38),
+        ("walking", None, 0, 9),
+        ("browsing", "shelf", 10, 29),
+        ("standing", "shelf", 30, 34),
+        ("fallen", "shelf", 35, 38),
     ]
     alerts = [e for e in recs.events if e.kind == EventKind.ALERT]
     assert len(alerts) == 1 and alerts[0].ts == T0 + 35 and alerts[0].zone == "shelf"
@@ -285,8 +319,12 @@ def test_visitbook_builds_intervals_per_zone_and_alerts_on_fall(tmp_path: Any) -
     store.write(recs)
     store.flush()
     stats = {(s.zone, s.activity): s.total_s for s in q.activity_stats(store, "2026-01-05")}
-    assert stats == {(None, "walking"): 9.0, ("shelf", "browsing"): 19.0,
-                     ("shelf", "standing"): 4.0, ("shelf", "fallen"): 3.0}
+    assert stats == {
+        (None, "walking"): 9.0,
+        ("shelf", "browsing"): 19.0,
+        ("shelf", "standing"): 4.0,
+        ("shelf", "fallen"): 3.0,
+    }
     shelf = q.activity_stats(store, "2026-01-05", zone="shelf")
     assert [s.activity for s in shelf] == ["browsing", "standing", "fallen"]
 
@@ -361,18 +399,29 @@ def test_activity_config_validates() -> None:
     from mcvision.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"activity\.webhook_url"):
-        parse_config({"site_id": "s", "cameras": [{"id": "c", "source": "a.mp4"}],
-                      "activity": {"webhook_url": "nope"}})
-    cfg = parse_config({"site_id": "s", "cameras": [{"id": "c", "source": "a.mp4"}],
-                        "activity": {"enabled": True, "thresholds": {"walk_speed": 0.4}}})
+        parse_config(
+            {
+                "site_id": "s",
+                "cameras": [{"id": "c", "source": "a.mp4"}],
+                "activity": {"webhook_url": "nope"},
+            }
+        )
+    cfg = parse_config(
+        {
+            "site_id": "s",
+            "cameras": [{"id": "c", "source": "a.mp4"}],
+            "activity": {"enabled": True, "thresholds": {"walk_speed": 0.4}},
+        }
+    )
     mon = ActivityMonitor.from_config(cfg.activity)
     assert isinstance(mon.classifier, RuleClassifier) and mon.classifier.th.walk_speed == 0.4
     assert Activity.FALLEN.value == "fallen"
 
 
 # ---- depth cue: walking towards/away from the camera ---------------------------------------
-def depth_walk(rate: float, seconds: float = 5.0, jitter: float = 0.0, seed: int = 0,
-               drift_px: float = 0.0) -> list[Observation]:
+def depth_walk(
+    rate: float, seconds: float = 5.0, jitter: float = 0.0, seed: int = 0, drift_px: float = 0.0
+) -> list[Observation]:
     """A person whose box height changes by ``exp(rate * t)`` with the foot nearly fixed."""
     rng = np.random.default_rng(seed)
     out = []
@@ -381,7 +430,9 @@ def depth_walk(rate: float, seconds: float = 5.0, jitter: float = 0.0, seed: int
         h = 150 * math.exp(rate * t) * (1 + jitter * rng.standard_normal())
         x = 300 + drift_px * t + jitter * 50 * rng.standard_normal()
         foot = 380 + 10 * rate * t
-        out.append(Observation(ts=1000 + t, box=np.array([x - 0.2 * h, foot - h, x + 0.2 * h, foot])))
+        out.append(
+            Observation(ts=1000 + t, box=np.array([x - 0.2 * h, foot - h, x + 0.2 * h, foot]))
+        )
     return out
 
 
@@ -415,8 +466,10 @@ def test_depth_rate_is_a_robust_fit_not_the_end_boxes() -> None:
     still = depth_walk(0.0, seconds=1.0)
     assert depth_rate(still) == pytest.approx(0.0, abs=1e-9)
     # one glitchy box at the end (a detection cut in half): the ends alone would say 0.69/s
-    glitch = [*still[:-1], Observation(ts=still[-1].ts, box=still[-1].box * [1, 1, 1, 1] +
-                                       np.array([0, 75, 0, 0]))]
+    glitch = [
+        *still[:-1],
+        Observation(ts=still[-1].ts, box=still[-1].box * [1, 1, 1, 1] + np.array([0, 75, 0, 0])),
+    ]
     assert depth_rate(glitch) < 0.1
     assert motion(glitch, RuleClassifier().th) < 1.0
     grow = depth_walk(0.3, seconds=1.0)
@@ -435,8 +488,12 @@ def test_motion_combines_image_speed_and_depth_rate(
     speed_h: float, rate: float, expected: str
 ) -> None:
     window = [
-        Observation(ts=t, box=np.array([speed_h * 100 * t, 100 - 100 * math.exp(rate * t),
-                                        speed_h * 100 * t + 40, 100.0]))
+        Observation(
+            ts=t,
+            box=np.array(
+                [speed_h * 100 * t, 100 - 100 * math.exp(rate * t), speed_h * 100 * t + 40, 100.0]
+            ),
+        )
         for t in np.arange(0, 1.01, 0.2)
     ]
     assert RuleClassifier().classify(window) == expected
@@ -503,8 +560,12 @@ def test_fall_model_config_errors() -> None:
         def classify(self, window: Any) -> str:
             return "standing"
 
-    cfg = parse_config({**base, "activity": {"classifier": "test-learned",
-                                             "fall_model": "fall_yolov8_normal_fall.pt"}})
+    cfg = parse_config(
+        {
+            **base,
+            "activity": {"classifier": "test-learned", "fall_model": "fall_yolov8_normal_fall.pt"},
+        }
+    )
     with pytest.raises(ValueError, match="not rule-based"):
         ActivityMonitor.from_config(cfg.activity)
     from mcvision.config import ConfigError
@@ -525,11 +586,15 @@ def test_intervals_are_back_dated_to_the_label_onset(tmp_path: Any) -> None:
         ups.append(u)
     recs = book.observe_many(("G1", u) for u in ups)
     recs.extend(book.close_all(T0 + 100))
-    closed = [(a.activity, a.zone, a.start_ts - T0, a.end_ts - T0) for a in recs.activities
-              if a.closed]
+    closed = [
+        (a.activity, a.zone, a.start_ts - T0, a.end_ts - T0) for a in recs.activities if a.closed
+    ]
     # walking ends at the onset; standing starts there; a zone change is not back-dated
-    assert closed == [("walking", None, 0, 9), ("standing", None, 10, 15),
-                      ("standing", "shelf", 16, 19)]
+    assert closed == [
+        ("walking", None, 0, 9),
+        ("standing", None, 10, 15),
+        ("standing", "shelf", 16, 19),
+    ]
     store = EventStore(tmp_path, "shop")
     store.write(recs)
     store.flush()

@@ -36,12 +36,27 @@ from mcvision.vision.activity.learned import (
 CLIPS = Path("footage/har/upfall_subject1")
 
 
-def person(x: float = 300.0, top: float = 100.0, h: float = 300.0, score: float = 0.9) -> np.ndarray:
+def person(
+    x: float = 300.0, top: float = 100.0, h: float = 300.0, score: float = 0.9
+) -> np.ndarray:
     """(17, 3) keypoints of an upright person ``h`` px tall, centred at ``x``."""
     kp = np.zeros((17, 3), np.float32)
     kp[:, 2] = score
-    ys = {0: 0.05, 5: 0.2, 6: 0.2, 7: 0.35, 8: 0.35, 9: 0.48, 10: 0.48, 11: 0.52, 12: 0.52,
-          13: 0.75, 14: 0.75, 15: 1.0, 16: 1.0}
+    ys = {
+        0: 0.05,
+        5: 0.2,
+        6: 0.2,
+        7: 0.35,
+        8: 0.35,
+        9: 0.48,
+        10: 0.48,
+        11: 0.52,
+        12: 0.52,
+        13: 0.75,
+        14: 0.75,
+        15: 1.0,
+        16: 1.0,
+    }
     for j in range(17):
         side = -1 if j % 2 else 1
         kp[j, 0] = x + side * 0.07 * h * (j >= 5)
@@ -52,8 +67,12 @@ def person(x: float = 300.0, top: float = 100.0, h: float = 300.0, score: float 
 def obs(ts: float, kp: np.ndarray, size: tuple[int, int] = (640, 480)) -> Observation:
     x0, y0 = kp[:, :2].min(axis=0)
     x1, y1 = kp[:, :2].max(axis=0)
-    return Observation(ts=ts, box=np.array([x0 - 10, y0 - 10, x1 + 10, y1 + 5], np.float32),
-                       keypoints=kp, frame_size=size)
+    return Observation(
+        ts=ts,
+        box=np.array([x0 - 10, y0 - 10, x1 + 10, y1 + 5], np.float32),
+        keypoints=kp,
+        frame_size=size,
+    )
 
 
 # ---- contracts (no weights) ------------------------------------------------------------------
@@ -100,8 +119,9 @@ def test_nfd_features_follow_the_package_layout() -> None:
     np.testing.assert_allclose(f[0:2], [(320 / 640 - cx) / w, (kp[0, 1] / 480 - cy) / h], atol=1e-5)
     np.testing.assert_allclose(f[34:51], 0.9, atol=1e-6)  # scores
     np.testing.assert_allclose(f[51:56], [cx, cy, w, h, w / h], atol=1e-5)
-    np.testing.assert_allclose(f[56:59], [kp[5, 1] / 480, kp[11, 1] / 480, kp[15, 1] / 480],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        f[56:59], [kp[5, 1] / 480, kp[11, 1] / 480, kp[15, 1] / 480], atol=1e-5
+    )
     assert f[59] == 1.0  # every joint visible
     with pytest.raises(ValueError, match="frame size"):
         nfd_features(Observation(ts=0, box=o.box, keypoints=kp))
@@ -109,8 +129,10 @@ def test_nfd_features_follow_the_package_layout() -> None:
 
 def test_smoother_holds_fallen_while_lying_and_keeps_onsets() -> None:
     s = LabelSmoother(min_s=2.0, period_s=1.0)
-    out = [s.update(t, lab) for t, lab in enumerate(
-        ["standing", "fallen", "lying", "lying", "standing", "standing"])]
+    out = [
+        s.update(t, lab)
+        for t, lab in enumerate(["standing", "fallen", "lying", "lying", "standing", "standing"])
+    ]
     assert out == ["standing", "fallen", "fallen", "fallen", "fallen", "standing"]
     assert s.onset == 4  # standing took over at 5, after starting at 4
     first = LabelSmoother()
@@ -143,8 +165,13 @@ def test_monitor_batches_due_tracks_and_keeps_the_classifier_history() -> None:
 
 def test_without_pose_a_learned_classifier_config_runs_the_rules() -> None:
     assert classifier_needs_keypoints("hybrid") and not classifier_needs_keypoints("rules")
-    cfg = parse_config({"site_id": "s", "cameras": [{"id": "c", "source": "a.mp4"}],
-                        "activity": {"enabled": True, "classifier": "hybrid"}})
+    cfg = parse_config(
+        {
+            "site_id": "s",
+            "cameras": [{"id": "c", "source": "a.mp4"}],
+            "activity": {"enabled": True, "classifier": "hybrid"},
+        }
+    )
     mon = ActivityMonitor.from_config(cfg.activity, keypoints=False)
     assert type(mon.classifier).__name__ == "RuleClassifier"
 
@@ -168,8 +195,14 @@ def clip_history(assets: Path, name: str, seconds: float, fps: float = 9.0) -> l
             [d] = pose.estimate([img])
             if len(d):
                 j = int(np.argmax(d.xyxy[:, 3] - d.xyxy[:, 1]))
-                out.append(Observation(ts=i / src_fps, box=d.xyxy[j], keypoints=d.keypoints[j],
-                                       frame_size=(img.shape[1], img.shape[0])))
+                out.append(
+                    Observation(
+                        ts=i / src_fps,
+                        box=d.xyxy[j],
+                        keypoints=d.keypoints[j],
+                        frame_size=(img.shape[1], img.shape[0]),
+                    )
+                )
         i += 1
     cap.release()
     assert out, f"no person found in {name}"

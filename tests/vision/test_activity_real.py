@@ -44,7 +44,9 @@ START_S, END_S, STEP = 90.0, 137.0, 2  # 10 fps video, every 2nd frame: 5 fps
 class Run:
     """Per track: (ts, box) in order; labels per variant; sample crops of upright people."""
 
-    boxes: dict[int, list[tuple[float, np.ndarray]]] = field(default_factory=lambda: defaultdict(list))
+    boxes: dict[int, list[tuple[float, np.ndarray]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     labels: dict[str, dict[int, list[str | None]]] = field(default_factory=dict)
     crops: list[np.ndarray] = field(default_factory=list)
 
@@ -176,4 +178,3 @@ def test_fall_model_gates_the_rules_fallen(
     assert fall_model.calls == calls + 2
     assert clf.classify(window(None)) == "fallen"  # no image to look at: the rules stand
     assert fall_model.calls == calls + 2
-

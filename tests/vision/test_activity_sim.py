@@ -31,11 +31,20 @@ def truth_of(xs: list[float | None]) -> GroundTruth:
     """One person on camera ``c`` at foot x ``xs[i]`` in frame ``i`` (None: not in view)."""
     frames = [[person_at(x)] if x is not None else [] for x in xs]
     return GroundTruth(
-        site_id="s", seed=0, fps=FPS, duration_s=len(xs) / FPS, zone_enter_s=1.0,
+        site_id="s",
+        seed=0,
+        fps=FPS,
+        duration_s=len(xs) / FPS,
+        zone_enter_s=1.0,
         zone_exit_s=1.0,
-        cameras=[GTCamera(id="c", width=400, height=200, frames=len(xs), video="c.mp4",
-                          zones={}, lines={})],
-        transits=[], people=[], frames={"c": frames},
+        cameras=[
+            GTCamera(
+                id="c", width=400, height=200, frames=len(xs), video="c.mp4", zones={}, lines={}
+            )
+        ],
+        transits=[],
+        people=[],
+        frames={"c": frames},
     )
 
 
@@ -63,8 +72,9 @@ def walk_then_dwell(walk_s: float, total_s: float, v: float = 40.0) -> list[floa
 )
 def test_activity_truth_per_second(xs: list[float | None], expected: str) -> None:
     truth = activity_truth(truth_of(xs))
-    got = "".join({"walking": "W", "standing": "S"}.get(truth.get(("A", "c", k), ""), ".")
-                  for k in range(6))
+    got = "".join(
+        {"walking": "W", "standing": "S"}.get(truth.get(("A", "c", k), ""), ".") for k in range(6)
+    )
     assert got == expected
 
 

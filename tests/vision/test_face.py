@@ -37,8 +37,10 @@ def faces(assets: Path) -> FaceEmbedder:
     cfg = FaceConfig(enabled=True)
     models = assets / "models"
     return FaceEmbedder(
-        models / cfg.detector_weights, models / cfg.embedder_weights,
-        min_face_px=cfg.min_face_px, score_threshold=cfg.score_threshold,
+        models / cfg.detector_weights,
+        models / cfg.embedder_weights,
+        min_face_px=cfg.min_face_px,
+        score_threshold=cfg.score_threshold,
         head_fraction=cfg.head_fraction,
     )
 

@@ -81,8 +81,9 @@ def test_bad_crop_is_named(crop: object, message: str) -> None:
 )
 def test_embed_chunks_and_normalises(n: int, batch_size: int, calls: list[int]) -> None:
     rng = np.random.default_rng(n)
-    crops = [rng.integers(0, 256, (int(rng.integers(5, 80)), 20, 3), dtype=np.uint8)
-             for _ in range(n)]
+    crops = [
+        rng.integers(0, 256, (int(rng.integers(5, 80)), 20, 3), dtype=np.uint8) for _ in range(n)
+    ]
     emb = ChannelMean(batch_size)
     out = emb.embed(crops)
     assert emb.calls == calls
@@ -155,7 +156,10 @@ def _tiny_onnx(path: Path, batch: int | str) -> Path:
             helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),
             helper.make_node("Reshape", ["pooled", "shape"], ["output"]),
         ],
-        "tiny", [x], [y], initializer=[shape],
+        "tiny",
+        [x],
+        [y],
+        initializer=[shape],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
@@ -260,7 +264,9 @@ def converted(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.assets
 def test_openvino_retail_reid_real(assets: Path) -> None:
     """Intel's retail-0286: BGR 0-255 input, 256-d, batched = one by one, person 0001 apart."""
-    cfg = ReIDConfig(backend="openvino", weights="reid_openvino/person-reidentification-retail-0286")
+    cfg = ReIDConfig(
+        backend="openvino", weights="reid_openvino/person-reidentification-retail-0286"
+    )
     reid = build_reid(cfg)
     assert isinstance(reid, OpenVinoReID) and reid.dim == 256 and reid.input_hw == (256, 128)
     crops, labels = _prw_crops(assets)
@@ -268,15 +274,29 @@ def test_openvino_retail_reid_real(assets: Path) -> None:
     alone = np.concatenate([reid.embed([c]) for c in crops])
     np.testing.assert_allclose(together, alone, atol=2e-3)
     sim = together @ together.T
-    same = [sim[i, j] for i in range(len(labels)) for j in range(i) if labels[i] == labels[j] == "0001"]
-    diff = [sim[i, j] for i in range(len(labels)) for j in range(i) if (labels[i] == "0001") != (labels[j] == "0001")]
+    same = [
+        sim[i, j] for i in range(len(labels)) for j in range(i) if labels[i] == labels[j] == "0001"
+    ]
+    diff = [
+        sim[i, j]
+        for i in range(len(labels))
+        for j in range(i)
+        if (labels[i] == "0001") != (labels[j] == "0001")
+    ]
     assert min(same) > max(diff)  # the woman in white, across cameras, against everyone else
     # feeding it ImageNet-normalised RGB (the OSNet contract) breaks that separation margin
     wrong = l2_normalize(np.asarray(reid._forward(preprocess(crops)), np.float32))
     ws = wrong @ wrong.T
     margin = min(same) - max(diff)
-    w_same = [ws[i, j] for i in range(len(labels)) for j in range(i) if labels[i] == labels[j] == "0001"]
-    w_diff = [ws[i, j] for i in range(len(labels)) for j in range(i) if (labels[i] == "0001") != (labels[j] == "0001")]
+    w_same = [
+        ws[i, j] for i in range(len(labels)) for j in range(i) if labels[i] == labels[j] == "0001"
+    ]
+    w_diff = [
+        ws[i, j]
+        for i in range(len(labels))
+        for j in range(i)
+        if (labels[i] == "0001") != (labels[j] == "0001")
+    ]
     assert min(w_same) - max(w_diff) < margin
 
 

@@ -54,7 +54,9 @@ def test_preprocess_portrait_pads_right() -> None:
 
 
 def test_box_prompts_known_answer() -> None:
-    coords, labels = box_prompts([[100, 50, 300, 450], [0, 0, 1920, 1080]], (1024 / 1920, 576 / 1080))
+    coords, labels = box_prompts(
+        [[100, 50, 300, 450], [0, 0, 1920, 1080]], (1024 / 1920, 576 / 1080)
+    )
     np.testing.assert_allclose(
         coords, [[[53.333, 26.667], [160.0, 240.0]], [[0, 0], [1024, 576]]], atol=1e-3
     )

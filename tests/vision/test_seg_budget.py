@@ -49,29 +49,38 @@ class CountingModels(LocalModels):
     """Real detector and ReID; a box-mask "segmenter" that records what it is given."""
 
     def __init__(self, site) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(site.model_copy(update={"models": site.models.model_copy(
-            update={"segmenter": SegmenterConfig()})}))
+        super().__init__(
+            site.model_copy(
+                update={"models": site.models.model_copy(update={"segmenter": SegmenterConfig()})}
+            )
+        )
         self.calls: list[int] = []
 
     def segment(self, frames: list[np.ndarray], dets: list[Detections]) -> list[Detections]:
         self.calls.extend(len(d) for d in dets)
-        return [d.with_fields(mask=box_masks(d.xyxy, f.shape[:2])) for f, d in zip(frames, dets, strict=True)]
+        return [
+            d.with_fields(mask=box_masks(d.xyxy, f.shape[:2]))
+            for f, d in zip(frames, dets, strict=True)
+        ]
 
 
 @pytest.mark.assets
 def test_camera_segments_only_due_crops_within_the_budget(assets: Path, tmp_path: Path) -> None:
-    clip = write_trimmed_copy(assets / "footage/one-by-one-person-detection.mp4",
-                              tmp_path / "clip.mp4", 30.0)
+    clip = write_trimmed_copy(
+        assets / "footage/one-by-one-person-detection.mp4", tmp_path / "clip.mp4", 30.0
+    )
     seen = {}
     for rate in (0.5, None):
-        cfg = parse_config({
-            "site_id": "t",
-            "cameras": [{"id": "cam", "source": str(clip), "fps": 5}],
-            "storage": {"root": str(tmp_path / f"store{rate}")},
-            "runtime": {"frames_per_batch": 4},
-            "identity": {"embed_every_frames": 2},
-            "models": {"segmenter": {"backend": "sam", "max_per_second": rate}},
-        })
+        cfg = parse_config(
+            {
+                "site_id": "t",
+                "cameras": [{"id": "cam", "source": str(clip), "fps": 5}],
+                "storage": {"root": str(tmp_path / f"store{rate}")},
+                "runtime": {"frames_per_batch": 4},
+                "identity": {"embed_every_frames": 2},
+                "models": {"segmenter": {"backend": "sam", "max_per_second": rate}},
+            }
+        )
         models = CountingModels(cfg)
         worker = CameraWorker(cfg, "cam", models, BufferSink(), start_ts=T0)
         stats = worker.run()

@@ -41,8 +41,19 @@ def test_segment_given_and_detected_boxes(
 ) -> None:
     out = tmp_path / "masks.png"
     person = "398,0,554,385"  # the woman's box (YOLO11n, rounded)
-    code = main(["segment", "--image", str(frame_png), "--boxes", person, "--detect",
-                 "--out", str(out), "--json"])
+    code = main(
+        [
+            "segment",
+            "--image",
+            str(frame_png),
+            "--boxes",
+            person,
+            "--detect",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["backend"] == "sam" and len(report["boxes"]) == 2  # given + detected
@@ -63,9 +74,22 @@ def test_segment_usage_errors(
     assert "four numbers" in capsys.readouterr().err
     assert main(["segment", "--image", str(frame_png), "--out", out]) == 2
     assert "give --boxes, --detect, or both" in capsys.readouterr().err
-    assert main(["segment", "--image", str(tmp_path / "no.png"), "--boxes", "1,2,3,4",
-                 "--out", out]) == 2
+    assert (
+        main(["segment", "--image", str(tmp_path / "no.png"), "--boxes", "1,2,3,4", "--out", out])
+        == 2
+    )
     assert "cannot read image" in capsys.readouterr().err
-    code = main(["segment", "--image", str(frame_png), "--boxes", "1,2,30,40", "--out", out,
-                 "--weights", str(tmp_path / "no_sam")])
+    code = main(
+        [
+            "segment",
+            "--image",
+            str(frame_png),
+            "--boxes",
+            "1,2,30,40",
+            "--out",
+            out,
+            "--weights",
+            str(tmp_path / "no_sam"),
+        ]
+    )
     assert code == 1 and "no_sam" in capsys.readouterr().err

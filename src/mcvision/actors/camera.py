@@ -162,7 +162,8 @@ class CameraWorker:
         self.use_pose = site.models.pose.enabled
         self.activity: ActivityMonitor | None = (
             ActivityMonitor.from_config(site.activity, keypoints=self.use_pose)
-            if site.activity.enabled else None
+            if site.activity.enabled
+            else None
         )
         self.recorder: EvidenceRecorder | None = (
             EvidenceRecorder.from_config(site, camera_id) if self.camera.record else None
@@ -185,9 +186,14 @@ class CameraWorker:
         acts = {u.local_id: u.activity for u in step.updates if not u.ended}
         ids = np.asarray(step.tracked.tracker_id, dtype=np.int64)
         self.newest = LiveFrame(
-            self.camera.id, self._newest_seq, frame.ts, frame.image,
-            boxes=step.tracked.xyxy, local_ids=ids,
-            activities=tuple(acts.get(int(i)) for i in ids), keypoints=step.tracked.keypoints,
+            self.camera.id,
+            self._newest_seq,
+            frame.ts,
+            frame.image,
+            boxes=step.tracked.xyxy,
+            local_ids=ids,
+            activities=tuple(acts.get(int(i)) for i in ids),
+            keypoints=step.tracked.keypoints,
         )
 
     def stop(self) -> None:
@@ -329,8 +335,10 @@ class CameraWorker:
         ended: list[TrackletUpdate] = []
         for i, frame in enumerate(frames):
             state = self.pipeline.track_state
-            if reasons[i] in SKIPPED and i not in late and self.gate.needs_detection(
-                frame.ts, state
+            if (
+                reasons[i] in SKIPPED
+                and i not in late
+                and self.gate.needs_detection(frame.ts, state)
             ):
                 rest = [j for j in range(i, len(frames)) if reasons[j] in SKIPPED]
                 smalls = [shrink(frames[j].image, self.imgsz) for j in rest]
@@ -352,7 +360,9 @@ class CameraWorker:
             steps.append(self.pipeline.step(frame, d))
             self.gate.observe(frame.ts, self.pipeline.track_state)
         self.stats.frames_read += len(frames)
-        self.stats.gate = "off" if not self.gate.enabled else ("idle" if self.gate.idle else "active")
+        self.stats.gate = (
+            "off" if not self.gate.enabled else ("idle" if self.gate.idle else "active")
+        )
         return kept, steps, ended
 
     def _finish(self, pending: _Pending) -> None:
@@ -374,9 +384,7 @@ class CameraWorker:
             self._pose(frames, steps)
         for frame, step in zip(frames, steps, strict=True):
             if self.activity is not None:
-                self.activity.label_updates(
-                    frame.ts, step.updates, step.tracked, image=frame.image
-                )
+                self.activity.label_updates(frame.ts, step.updates, step.tracked, image=frame.image)
         self._record(pending.frames, frames, steps)
         self._keep_newest(frames[-1], steps[-1])
         crops: list[np.ndarray] = []
@@ -420,9 +428,7 @@ class CameraWorker:
         want = [i for i, s in enumerate(steps) if len(s.tracked)]
         if not want:
             return
-        posed = self.models.pose(
-            [frames[i].image for i in want], [steps[i].tracked for i in want]
-        )
+        posed = self.models.pose([frames[i].image for i in want], [steps[i].tracked for i in want])
         for i, d in zip(want, posed, strict=True):
             steps[i].tracked = steps[i].tracked.with_fields(keypoints=d.keypoints)
 
@@ -571,8 +577,11 @@ class ActorSink:
             except (RayActorError, ActorUnavailableError) as err:
                 if time.monotonic() > deadline:
                     raise
-                log.warning("identity actor unavailable (%s); resending in %.1f s",
-                            type(err).__name__, delay)
+                log.warning(
+                    "identity actor unavailable (%s); resending in %.1f s",
+                    type(err).__name__,
+                    delay,
+                )
                 time.sleep(delay)
                 delay = min(delay * 2, 4.0)
                 self.resent += 1
@@ -635,10 +644,15 @@ class CameraActor:
             info = ray.get(identity.camera_restarted.remote(camera_id), timeout=120)
             resume = info["ingested_ts"]
             self.sink = OffsetSink(self.sink, info["incarnation"] * LOCAL_ID_STRIDE)
-            log.warning("camera %s restarted (incarnation %d), resuming after ts %s",
-                        camera_id, info["incarnation"], resume)
+            log.warning(
+                "camera %s restarted (incarnation %d), resuming after ts %s",
+                camera_id,
+                info["incarnation"],
+                resume,
+            )
         models = ServeModels(
-            app_name, segment=site.models.segmenter.backend != "none",
+            app_name,
+            segment=site.models.segmenter.backend != "none",
             pose=site.models.pose.enabled,
         )
         self.worker = CameraWorker(
@@ -653,6 +667,7 @@ class CameraActor:
     def _start_loop(self) -> threading.Thread:
         with self._loop_lock:
             if self._loop is None:
+
                 def body() -> None:
                     try:
                         stats = self.worker.run()

@@ -64,8 +64,12 @@ class LatencyReservoir:
         if not self.samples:
             return {"n": self.seen, "p50": None, "p95": None, "max": None}
         p50, p95 = np.percentile(self.samples, [50, 95])
-        return {"n": self.seen, "p50": float(p50), "p95": float(p95),
-                "max": float(max(self.samples))}
+        return {
+            "n": self.seen,
+            "p50": float(p50),
+            "p95": float(p95),
+            "max": float(max(self.samples)),
+        }
 
 
 def identity_actor_name(site_id: str) -> str:
@@ -86,7 +90,9 @@ class IdentityService:
         self.clock = clock
         self.live = any(c.is_live for c in cfg.cameras)
         self._lock = threading.RLock()
-        self._cameras: dict[str, dict[str, Any]] = {c.id: {"status": "starting"} for c in cfg.cameras}
+        self._cameras: dict[str, dict[str, Any]] = {
+            c.id: {"status": "starting"} for c in cfg.cameras
+        }
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._watermark: float | None = None

@@ -143,8 +143,14 @@ def make_engine(url: sa.URL, connect_timeout_s: float = 5.0) -> Engine:
     else:  # a statement that hangs fails (and is retried) instead of holding the thread
         args["options"] = f"-c statement_timeout={max(30, 6 * t) * 1000}"
     try:
-        return sa.create_engine(url, connect_args=args, pool_size=2, max_overflow=2,
-                                pool_pre_ping=True, pool_recycle=1800)
+        return sa.create_engine(
+            url,
+            connect_args=args,
+            pool_size=2,
+            max_overflow=2,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+        )
     except (sa.exc.NoSuchModuleError, ImportError) as err:
         raise MirrorError(
             f"mirror URL {url.render_as_string(hide_password=True)}: no such database driver"
@@ -153,8 +159,13 @@ def make_engine(url: sa.URL, connect_timeout_s: float = 5.0) -> Engine:
 
 
 _PERMANENT = (
-    "access denied", "password authentication failed", "authentication failed",
-    "unknown database", "does not exist", "no password supplied", "role ",
+    "access denied",
+    "password authentication failed",
+    "authentication failed",
+    "unknown database",
+    "does not exist",
+    "no password supplied",
+    "role ",
 )
 
 
@@ -217,19 +228,25 @@ def _early_rank(ts: float) -> str:
 # compare the same way; ties beyond them (sources, day) are the same snapshot in practice.
 # A version-2 rank is a prefix of the version-3 rank of the same snapshot.
 def _visit_rank(r: dict[str, Any]) -> str:
-    return (f"{int(r['closed'])}{_ts_rank(r['out_ts'])}{len(r['cameras'] or []):04d}"
-            f"{len(r['zones'] or []):04d}{int(r['is_staff'])}{int(r['returning'])}"
-            f"{_corrected_rank(r.get('corrected_at'))}{_early_rank(r['in_ts'])}")
+    return (
+        f"{int(r['closed'])}{_ts_rank(r['out_ts'])}{len(r['cameras'] or []):04d}"
+        f"{len(r['zones'] or []):04d}{int(r['is_staff'])}{int(r['returning'])}"
+        f"{_corrected_rank(r.get('corrected_at'))}{_early_rank(r['in_ts'])}"
+    )
 
 
 def _zone_visit_rank(r: dict[str, Any]) -> str:
-    return (f"{int(r['closed'])}{_ts_rank(r['exit_ts'])}{len(r['cameras'] or []):04d}"
-            f"{_corrected_rank(r.get('corrected_at'))}{_early_rank(r['enter_ts'])}")
+    return (
+        f"{int(r['closed'])}{_ts_rank(r['exit_ts'])}{len(r['cameras'] or []):04d}"
+        f"{_corrected_rank(r.get('corrected_at'))}{_early_rank(r['enter_ts'])}"
+    )
 
 
 def _activity_rank(r: dict[str, Any]) -> str:
-    return (f"{int(r['closed'])}{_ts_rank(r['end_ts'])}"
-            f"{_corrected_rank(r.get('corrected_at'))}{_early_rank(r['start_ts'])}")
+    return (
+        f"{int(r['closed'])}{_ts_rank(r['end_ts'])}"
+        f"{_corrected_rank(r.get('corrected_at'))}{_early_rank(r['start_ts'])}"
+    )
 
 
 # "which snapshot wins", as the store's views order them
@@ -313,7 +330,9 @@ class Mirror:
         self.engine.dispose()
 
     # ---- what is to copy ---------------------------------------------------
-    def list_files(self, source: str, since_ns: int = 0, day: str | None = None) -> list[SourceFile]:
+    def list_files(
+        self, source: str, since_ns: int = 0, day: str | None = None
+    ) -> list[SourceFile]:
         """Files of one store table modified at or after ``since_ns``, oldest first."""
         root = self.store.root / source
         out: list[SourceFile] = []
@@ -346,18 +365,27 @@ class Mirror:
         out = {}
         for s in self.sources:
             wm = self.watermarks.get(s, 0)
-            out[s] = [f for f in self.list_files(s, wm - MARGIN_NS if wm else 0)
-                      if f.mtime_ns > wm or (str(f.path), f.mtime_ns) not in self._done[s]]
+            out[s] = [
+                f
+                for f in self.list_files(s, wm - MARGIN_NS if wm else 0)
+                if f.mtime_ns > wm or (str(f.path), f.mtime_ns) not in self._done[s]
+            ]
         return out
 
     def lag(self, now: float | None = None) -> dict[str, Any]:
         """Files not yet copied and the age of the oldest (0 when caught up)."""
         now = self.clock() if now is None else now
-        pend = [f for fs in self.pending().values() for f in fs
-                if f.mtime_ns > self.watermarks.get(f.source, 0)]
+        pend = [
+            f
+            for fs in self.pending().values()
+            for f in fs
+            if f.mtime_ns > self.watermarks.get(f.source, 0)
+        ]
         oldest = min((f.mtime_ns for f in pend), default=None)
-        return {"pending_files": len(pend),
-                "lag_s": 0.0 if oldest is None else max(0.0, now - oldest / 1e9)}
+        return {
+            "pending_files": len(pend),
+            "lag_s": 0.0 if oldest is None else max(0.0, now - oldest / 1e9),
+        }
 
     # ---- copying -----------------------------------------------------------
     def sync(self, on_progress: Callable[[int], None] | None = None) -> SyncResult:
@@ -407,8 +435,9 @@ class Mirror:
                 return self.sync(on_progress)
             self.read_watermarks()
             for source in self.sources:
-                self._copy(source, self.list_files(source, 0, day), res, on_progress,
-                           move_watermark=False)
+                self._copy(
+                    source, self.list_files(source, 0, day), res, on_progress, move_watermark=False
+                )
         except sa.exc.DBAPIError as err:
             raise _classify(err, self.where) from None
         res.seconds = time.perf_counter() - t0
@@ -430,7 +459,7 @@ class Mirror:
         move_watermark: bool,
     ) -> None:
         for i in range(0, len(files), self.chunk_files):
-            chunk = files[i:i + self.chunk_files]
+            chunk = files[i : i + self.chunk_files]
             rows, present, read = self._read(source, chunk)
             res.rows_read += read
             n = self._write(source, rows, chunk if move_watermark else [])
@@ -508,15 +537,26 @@ class Mirror:
         top = max(self.watermarks.get(source, 0), *(f.mtime_ns for f in chunk))
         key = (wm.c.site_id == self.site_id) & (wm.c.source == source)
         updated = conn.execute(
-            wm.update().where(key).values(
+            wm.update()
+            .where(key)
+            .values(
                 mtime_ns=sa.case((wm.c.mtime_ns > top, wm.c.mtime_ns), else_=top),
                 files_copied=wm.c.files_copied + len(chunk),
-                rows_copied=wm.c.rows_copied + rows, updated_ts=now)
+                rows_copied=wm.c.rows_copied + rows,
+                updated_ts=now,
+            )
         ).rowcount
         if not updated:
-            conn.execute(wm.insert().values(site_id=self.site_id, source=source, mtime_ns=top,
-                                            files_copied=len(chunk), rows_copied=rows,
-                                            updated_ts=now))
+            conn.execute(
+                wm.insert().values(
+                    site_id=self.site_id,
+                    source=source,
+                    mtime_ns=top,
+                    files_copied=len(chunk),
+                    rows_copied=rows,
+                    updated_ts=now,
+                )
+            )
 
     # ---- row shapes -------------------------------------------------------
     def _visit(self, r: dict[str, Any], now: float) -> dict[str, Any]:
@@ -524,29 +564,49 @@ class Mirror:
         cams, zones = list(r["cameras"] or []), list(r["zones"] or [])
         rank = _visit_rank(r)
         return {
-            "visit_id": r["visit_id"], "site_id": r["site_id"], "day": date.fromisoformat(r["day"]),
-            "global_id": r["global_id"], "in_ts": r["in_ts"], "out_ts": r["out_ts"],
-            "in_local": _local(cal, r["in_ts"]), "out_local": _local(cal, r["out_ts"]),
-            "in_hour": cal.local(r["in_ts"]).hour, "dwell_s": r["out_ts"] - r["in_ts"],
-            "cameras": json.dumps(cams), "zones": json.dumps(zones),
-            "in_source": r["in_source"], "out_source": r["out_source"],
-            "is_returning": bool(r["returning"]), "is_staff": bool(r["is_staff"]),
-            "closed": bool(r["closed"]), "corrected_at": r.get("corrected_at"),
+            "visit_id": r["visit_id"],
+            "site_id": r["site_id"],
+            "day": date.fromisoformat(r["day"]),
+            "global_id": r["global_id"],
+            "in_ts": r["in_ts"],
+            "out_ts": r["out_ts"],
+            "in_local": _local(cal, r["in_ts"]),
+            "out_local": _local(cal, r["out_ts"]),
+            "in_hour": cal.local(r["in_ts"]).hour,
+            "dwell_s": r["out_ts"] - r["in_ts"],
+            "cameras": json.dumps(cams),
+            "zones": json.dumps(zones),
+            "in_source": r["in_source"],
+            "out_source": r["out_source"],
+            "is_returning": bool(r["returning"]),
+            "is_staff": bool(r["is_staff"]),
+            "closed": bool(r["closed"]),
+            "corrected_at": r.get("corrected_at"),
             "corrected_local": _opt_local(cal, r.get("corrected_at")),
-            "merged_into": r.get("merged_into"), "snapshot_rank": rank, "synced_ts": now,
+            "merged_into": r.get("merged_into"),
+            "snapshot_rank": rank,
+            "synced_ts": now,
         }
 
     def _zone_visit(self, r: dict[str, Any], now: float) -> dict[str, Any]:
         cal = self.calendar
         cams = list(r["cameras"] or [])
         return {
-            "zone_visit_id": r["zone_visit_id"], "site_id": r["site_id"],
-            "day": date.fromisoformat(r["day"]), "visit_id": r["visit_id"],
-            "global_id": r["global_id"], "zone": r["zone"], "enter_ts": r["enter_ts"],
-            "exit_ts": r["exit_ts"], "enter_local": _local(cal, r["enter_ts"]),
-            "exit_local": _local(cal, r["exit_ts"]), "enter_hour": cal.local(r["enter_ts"]).hour,
-            "dwell_s": r["exit_ts"] - r["enter_ts"], "cameras": json.dumps(cams),
-            "closed": bool(r["closed"]), "corrected_at": r.get("corrected_at"),
+            "zone_visit_id": r["zone_visit_id"],
+            "site_id": r["site_id"],
+            "day": date.fromisoformat(r["day"]),
+            "visit_id": r["visit_id"],
+            "global_id": r["global_id"],
+            "zone": r["zone"],
+            "enter_ts": r["enter_ts"],
+            "exit_ts": r["exit_ts"],
+            "enter_local": _local(cal, r["enter_ts"]),
+            "exit_local": _local(cal, r["exit_ts"]),
+            "enter_hour": cal.local(r["enter_ts"]).hour,
+            "dwell_s": r["exit_ts"] - r["enter_ts"],
+            "cameras": json.dumps(cams),
+            "closed": bool(r["closed"]),
+            "corrected_at": r.get("corrected_at"),
             "corrected_local": _opt_local(cal, r.get("corrected_at")),
             "merged_into": r.get("merged_into"),
             "snapshot_rank": _zone_visit_rank(r),
@@ -556,24 +616,41 @@ class Mirror:
     def _activity(self, r: dict[str, Any], now: float) -> dict[str, Any]:
         cal = self.calendar
         return {
-            "interval_id": r["interval_id"], "site_id": r["site_id"],
-            "day": date.fromisoformat(r["day"]), "visit_id": r["visit_id"],
-            "global_id": r["global_id"], "activity": r["activity"], "zone": r["zone"],
-            "camera_id": r["camera_id"], "start_ts": r["start_ts"], "end_ts": r["end_ts"],
-            "start_local": _local(cal, r["start_ts"]), "end_local": _local(cal, r["end_ts"]),
-            "dwell_s": r["end_ts"] - r["start_ts"], "closed": bool(r["closed"]),
+            "interval_id": r["interval_id"],
+            "site_id": r["site_id"],
+            "day": date.fromisoformat(r["day"]),
+            "visit_id": r["visit_id"],
+            "global_id": r["global_id"],
+            "activity": r["activity"],
+            "zone": r["zone"],
+            "camera_id": r["camera_id"],
+            "start_ts": r["start_ts"],
+            "end_ts": r["end_ts"],
+            "start_local": _local(cal, r["start_ts"]),
+            "end_local": _local(cal, r["end_ts"]),
+            "dwell_s": r["end_ts"] - r["start_ts"],
+            "closed": bool(r["closed"]),
             "corrected_at": r.get("corrected_at"),
             "corrected_local": _opt_local(cal, r.get("corrected_at")),
-            "snapshot_rank": _activity_rank(r), "synced_ts": now,
+            "snapshot_rank": _activity_rank(r),
+            "synced_ts": now,
         }
 
     def _event(self, r: dict[str, Any], now: float) -> dict[str, Any]:
         return {
-            "event_id": r["event_id"], "site_id": r["site_id"],
-            "day": date.fromisoformat(r["day"]), "kind": r["kind"], "ts": r["ts"],
-            "ts_local": _local(self.calendar, r["ts"]), "global_id": r["global_id"],
-            "camera_id": r["camera_id"], "visit_id": r["visit_id"], "zone": r["zone"],
-            "payload": r["payload"] or "{}", "snapshot_rank": "0", "synced_ts": now,
+            "event_id": r["event_id"],
+            "site_id": r["site_id"],
+            "day": date.fromisoformat(r["day"]),
+            "kind": r["kind"],
+            "ts": r["ts"],
+            "ts_local": _local(self.calendar, r["ts"]),
+            "global_id": r["global_id"],
+            "camera_id": r["camera_id"],
+            "visit_id": r["visit_id"],
+            "zone": r["zone"],
+            "payload": r["payload"] or "{}",
+            "snapshot_rank": "0",
+            "synced_ts": now,
         }
 
     def _cameras(self, rows: Iterable[dict[str, Any]], now: float) -> list[dict[str, Any]]:
@@ -586,11 +663,15 @@ class Mirror:
             cur = latest.get(r["camera_id"])
             if cur is None or rank > cur["snapshot_rank"]:
                 latest[r["camera_id"]] = {
-                    "site_id": r["site_id"], "camera_id": r["camera_id"],
-                    "online": r["kind"] == "camera_online", "ts": r["ts"],
+                    "site_id": r["site_id"],
+                    "camera_id": r["camera_id"],
+                    "online": r["kind"] == "camera_online",
+                    "ts": r["ts"],
                     "ts_local": _local(self.calendar, r["ts"]),
-                    "day": date.fromisoformat(r["day"]), "payload": r["payload"] or "{}",
-                    "snapshot_rank": rank, "synced_ts": now,
+                    "day": date.fromisoformat(r["day"]),
+                    "payload": r["payload"] or "{}",
+                    "snapshot_rank": rank,
+                    "synced_ts": now,
                 }
         return list(latest.values())
 
@@ -603,23 +684,52 @@ class Mirror:
             return
         v = ms.visits
         for day in days:
-            rows = [r._asdict() for r in conn.execute(
-                sa.select(v.c.global_id, v.c.in_ts, v.c.out_ts, v.c.dwell_s, v.c.closed,
-                          v.c.is_staff, v.c.is_returning)
-                .where(v.c.site_id == self.site_id, v.c.day == date.fromisoformat(day),
-                       v.c.merged_into.is_(None))
-            )]
+            rows = [
+                r._asdict()
+                for r in conn.execute(
+                    sa.select(
+                        v.c.global_id,
+                        v.c.in_ts,
+                        v.c.out_ts,
+                        v.c.dwell_s,
+                        v.c.closed,
+                        v.c.is_staff,
+                        v.c.is_returning,
+                    ).where(
+                        v.c.site_id == self.site_id,
+                        v.c.day == date.fromisoformat(day),
+                        v.c.merged_into.is_(None),
+                    )
+                )
+            ]
             if want_summary:
                 s = summarize_visits(rows)
-                _upsert(conn, ms.daily_summary, [{
-                    "site_id": self.site_id, "day": date.fromisoformat(day), **s,
-                    "synced_ts": now}])
+                _upsert(
+                    conn,
+                    ms.daily_summary,
+                    [
+                        {
+                            "site_id": self.site_id,
+                            "day": date.fromisoformat(day),
+                            **s,
+                            "synced_ts": now,
+                        }
+                    ],
+                )
             if want_traffic:
-                _upsert(conn, ms.traffic, [
-                    {"site_id": self.site_id, "day": date.fromisoformat(day), **b,
-                     "synced_ts": now}
-                    for b in hourly_traffic(rows, self.calendar, day)
-                ])
+                _upsert(
+                    conn,
+                    ms.traffic,
+                    [
+                        {
+                            "site_id": self.site_id,
+                            "day": date.fromisoformat(day),
+                            **b,
+                            "synced_ts": now,
+                        }
+                        for b in hourly_traffic(rows, self.calendar, day)
+                    ],
+                )
 
 
 def _upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
@@ -635,7 +745,8 @@ def _upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> in
         pstmt = pg_insert(table)
         ex = pstmt.excluded
         stmt: Any = pstmt.on_conflict_do_update(
-            index_elements=pk, set_={c: ex[c] for c in cols},
+            index_elements=pk,
+            set_={c: ex[c] for c in cols},
             where=(ex.snapshot_rank >= table.c.snapshot_rank) if ranked else None,
         )
     else:
@@ -648,7 +759,8 @@ def _upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> in
             wins = new.snapshot_rank >= table.c.snapshot_rank
             order = [c for c in cols if c != "snapshot_rank"] + ["snapshot_rank"]
             stmt = mstmt.on_duplicate_key_update(
-                [(c, sa.case((wins, new[c]), else_=table.c[c])) for c in order])
+                [(c, sa.case((wins, new[c]), else_=table.c[c])) for c in order]
+            )
         else:
             stmt = mstmt.on_duplicate_key_update([(c, new[c]) for c in cols])
     conn.execute(stmt, rows)
@@ -705,11 +817,17 @@ def hourly_traffic(
     for i in range(n):
         b0 = start + i * width
         local = calendar.local(b0)
-        out.append({
-            "bucket_start_ts": b0, "bucket_end_ts": min(b0 + width, end),
-            "start_local": local.isoformat(), "label": local.format("HH:mm"),
-            "entries": int(entries[i]), "exits": int(exits[i]), "occupancy": int(occupancy[i]),
-        })
+        out.append(
+            {
+                "bucket_start_ts": b0,
+                "bucket_end_ts": min(b0 + width, end),
+                "start_local": local.isoformat(),
+                "label": local.format("HH:mm"),
+                "entries": int(entries[i]),
+                "exits": int(exits[i]),
+                "occupancy": int(occupancy[i]),
+            }
+        )
     return out
 
 
@@ -742,10 +860,20 @@ class MirrorWorker:
         self._sync_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._status: dict[str, Any] = {
-            "enabled": True, "state": "failed" if error else "starting", "url": url,
-            "error": error, "last_sync_ts": None, "last_attempt_ts": None, "failures": 0,
-            "rows_synced": 0, "files_synced": 0, "pending_files": None, "lag_s": None,
-            "schema_version": None, "last_sync_s": None, "cpu_s": 0.0,
+            "enabled": True,
+            "state": "failed" if error else "starting",
+            "url": url,
+            "error": error,
+            "last_sync_ts": None,
+            "last_attempt_ts": None,
+            "failures": 0,
+            "rows_synced": 0,
+            "files_synced": 0,
+            "pending_files": None,
+            "lag_s": None,
+            "schema_version": None,
+            "last_sync_s": None,
+            "cpu_s": 0.0,
         }
 
     def start(self) -> MirrorWorker:
@@ -815,8 +943,13 @@ class MirrorWorker:
             return False
         with self._lock:
             s = self._status
-            s.update(state="ok", error=None, last_sync_ts=self.clock(), failures=0,
-                     last_sync_s=res.seconds)
+            s.update(
+                state="ok",
+                error=None,
+                last_sync_ts=self.clock(),
+                failures=0,
+                last_sync_s=res.seconds,
+            )
             s["rows_synced"] += res.total_rows
             s["files_synced"] += res.files
         self._set(**self._lag(m))
@@ -847,8 +980,11 @@ class MirrorWorker:
                 break
             last = self.status()["last_attempt_ts"]
             # failing: a flush's wake-up does not cut the backoff short
-            if (self.status()["failures"] and last is not None
-                    and self._stop.wait(max(0.0, last + self._delay() - self.clock()))):
+            if (
+                self.status()["failures"]
+                and last is not None
+                and self._stop.wait(max(0.0, last + self._delay() - self.clock()))
+            ):
                 break
             self._wake.clear()
             try:

@@ -60,8 +60,9 @@ def days(engine: Engine, site_id: str) -> list[str]:
     """Business days with visits in the mirror, sorted."""
     v = ms.visits
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(v.c.day).where(
-            v.c.site_id == site_id, v.c.merged_into.is_(None)).distinct()).all()
+        rows = conn.execute(
+            sa.select(v.c.day).where(v.c.site_id == site_id, v.c.merged_into.is_(None)).distinct()
+        ).all()
     return sorted(r.day.isoformat() for r in rows)
 
 
@@ -72,13 +73,26 @@ def day_summary(
     check_day(day)
     v = ms.visits
     with engine.connect() as conn:
-        rows = [r._asdict() for r in conn.execute(
-            sa.select(v.c.global_id, v.c.dwell_s, v.c.closed, v.c.is_staff, v.c.is_returning)
-            .where(v.c.site_id == site_id, v.c.day == date.fromisoformat(day),
-                   v.c.merged_into.is_(None)))]
+        rows = [
+            r._asdict()
+            for r in conn.execute(
+                sa.select(
+                    v.c.global_id, v.c.dwell_s, v.c.closed, v.c.is_staff, v.c.is_returning
+                ).where(
+                    v.c.site_id == site_id,
+                    v.c.day == date.fromisoformat(day),
+                    v.c.merged_into.is_(None),
+                )
+            )
+        ]
     s = summarize_visits(rows, include_staff=include_staff)
-    return q.DaySummary(day=day, in_count=s["visits"], out_count=s["closed_visits"],
-                        include_staff=include_staff, **s)
+    return q.DaySummary(
+        day=day,
+        in_count=s["visits"],
+        out_count=s["closed_visits"],
+        include_staff=include_staff,
+        **s,
+    )
 
 
 def zone_stats(
@@ -89,9 +103,9 @@ def zone_stats(
 
     check_day(day)
     z, v = ms.zone_visits, ms.visits
-    query = (sa.select(z.c.zone, z.c.global_id, z.c.dwell_s, z.c.closed)
-             .where(z.c.site_id == site_id, z.c.day == date.fromisoformat(day),
-                    z.c.merged_into.is_(None)))
+    query = sa.select(z.c.zone, z.c.global_id, z.c.dwell_s, z.c.closed).where(
+        z.c.site_id == site_id, z.c.day == date.fromisoformat(day), z.c.merged_into.is_(None)
+    )
     if not include_staff:
         staff = sa.select(v.c.visit_id).where(v.c.is_staff, v.c.merged_into.is_(None))
         query = query.where(z.c.visit_id.not_in(staff))
@@ -102,11 +116,15 @@ def zone_stats(
         mine = [r for r in rows if r.zone == zone]
         closed = np.array([r.dwell_s for r in mine if r.closed], dtype=np.float64)
         has = closed.size > 0
-        out.append(q.ZoneStat(
-            zone=zone, visits=len(mine), open_visits=sum(1 for r in mine if not r.closed),
-            unique_visitors=len({r.global_id for r in mine}),
-            total_dwell_s=float(closed.sum()) if has else 0.0,
-            mean_dwell_s=float(closed.mean()) if has else None,
-            median_dwell_s=float(np.quantile(closed, 0.5)) if has else None,
-        ))
+        out.append(
+            q.ZoneStat(
+                zone=zone,
+                visits=len(mine),
+                open_visits=sum(1 for r in mine if not r.closed),
+                unique_visitors=len({r.global_id for r in mine}),
+                total_dwell_s=float(closed.sum()) if has else 0.0,
+                mean_dwell_s=float(closed.mean()) if has else None,
+                median_dwell_s=float(np.quantile(closed, 0.5)) if has else None,
+            )
+        )
     return out

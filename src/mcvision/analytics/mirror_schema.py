@@ -78,7 +78,8 @@ metadata = sa.MetaData()
 
 
 visits = sa.Table(
-    "visits", metadata,
+    "visits",
+    metadata,
     sa.Column("visit_id", ID, primary_key=True, comment="stable visit ID (same as the store)"),
     sa.Column("site_id", ID, nullable=False, index=True),
     sa.Column("day", sa.Date, nullable=False, index=True, comment="business day"),
@@ -96,17 +97,26 @@ visits = sa.Table(
     sa.Column("is_returning", sa.Boolean, nullable=False, comment="a returning customer"),
     sa.Column("is_staff", sa.Boolean, nullable=False),
     sa.Column("closed", sa.Boolean, nullable=False, comment="false while the visit is open"),
-    sa.Column("corrected_at", sa.Double, nullable=True,
-              comment="set: rewritten by a late identity correction at this time"),
+    sa.Column(
+        "corrected_at",
+        sa.Double,
+        nullable=True,
+        comment="set: rewritten by a late identity correction at this time",
+    ),
     sa.Column("corrected_local", LOCAL, nullable=True, comment="corrected_at, local time"),
-    sa.Column("merged_into", ID, nullable=True,
-              comment="set: a tombstone, absorbed into this visit_id (count only NULL rows)"),
+    sa.Column(
+        "merged_into",
+        ID,
+        nullable=True,
+        comment="set: a tombstone, absorbed into this visit_id (count only NULL rows)",
+    ),
     sa.Column("snapshot_rank", RANK_V3, nullable=False),
     sa.Column("synced_ts", sa.Double, nullable=False, comment="when the mirror wrote the row"),
 )
 
 zone_visits = sa.Table(
-    "zone_visits", metadata,
+    "zone_visits",
+    metadata,
     sa.Column("zone_visit_id", ID, primary_key=True),
     sa.Column("site_id", ID, nullable=False, index=True),
     sa.Column("day", sa.Date, nullable=False, index=True),
@@ -123,14 +133,19 @@ zone_visits = sa.Table(
     sa.Column("closed", sa.Boolean, nullable=False),
     sa.Column("corrected_at", sa.Double, nullable=True),
     sa.Column("corrected_local", LOCAL, nullable=True),
-    sa.Column("merged_into", ID, nullable=True,
-              comment="set: a tombstone, absorbed into this zone_visit_id"),
+    sa.Column(
+        "merged_into",
+        ID,
+        nullable=True,
+        comment="set: a tombstone, absorbed into this zone_visit_id",
+    ),
     sa.Column("snapshot_rank", RANK_V3, nullable=False),
     sa.Column("synced_ts", sa.Double, nullable=False),
 )
 
 activity_intervals = sa.Table(
-    "activity_intervals", metadata,
+    "activity_intervals",
+    metadata,
     sa.Column("interval_id", ID, primary_key=True),
     sa.Column("site_id", ID, nullable=False, index=True),
     sa.Column("day", sa.Date, nullable=False, index=True),
@@ -145,15 +160,20 @@ activity_intervals = sa.Table(
     sa.Column("end_local", LOCAL, nullable=False),
     sa.Column("dwell_s", sa.Double, nullable=False, comment="end_ts - start_ts"),
     sa.Column("closed", sa.Boolean, nullable=False),
-    sa.Column("corrected_at", sa.Double, nullable=True,
-              comment="set: relabelled (global_id, visit_id) by a late identity correction"),
+    sa.Column(
+        "corrected_at",
+        sa.Double,
+        nullable=True,
+        comment="set: relabelled (global_id, visit_id) by a late identity correction",
+    ),
     sa.Column("corrected_local", LOCAL, nullable=True),
     sa.Column("snapshot_rank", RANK_V3, nullable=False),
     sa.Column("synced_ts", sa.Double, nullable=False),
 )
 
 events = sa.Table(
-    "events", metadata,
+    "events",
+    metadata,
     sa.Column("event_id", ID, primary_key=True),
     sa.Column("site_id", ID, nullable=False, index=True),
     sa.Column("day", sa.Date, nullable=False, index=True),
@@ -170,7 +190,8 @@ events = sa.Table(
 )
 
 traffic = sa.Table(
-    "traffic", metadata,
+    "traffic",
+    metadata,
     sa.Column("site_id", ID, primary_key=True),
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("bucket_start_ts", sa.Double, primary_key=True),
@@ -184,7 +205,8 @@ traffic = sa.Table(
 )
 
 daily_summary = sa.Table(
-    "daily_summary", metadata,
+    "daily_summary",
+    metadata,
     sa.Column("site_id", ID, primary_key=True),
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("unique_visitors", sa.Integer, nullable=False),
@@ -201,7 +223,8 @@ daily_summary = sa.Table(
 )
 
 cameras = sa.Table(
-    "cameras", metadata,
+    "cameras",
+    metadata,
     sa.Column("site_id", ID, primary_key=True),
     sa.Column("camera_id", ID, primary_key=True),
     sa.Column("online", sa.Boolean, nullable=False),
@@ -214,7 +237,8 @@ cameras = sa.Table(
 )
 
 mirror_watermarks = sa.Table(
-    "mirror_watermarks", metadata,
+    "mirror_watermarks",
+    metadata,
     sa.Column("site_id", ID, primary_key=True),
     sa.Column("source", sa.String(32), primary_key=True, comment="store table"),
     sa.Column("mtime_ns", sa.BigInteger, nullable=False, comment="newest file copied"),
@@ -224,7 +248,8 @@ mirror_watermarks = sa.Table(
 )
 
 schema_version = sa.Table(
-    "schema_version", metadata,
+    "schema_version",
+    metadata,
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("description", sa.String(200), nullable=False),
     sa.Column("applied_ts", sa.Double, nullable=False),
@@ -238,15 +263,18 @@ TABLES: dict[str, sa.Table] = {
 # Columns added after version 1 (left out when version 1 is created).
 _V2_COLUMNS = {("visits", "in_hour"), ("zone_visits", "enter_hour")}
 _V3_COLUMNS = {
-    ("visits", "corrected_at"), ("visits", "corrected_local"), ("visits", "merged_into"),
-    ("zone_visits", "corrected_at"), ("zone_visits", "corrected_local"),
+    ("visits", "corrected_at"),
+    ("visits", "corrected_local"),
+    ("visits", "merged_into"),
+    ("zone_visits", "corrected_at"),
+    ("zone_visits", "corrected_local"),
     ("zone_visits", "merged_into"),
-    ("activity_intervals", "corrected_at"), ("activity_intervals", "corrected_local"),
+    ("activity_intervals", "corrected_at"),
+    ("activity_intervals", "corrected_local"),
 }
 _LATER_COLUMNS = _V2_COLUMNS | _V3_COLUMNS
 # The store tables whose snapshots version 3 ranks anew (their mirror tables, in order).
-_V3_SOURCES = {"visits": "visits", "zone_visits": "zone_visits",
-               "activities": "activity_intervals"}
+_V3_SOURCES = {"visits": "visits", "zone_visits": "zone_visits", "activities": "activity_intervals"}
 
 
 def _v1(conn: Connection) -> None:
@@ -276,8 +304,10 @@ def _hour_from(column: str, dialect: str) -> str:
 def _v2(conn: Connection) -> None:
     """Add the local hour columns and fill them from the local time strings."""
     d = conn.dialect.name
-    for table, col, source in (("visits", "in_hour", "in_local"),
-                               ("zone_visits", "enter_hour", "enter_local")):
+    for table, col, source in (
+        ("visits", "in_hour", "in_local"),
+        ("zone_visits", "enter_hour", "enter_local"),
+    ):
         conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {col} SMALLINT NULL"))
         conn.execute(sa.text(f"UPDATE {table} SET {col} = {_hour_from(source, d)}"))
 
@@ -304,17 +334,27 @@ def _v3(conn: Connection) -> None:
         if d.name == "postgresql":
             conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN snapshot_rank TYPE {wide}"))
         else:
-            conn.execute(sa.text(f"ALTER TABLE {table} MODIFY COLUMN snapshot_rank {wide} NOT NULL"))
+            conn.execute(
+                sa.text(f"ALTER TABLE {table} MODIFY COLUMN snapshot_rank {wide} NOT NULL")
+            )
     wm = mirror_watermarks
     conn.execute(wm.delete().where(wm.c.source.in_(list(_V3_SOURCES))))
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
-    (1, "tables visits, zone_visits, activity_intervals, events, traffic, daily_summary,"
-        " cameras, mirror_watermarks", _v1),
+    (
+        1,
+        "tables visits, zone_visits, activity_intervals, events, traffic, daily_summary,"
+        " cameras, mirror_watermarks",
+        _v1,
+    ),
     (2, "local hour columns visits.in_hour, zone_visits.enter_hour", _v2),
-    (3, "late identity correction: corrected_at/corrected_local (visits, zone_visits,"
-        " activity_intervals), merged_into (visits, zone_visits), wider snapshot_rank", _v3),
+    (
+        3,
+        "late identity correction: corrected_at/corrected_local (visits, zone_visits,"
+        " activity_intervals), merged_into (visits, zone_visits), wider snapshot_rank",
+        _v3,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -350,7 +390,10 @@ def migrate(engine: Engine, to: int | None = None) -> int:
         if have < version <= target:
             with engine.begin() as conn:
                 step(conn)
-                conn.execute(schema_version.insert().values(
-                    version=version, description=description, applied_ts=time.time()))
+                conn.execute(
+                    schema_version.insert().values(
+                        version=version, description=description, applied_ts=time.time()
+                    )
+                )
             have = version
     return have

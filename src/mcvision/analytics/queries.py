@@ -453,8 +453,9 @@ def list_visits(
 
 
 def _count_visits(store: EventStore, day: str, where: list[str], params: dict[str, Any]) -> int:
-    (r,) = store.sql(f"SELECT count(*) AS n FROM visits WHERE {' AND '.join(where)}", params,
-                     day=day)
+    (r,) = store.sql(
+        f"SELECT count(*) AS n FROM visits WHERE {' AND '.join(where)}", params, day=day
+    )
     return int(r["n"])
 
 
@@ -488,7 +489,8 @@ def visit_timeline(
         _zone_visit_row(r)
         for r in store.sql(
             "SELECT * FROM zone_visits WHERE visit_id = ? ORDER BY enter_ts, zone",
-            [visit_id], day=vday,
+            [visit_id],
+            day=vday,
         )
     ]
     sightings = [
@@ -514,21 +516,44 @@ def visit_timeline(
         _event_row(r)
         for r in store.sql(
             "SELECT * FROM events WHERE visit_id = ? ORDER BY ts, kind, event_id",
-            [visit_id], day=vday,
+            [visit_id],
+            day=vday,
         )
     ]
     items = (
-        [TimelineItem(start_ts=z.enter_ts, end_ts=z.exit_ts, type="zone", label=z.zone,
-                      zone=z.zone) for z in zvs]
-        + [TimelineItem(start_ts=s.start_ts, end_ts=s.end_ts, type="sighting",
-                        label=s.camera_id, camera_id=s.camera_id) for s in sightings]
-        + [TimelineItem(start_ts=e.ts, end_ts=None, type="event", label=e.kind,
-                        camera_id=e.camera_id, zone=e.zone) for e in events]
+        [
+            TimelineItem(
+                start_ts=z.enter_ts, end_ts=z.exit_ts, type="zone", label=z.zone, zone=z.zone
+            )
+            for z in zvs
+        ]
+        + [
+            TimelineItem(
+                start_ts=s.start_ts,
+                end_ts=s.end_ts,
+                type="sighting",
+                label=s.camera_id,
+                camera_id=s.camera_id,
+            )
+            for s in sightings
+        ]
+        + [
+            TimelineItem(
+                start_ts=e.ts,
+                end_ts=None,
+                type="event",
+                label=e.kind,
+                camera_id=e.camera_id,
+                zone=e.zone,
+            )
+            for e in events
+        ]
     )
     order = {"event": 0, "sighting": 1, "zone": 2}
     items.sort(key=lambda i: (i.start_ts, order[i.type], i.label))
-    return VisitTimeline(visit=visit, zone_visits=zvs, sightings=sightings, events=events,
-                         items=items)
+    return VisitTimeline(
+        visit=visit, zone_visits=zvs, sightings=sightings, events=events, items=items
+    )
 
 
 def zone_stats(store: EventStore, day: str, *, include_staff: bool = False) -> list[ZoneStat]:
@@ -554,8 +579,13 @@ def zone_stats(store: EventStore, day: str, *, include_staff: bool = False) -> l
         day=day,
     )
     return [
-        ZoneStat(**{**r, "mean_dwell_s": _opt(r["mean_dwell_s"]),
-                    "median_dwell_s": _opt(r["median_dwell_s"])})
+        ZoneStat(
+            **{
+                **r,
+                "mean_dwell_s": _opt(r["mean_dwell_s"]),
+                "median_dwell_s": _opt(r["median_dwell_s"]),
+            }
+        )
         for r in rows
     ]
 
@@ -622,8 +652,15 @@ def traffic(
                 occupancy=int(occupancy[i]),
             )
         )
-    return Traffic(day=day, timezone=calendar.timezone, bucket=bucket, bucket_s=width,
-                   start_ts=start, end_ts=end, buckets=buckets)
+    return Traffic(
+        day=day,
+        timezone=calendar.timezone,
+        bucket=bucket,
+        bucket_s=width,
+        start_ts=start,
+        end_ts=end,
+        buckets=buckets,
+    )
 
 
 def heatmap(
@@ -672,8 +709,14 @@ def heatmap(
     counts = np.zeros((h, w), dtype=np.int64)
     for r in rows:
         counts[r["iy"], r["ix"]] = r["n"]
-    return Heatmap(day=day, camera_id=camera_id, width=w, height=h, total=int(counts.sum()),
-                   counts=counts.tolist())
+    return Heatmap(
+        day=day,
+        camera_id=camera_id,
+        width=w,
+        height=h,
+        total=int(counts.sum()),
+        counts=counts.tolist(),
+    )
 
 
 def top_journeys(
@@ -718,9 +761,7 @@ def top_journeys(
     return [Journey(path=r["path"], count=r["n"], share=r["n"] / r["total"]) for r in rows]
 
 
-def new_vs_returning(
-    store: EventStore, day: str, *, include_staff: bool = False
-) -> NewVsReturning:
+def new_vs_returning(store: EventStore, day: str, *, include_staff: bool = False) -> NewVsReturning:
     """Distinct visitors of a day, split into new and returning.
 
     Raises:
@@ -737,9 +778,13 @@ def new_vs_returning(
         day=day,
     )
     visitors, ret = int(r["visitors"]), int(r["returning_visitors"])
-    return NewVsReturning(day=day, visitors=visitors, new_visitors=visitors - ret,
-                          returning_visitors=ret,
-                          returning_share=ret / visitors if visitors else None)
+    return NewVsReturning(
+        day=day,
+        visitors=visitors,
+        new_visitors=visitors - ret,
+        returning_visitors=ret,
+        returning_share=ret / visitors if visitors else None,
+    )
 
 
 class ActivityStat(_Model):
@@ -777,4 +822,3 @@ def activity_stats(
         day=day,
     )
     return [ActivityStat(**r) for r in rows]
-

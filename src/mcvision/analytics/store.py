@@ -120,9 +120,15 @@ TABLES: dict[str, _Table] = {
         _Table(
             "events",
             (
-                ("event_id", "VARCHAR"), ("kind", "VARCHAR"), ("ts", "DOUBLE"),
-                ("site_id", "VARCHAR"), ("global_id", "VARCHAR"), ("camera_id", "VARCHAR"),
-                ("visit_id", "VARCHAR"), ("zone", "VARCHAR"), ("payload", "VARCHAR"),
+                ("event_id", "VARCHAR"),
+                ("kind", "VARCHAR"),
+                ("ts", "DOUBLE"),
+                ("site_id", "VARCHAR"),
+                ("global_id", "VARCHAR"),
+                ("camera_id", "VARCHAR"),
+                ("visit_id", "VARCHAR"),
+                ("zone", "VARCHAR"),
+                ("payload", "VARCHAR"),
             ),
             key=("event_id",),
             latest="ts",
@@ -130,11 +136,20 @@ TABLES: dict[str, _Table] = {
         _Table(
             "visits",
             (
-                ("visit_id", "VARCHAR"), ("site_id", "VARCHAR"), ("global_id", "VARCHAR"),
-                ("in_ts", "DOUBLE"), ("out_ts", "DOUBLE"), ("cameras", "VARCHAR[]"),
-                ("zones", "VARCHAR[]"), ("in_source", "VARCHAR"), ("out_source", "VARCHAR"),
-                ("returning", "BOOLEAN"), ("is_staff", "BOOLEAN"), ("closed", "BOOLEAN"),
-                ("corrected_at", "DOUBLE"), ("merged_into", "VARCHAR"),
+                ("visit_id", "VARCHAR"),
+                ("site_id", "VARCHAR"),
+                ("global_id", "VARCHAR"),
+                ("in_ts", "DOUBLE"),
+                ("out_ts", "DOUBLE"),
+                ("cameras", "VARCHAR[]"),
+                ("zones", "VARCHAR[]"),
+                ("in_source", "VARCHAR"),
+                ("out_source", "VARCHAR"),
+                ("returning", "BOOLEAN"),
+                ("is_staff", "BOOLEAN"),
+                ("closed", "BOOLEAN"),
+                ("corrected_at", "DOUBLE"),
+                ("merged_into", "VARCHAR"),
             ),
             key=("visit_id",),
             latest=(
@@ -148,10 +163,17 @@ TABLES: dict[str, _Table] = {
         _Table(
             "zone_visits",
             (
-                ("zone_visit_id", "VARCHAR"), ("site_id", "VARCHAR"), ("global_id", "VARCHAR"),
-                ("visit_id", "VARCHAR"), ("zone", "VARCHAR"), ("enter_ts", "DOUBLE"),
-                ("exit_ts", "DOUBLE"), ("cameras", "VARCHAR[]"), ("closed", "BOOLEAN"),
-                ("corrected_at", "DOUBLE"), ("merged_into", "VARCHAR"),
+                ("zone_visit_id", "VARCHAR"),
+                ("site_id", "VARCHAR"),
+                ("global_id", "VARCHAR"),
+                ("visit_id", "VARCHAR"),
+                ("zone", "VARCHAR"),
+                ("enter_ts", "DOUBLE"),
+                ("exit_ts", "DOUBLE"),
+                ("cameras", "VARCHAR[]"),
+                ("closed", "BOOLEAN"),
+                ("corrected_at", "DOUBLE"),
+                ("merged_into", "VARCHAR"),
             ),
             key=("zone_visit_id",),
             latest=(
@@ -164,9 +186,16 @@ TABLES: dict[str, _Table] = {
         _Table(
             "track_points",
             (
-                ("site_id", "VARCHAR"), ("camera_id", "VARCHAR"), ("global_id", "VARCHAR"),
-                ("visit_id", "VARCHAR"), ("ts", "DOUBLE"), ("x", "DOUBLE"), ("y", "DOUBLE"),
-                ("zone", "VARCHAR"), ("corrected_at", "DOUBLE"), ("merged_into", "VARCHAR"),
+                ("site_id", "VARCHAR"),
+                ("camera_id", "VARCHAR"),
+                ("global_id", "VARCHAR"),
+                ("visit_id", "VARCHAR"),
+                ("ts", "DOUBLE"),
+                ("x", "DOUBLE"),
+                ("y", "DOUBLE"),
+                ("zone", "VARCHAR"),
+                ("corrected_at", "DOUBLE"),
+                ("merged_into", "VARCHAR"),
             ),
             key=("camera_id", "global_id", "ts"),
             latest="merged_into IS NULL, corrected_at DESC NULLS LAST, visit_id, x, y, zone, day",
@@ -175,10 +204,17 @@ TABLES: dict[str, _Table] = {
         _Table(
             "activities",
             (
-                ("interval_id", "VARCHAR"), ("site_id", "VARCHAR"), ("global_id", "VARCHAR"),
-                ("visit_id", "VARCHAR"), ("activity", "VARCHAR"), ("zone", "VARCHAR"),
-                ("camera_id", "VARCHAR"), ("start_ts", "DOUBLE"), ("end_ts", "DOUBLE"),
-                ("closed", "BOOLEAN"), ("corrected_at", "DOUBLE"),
+                ("interval_id", "VARCHAR"),
+                ("site_id", "VARCHAR"),
+                ("global_id", "VARCHAR"),
+                ("visit_id", "VARCHAR"),
+                ("activity", "VARCHAR"),
+                ("zone", "VARCHAR"),
+                ("camera_id", "VARCHAR"),
+                ("start_ts", "DOUBLE"),
+                ("end_ts", "DOUBLE"),
+                ("closed", "BOOLEAN"),
+                ("corrected_at", "DOUBLE"),
             ),
             key=("interval_id",),
             latest="closed DESC, end_ts DESC, corrected_at DESC NULLS LAST, start_ts, day",
@@ -319,8 +355,9 @@ class EventStore:
         self, spec: _Table, day: str, rows: Iterable[dict[str, Any]]
     ) -> tuple[Path, pa.Table]:
         """Distinct rows, sorted, as an Arrow table and the file name from their hash."""
-        body = [{c: r[c] if c not in spec.optional else r.get(c) for c, _ in spec.columns}
-                for r in rows]
+        body = [
+            {c: r[c] if c not in spec.optional else r.get(c) for c, _ in spec.columns} for r in rows
+        ]
         canon = sorted({json.dumps(r, sort_keys=True): r for r in body}.items())
         digest = hashlib.blake2b(digest_size=12)
         for text, _ in canon:
@@ -427,9 +464,16 @@ class EventStore:
         except (TypeError, ValueError) as err:
             raise ValueError(f"{what}: payload is not JSON-serialisable: {err}") from None
         return {
-            "event_id": e.event_id, "kind": str(e.kind), "ts": _finite(e.ts, f"{what}: ts"),
-            "site_id": e.site_id, "global_id": e.global_id, "camera_id": e.camera_id,
-            "visit_id": e.visit_id, "zone": e.zone, "payload": payload, "day": e.day,
+            "event_id": e.event_id,
+            "kind": str(e.kind),
+            "ts": _finite(e.ts, f"{what}: ts"),
+            "site_id": e.site_id,
+            "global_id": e.global_id,
+            "camera_id": e.camera_id,
+            "visit_id": e.visit_id,
+            "zone": e.zone,
+            "payload": payload,
+            "day": e.day,
         }
 
     def _visit_row(self, v: Visit) -> dict[str, Any]:
@@ -444,10 +488,19 @@ class EventStore:
         if out_ts < in_ts:
             raise ValueError(f"{what}: out_ts {out_ts} is before in_ts {in_ts}")
         return {
-            "visit_id": v.visit_id, "site_id": v.site_id, "global_id": v.global_id,
-            "in_ts": in_ts, "out_ts": out_ts, "cameras": list(v.cameras), "zones": list(v.zones),
-            "in_source": v.in_source, "out_source": v.out_source, "returning": bool(v.returning),
-            "is_staff": bool(v.is_staff), "closed": bool(v.closed), "day": v.day,
+            "visit_id": v.visit_id,
+            "site_id": v.site_id,
+            "global_id": v.global_id,
+            "in_ts": in_ts,
+            "out_ts": out_ts,
+            "cameras": list(v.cameras),
+            "zones": list(v.zones),
+            "in_source": v.in_source,
+            "out_source": v.out_source,
+            "returning": bool(v.returning),
+            "is_staff": bool(v.is_staff),
+            "closed": bool(v.closed),
+            "day": v.day,
             "corrected_at": _opt_finite(v.corrected_at, f"{what}: corrected_at"),
             "merged_into": v.merged_into,
         }
@@ -464,9 +517,16 @@ class EventStore:
         if exit_ < enter:
             raise ValueError(f"{what}: exit_ts {exit_} is before enter_ts {enter}")
         return {
-            "zone_visit_id": z.zone_visit_id, "site_id": z.site_id, "global_id": z.global_id,
-            "visit_id": z.visit_id, "zone": z.zone, "enter_ts": enter, "exit_ts": exit_,
-            "cameras": list(z.cameras), "closed": bool(z.closed), "day": z.day,
+            "zone_visit_id": z.zone_visit_id,
+            "site_id": z.site_id,
+            "global_id": z.global_id,
+            "visit_id": z.visit_id,
+            "zone": z.zone,
+            "enter_ts": enter,
+            "exit_ts": exit_,
+            "cameras": list(z.cameras),
+            "closed": bool(z.closed),
+            "day": z.day,
             "corrected_at": _opt_finite(z.corrected_at, f"{what}: corrected_at"),
             "merged_into": z.merged_into,
         }
@@ -477,10 +537,15 @@ class EventStore:
         what = f"track point {p.camera_id}/{p.global_id}@{p.ts}"
         self._check_common(what, p.site_id, p.day)
         return {
-            "site_id": p.site_id, "camera_id": p.camera_id, "global_id": p.global_id,
-            "visit_id": p.visit_id, "ts": _finite(p.ts, f"{what}: ts"),
-            "x": _finite(p.x, f"{what}: x"), "y": _finite(p.y, f"{what}: y"),
-            "zone": p.zone, "day": p.day,
+            "site_id": p.site_id,
+            "camera_id": p.camera_id,
+            "global_id": p.global_id,
+            "visit_id": p.visit_id,
+            "ts": _finite(p.ts, f"{what}: ts"),
+            "x": _finite(p.x, f"{what}: x"),
+            "y": _finite(p.y, f"{what}: y"),
+            "zone": p.zone,
+            "day": p.day,
             "corrected_at": _opt_finite(p.corrected_at, f"{what}: corrected_at"),
             "merged_into": p.merged_into,
         }
@@ -497,10 +562,17 @@ class EventStore:
         if end < start:
             raise ValueError(f"{what}: end_ts {end} is before start_ts {start}")
         return {
-            "interval_id": a.interval_id, "site_id": a.site_id, "global_id": a.global_id,
-            "visit_id": a.visit_id, "activity": a.activity, "zone": a.zone,
-            "camera_id": a.camera_id, "start_ts": start, "end_ts": end,
-            "closed": bool(a.closed), "day": a.day,
+            "interval_id": a.interval_id,
+            "site_id": a.site_id,
+            "global_id": a.global_id,
+            "visit_id": a.visit_id,
+            "activity": a.activity,
+            "zone": a.zone,
+            "camera_id": a.camera_id,
+            "start_ts": start,
+            "end_ts": end,
+            "closed": bool(a.closed),
+            "day": a.day,
             "corrected_at": _opt_finite(a.corrected_at, f"{what}: corrected_at"),
         }
 
@@ -642,8 +714,9 @@ class EventStore:
     @staticmethod
     def _diagnose(err: duckdb.Error, files: Iterable[Path]) -> Exception:
         """Find the damaged file behind a DuckDB error by reading the files one by one."""
-        if isinstance(err, duckdb.ParserException | duckdb.BinderException |
-                      duckdb.CatalogException):
+        if isinstance(
+            err, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException
+        ):
             return err  # the query, not the data
         for f in files:
             try:

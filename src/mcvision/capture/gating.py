@@ -113,7 +113,9 @@ def roi_pixels(roi: RoiConfig, frame_size: tuple[int, int]) -> np.ndarray:
     return pts
 
 
-def roi_mask(roi: RoiConfig | None, frame_size: tuple[int, int], size: tuple[int, int]) -> np.ndarray | None:
+def roi_mask(
+    roi: RoiConfig | None, frame_size: tuple[int, int], size: tuple[int, int]
+) -> np.ndarray | None:
     """The ROI rasterized at ``size`` (width, height) of a frame of ``frame_size``; None = all."""
     if roi is None:
         return None
@@ -232,7 +234,9 @@ class MotionGate:
         if key != self._mask_key:
             self._mask_key = key
             self._mask = roi_mask(self.roi, (w, h), (width, height))
-            self._mask_px = int(np.count_nonzero(self._mask)) if self._mask is not None else width * height
+            self._mask_px = (
+                int(np.count_nonzero(self._mask)) if self._mask is not None else width * height
+            )
         if self._mask is not None:
             fg = cv2.bitwise_and(fg, self._mask)
         self.last_motion = float(np.count_nonzero(fg)) / self._mask_px

@@ -173,7 +173,9 @@ class ImageFolderSource(FrameSource):
         self.start_ts = start_ts
         self.files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.files:
-            raise SourceError(f"camera {camera_id}: no images ({sorted(IMAGE_SUFFIXES)}) in {folder}")
+            raise SourceError(
+                f"camera {camera_id}: no images ({sorted(IMAGE_SUFFIXES)}) in {folder}"
+            )
 
     def frames(self) -> Iterator[Frame]:
         self.stats.online = True

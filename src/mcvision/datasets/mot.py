@@ -218,7 +218,9 @@ def read_mot_file(path: str | Path) -> list[MOTBox]:
             raise MOTFormatError(f"{where}: visibility {vis:g} outside [0, 1]")
         key = (frame, pid)
         if key in seen:
-            raise MOTFormatError(f"{where}: person {pid!r} already in frame {frame} (line {seen[key]})")
+            raise MOTFormatError(
+                f"{where}: person {pid!r} already in frame {frame} (line {seen[key]})"
+            )
         seen[key] = n
         out.append(MOTBox(frame, pid, x, y, w, h, conf, cls, vis, line=n))
     return out
@@ -312,7 +314,9 @@ def camera_ids(folder: str | Path) -> list[str]:
     return cams
 
 
-def read_mot_folder(folder: str | Path, *, cameras: Mapping[str, CameraInfo] | None = None) -> MOTFolder:
+def read_mot_folder(
+    folder: str | Path, *, cameras: Mapping[str, CameraInfo] | None = None
+) -> MOTFolder:
     """Read a labelled-footage folder (see the module doc for the layout).
 
     Args:
@@ -345,7 +349,9 @@ def read_mot_folder(folder: str | Path, *, cameras: Mapping[str, CameraInfo] | N
         if n is not None:
             late = next((b for b in rows if b.frame > n), None)
             if late is not None:
-                raise MOTFormatError(f"{path}:{late.line}: frame {late.frame} after the video's last ({n})")
+                raise MOTFormatError(
+                    f"{path}:{late.line}: frame {late.frame} after the video's last ({n})"
+                )
         boxes[cam] = rows
     out = MOTFolder(root=root, boxes=boxes, cameras={c: info[c] for c in cams})
     people = out.person_ids()
@@ -386,7 +392,10 @@ def read_mot_folder(folder: str | Path, *, cameras: Mapping[str, CameraInfo] | N
         out.zones = zones
     if (root / STAFF_FILE).exists():
         p = root / STAFF_FILE
-        out.staff = [_token(row["person_id"], "person_id", f"{p}:{n}") for n, row in _read_csv(p, ("person_id",))]
+        out.staff = [
+            _token(row["person_id"], "person_id", f"{p}:{n}")
+            for n, row in _read_csv(p, ("person_id",))
+        ]
     return out
 
 
@@ -399,7 +408,9 @@ def _num(v: float, places: int = 3) -> str:
 def _check_token(v: str, what: str) -> str:
     s = str(v)
     if not s or s != s.strip() or "," in s or "\n" in s or s.startswith("#"):
-        raise ValueError(f"{what} {s!r} cannot be written: empty, a comma, a newline, a leading '#' or spaces")
+        raise ValueError(
+            f"{what} {s!r} cannot be written: empty, a comma, a newline, a leading '#' or spaces"
+        )
     return s
 
 
@@ -453,7 +464,11 @@ def write_mot_folder(
         (root / f"{cam}.txt").unlink(missing_ok=True)
     for cam, rows in boxes.items():
         write_mot_file(root / f"{_check_token(cam, 'camera_id')}.txt", rows)
-    extra = [k for k in ("frames", "label_every") if any(getattr(cameras[c], k) is not None for c in boxes)]
+    extra = [
+        k
+        for k in ("frames", "label_every")
+        if any(getattr(cameras[c], k) is not None for c in boxes)
+    ]
     head = ["camera_id", "width", "height", "fps", *extra]
     text = [",".join(head)]
     for cam in sorted(boxes):
@@ -469,11 +484,29 @@ def write_mot_folder(
             return
         (root / name).write_text("".join([header + "\n", *(r + "\n" for r in rows)]))
 
-    table(VISITS_FILE, "person_id,in_s,out_s", None if visits is None else (
-        f"{_check_token(v.person_id, 'person_id')},{_num(v.in_s, 6)},{_num(v.out_s, 6)}"
-        for v in visits))
-    table(ZONES_FILE, "person_id,zone,enter_s,exit_s", None if zones is None else (
-        f"{_check_token(z.person_id, 'person_id')},{_check_token(z.zone, 'zone')},"
-        f"{_num(z.enter_s, 6)},{_num(z.exit_s, 6)}" for z in zones))
-    table(STAFF_FILE, "person_id", None if staff is None else (
-        _check_token(s, "person_id") for s in staff))
+    table(
+        VISITS_FILE,
+        "person_id,in_s,out_s",
+        None
+        if visits is None
+        else (
+            f"{_check_token(v.person_id, 'person_id')},{_num(v.in_s, 6)},{_num(v.out_s, 6)}"
+            for v in visits
+        ),
+    )
+    table(
+        ZONES_FILE,
+        "person_id,zone,enter_s,exit_s",
+        None
+        if zones is None
+        else (
+            f"{_check_token(z.person_id, 'person_id')},{_check_token(z.zone, 'zone')},"
+            f"{_num(z.enter_s, 6)},{_num(z.exit_s, 6)}"
+            for z in zones
+        ),
+    )
+    table(
+        STAFF_FILE,
+        "person_id",
+        None if staff is None else (_check_token(s, "person_id") for s in staff),
+    )

@@ -178,8 +178,14 @@ def load_labelled(
             if x2 <= x1 or y2 <= y1 or not (b.cls == 1 or b.cls in IGNORE_CLASSES):
                 continue  # out of the frame, or not a person
             i = index(b.frame)
-            per[i].append(GTBox(id=b.person_id, box=(x1, y1, x2, y2), foot=((x1 + x2) / 2, y2),
-                                visibility=b.visibility if person else 0.0))
+            per[i].append(
+                GTBox(
+                    id=b.person_id,
+                    box=(x1, y1, x2, y2),
+                    foot=((x1 + x2) / 2, y2),
+                    visibility=b.visibility if person else 0.0,
+                )
+            )
             if person:
                 seen[b.person_id].append((round((b.frame - 1) / info.fps, 6), cam))
                 who[index(b.frame)].add(b.person_id)
@@ -187,9 +193,14 @@ def load_labelled(
         labelled[cam] = sorted({index(k) for k in grid})
         native[cam] = {index(k): round((k - 1) / info.fps, 6) for k in grid}
         present[cam] = who
-        gt_cams.append(GTCamera(id=cam, width=info.width, height=info.height, frames=n, video="",
-                                zones={}, lines={}))
-    people = sorted(set(seen) | {v.person_id for v in f.visits or ()} | {z.person_id for z in f.zones or ()})
+        gt_cams.append(
+            GTCamera(
+                id=cam, width=info.width, height=info.height, frames=n, video="", zones={}, lines={}
+            )
+        )
+    people = sorted(
+        set(seen) | {v.person_id for v in f.visits or ()} | {z.person_id for z in f.zones or ()}
+    )
     for pid in people:
         seen[pid].sort()
     tol = 1.0 / fps
@@ -220,15 +231,26 @@ def load_labelled(
                 f" {z.person_id!r} is outside every visit of that person"
             )
         k = max(range(len(own)), key=lambda j: overlap[j])
-        stays[(z.person_id, k)].append(GTZoneVisit(zone=z.zone, enter_s=z.enter_s, exit_s=z.exit_s,
-                                                   cameras=cams_in(z.person_id, z.enter_s, z.exit_s)))
+        stays[(z.person_id, k)].append(
+            GTZoneVisit(
+                zone=z.zone,
+                enter_s=z.enter_s,
+                exit_s=z.exit_s,
+                cameras=cams_in(z.person_id, z.enter_s, z.exit_s),
+            )
+        )
     staff = set(f.staff or ())
     gt_people = []
     for pid in people:
         visits = [
-            GTVisit(in_s=a, out_s=b, in_source="sighting", out_source="sighting",
-                    cameras=cams_in(pid, a, b),
-                    zones=sorted(stays[(pid, k)], key=lambda z: (z.enter_s, z.zone)))
+            GTVisit(
+                in_s=a,
+                out_s=b,
+                in_source="sighting",
+                out_source="sighting",
+                cameras=cams_in(pid, a, b),
+                zones=sorted(stays[(pid, k)], key=lambda z: (z.enter_s, z.zone)),
+            )
             for k, (a, b) in enumerate(spans.get(pid, []))
         ]
         apps = []
@@ -239,15 +261,32 @@ def load_labelled(
                     run.append(i)
                     continue
                 if run:
-                    apps.append(GTAppearance(camera=cam, start_s=native[cam][run[0]], end_s=native[cam][run[-1]]))
+                    apps.append(
+                        GTAppearance(
+                            camera=cam, start_s=native[cam][run[0]], end_s=native[cam][run[-1]]
+                        )
+                    )
                     run = []
-        gt_people.append(GTPerson(id=pid, source=f"labels:{root.name}", is_staff=pid in staff, visits=visits,
-                                  appearances=sorted(apps, key=lambda a: (a.start_s, a.camera))))
+        gt_people.append(
+            GTPerson(
+                id=pid,
+                source=f"labels:{root.name}",
+                is_staff=pid in staff,
+                visits=visits,
+                appearances=sorted(apps, key=lambda a: (a.start_s, a.camera)),
+            )
+        )
     gt = GroundTruth(
-        site_id=site_id, seed=0, fps=fps,
+        site_id=site_id,
+        seed=0,
+        fps=fps,
         duration_s=round(max((c.frames for c in gt_cams), default=0) / fps, 6),
-        zone_enter_s=zone_enter_s, zone_exit_s=zone_exit_s, cameras=gt_cams, transits=[],
-        people=gt_people, frames=frames,
+        zone_enter_s=zone_enter_s,
+        zone_exit_s=zone_exit_s,
+        cameras=gt_cams,
+        transits=[],
+        people=gt_people,
+        frames=frames,
     )
     return LabelledTruth(gt=gt, frames=labelled, visits_source=source, cameras=dict(f.cameras))
 
@@ -272,7 +311,9 @@ def load_labelled_truth(
         >>> gt.person("7").visits[0].in_s  # doctest: +SKIP
         3.2
     """
-    return load_labelled(folder, site_id=site_id, cameras=cameras, absence_timeout_s=absence_timeout_s).gt
+    return load_labelled(
+        folder, site_id=site_id, cameras=cameras, absence_timeout_s=absence_timeout_s
+    ).gt
 
 
 def _probe(source: str) -> tuple[int, int, float] | None:
@@ -331,8 +372,11 @@ def _store_site(store_root: Path) -> str | None:
     from mcvision.evaluate.score import _events_dir
 
     store = EventStore(_events_dir(store_root), "?")
-    sites = {r["site_id"] for t in ("track_points", "visits")
-             for r in store.sql(f"SELECT DISTINCT site_id FROM {t}")}
+    sites = {
+        r["site_id"]
+        for t in ("track_points", "visits")
+        for r in store.sql(f"SELECT DISTINCT site_id FROM {t}")
+    }
     return sites.pop() if len(sites) == 1 else None
 
 
@@ -377,9 +421,21 @@ def evaluate_labelled(
     cams = cameras_from_config(cfg, need) if cfg is not None and need else None
     site = site_id or (cfg.site_id if cfg else None) or _store_site(Path(store_root)) or root.name
     vis = cfg.visits if cfg is not None else VisitConfig()
-    lt = load_labelled(root, site_id=site, cameras=cams, absence_timeout_s=vis.absence_timeout_s,
-                       zone_enter_s=vis.zone_enter_s, zone_exit_s=vis.zone_exit_s)
+    lt = load_labelled(
+        root,
+        site_id=site,
+        cameras=cams,
+        absence_timeout_s=vis.absence_timeout_s,
+        zone_enter_s=vis.zone_enter_s,
+        zone_exit_s=vis.zone_exit_s,
+    )
     return score_store(
-        lt.gt, store_root, start_ts, max_dist=max_dist, min_visibility=min_visibility,
-        min_match_frames=min_match_frames, frames=lt.frames, visits_source=lt.visits_source,
+        lt.gt,
+        store_root,
+        start_ts,
+        max_dist=max_dist,
+        min_visibility=min_visibility,
+        min_match_frames=min_match_frames,
+        frames=lt.frames,
+        visits_source=lt.visits_source,
     )

@@ -64,8 +64,18 @@ __all__ = [
 Predictions = Mapping[tuple[str, int], Sequence[tuple[str, float, float]]]
 
 _MOT_METRICS = [
-    "idf1", "idp", "idr", "mota", "motp", "num_switches", "num_false_positives",
-    "num_misses", "num_objects", "num_predictions", "precision", "recall",
+    "idf1",
+    "idp",
+    "idr",
+    "mota",
+    "motp",
+    "num_switches",
+    "num_false_positives",
+    "num_misses",
+    "num_objects",
+    "num_predictions",
+    "precision",
+    "recall",
 ]
 
 
@@ -153,7 +163,9 @@ class VisitMetrics(_M):
     zone_dwell_rel_error_mean: float | None
 
 
-def predictions_from_truth(gt: GroundTruth, min_visibility: float = 0.0) -> dict[tuple[str, int], list[tuple[str, float, float]]]:
+def predictions_from_truth(
+    gt: GroundTruth, min_visibility: float = 0.0
+) -> dict[tuple[str, int], list[tuple[str, float, float]]]:
     """The ground truth as a prediction (person ID as global ID): the perfect tracker."""
     out: dict[tuple[str, int], list[tuple[str, float, float]]] = {}
     for cam, rows in gt.frames.items():
@@ -200,10 +212,19 @@ def _dist(boxes: Sequence, pred: Sequence[tuple[str, float, float]]) -> np.ndarr
 def _scores(summary_row: Mapping[str, float], camera: str) -> CameraScores:
     r = summary_row
     return CameraScores(
-        camera=camera, idf1=r["idf1"], idp=r["idp"], idr=r["idr"], mota=r["mota"], motp=r["motp"],
-        num_switches=int(r["num_switches"]), num_false_positives=int(r["num_false_positives"]),
-        num_misses=int(r["num_misses"]), num_objects=int(r["num_objects"]),
-        num_predictions=int(r["num_predictions"]), precision=r["precision"], recall=r["recall"],
+        camera=camera,
+        idf1=r["idf1"],
+        idp=r["idp"],
+        idr=r["idr"],
+        mota=r["mota"],
+        motp=r["motp"],
+        num_switches=int(r["num_switches"]),
+        num_false_positives=int(r["num_false_positives"]),
+        num_misses=int(r["num_misses"]),
+        num_objects=int(r["num_objects"]),
+        num_predictions=int(r["num_predictions"]),
+        precision=r["precision"],
+        recall=r["recall"],
     )
 
 
@@ -263,13 +284,23 @@ def tracking_metrics(
             people_of[hid].add(oid)
         if hid not in best or (n, oid) > best[hid]:
             best[hid] = (n, oid)
-    people = {b.id for rows in gt.frames.values() for boxes in rows for b in boxes if b.visibility >= min_visibility}
+    people = {
+        b.id
+        for rows in gt.frames.values()
+        for boxes in rows
+        for b in boxes
+        if b.visibility >= min_visibility
+    }
     pred_ids = {p[0] for pts in preds.values() for p in pts}
     frag = sum(len(ids_of[p]) > 1 for p in people) / len(people) if people else None
     merge = sum(len(people_of[h]) > 1 for h in pred_ids) / len(pred_ids) if pred_ids else None
     return TrackingMetrics(
-        per_camera=per_cam, overall=overall, people_gt=len(people), ids_pred=len(pred_ids),
-        fragmentation=_clean(frag), merge=_clean(merge),
+        per_camera=per_cam,
+        overall=overall,
+        people_gt=len(people),
+        ids_pred=len(pred_ids),
+        fragmentation=_clean(frag),
+        merge=_clean(merge),
         id_map={h: best[h][1] for h in sorted(best)},
     )
 

@@ -106,7 +106,9 @@ def points_to_predictions(
         step = (g[-1] - g[0]) / (len(g) - 1) if len(g) > 1 else 1.0
         tol = min(step, spacing.get(cam, np.inf) * gt.fps) / 2
         grids[cam] = (g, set(g), max(0.5, tol) + 1e-3)  # + float error of epoch times
-    out: dict[tuple[str, int], dict[str, tuple[float, tuple[str, float, float]]]] = defaultdict(dict)
+    out: dict[tuple[str, int], dict[str, tuple[float, tuple[str, float, float]]]] = defaultdict(
+        dict
+    )
     used = 0
     for r in rows:
         cam = r["camera_id"]
@@ -161,11 +163,20 @@ def estimate_start_ts(
     coarse = min(first_pred[c] - first_gt[c] for c in common)
     step = 1.0 / gt.fps
     feet = {
-        (cam, i): (np.array([b.foot for b in boxes]), np.array([b.box[3] - b.box[1] for b in boxes]))
-        for cam, frames in gt.frames.items() for i, boxes in enumerate(frames) if boxes
+        (cam, i): (
+            np.array([b.foot for b in boxes]),
+            np.array([b.box[3] - b.box[1] for b in boxes]),
+        )
+        for cam, frames in gt.frames.items()
+        for i, boxes in enumerate(frames)
+        if boxes
     }
     size = {c.id: (c.width, c.height) for c in gt.cameras}
-    pts = [(r["camera_id"], float(r["ts"]), float(r["x"]), float(r["y"])) for r in rows if r["camera_id"] in size]
+    pts = [
+        (r["camera_id"], float(r["ts"]), float(r["x"]), float(r["y"]))
+        for r in rows
+        if r["camera_id"] in size
+    ]
     best: tuple[int, float, int] | None = None  # (hits, -distance, -|k|)
     best_start = coarse
     for k in range(-round(search_s * gt.fps), round(search_s * gt.fps) + 1):
@@ -176,7 +187,9 @@ def estimate_start_ts(
             if f is None:
                 continue
             w, h = size[cam]
-            d = float((np.hypot(f[0][:, 0] - x * w, f[0][:, 1] - y * h) / np.maximum(f[1], 1.0)).min())
+            d = float(
+                (np.hypot(f[0][:, 0] - x * w, f[0][:, 1] - y * h) / np.maximum(f[1], 1.0)).min()
+            )
             if d <= max_dist:
                 hits += 1
                 dist += d
@@ -256,31 +269,53 @@ def score_store(
         >>> r = score_store(load_ground_truth("out/ground_truth.json"), "out/store")  # doctest: +SKIP
     """
     store = EventStore(_events_dir(Path(store_root)), gt.site_id)
-    rows = store.sql("SELECT camera_id, global_id, ts, x, y FROM track_points ORDER BY ts, camera_id, global_id")
+    rows = store.sql(
+        "SELECT camera_id, global_id, ts, x, y FROM track_points ORDER BY ts, camera_id, global_id"
+    )
     source: Literal["given", "estimated"] = "given"
     if start_ts is None:
         start_ts = estimate_start_ts(gt, rows, max_dist=max_dist)
         source = "estimated"
     preds, used = points_to_predictions(gt, rows, start_ts, frames=frames)
     tm = tracking_metrics(
-        gt, preds, max_dist=max_dist, min_visibility=min_visibility, min_match_frames=min_match_frames
+        gt,
+        preds,
+        max_dist=max_dist,
+        min_visibility=min_visibility,
+        min_match_frames=min_match_frames,
     )
     vrows = store.sql("SELECT global_id, in_ts, out_ts FROM visits ORDER BY in_ts, global_id")
-    zrows = store.sql("SELECT global_id, zone, enter_ts, exit_ts FROM zone_visits ORDER BY enter_ts, global_id")
-    visits = [PredVisit(r["global_id"], r["in_ts"] - start_ts, r["out_ts"] - start_ts) for r in vrows]
+    zrows = store.sql(
+        "SELECT global_id, zone, enter_ts, exit_ts FROM zone_visits ORDER BY enter_ts, global_id"
+    )
+    visits = [
+        PredVisit(r["global_id"], r["in_ts"] - start_ts, r["out_ts"] - start_ts) for r in vrows
+    ]
     zones = [
         PredZoneVisit(r["global_id"], r["zone"], r["enter_ts"] - start_ts, r["exit_ts"] - start_ts)
         for r in zrows
     ]
-    vm = visit_metrics(gt, visits, zones, tm.id_map, pred_ids=sorted({str(r["global_id"]) for r in rows}))
+    vm = visit_metrics(
+        gt, visits, zones, tm.id_map, pred_ids=sorted({str(r["global_id"]) for r in rows})
+    )
     notes = _spacing_notes(gt, rows, frames)
     if visits_source == "sightings":
         vm = vm.model_copy(update={"in_mae_s": None, "out_mae_s": None})
-        notes.append("no visits.csv: true visits are first to last sighting; in/out errors not scored")
+        notes.append(
+            "no visits.csv: true visits are first to last sighting; in/out errors not scored"
+        )
     return EvalReport(
-        site_id=gt.site_id, start_ts=start_ts, start_ts_source=source, track_points=len(rows),
-        track_points_used=used, max_dist=max_dist, min_visibility=min_visibility, tracking=tm, visits=vm,
-        visits_source=visits_source, notes=notes,
+        site_id=gt.site_id,
+        start_ts=start_ts,
+        start_ts_source=source,
+        track_points=len(rows),
+        track_points_used=used,
+        max_dist=max_dist,
+        min_visibility=min_visibility,
+        tracking=tm,
+        visits=vm,
+        visits_source=visits_source,
+        notes=notes,
     )
 
 
@@ -308,7 +343,11 @@ def evaluate(
     """
     gt = load_ground_truth(Path(out_dir) / "ground_truth.json")
     return score_store(
-        gt, store_root, start_ts, max_dist=max_dist, min_visibility=min_visibility,
+        gt,
+        store_root,
+        start_ts,
+        max_dist=max_dist,
+        min_visibility=min_visibility,
         min_match_frames=min_match_frames,
     )
 

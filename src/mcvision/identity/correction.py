@@ -221,9 +221,12 @@ class Corrector:
             a = _activity(r)
             if a.global_id == d.src or a.visit_id in moved:
                 out.activities.append(
-                    dataclasses.replace(a, global_id=d.dst,
-                                        visit_id=mapping.get(a.visit_id, a.visit_id),
-                                        corrected_at=d.ts)
+                    dataclasses.replace(
+                        a,
+                        global_id=d.dst,
+                        visit_id=mapping.get(a.visit_id, a.visit_id),
+                        corrected_at=d.ts,
+                    )
                 )
         out.events.append(
             Event(
@@ -262,8 +265,9 @@ def _pick(cls: type, r: dict[str, Any]) -> dict[str, Any]:
 
 def _visit(r: dict[str, Any]) -> Visit:
     d = _pick(Visit, r)
-    return Visit(**{**d, "cameras": tuple(d.get("cameras") or ()),
-                    "zones": tuple(d.get("zones") or ())})
+    return Visit(
+        **{**d, "cameras": tuple(d.get("cameras") or ()), "zones": tuple(d.get("zones") or ())}
+    )
 
 
 def _zone_visit(r: dict[str, Any]) -> ZoneVisit:

@@ -198,7 +198,9 @@ class CustomerGallery:
                 )
 
     @classmethod
-    def from_config(cls, cfg: CustomersConfig, uri: str | Path, body_dim: int = 512) -> CustomerGallery:
+    def from_config(
+        cls, cfg: CustomersConfig, uri: str | Path, body_dim: int = 512
+    ) -> CustomerGallery:
         """The gallery of a site's ``customers`` section at ``uri`` (``body_dim``: the ReID width)."""
         return cls(
             uri,
@@ -243,7 +245,9 @@ class CustomerGallery:
             raise KeyError(f"unknown customer {customer_id!r}")
         return found[0]
 
-    def vectors(self, customer_id: str, kind: str = "body") -> tuple[np.ndarray, np.ndarray | None, int]:
+    def vectors(
+        self, customer_id: str, kind: str = "body"
+    ) -> tuple[np.ndarray, np.ndarray | None, int]:
         """A customer's ``(exemplars, mean, n)`` of one modality (``(0, D)``, None, 0 if none)."""
         tbl = self._table(kind)
         t = tbl.search().where(f"customer_id = {_q(customer_id)}").limit(None).to_arrow()
@@ -272,8 +276,11 @@ class CustomerGallery:
         if tbl.count_rows() == 0:
             return []
         t = (
-            tbl.search(q).distance_type("cosine").select(["customer_id", "_distance"])
-            .limit(max(64, 16 * k)).to_arrow()
+            tbl.search(q)
+            .distance_type("cosine")
+            .select(["customer_id", "_distance"])
+            .limit(max(64, 16 * k))
+            .to_arrow()
         )
         best: dict[str, float] = {}
         for cid, dist in zip(
@@ -316,10 +323,13 @@ class CustomerGallery:
             return None
         c = self.get(best[1])
         return CustomerMatch(
-            customer_id=c.customer_id, score=round(best[0], 6),
+            customer_id=c.customer_id,
+            score=round(best[0], 6),
             body=None if b.get(c.customer_id) is None else round(b[c.customer_id], 6),
             face=None if f.get(c.customer_id) is None else round(f[c.customer_id], 6),
-            visit_count=c.visit_count, first_seen=c.first_seen, last_seen=c.last_seen,
+            visit_count=c.visit_count,
+            first_seen=c.first_seen,
+            last_seen=c.last_seen,
         )
 
     # ---- writing ------------------------------------------------------
@@ -371,14 +381,20 @@ class CustomerGallery:
                 self._fold_vectors(cid, kind, normalize(new, self.dims[kind]), p.last_ts)
         row = pa.table(
             {
-                "customer_id": [cid], "first_seen": [float(first)], "last_seen": [float(last)],
-                "visit_count": [int(visits)], "last_day": [last_day], "global_ids": [gids],
+                "customer_id": [cid],
+                "first_seen": [float(first)],
+                "last_seen": [float(last)],
+                "visit_count": [int(visits)],
+                "last_day": [last_day],
+                "global_ids": [gids],
             },
             schema=self._cust_schema,
         )
         (
-            self._cust.merge_insert("customer_id").when_matched_update_all()
-            .when_not_matched_insert_all().execute(row)
+            self._cust.merge_insert("customer_id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(row)
         )
 
     def _fold_vectors(self, cid: str, kind: str, new: np.ndarray, ts: float) -> None:
@@ -456,7 +472,9 @@ class CustomerGallery:
         try:
             return self._vec[kind]
         except KeyError:
-            raise ValueError(f"unknown embedding kind {kind!r} (kinds: {sorted(self._vec)})") from None
+            raise ValueError(
+                f"unknown embedding kind {kind!r} (kinds: {sorted(self._vec)})"
+            ) from None
 
 
 def open_customers(cfg: SiteConfig) -> CustomerGallery | None:
@@ -469,8 +487,12 @@ def open_customers(cfg: SiteConfig) -> CustomerGallery | None:
         return None
     c = cfg.customers
     return CustomerGallery(
-        path, body_dim=stored_dim(path, "body", 512), face_dim=stored_dim(path, "face", 128),
-        match_threshold=c.match_threshold, face_weight=c.face_weight, exemplars=c.exemplars,
+        path,
+        body_dim=stored_dim(path, "body", 512),
+        face_dim=stored_dim(path, "face", 128),
+        match_threshold=c.match_threshold,
+        face_weight=c.face_weight,
+        exemplars=c.exemplars,
         retention_days=c.retention_days,
     )
 
@@ -651,7 +673,8 @@ class CustomerLinker:
     def forget_customer(self, customer_id: str) -> list[str]:
         """Drop today's matches to an erased customer; those IDs are not folded tonight."""
         gids = [
-            gid for gid, p in self._people.items()
+            gid
+            for gid, p in self._people.items()
             if p.decision is not None and p.decision.customer_id == customer_id
         ]
         for gid in gids:

@@ -132,15 +132,21 @@ class FloorCalibration:
         to_img, w = _apply(h_inv, flr)
         front = float(np.sign(np.median(w))) or 1.0
         return cls(
-            camera_id, h, h_inv,
-            np.linalg.norm(to_floor - flr, axis=1), np.linalg.norm(to_img - img, axis=1),
-            float(max_error_m), front,
+            camera_id,
+            h,
+            h_inv,
+            np.linalg.norm(to_floor - flr, axis=1),
+            np.linalg.norm(to_img - img, axis=1),
+            float(max_error_m),
+            front,
         )
 
     @classmethod
     def from_config(cls, camera_id: str, floor: FloorConfig) -> FloorCalibration:
         return cls.from_pairs(
-            camera_id, [p.image for p in floor.points], [p.floor for p in floor.points],
+            camera_id,
+            [p.image for p in floor.points],
+            [p.floor for p in floor.points],
             floor.max_error_m,
         )
 
@@ -173,7 +179,9 @@ class FloorCalibration:
         """(N, 2) pixels → (N, 2) floor metres."""
         return _apply(self.h, np.asarray(image_pts, np.float64))[0]
 
-    def to_image(self, floor_pts: Sequence[Sequence[float]] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def to_image(
+        self, floor_pts: Sequence[Sequence[float]] | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(N, 2) floor metres → (N, 2) pixels and a mask of points in front of the camera."""
         px, w = _apply(self.h_inv, np.asarray(floor_pts, np.float64))
         return px, w * self._front > 0
@@ -206,7 +214,10 @@ class SiteFloor:
                 log.warning(
                     "camera %s: floor calibration mean reprojection error %.2f m (max %.2f m,"
                     " %.1f px) is above max_error_m %.2f: check the point pairs",
-                    cam.id, cal.mean_error_m, float(np.max(cal.errors_m)), cal.mean_error_px,
+                    cam.id,
+                    cal.mean_error_m,
+                    float(np.max(cal.errors_m)),
+                    cal.mean_error_px,
                     cal.max_error_m,
                 )
             cals.append(cal)
@@ -219,7 +230,9 @@ class SiteFloor:
     def get(self, camera_id: str) -> FloorCalibration | None:
         return self._cal.get(camera_id)
 
-    def project(self, camera_id: str, foot: Sequence[float] | np.ndarray) -> tuple[float, float] | None:
+    def project(
+        self, camera_id: str, foot: Sequence[float] | np.ndarray
+    ) -> tuple[float, float] | None:
         """One foot point in metres, or None when the camera has no calibration."""
         cal = self._cal.get(camera_id)
         if cal is None:
@@ -264,7 +277,9 @@ class FloorTrack:
     def last(self) -> tuple[float, tuple[float, float]] | None:
         return (self.ts[-1], self.xy[-1]) if self.ts else None
 
-    def at(self, ts: float, tol_s: float = 0.5, max_gap_s: float = 1.5) -> tuple[float, float] | None:
+    def at(
+        self, ts: float, tol_s: float = 0.5, max_gap_s: float = 1.5
+    ) -> tuple[float, float] | None:
         """Position at ``ts``: interpolated between samples at most ``max_gap_s`` apart, or
         the nearest sample within ``tol_s``; None when the track was not seen then."""
         if not self.ts:
@@ -381,10 +396,23 @@ def draw_floor_grid(
     px, front = cal.to_image(grid)
     every = max(1, math.ceil(2.0 / step_m))
     for (gx, gy), (u, v), ok in zip(grid, px, front, strict=True):
-        if ok and 0 <= u < wid and 0 <= v < hgt and round(gx / step_m) % every == 0 \
-                and round(gy / step_m) % every == 0:
-            cv2.putText(img, f"{gx:g},{gy:g}", (round(u) + 3, round(v) - 3),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1, cv2.LINE_AA)
+        if (
+            ok
+            and 0 <= u < wid
+            and 0 <= v < hgt
+            and round(gx / step_m) % every == 0
+            and round(gy / step_m) % every == 0
+        ):
+            cv2.putText(
+                img,
+                f"{gx:g},{gy:g}",
+                (round(u) + 3, round(v) - 3),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.35,
+                colour,
+                1,
+                cv2.LINE_AA,
+            )
     for image_pt, floor_pt in points:
         back, front_ok = cal.to_image(np.array([floor_pt], np.float64))
         ix, iy = round(float(image_pt[0])), round(float(image_pt[1]))

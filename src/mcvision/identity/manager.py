@@ -627,7 +627,8 @@ class IdentityManager:
         if t.floor is None or not len(t.floor):
             return 0.0, None
         others = [
-            o.floor for o in ident.tracks.values()
+            o.floor
+            for o in ident.tracks.values()
             if o.key != t.key and o.camera_id != t.camera_id and o.floor is not None
         ]
         d = floor_distance(t.floor, others) if others else None

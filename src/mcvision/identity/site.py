@@ -214,8 +214,9 @@ class SiteIdentity:
     # ---- customers, staff, retention -------------------------------------
     def _apply(self, d: Decision, ts: float) -> Records:
         staff = d.kind == "staff"
-        rec = self.visits.mark(d.global_id, is_staff=True if staff else None,
-                               returning=None if staff else True)
+        rec = self.visits.mark(
+            d.global_id, is_staff=True if staff else None, returning=None if staff else True
+        )
         visit_id = rec.visits[0].visit_id if rec.visits else None
         rec.events.append(
             Event(
@@ -275,8 +276,12 @@ class SiteIdentity:
         flagged = [dataclasses.replace(v, is_staff=True) for v in stored]
         ts = max([v.out_ts for v in flagged + rec.visits], default=self.latest_ts or 0.0)
         ev = Event(
-            kind=EventKind.STAFF, ts=float(ts), day=self.calendar.day_of(ts),
-            site_id=self.cfg.site_id, global_id=global_id, payload={"source": "admin"},
+            kind=EventKind.STAFF,
+            ts=float(ts),
+            day=self.calendar.day_of(ts),
+            site_id=self.cfg.site_id,
+            global_id=global_id,
+            payload={"source": "admin"},
         )
         self.store.write(Records(events=[ev], visits=flagged))
         self.store.flush()
@@ -284,7 +289,8 @@ class SiteIdentity:
         if len(vecs):
             if self.staff is None:
                 self.staff = StaffRegistry(
-                    Path(self.cfg.storage.staff_dir()), self.gallery.dim,
+                    Path(self.cfg.storage.staff_dir()),
+                    self.gallery.dim,
                     self.cfg.staff.match_threshold,
                 )
                 self.linker.staff = self.staff
@@ -352,12 +358,14 @@ class SiteIdentity:
         day = days[-1]
         rows = self.store.sql(
             "SELECT visit_id, site_id, day, global_id, in_ts, out_ts, cameras, zones,"
-            " in_source, out_source, \"returning\", is_staff, closed, corrected_at"
+            ' in_source, out_source, "returning", is_staff, closed, corrected_at'
             " FROM visits WHERE NOT closed",
             day=day,
         )
-        visits = [Visit(**{**r, "cameras": tuple(r["cameras"] or ()),
-                           "zones": tuple(r["zones"] or ())}) for r in rows]
+        visits = [
+            Visit(**{**r, "cameras": tuple(r["cameras"] or ()), "zones": tuple(r["zones"] or ())})
+            for r in rows
+        ]
         zrows = self.store.sql(
             "SELECT zone_visit_id, site_id, day, global_id, visit_id, zone, enter_ts, exit_ts,"
             " cameras, closed FROM zone_visits WHERE NOT closed",

@@ -121,8 +121,10 @@ class StaffRegistry:
             schema=self._schema,
         )
         (
-            self._tbl.merge_insert("embedding_id").when_matched_update_all()
-            .when_not_matched_insert_all().execute(table)
+            self._tbl.merge_insert("embedding_id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(table)
         )
         return len(vecs)
 
@@ -171,7 +173,11 @@ class StaffRegistry:
             return None
         q = normalize(vector, self.dim)[0]
         t = (
-            self._tbl.search(q).distance_type("cosine").select(["staff_id", "_distance"]).limit(1).to_arrow()
+            self._tbl.search(q)
+            .distance_type("cosine")
+            .select(["staff_id", "_distance"])
+            .limit(1)
+            .to_arrow()
         )
         if t.num_rows == 0:
             return None

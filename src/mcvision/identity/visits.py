@@ -282,7 +282,8 @@ class VisitBook:
         closed = len(out.visits)
         out.events.append(
             self._event(
-                EventKind.RESET, ts,
+                EventKind.RESET,
+                ts,
                 payload={
                     "closed_visits": closed,
                     "time": self.calendar.time,
@@ -340,9 +341,7 @@ class VisitBook:
         """How many people are on the premises now (open visits)."""
         return len(self._open)
 
-    def restore(
-        self, visits: Iterable[Visit], zone_visits: Iterable[ZoneVisit] = ()
-    ) -> int:
+    def restore(self, visits: Iterable[Visit], zone_visits: Iterable[ZoneVisit] = ()) -> int:
         """Reopen visits (and their entered zone visits) from stored open snapshots.
 
         Used when the IdentityActor restarts: the store's latest snapshots of the
@@ -355,11 +354,17 @@ class VisitBook:
             if v.closed or v.global_id in self._open:
                 continue
             self._open[v.global_id] = _OpenVisit(
-                visit_id=v.visit_id, global_id=v.global_id, day=v.day,
-                in_ts=float(v.in_ts), out_ts=float(v.out_ts), in_source=v.in_source,
+                visit_id=v.visit_id,
+                global_id=v.global_id,
+                day=v.day,
+                in_ts=float(v.in_ts),
+                out_ts=float(v.out_ts),
+                in_source=v.in_source,
                 first_camera=v.cameras[0] if v.cameras else "",
                 last_camera=v.cameras[-1] if v.cameras else "",
-                cameras=set(v.cameras), zones=set(v.zones), corrected_at=v.corrected_at,
+                cameras=set(v.cameras),
+                zones=set(v.zones),
+                corrected_at=v.corrected_at,
             )
             restored += 1
         for z in zone_visits:
@@ -368,8 +373,14 @@ class VisitBook:
                 continue
             cams = tuple(z.cameras) or (visit.last_camera,)
             visit.zone_states[z.zone] = _ZoneState(
-                z.zone, float(z.enter_ts), float(z.exit_ts), cams[0], cams[-1], set(cams),
-                entered=True, zone_visit_id=z.zone_visit_id,
+                z.zone,
+                float(z.enter_ts),
+                float(z.exit_ts),
+                cams[0],
+                cams[-1],
+                set(cams),
+                entered=True,
+                zone_visit_id=z.zone_visit_id,
             )
         return restored
 
@@ -438,8 +449,10 @@ class VisitBook:
                 end = max(x[0].out_ts for x in last)
                 line_out = any(x[0].closed and x[0].out_source == "line" for x in last)
                 both_open = it[1] is not None and any(x[1] is not None for x in last)
-                if it[0].in_ts <= end or both_open or (
-                    it[0].in_ts - end < self._timeout and not line_out
+                if (
+                    it[0].in_ts <= end
+                    or both_open
+                    or (it[0].in_ts - end < self._timeout and not line_out)
                 ):
                     last.append(it)
                     continue
@@ -457,31 +470,37 @@ class VisitBook:
                 mapping[v.visit_id] = survivor.visit_id
                 if v.visit_id != survivor.visit_id:
                     out.visits.append(
-                        dataclasses.replace(v, closed=True, corrected_at=ts,
-                                            merged_into=survivor.visit_id)
+                        dataclasses.replace(
+                            v, closed=True, corrected_at=ts, merged_into=survivor.visit_id
+                        )
                     )
             if live:
                 merged = self._combine_open(survivor, first, group, dst, ts, zone_map, out)
                 out.visits.append(self._snapshot(merged, closed=False))
                 out.zone_visits.extend(
                     self._zone_snapshot(merged, st, closed=False)
-                    for st in merged.zone_states.values() if st.entered
+                    for st in merged.zone_states.values()
+                    if st.entered
                 )
             else:
                 latest = max((v for v, _ in group), key=lambda v: v.out_ts)
                 out.visits.append(
                     dataclasses.replace(
-                        first, global_id=dst, out_ts=latest.out_ts,
+                        first,
+                        global_id=dst,
+                        out_ts=latest.out_ts,
                         out_source=latest.out_source,
                         cameras=tuple(sorted({c for v, _ in group for c in v.cameras})),
                         zones=tuple(sorted({z for v, _ in group for z in v.zones})),
                         returning=any(v.returning for v, _ in group),
-                        is_staff=any(v.is_staff for v, _ in group), closed=True,
+                        is_staff=any(v.is_staff for v, _ in group),
+                        closed=True,
                         corrected_at=ts,
                     )
                 )
-        out.zone_visits.extend(self._merge_stored_zones(src, dst, ts, stored_zones, mapping,
-                                                        zone_map))
+        out.zone_visits.extend(
+            self._merge_stored_zones(src, dst, ts, stored_zones, mapping, zone_map)
+        )
         for bucket in (self._returning, self._staff):
             if src in bucket:
                 bucket.discard(src)
@@ -508,10 +527,15 @@ class VisitBook:
         last = max(live, key=lambda ov: ov.out_ts)
         first_open = next((ov for v, ov in group if ov is not None and v is first), None)
         merged = _OpenVisit(
-            visit_id=survivor.visit_id, global_id=dst, day=first.day, in_ts=first.in_ts,
-            out_ts=max(v.out_ts for v in snaps), in_source=first.in_source,
-            first_camera=first_open.first_camera if first_open else (
-                first.cameras[0] if first.cameras else last.first_camera),
+            visit_id=survivor.visit_id,
+            global_id=dst,
+            day=first.day,
+            in_ts=first.in_ts,
+            out_ts=max(v.out_ts for v in snaps),
+            in_source=first.in_source,
+            first_camera=first_open.first_camera
+            if first_open
+            else (first.cameras[0] if first.cameras else last.first_camera),
             last_camera=last.last_camera,
             cameras={c for v in snaps for c in v.cameras},
             zones={z for v in snaps for z in v.zones},
@@ -532,18 +556,30 @@ class VisitBook:
                     zone_map[drop.zone_visit_id] = keep.zone_visit_id
                     out.zone_visits.append(
                         ZoneVisit(
-                            zone_visit_id=drop.zone_visit_id, site_id=self.site_id,
-                            day=merged.day, global_id=dst, visit_id=merged.visit_id, zone=zone,
-                            enter_ts=drop.start_ts, exit_ts=drop.last_inside,
-                            cameras=tuple(sorted(drop.cameras)), closed=True, corrected_at=ts,
+                            zone_visit_id=drop.zone_visit_id,
+                            site_id=self.site_id,
+                            day=merged.day,
+                            global_id=dst,
+                            visit_id=merged.visit_id,
+                            zone=zone,
+                            enter_ts=drop.start_ts,
+                            exit_ts=drop.last_inside,
+                            cameras=tuple(sorted(drop.cameras)),
+                            closed=True,
+                            corrected_at=ts,
                             merged_into=keep.zone_visit_id,
                         )
                     )
                 early = min((cur, st), key=lambda z: z.start_ts)
                 late = max((cur, st), key=lambda z: z.last_inside)
                 merged.zone_states[zone] = _ZoneState(
-                    zone, early.start_ts, late.last_inside, early.first_camera, late.last_camera,
-                    cur.cameras | st.cameras, entered=keep.entered,
+                    zone,
+                    early.start_ts,
+                    late.last_inside,
+                    early.first_camera,
+                    late.last_camera,
+                    cur.cameras | st.cameras,
+                    entered=keep.entered,
                     zone_visit_id=keep.zone_visit_id,
                 )
         for g in {v.global_id for v in snaps}:
@@ -562,12 +598,17 @@ class VisitBook:
     ) -> list[ZoneVisit]:
         """Stored zone visits of the merged visits, rewritten; same-zone neighbours joined."""
         live = {
-            st.zone_visit_id for v in self._open.values() if v.global_id == dst
-            for st in v.zone_states.values() if st.entered
+            st.zone_visit_id
+            for v in self._open.values()
+            if v.global_id == dst
+            for st in v.zone_states.values()
+            if st.entered
         }
         todo = [
-            z for z in stored
-            if z.merged_into is None and z.zone_visit_id not in live
+            z
+            for z in stored
+            if z.merged_into is None
+            and z.zone_visit_id not in live
             and z.zone_visit_id not in zone_map
             and (z.global_id == src or (z.global_id == dst and z.visit_id in mapping))
         ]
@@ -575,15 +616,19 @@ class VisitBook:
         todo.sort(key=lambda z: (mapping.get(z.visit_id, z.visit_id), z.zone, z.enter_ts))
         cur: ZoneVisit | None = None
         for z in todo:
-            z = dataclasses.replace(z, global_id=dst, visit_id=mapping.get(z.visit_id, z.visit_id),
-                                    corrected_at=ts)
+            z = dataclasses.replace(
+                z, global_id=dst, visit_id=mapping.get(z.visit_id, z.visit_id), corrected_at=ts
+            )
             if (
-                cur is not None and cur.visit_id == z.visit_id and cur.zone == z.zone
+                cur is not None
+                and cur.visit_id == z.visit_id
+                and cur.zone == z.zone
                 and z.enter_ts - cur.exit_ts <= self._exit_s
             ):
                 out.append(dataclasses.replace(z, closed=True, merged_into=cur.zone_visit_id))
                 cur = dataclasses.replace(
-                    cur, exit_ts=max(cur.exit_ts, z.exit_ts),
+                    cur,
+                    exit_ts=max(cur.exit_ts, z.exit_ts),
                     cameras=tuple(sorted(set(cur.cameras) | set(z.cameras))),
                 )
                 continue
@@ -633,7 +678,11 @@ class VisitBook:
         out.visits.append(self._snapshot(visit, closed=False))
         out.events.append(
             self._event(
-                EventKind.VISIT_OPEN, ts, gid, camera, visit.visit_id,
+                EventKind.VISIT_OPEN,
+                ts,
+                gid,
+                camera,
+                visit.visit_id,
                 payload={"in_source": source},
             )
         )
@@ -682,7 +731,10 @@ class VisitBook:
             self._close(visit, "line", out)
         out.events.append(
             self._event(
-                EventKind.LINE_CROSS, ts, gid, u.camera_id,
+                EventKind.LINE_CROSS,
+                ts,
+                gid,
+                u.camera_id,
                 visit.visit_id if visit is not None else None,
                 payload={"line": line, "direction": direction.value},
             )
@@ -701,7 +753,10 @@ class VisitBook:
         out.visits.append(self._snapshot(visit, closed=True, out_source=source))
         out.events.append(
             self._event(
-                EventKind.VISIT_CLOSE, visit.out_ts, visit.global_id, visit.last_camera,
+                EventKind.VISIT_CLOSE,
+                visit.out_ts,
+                visit.global_id,
+                visit.last_camera,
                 visit.visit_id,
                 payload={
                     "out_source": source,
@@ -751,8 +806,13 @@ class VisitBook:
         out.zone_visits.append(self._zone_snapshot(visit, st, closed=False))
         out.events.append(
             self._event(
-                EventKind.ZONE_ENTER, st.start_ts, visit.global_id, st.first_camera,
-                visit.visit_id, st.zone, payload={"zone_visit_id": st.zone_visit_id},
+                EventKind.ZONE_ENTER,
+                st.start_ts,
+                visit.global_id,
+                st.first_camera,
+                visit.visit_id,
+                st.zone,
+                payload={"zone_visit_id": st.zone_visit_id},
             )
         )
 
@@ -760,8 +820,12 @@ class VisitBook:
         out.zone_visits.append(self._zone_snapshot(visit, st, closed=True))
         out.events.append(
             self._event(
-                EventKind.ZONE_EXIT, st.last_inside, visit.global_id, st.last_camera,
-                visit.visit_id, st.zone,
+                EventKind.ZONE_EXIT,
+                st.last_inside,
+                visit.global_id,
+                st.last_camera,
+                visit.visit_id,
+                st.zone,
                 payload={
                     "zone_visit_id": st.zone_visit_id,
                     "enter_ts": st.start_ts,

@@ -69,8 +69,10 @@ class MirrorHealth(BaseModel):
     """State of the store's MySQL/PostgreSQL mirror (``storage.mirror``)."""
 
     enabled: bool
-    state: str = Field(description="ok, behind (retrying), failed (needs fixing), starting,"
-                       " unknown (no pipeline running)")
+    state: str = Field(
+        description="ok, behind (retrying), failed (needs fixing), starting,"
+        " unknown (no pipeline running)"
+    )
     url: str = Field(description="the database URL (no password)")
     error: str | None = None
     lag_s: float | None = Field(default=None, description="age of the oldest store file not copied")
@@ -87,8 +89,9 @@ def _mirror_health(cfg: SiteConfig, live: Any) -> MirrorHealth | None:
         if not mcfg.enabled:
             return None
         status = {"enabled": True, "state": "unknown", "url": mcfg.url or ""}
-    return MirrorHealth.model_validate({k: v for k, v in status.items()
-                                        if k in MirrorHealth.model_fields and v is not None})
+    return MirrorHealth.model_validate(
+        {k: v for k, v in status.items() if k in MirrorHealth.model_fields and v is not None}
+    )
 
 
 class Health(BaseModel):
@@ -100,7 +103,9 @@ class Health(BaseModel):
     timezone: str = Field(
         default="UTC", description="the site's time zone (IANA name): business days and local times"
     )
-    reset_time: str = Field(default="00:00", description="local time at which a business day starts")
+    reset_time: str = Field(
+        default="00:00", description="local time at which a business day starts"
+    )
     mirror: MirrorHealth | None = Field(
         default=None, description="the relational mirror (storage.mirror) when one is configured"
     )
@@ -116,7 +121,9 @@ class CameraStatus(BaseModel):
     lag_s: float | None = Field(
         default=None, description="live cameras: age of the newest frame when its batch was sent"
     )
-    dropped: int | None = Field(default=None, description="frames dropped by the newest-frame buffer")
+    dropped: int | None = Field(
+        default=None, description="frames dropped by the newest-frame buffer"
+    )
     frames_read: int | None = Field(
         default=None, description="sampled frames handled: frames (detected) + sum of skipped"
     )
@@ -201,7 +208,8 @@ def create_app(
     app.add_middleware(AccessMiddleware, keys=Keys.from_config(cfg.api), loopback=is_loopback(host))
     if cfg.api.cors_origins:  # added last: outermost, so preflights and 401s get CORS headers
         app.add_middleware(
-            CORSMiddleware, allow_origins=list(cfg.api.cors_origins),
+            CORSMiddleware,
+            allow_origins=list(cfg.api.cors_origins),
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
@@ -226,8 +234,13 @@ def create_app(
     @app.get(f"{v1}/health", response_model=Health, tags=["status"])
     def health() -> Health:
         return Health(
-            status="ok", site_id=cfg.site_id, version=__version__, live=live is not None,
-            days=store.days(), timezone=cfg.reset.timezone, reset_time=cfg.reset.time,
+            status="ok",
+            site_id=cfg.site_id,
+            version=__version__,
+            live=live is not None,
+            days=store.days(),
+            timezone=cfg.reset.timezone,
+            reset_time=cfg.reset.time,
             mirror=_mirror_health(cfg, live),
         )
 
@@ -261,8 +274,11 @@ def create_app(
         if live is not None:
             o = live.occupancy()
             return Occupancy(
-                site_id=cfg.site_id, live=True, in_store=o["in_store"],
-                global_ids=o["global_ids"], ts=o["ts"],
+                site_id=cfg.site_id,
+                live=True,
+                in_store=o["in_store"],
+                global_ids=o["global_ids"],
+                ts=o["ts"],
             )
         day = resolve_day(None)
         page = q.list_visits(store, day, limit=10_000)
@@ -290,8 +306,14 @@ def create_app(
         include_staff: bool = False,
     ) -> q.VisitPage:
         return q.list_visits(
-            store, resolve_day(day), min_dwell_s=min_dwell_s, zone=zone, camera=camera,
-            limit=limit, offset=offset, include_staff=include_staff,
+            store,
+            resolve_day(day),
+            min_dwell_s=min_dwell_s,
+            zone=zone,
+            camera=camera,
+            limit=limit,
+            offset=offset,
+            include_staff=include_staff,
         )
 
     @app.get(
@@ -396,7 +418,9 @@ def create_app(
         return ResetResult(reset=True, records=live.reset(None))
 
     admin_errors: dict[int | str, dict[str, Any]] = {
-        401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody},
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody},
+        404: {"model": ErrorBody},
     }
 
     @app.post(
@@ -482,31 +506,51 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
     def draw(frame: Any) -> bytes:
         ids = [int(i) for i in frame.local_ids]
         gids = live.global_ids(frame.camera_id, ids) if ids and hasattr(live, "global_ids") else {}
-        img = lv.render(frame, cameras[frame.camera_id], gids,
-                        blur=blur if cfg.summaries.blur_faces else None,
-                        max_px=cfg.api.live_max_px)
+        img = lv.render(
+            frame,
+            cameras[frame.camera_id],
+            gids,
+            blur=blur if cfg.summaries.blur_faces else None,
+            max_px=cfg.api.live_max_px,
+        )
         return lv.encode_jpeg(img)
 
     def snapshot_jpeg(camera_id: str) -> bytes:
         frame = frame_of(camera_id)
         if frame is None:
-            raise HTTPException(503, f"camera {camera_id!r} has no processed frame yet",
-                                headers={"Retry-After": "1"})
+            raise HTTPException(
+                503,
+                f"camera {camera_id!r} has no processed frame yet",
+                headers={"Retry-After": "1"},
+            )
         return draw(frame)
 
     errors: dict[int | str, dict[str, Any]] = {
-        404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+        404: {"model": ErrorBody},
+        409: {"model": ErrorBody},
+        503: {"model": ErrorBody},
+    }
 
-    @app.get(f"{v1}/cameras/{{camera_id}}/snapshot", response_class=Response, responses={
-        **errors, 200: {"content": {"image/jpeg": {}}}}, tags=["live"])
+    @app.get(
+        f"{v1}/cameras/{{camera_id}}/snapshot",
+        response_class=Response,
+        responses={**errors, 200: {"content": {"image/jpeg": {}}}},
+        tags=["live"],
+    )
     async def snapshot(camera_id: str) -> Response:
         """The camera's newest processed frame as one JPEG, annotated, faces blurred."""
         jpeg = await run_in_threadpool(snapshot_jpeg, camera_id)
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
-    @app.get(f"{v1}/cameras/{{camera_id}}/live", response_class=StreamingResponse, responses={
-        **errors, 200: {"content": {f"multipart/x-mixed-replace; boundary={lv.BOUNDARY}": {}}}},
-        tags=["live"])
+    @app.get(
+        f"{v1}/cameras/{{camera_id}}/live",
+        response_class=StreamingResponse,
+        responses={
+            **errors,
+            200: {"content": {f"multipart/x-mixed-replace; boundary={lv.BOUNDARY}": {}}},
+        },
+        tags=["live"],
+    )
     async def live_view(camera_id: str, request: Request) -> StreamingResponse:
         """MJPEG of the camera's newest processed frames, at most ``api.live_fps`` a second."""
         await run_in_threadpool(frame_of, camera_id)  # 404 / 503 before the stream starts
@@ -528,7 +572,8 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
                 return
 
         return StreamingResponse(
-            body(), media_type=f"multipart/x-mixed-replace; boundary={lv.BOUNDARY}",
+            body(),
+            media_type=f"multipart/x-mixed-replace; boundary={lv.BOUNDARY}",
             headers={"Cache-Control": "no-store"},
         )
 
@@ -574,8 +619,7 @@ def _add_mirror_routes(app: FastAPI, cfg: SiteConfig, v1: str) -> None:
 
     errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 503: {"model": ErrorBody}}
 
-    @app.get(f"{v1}/mirror/status", response_model=MirrorHealth, responses=errors,
-             tags=["mirror"])
+    @app.get(f"{v1}/mirror/status", response_model=MirrorHealth, responses=errors, tags=["mirror"])
     def mirror_status() -> MirrorHealth:
         """How far the mirror is behind the store, read from its watermarks (no pipeline needed)."""
         from mcvision.analytics.mirror import Mirror
@@ -587,19 +631,23 @@ def _add_mirror_routes(app: FastAPI, cfg: SiteConfig, v1: str) -> None:
         except Exception as err:  # the database went away since: say so
             raise HTTPException(503, f"{m.where}: {str(err).splitlines()[0]}") from None
         lag = m.lag()
-        return MirrorHealth(enabled=cfg.storage.mirror.enabled, url=cfg.storage.mirror.url or "",
-                            state="ok" if lag["pending_files"] == 0 else "behind", **lag)
+        return MirrorHealth(
+            enabled=cfg.storage.mirror.enabled,
+            url=cfg.storage.mirror.url or "",
+            state="ok" if lag["pending_files"] == 0 else "behind",
+            **lag,
+        )
 
-    @app.get(f"{v1}/mirror/summary", response_model=q.DaySummary, responses=errors,
-             tags=["mirror"])
+    @app.get(f"{v1}/mirror/summary", response_model=q.DaySummary, responses=errors, tags=["mirror"])
     def mirror_summary(day: DayParam = None, include_staff: bool = False) -> q.DaySummary:
         """The day summary read from the relational mirror."""
         from mcvision.analytics import mirror_read
 
         return run(mirror_read.day_summary, mirror_day(day), include_staff=include_staff)
 
-    @app.get(f"{v1}/mirror/zones", response_model=list[q.ZoneStat], responses=errors,
-             tags=["mirror"])
+    @app.get(
+        f"{v1}/mirror/zones", response_model=list[q.ZoneStat], responses=errors, tags=["mirror"]
+    )
     def mirror_zones(day: DayParam = None, include_staff: bool = False) -> list[q.ZoneStat]:
         """Zone statistics read from the relational mirror."""
         from mcvision.analytics import mirror_read

@@ -105,8 +105,9 @@ class KeySource:
                 f" ({type(err).__name__})"
             ) from None
         if not text:
-            raise AccessConfigError(f"{self.file_field}: the {self.name} key file {self.file!r}"
-                                    " is empty")
+            raise AccessConfigError(
+                f"{self.file_field}: the {self.name} key file {self.file!r} is empty"
+            )
         return text
 
     @property
@@ -127,10 +128,16 @@ class Keys:
     def from_config(cls, api: ApiConfig) -> Keys:
         """The key sources named in the ``api`` config block."""
         return cls(
-            read=KeySource("read", api.read_key_env, api.read_key_file,
-                           "api.read_key_env", "api.read_key_file"),
-            admin=KeySource("admin", api.admin_key_env, api.admin_key_file,
-                            "api.admin_key_env", "api.admin_key_file"),
+            read=KeySource(
+                "read", api.read_key_env, api.read_key_file, "api.read_key_env", "api.read_key_file"
+            ),
+            admin=KeySource(
+                "admin",
+                api.admin_key_env,
+                api.admin_key_file,
+                "api.admin_key_env",
+                "api.admin_key_file",
+            ),
         )
 
 
@@ -196,8 +203,10 @@ class AccessMiddleware:
             await send({"type": "websocket.close", "code": 1008})
             return
         body = json.dumps({"detail": detail}).encode()
-        headers = [(b"content-type", b"application/json"),
-                   (b"content-length", str(len(body)).encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
         if status == 401:
             headers.append((b"www-authenticate", b'Bearer realm="mcvision"'))
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -71,8 +71,9 @@ def short_id(global_id: str) -> str:
     return tail.lstrip("0") or "0"
 
 
-def _pixels(points: Sequence[Sequence[float]], normalized: bool, size: tuple[int, int],
-            scale: float) -> np.ndarray:
+def _pixels(
+    points: Sequence[Sequence[float]], normalized: bool, size: tuple[int, int], scale: float
+) -> np.ndarray:
     w, h = size
     pts = np.asarray(points, dtype=np.float64)
     if normalized:
@@ -100,8 +101,9 @@ def render(
     h, w = frame.image.shape[:2]
     scale = min(1.0, max_px / max(h, w))
     if scale < 1.0:
-        img = cv2.resize(frame.image, (round(w * scale), round(h * scale)),
-                         interpolation=cv2.INTER_AREA)
+        img = cv2.resize(
+            frame.image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+        )
     else:
         img = frame.image.copy()
     boxes = np.asarray(frame.boxes, dtype=np.float32).reshape(-1, 4) * scale
@@ -115,8 +117,16 @@ def render(
     for z in camera.zones:
         pts = _pixels(z.polygon, z.normalized, (w, h), scale)
         cv2.polylines(img, [pts], isClosed=True, color=_ZONE, thickness=thick)
-        cv2.putText(img, z.name, tuple(int(v) for v in pts[0]), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.4 * thick, _ZONE, thick, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            z.name,
+            tuple(int(v) for v in pts[0]),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thick,
+            _ZONE,
+            thick,
+            cv2.LINE_AA,
+        )
     for ln in camera.lines:
         a, b = _pixels(ln.points, ln.normalized, (w, h), scale)
         cv2.line(img, tuple(int(v) for v in a), tuple(int(v) for v in b), _LINE, thick + 1)
@@ -129,8 +139,16 @@ def render(
         label = short_id(gid) if gid else f"#{int(lid)}"
         if act:
             label = f"{label} {act}"
-        cv2.putText(img, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.45 * thick, _BOX, thick, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            label,
+            (x1, max(12, y1 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45 * thick,
+            _BOX,
+            thick,
+            cv2.LINE_AA,
+        )
     return img
 
 
@@ -148,8 +166,9 @@ def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
 
 def part(jpeg: bytes) -> bytes:
     """One part of the multipart stream."""
-    head = (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-            f"Content-Length: {len(jpeg)}\r\n\r\n").encode()
+    head = (
+        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    ).encode()
     return head + jpeg + b"\r\n"
 
 

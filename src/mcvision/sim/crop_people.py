@@ -64,8 +64,16 @@ def _colour_names(hsv: np.ndarray) -> np.ndarray:
     h, s, v = (hsv[..., i].astype(np.int32) for i in range(3))
     out = np.full(h.shape, COLOURS.index("grey"), np.int32)
     chroma = (s >= 60) & (v >= 60)
-    hue_bins = [(8, "red"), (20, "orange"), (33, "yellow"), (85, "green"), (130, "blue"),
-                (150, "purple"), (168, "pink"), (181, "red")]
+    hue_bins = [
+        (8, "red"),
+        (20, "orange"),
+        (33, "yellow"),
+        (85, "green"),
+        (130, "blue"),
+        (150, "purple"),
+        (168, "pink"),
+        (181, "red"),
+    ]
     lo = 0
     for hi, name in hue_bins:
         out[chroma & (h >= lo) & (h < hi)] = COLOURS.index(name)
@@ -88,7 +96,9 @@ def dominant_colour(crops: Sequence[np.ndarray]) -> str:
     votes: Counter[int] = Counter()
     for img in crops:
         h, w = img.shape[:2]
-        torso = img[int(0.2 * h) : max(int(0.5 * h), int(0.2 * h) + 1), int(0.3 * w) : max(int(0.7 * w), 1)]
+        torso = img[
+            int(0.2 * h) : max(int(0.5 * h), int(0.2 * h) + 1), int(0.3 * w) : max(int(0.7 * w), 1)
+        ]
         hsv = cv2.cvtColor(np.ascontiguousarray(torso), cv2.COLOR_BGR2HSV)
         votes.update(_colour_names(hsv).ravel().tolist())
     if not votes:
@@ -136,7 +146,10 @@ def _pick_people(
         by_colour: dict[str, list[int]] = {}
         for p in order[: max(12 * n, 60)]:  # enough people to find partners of every colour
             by_colour.setdefault(colour_of(p), []).append(p)
-        bins = sorted((c for c, ps in by_colour.items() if len(ps) >= 2), key=lambda c: (-len(by_colour[c]), c))
+        bins = sorted(
+            (c for c, ps in by_colour.items() if len(ps) >= 2),
+            key=lambda c: (-len(by_colour[c]), c),
+        )
         b = 0
         while want - sum(len(s) for s in sets) >= 2 and bins:
             left = want - sum(len(s) for s in sets)
@@ -243,7 +256,9 @@ def load_crop_sprites(
                 cut.append(Cutout(img, alpha.astype(np.float32), c.name.frame))
             views[f"c{cam}"] = cut
         sprites.append(
-            Sprite(prefix[p], [c for v in views.values() for c in v], views=views, colour=colour_of(p))
+            Sprite(
+                prefix[p], [c for v in views.values() for c in v], views=views, colour=colour_of(p)
+            )
         )
     info = {
         "people": [s.key for s in sprites],

@@ -177,7 +177,9 @@ def calibration_points(cam: CameraSpec, h: np.ndarray) -> list[dict[str, list[fl
     img = np.array([(x, y) for y in ys for x in xs])
     flr = to_floor(h, img)
     return [
-        {"image": [round(float(p[0]), 2), round(float(p[1]), 2)],
-         "floor": [round(float(q[0]), 4), round(float(q[1]), 4)]}
+        {
+            "image": [round(float(p[0]), 2), round(float(p[1]), 2)],
+            "floor": [round(float(q[0]), 4), round(float(q[1]), 4)],
+        }
         for p, q in zip(img, flr, strict=True)
     ]

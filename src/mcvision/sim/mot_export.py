@@ -61,7 +61,12 @@ def write_labelled_truth(gt: GroundTruth, folder: str | Path, *, label_every: in
     seen = {b.person_id for rows in boxes.values() for b in rows}
     people = [p for p in gt.people if p.id in seen]  # the format names only people it shows
     visits = [VisitRow(p.id, v.in_s, v.out_s) for p in people for v in p.visits]
-    zones = [ZoneRow(p.id, z.zone, z.enter_s, z.exit_s) for p in people for v in p.visits for z in v.zones]
+    zones = [
+        ZoneRow(p.id, z.zone, z.enter_s, z.exit_s)
+        for p in people
+        for v in p.visits
+        for z in v.zones
+    ]
     staff = [p.id for p in people if p.is_staff]
     out = Path(folder)
     write_mot_folder(out, boxes=boxes, cameras=cameras, visits=visits, zones=zones, staff=staff)

@@ -225,8 +225,14 @@ def read_mot_gt(path: str | Path) -> list[MotBox]:
         try:
             out.append(
                 MotBox(
-                    int(float(parts[0])), int(float(parts[1])), float(parts[2]), float(parts[3]),
-                    float(parts[4]), float(parts[5]), int(float(parts[6])), int(float(parts[7])),
+                    int(float(parts[0])),
+                    int(float(parts[1])),
+                    float(parts[2]),
+                    float(parts[3]),
+                    float(parts[4]),
+                    float(parts[5]),
+                    int(float(parts[6])),
+                    int(float(parts[7])),
                     float(parts[8]),
                 )
             )
@@ -326,7 +332,9 @@ def load_sprites(
         for tid, boxes in by_id.items():
             if len(boxes) >= min_frames:
                 height = float(np.median([b.h for b in boxes]))
-                candidates.append((height, f"{seq.name}#{tid}", seq, sorted(boxes, key=lambda b: b.frame)))
+                candidates.append(
+                    (height, f"{seq.name}#{tid}", seq, sorted(boxes, key=lambda b: b.frame))
+                )
     candidates.sort(key=lambda c: (-c[0], c[1]))
     if max_sprites:
         candidates = candidates[:max_sprites]

@@ -98,7 +98,9 @@ def _background(cam: CameraSpec, rng: np.random.Generator) -> np.ndarray:
             cv2.line(img, (x + 3, yy), (x + sw - 3, yy), (colour * 0.5).tolist(), 2)
             for _ in range(int(rng.integers(3, 7))):
                 px = int(rng.integers(x + 5, max(x + 6, x + sw - 10)))
-                cv2.rectangle(img, (px, yy - 8), (px + 5, yy - 1), rng.uniform(40, 240, 3).tolist(), -1)
+                cv2.rectangle(
+                    img, (px, yy - 8), (px + 5, yy - 1), rng.uniform(40, 240, 3).tolist(), -1
+                )
         x += sw
     # floor tiles: horizontal seams closer together far away, seams converging to a point
     vx = w / 2
@@ -107,7 +109,13 @@ def _background(cam: CameraSpec, rng: np.random.Generator) -> np.ndarray:
         cv2.line(img, (0, round(y)), (w, round(y)), (np.array(cam.floor) * 0.85).tolist(), 1)
     for k in range(-10, 11):
         xb = vx + k * w / 8
-        cv2.line(img, (round(vx + k * w / 40), top), (round(xb), h), (np.array(cam.floor) * 0.85).tolist(), 1)
+        cv2.line(
+            img,
+            (round(vx + k * w / 40), top),
+            (round(xb), h),
+            (np.array(cam.floor) * 0.85).tolist(),
+            1,
+        )
     # zone mats
     for z in cam.zones:
         pts = np.array([cam.px(p) for p in z.polygon], np.int32)
@@ -140,7 +148,9 @@ class _SpriteCache:
         self.sprites = sprites
         self._cache: dict[tuple[int, str | None, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def get(self, sprite: int, view: str | None, frame: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    def get(
+        self, sprite: int, view: str | None, frame: int, height: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         key = (sprite, view, frame, height)
         if key not in self._cache:
             c = self.sprites[sprite].view_cutouts(view)[frame]
@@ -182,7 +192,9 @@ def render_scenario(
         light = _lighting(cam)
         zones = {z.name: Polygon([cam.px(p) for p in z.polygon]) for z in cam.zones}
         path = out / f"{cam.id}.mp4"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), sc.fps, (cam.width, cam.height))
+        writer = cv2.VideoWriter(
+            str(path), cv2.VideoWriter_fourcc(*"mp4v"), sc.fps, (cam.width, cam.height)
+        )
         if not writer.isOpened():
             raise RuntimeError(f"cannot open a video writer for {path} (mp4v)")
         per_frame: list[list[GTBox]] = []
@@ -228,13 +240,20 @@ def render_scenario(
                         continue
                     fx, fy = (cx1 + cx2) / 2, float(cy2)
                     zone = next(
-                        (name for name, poly in zones.items() if contains_xy(poly.buffer(1e-9), fx, fy)),
+                        (
+                            name
+                            for name, poly in zones.items()
+                            if contains_xy(poly.buffer(1e-9), fx, fy)
+                        ),
                         None,
                     )
                     boxes.append(
                         GTBox(
-                            id=plans[pi].person_id, box=(cx1, cy1, cx2, cy2), foot=(fx, fy),
-                            visibility=round(vis, 3), zone=zone,
+                            id=plans[pi].person_id,
+                            box=(cx1, cy1, cx2, cy2),
+                            foot=(fx, fy),
+                            visibility=round(vis, 3),
+                            zone=zone,
                         )
                     )
                 per_frame.append(sorted(boxes, key=lambda b: b.id))
@@ -247,9 +266,16 @@ def render_scenario(
         frames_gt[cam.id] = per_frame
         gt_cams.append(
             GTCamera(
-                id=cam.id, width=cam.width, height=cam.height, frames=n_frames, video=path.name,
+                id=cam.id,
+                width=cam.width,
+                height=cam.height,
+                frames=n_frames,
+                video=path.name,
                 zones={z.name: [_r(cam.px(p)) for p in z.polygon] for z in cam.zones},
-                lines={ln.name: (_r(cam.px(ln.points[0])), _r(cam.px(ln.points[1]))) for ln in cam.lines},
+                lines={
+                    ln.name: (_r(cam.px(ln.points[0])), _r(cam.px(ln.points[1])))
+                    for ln in cam.lines
+                },
             )
         )
     gt = _ground_truth(sc, seed, plans, sprites, frames_gt, gt_cams, views)
@@ -274,7 +300,9 @@ def _ground_truth(
     apps = appearances(frames_gt, fps)
     ent = sc.entrance_camera()
     lines = [
-        LineConfig(name=ln.name, points=(ent.px(ln.points[0]), ent.px(ln.points[1])), inside=ln.inside)
+        LineConfig(
+            name=ln.name, points=(ent.px(ln.points[0]), ent.px(ln.points[1])), inside=ln.inside
+        )
         for ln in ent.lines
     ]
     # (person, camera) -> [(frame, box)]
@@ -317,30 +345,51 @@ def _ground_truth(
                 if b.zone is not None:
                     by_zone.setdefault(b.zone, []).append((i / fps, cam))
             for zname in sorted(by_zone):
-                for enter, exit_, cams in zone_stays(by_zone[zname], vc.zone_enter_s, vc.zone_exit_s):
+                for enter, exit_, cams in zone_stays(
+                    by_zone[zname], vc.zone_enter_s, vc.zone_exit_s
+                ):
                     zones_gt.append(
-                        GTZoneVisit(zone=zname, enter_s=round(enter, 3), exit_s=round(exit_, 3), cameras=cams)
+                        GTZoneVisit(
+                            zone=zname,
+                            enter_s=round(enter, 3),
+                            exit_s=round(exit_, 3),
+                            cameras=cams,
+                        )
                     )
             zones_gt.sort(key=lambda z: (z.enter_s, z.zone))
             visits.append(
                 GTVisit(
-                    in_s=round(in_i / fps, 3), out_s=round(out_i / fps, 3), in_source=in_src,
-                    out_source=out_src, cameras=sorted({o[1] for o in span}), zones=zones_gt,
+                    in_s=round(in_i / fps, 3),
+                    out_s=round(out_i / fps, 3),
+                    in_source=in_src,
+                    out_source=out_src,
+                    cameras=sorted({o[1] for o in span}),
+                    zones=zones_gt,
                 )
             )
         people.append(
             GTPerson(
-                id=plan.person_id, source=sprites[plan.sprite].key, is_staff=plan.is_staff,
-                visits=visits, appearances=apps.get(plan.person_id, []),
+                id=plan.person_id,
+                source=sprites[plan.sprite].key,
+                is_staff=plan.is_staff,
+                visits=visits,
+                appearances=apps.get(plan.person_id, []),
                 views={c: v for c, v in views[pi].items() if c in {o[1] for o in obs}},
-                colour=sprites[plan.sprite].colour, group=plan.group,
+                colour=sprites[plan.sprite].colour,
+                group=plan.group,
             )
         )
     return GroundTruth(
-        site_id=sc.site_id, seed=seed, fps=fps, duration_s=sc.duration_s,
-        zone_enter_s=vc.zone_enter_s, zone_exit_s=vc.zone_exit_s, cameras=gt_cams,
+        site_id=sc.site_id,
+        seed=seed,
+        fps=fps,
+        duration_s=sc.duration_s,
+        zone_enter_s=vc.zone_enter_s,
+        zone_exit_s=vc.zone_exit_s,
+        cameras=gt_cams,
         transits=[GTTransit(**t.model_dump()) for t in sc.transits],
-        people=sorted(people, key=lambda p: p.id), frames=frames_gt,
+        people=sorted(people, key=lambda p: p.id),
+        frames=frames_gt,
     )
 
 
@@ -357,9 +406,15 @@ def site_config_dict(sc: Scenario, gt: GroundTruth) -> dict[str, Any]:
                 "source": g.video,
                 "fps": sc.fps,
                 "resolution": [cam.width, cam.height],
-                "zones": [{"name": n, "polygon": [list(p) for p in poly]} for n, poly in g.zones.items()],
+                "zones": [
+                    {"name": n, "polygon": [list(p) for p in poly]} for n, poly in g.zones.items()
+                ],
                 "lines": [
-                    {"name": ln.name, "points": [list(p) for p in g.lines[ln.name]], "inside": ln.inside}
+                    {
+                        "name": ln.name,
+                        "points": [list(p) for p in g.lines[ln.name]],
+                        "inside": ln.inside,
+                    }
                     for ln in cam.lines
                 ],
                 # the render's own floor plan (mcvision.sim.floor), as a calibration
@@ -424,7 +479,12 @@ def detector_recall(
         busy = [i for i, b in enumerate(rows) if any(x.visibility >= min_visibility for x in b)]
         if not busy:
             continue
-        pick = sorted({busy[round(k)] for k in np.linspace(0, len(busy) - 1, min(frames_per_camera, len(busy)))})
+        pick = sorted(
+            {
+                busy[round(k)]
+                for k in np.linspace(0, len(busy) - 1, min(frames_per_camera, len(busy)))
+            }
+        )
         cap = cv2.VideoCapture(str(out / cam.video))
         images: dict[int, np.ndarray] = {}
         want = set(pick)
@@ -441,7 +501,9 @@ def detector_recall(
         dets = det.detect([images[i] for i in idx])
         n_gt = n_hit = n_pred = 0
         for i, d in zip(idx, dets, strict=True):
-            g = np.array([b.box for b in rows[i] if b.visibility >= min_visibility], np.float64).reshape(-1, 4)
+            g = np.array(
+                [b.box for b in rows[i] if b.visibility >= min_visibility], np.float64
+            ).reshape(-1, 4)
             m = _iou(g, d.xyxy.astype(np.float64))
             hits = 0
             if m.size:
@@ -451,13 +513,19 @@ def detector_recall(
             n_hit += hits
             n_pred += len(d)
         per_cam[cam.id] = {
-            "frames": len(idx), "gt_boxes": n_gt, "detected": n_hit,
-            "recall": round(n_hit / max(n_gt, 1), 3), "precision": round(n_hit / max(n_pred, 1), 3),
+            "frames": len(idx),
+            "gt_boxes": n_gt,
+            "detected": n_hit,
+            "recall": round(n_hit / max(n_gt, 1), 3),
+            "precision": round(n_hit / max(n_pred, 1), 3),
         }
         tot_gt, tot_hit, tot_pred = tot_gt + n_gt, tot_hit + n_hit, tot_pred + n_pred
     return {
-        "weights": weights, "min_visibility": min_visibility, "iou": iou,
-        "gt_boxes": tot_gt, "detected": tot_hit,
+        "weights": weights,
+        "min_visibility": min_visibility,
+        "iou": iou,
+        "gt_boxes": tot_gt,
+        "detected": tot_hit,
         "recall": round(tot_hit / max(tot_gt, 1), 3),
         "precision": round(tot_hit / max(tot_pred, 1), 3),
         "per_camera": per_cam,
@@ -468,7 +536,9 @@ def detector_recall(
 def _occlusions(gt: GroundTruth) -> int:
     """Frames (over all cameras) where someone is less than half visible behind someone else."""
     return sum(
-        1 for rows in gt.frames.values() for boxes in rows
+        1
+        for rows in gt.frames.values()
+        for boxes in rows
         if len(boxes) > 1 and any(b.visibility < 0.5 for b in boxes)
     )
 
@@ -497,14 +567,22 @@ def load_people(
         info: dict[str, Any] = {}
         if crop_dirs:
             sprites, info = load_crop_sprites(
-                crop_dirs, n_people, seed=seed, lookalikes=sc.population.lookalikes,
-                n_cameras=len(sc.cameras), matting=how, seg_weights=seg_weights,  # type: ignore[arg-type]
+                crop_dirs,
+                n_people,
+                seed=seed,
+                lookalikes=sc.population.lookalikes,
+                n_cameras=len(sc.cameras),
+                matting=how,
+                seg_weights=seg_weights,  # type: ignore[arg-type]
             )
             info = {"crop_people": info}
         if mot_dirs and len(sprites) < n_people:
             sprites += load_sprites(
-                mot_dirs, min_height=sc.min_person_height, matting=how,  # type: ignore[arg-type]
-                seg_weights=seg_weights, max_sprites=n_people - len(sprites),
+                mot_dirs,
+                min_height=sc.min_person_height,
+                matting=how,  # type: ignore[arg-type]
+                seg_weights=seg_weights,
+                max_sprites=n_people - len(sprites),
             )
         return sprites, info
 
@@ -606,6 +684,11 @@ def run_sim(
     report_path = out / "render_report.json"
     report_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     return SimResult(
-        out_dir=out, videos={c.id: out / c.video for c in gt.cameras}, site_config=site,
-        ground_truth=gt_path, report_path=report_path, labelled_truth=labelled, report=report,
+        out_dir=out,
+        videos={c.id: out / c.video for c in gt.cameras},
+        site_config=site,
+        ground_truth=gt_path,
+        report_path=report_path,
+        labelled_truth=labelled,
+        report=report,
     )

@@ -81,7 +81,9 @@ class PersonPlan:
 
 
 class _Walker:
-    def __init__(self, sc: Scenario, rng: np.random.Generator, cam: str, pos: tuple[float, float], t: float):
+    def __init__(
+        self, sc: Scenario, rng: np.random.Generator, cam: str, pos: tuple[float, float], t: float
+    ):
         self.sc, self.rng = sc, rng
         self.layout = _layout(sc)
         self.t = t
@@ -153,9 +155,7 @@ class _Walker:
         times = [t0 + float(k) * dur / n for k in range(n + 1)]
         for k in range(1, n + 1):
             self._add(times[k], (float(here_px[k, 0]), float(here_px[k, 1])))
-        self.legs.append(
-            Leg(cam_id, times, [(float(x), float(y)) for x, y in there_px])
-        )
+        self.legs.append(Leg(cam_id, times, [(float(x), float(y)) for x, y in there_px]))
         self.t = times[-1]
 
     def navigate(self, cam_id: str) -> None:
@@ -198,7 +198,9 @@ def _path(sc: Scenario, a: str, b: str) -> list[str]:
 
 def _point_in(zone: ZoneSpec, cam: CameraSpec, rng: np.random.Generator) -> tuple[float, float]:
     poly = Polygon([cam.px(p) for p in zone.polygon])
-    inner = poly.buffer(-0.08 * min(poly.bounds[2] - poly.bounds[0], poly.bounds[3] - poly.bounds[1]))
+    inner = poly.buffer(
+        -0.08 * min(poly.bounds[2] - poly.bounds[0], poly.bounds[3] - poly.bounds[1])
+    )
     target = inner if not inner.is_empty else poly
     x1, y1, x2, y2 = target.bounds
     for _ in range(1000):
@@ -284,8 +286,13 @@ def plan_people(sc: Scenario, n_sprites: int, rng: np.random.Generator) -> list[
         visit = _shopper_visit(sc, rng, float(arrivals[i]), int(rng.integers(zlo, zhi + 1)))
         if visit is not None:
             shoppers.append(
-                PersonPlan(f"P{i + 1:02d}", order[n_staff + i], False, list(visit),
-                           [(visit[0].start, visit[-1].end)])
+                PersonPlan(
+                    f"P{i + 1:02d}",
+                    order[n_staff + i],
+                    False,
+                    list(visit),
+                    [(visit[0].start, visit[-1].end)],
+                )
             )
     # the shoppers who left first come back (they have the most time to)
     for p in sorted(shoppers, key=lambda p: (p.legs[-1].end, p.person_id))[: pop.returning]:
@@ -318,7 +325,10 @@ def _form_groups(sc: Scenario, shoppers: list[PersonPlan], rng: np.random.Genera
     if pop.groups <= 0 or len(shoppers) < 2:
         return
     lo, hi = pop.group_size
-    starts = sorted(int(i) for i in rng.choice(len(shoppers), size=min(pop.groups, len(shoppers)), replace=False))
+    starts = sorted(
+        int(i)
+        for i in rng.choice(len(shoppers), size=min(pop.groups, len(shoppers)), replace=False)
+    )
     taken: set[int] = set()
     for g, start in enumerate(starts, 1):
         if start in taken:
@@ -340,5 +350,7 @@ def _form_groups(sc: Scenario, shoppers: list[PersonPlan], rng: np.random.Genera
             if legs[-1].end > sc.duration_s - 1.0:
                 continue
             f = shoppers[m]
-            shoppers[m] = PersonPlan(f.person_id, f.sprite, False, legs, [(legs[0].start, legs[-1].end)], g)
+            shoppers[m] = PersonPlan(
+                f.person_id, f.sprite, False, legs, [(legs[0].start, legs[-1].end)], g
+            )
             leader.group = g

@@ -184,7 +184,8 @@ class PopulationSpec(_M):
     groups: int = Field(default=0, ge=0, description="groups of shoppers who walk in together")
     group_size: tuple[int, int] = Field(default=(2, 3), description="people per group, min and max")
     lookalikes: int = Field(
-        default=0, ge=0,
+        default=0,
+        ge=0,
         description="people chosen to share their dominant clothing colour with another person"
         " (ReID crop folders only)",
     )
@@ -201,7 +202,9 @@ class PopulationSpec(_M):
         if self.lookalikes == 1:
             raise ValueError("lookalikes: a look-alike needs a partner (0 or >= 2)")
         if self.zones_per_visit[0] < 0 or self.zones_per_visit[1] < self.zones_per_visit[0]:
-            raise ValueError(f"zones_per_visit: expected 0 <= min <= max, got {self.zones_per_visit}")
+            raise ValueError(
+                f"zones_per_visit: expected 0 <= min <= max, got {self.zones_per_visit}"
+            )
         _range(self.arrivals_s, "arrivals_s")
         _range(self.return_gap_s, "return_gap_s")
         _range(self.overlap_s, "overlap_s")
@@ -229,7 +232,9 @@ class Scenario(_M):
     def _check(self) -> Scenario:
         ids = [c.id for c in self.cameras]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"cameras: duplicate camera ids {sorted({i for i in ids if ids.count(i) > 1})}")
+            raise ValueError(
+                f"cameras: duplicate camera ids {sorted({i for i in ids if ids.count(i) > 1})}"
+            )
         known = set(ids)
         for i, c in enumerate(self.cameras):
             tos = [d.to for d in c.doors]
@@ -239,7 +244,9 @@ class Scenario(_M):
                 if d.to != OUTSIDE and d.to not in known:
                     raise ValueError(f"cameras[{i}].doors[{j}].to: unknown camera {d.to!r}")
                 if d.to == c.id:
-                    raise ValueError(f"cameras[{i}].doors[{j}].to: a door cannot lead to its camera")
+                    raise ValueError(
+                        f"cameras[{i}].doors[{j}].to: a door cannot lead to its camera"
+                    )
                 if d.to != OUTSIDE:
                     other = self.cameras[ids.index(d.to)]
                     if c.id not in [e.to for e in other.doors]:
@@ -252,9 +259,13 @@ class Scenario(_M):
                         )
         entrances = [c for c in self.cameras if OUTSIDE in [d.to for d in c.doors]]
         if len(entrances) != 1:
-            raise ValueError(f"cameras: exactly one camera needs a door to 'outside', got {len(entrances)}")
+            raise ValueError(
+                f"cameras: exactly one camera needs a door to 'outside', got {len(entrances)}"
+            )
         if not entrances[0].lines:
-            raise ValueError(f"cameras: the entrance camera {entrances[0].id!r} needs an entrance line")
+            raise ValueError(
+                f"cameras: the entrance camera {entrances[0].id!r} needs an entrance line"
+            )
         for i, t in enumerate(self.transits):
             for end in (t.a, t.b):
                 if end not in known:
@@ -297,9 +308,18 @@ def small_scenario() -> Scenario:
             CameraSpec(
                 id="cam1",
                 floor=(150, 165, 175),
-                doors=[DoorSpec(to=OUTSIDE, point=(0.04, 0.82)), DoorSpec(to="cam2", point=(0.96, 0.62))],
+                doors=[
+                    DoorSpec(to=OUTSIDE, point=(0.04, 0.82)),
+                    DoorSpec(to="cam2", point=(0.96, 0.62)),
+                ],
                 lines=[LineSpec(name="door", points=((0.15, 0.45), (0.15, 0.99)), inside="left")],
-                zones=[ZoneSpec(name="checkout", polygon=[(0.45, 0.55), (0.75, 0.55), (0.75, 0.92), (0.45, 0.92)], dwell_s=(4, 8))],
+                zones=[
+                    ZoneSpec(
+                        name="checkout",
+                        polygon=[(0.45, 0.55), (0.75, 0.55), (0.75, 0.92), (0.45, 0.92)],
+                        dwell_s=(4, 8),
+                    )
+                ],
             ),
             CameraSpec(
                 id="cam2",
@@ -307,10 +327,19 @@ def small_scenario() -> Scenario:
                 gain=0.85,
                 colour=(1.08, 1.0, 0.92),
                 floor=(175, 170, 150),
-                doors=[DoorSpec(to="cam1", point=(0.04, 0.70)), DoorSpec(to="cam3", point=(0.96, 0.78))],
+                doors=[
+                    DoorSpec(to="cam1", point=(0.04, 0.70)),
+                    DoorSpec(to="cam3", point=(0.96, 0.78)),
+                ],
                 zones=[
-                    ZoneSpec(name="produce", polygon=[(0.14, 0.48), (0.44, 0.48), (0.44, 0.8), (0.14, 0.8)]),
-                    ZoneSpec(name="bakery", polygon=[(0.55, 0.45), (0.86, 0.45), (0.86, 0.68), (0.55, 0.68)]),
+                    ZoneSpec(
+                        name="produce",
+                        polygon=[(0.14, 0.48), (0.44, 0.48), (0.44, 0.8), (0.14, 0.8)],
+                    ),
+                    ZoneSpec(
+                        name="bakery",
+                        polygon=[(0.55, 0.45), (0.86, 0.45), (0.86, 0.68), (0.55, 0.68)],
+                    ),
                 ],
             ),
             CameraSpec(
@@ -320,7 +349,13 @@ def small_scenario() -> Scenario:
                 colour=(0.92, 1.0, 1.08),
                 floor=(140, 150, 160),
                 doors=[DoorSpec(to="cam2", point=(0.04, 0.74))],
-                zones=[ZoneSpec(name="electronics", polygon=[(0.35, 0.5), (0.75, 0.5), (0.75, 0.9), (0.35, 0.9)], dwell_s=(5, 12))],
+                zones=[
+                    ZoneSpec(
+                        name="electronics",
+                        polygon=[(0.35, 0.5), (0.75, 0.5), (0.75, 0.9), (0.35, 0.9)],
+                        dwell_s=(5, 12),
+                    )
+                ],
             ),
         ],
         transits=[
@@ -353,16 +388,26 @@ def crowded_scenario() -> Scenario:
             {"a": "cam2", "b": "cam3", "min_s": 0.0, "max_s": 6.0, "overlap": True},
         ],
         population={
-            "shoppers": 24, "staff": 2, "returning": 4, "zones_per_visit": (1, 3),
-            "arrivals_s": (1.0, 200.0), "return_gap_s": (5.0, 25.0), "overlap_s": (2.0, 5.0),
-            "groups": 4, "group_size": (2, 3), "lookalikes": 8,
+            "shoppers": 24,
+            "staff": 2,
+            "returning": 4,
+            "zones_per_visit": (1, 3),
+            "arrivals_s": (1.0, 200.0),
+            "return_gap_s": (5.0, 25.0),
+            "overlap_s": (2.0, 5.0),
+            "groups": 4,
+            "group_size": (2, 3),
+            "lookalikes": 8,
         },
     )
     return Scenario.model_validate(data)
 
 
 #: Built-in scenarios by name (``mcvision sim --scenario NAME``).
-SCENARIOS: dict[str, Callable[[], Scenario]] = {"crowded": crowded_scenario, "small": small_scenario}
+SCENARIOS: dict[str, Callable[[], Scenario]] = {
+    "crowded": crowded_scenario,
+    "small": small_scenario,
+}
 
 
 def default_scenario() -> Scenario:

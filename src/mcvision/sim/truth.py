@@ -97,7 +97,9 @@ class GTAppearance(_M):
 
 class GTPerson(_M):
     id: str
-    source: str = Field(description="where the person's cutouts come from (sequence#id or folder:person)")
+    source: str = Field(
+        description="where the person's cutouts come from (sequence#id or folder:person)"
+    )
     is_staff: bool
     visits: list[GTVisit]
     appearances: list[GTAppearance]
@@ -208,7 +210,9 @@ def zone_stays(
     return out
 
 
-def appearances(gt_frames: dict[str, list[list[GTBox]]], fps: float) -> dict[str, list[GTAppearance]]:
+def appearances(
+    gt_frames: dict[str, list[list[GTBox]]], fps: float
+) -> dict[str, list[GTAppearance]]:
     """Per person, the runs of consecutive frames on each camera, sorted by start."""
     runs: dict[str, list[GTAppearance]] = defaultdict(list)
     for cam in sorted(gt_frames):
@@ -217,7 +221,9 @@ def appearances(gt_frames: dict[str, list[list[GTBox]]], fps: float) -> dict[str
             here = {b.id for b in boxes}
             for pid in sorted(set(open_) - here):
                 s, e = open_.pop(pid)
-                runs[pid].append(GTAppearance(camera=cam, start_s=round(s / fps, 3), end_s=round(e / fps, 3)))
+                runs[pid].append(
+                    GTAppearance(camera=cam, start_s=round(s / fps, 3), end_s=round(e / fps, 3))
+                )
             for pid in sorted(here):
                 s, _ = open_.get(pid, (i, i))
                 open_[pid] = (s, i)
@@ -256,7 +262,9 @@ def check_ground_truth(gt: GroundTruth) -> list[str]:
             last_out = v.out_s
             for z in v.zones:
                 if not (v.in_s - 1e-6 <= z.enter_s <= z.exit_s <= v.out_s + 1e-6):
-                    problems.append(f"{p.id}: zone {z.zone} {z.enter_s}-{z.exit_s} outside its visit")
+                    problems.append(
+                        f"{p.id}: zone {z.zone} {z.enter_s}-{z.exit_s} outside its visit"
+                    )
         for a, b in zip(p.appearances, p.appearances[1:], strict=False):
             if a.camera == b.camera:
                 continue
@@ -320,7 +328,9 @@ def activity_truth(
                 halves = [(rows[0], rows[mid], mid), (rows[mid], rows[-1], len(rows) - 1 - mid)]
                 fast = [
                     ((b.foot[0] - a.foot[0]) ** 2 + (b.foot[1] - a.foot[1]) ** 2) ** 0.5
-                    / (n / fps) / max(h, 1.0) >= walk_speed
+                    / (n / fps)
+                    / max(h, 1.0)
+                    >= walk_speed
                     for a, b, n in halves
                 ]
                 if all(fast):

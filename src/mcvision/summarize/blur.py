@@ -120,8 +120,11 @@ class FaceBlurrer:
             if faces is None or not len(faces):
                 continue
             f = faces[:, :4] / up
-            found.append(np.column_stack([f[:, 0], f[:, 1], f[:, 0] + f[:, 2], f[:, 1] + f[:, 3],
-                                          faces[:, 14]]).astype(np.float32))
+            found.append(
+                np.column_stack(
+                    [f[:, 0], f[:, 1], f[:, 0] + f[:, 2], f[:, 1] + f[:, 3], faces[:, 14]]
+                ).astype(np.float32)
+            )
         return np.concatenate(found) if found else np.zeros((0, 5), np.float32)
 
     def apply(
@@ -140,14 +143,20 @@ class FaceBlurrer:
             blur_region(out, (x1 - mx, y1 - my, x2 + mx, y2 + my))
         if boxes is None:
             return out
-        centres = np.column_stack([(faces[:, 0] + faces[:, 2]) / 2, (faces[:, 1] + faces[:, 3]) / 2])
+        centres = np.column_stack(
+            [(faces[:, 0] + faces[:, 2]) / 2, (faces[:, 1] + faces[:, 3]) / 2]
+        )
         for i, box in enumerate(np.asarray(boxes, dtype=np.float32).reshape(-1, 4)):
             kp = keypoints[i] if keypoints is not None else None
             head = head_box(box, kp)
-            covered = bool(len(centres)) and bool(np.any(
-                (centres[:, 0] >= box[0]) & (centres[:, 0] <= box[2])
-                & (centres[:, 1] >= box[1]) & (centres[:, 1] <= head[3] + 0.1 * (box[3] - box[1]))
-            ))
+            covered = bool(len(centres)) and bool(
+                np.any(
+                    (centres[:, 0] >= box[0])
+                    & (centres[:, 0] <= box[2])
+                    & (centres[:, 1] >= box[1])
+                    & (centres[:, 1] <= head[3] + 0.1 * (box[3] - box[1]))
+                )
+            )
             if not covered:
                 blur_region(out, head)
         return out

@@ -58,7 +58,7 @@ class IdMap:
 
 
 def _colour(key: str) -> tuple[int, int, int]:
-    h = sum(ord(c) * 31 ** i for i, c in enumerate(key)) % 180
+    h = sum(ord(c) * 31**i for i, c in enumerate(key)) % 180
     hsv = np.uint8([[[h, 200, 255]]])
     b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
     return int(b), int(g), int(r)
@@ -77,7 +77,10 @@ class SummaryContext:
 
     @classmethod
     def build(
-        cls, cfg: SiteConfig, day: str, store: EventStore | None = None,
+        cls,
+        cfg: SiteConfig,
+        day: str,
+        store: EventStore | None = None,
         blurrer: FaceBlurrer | None = None,
     ) -> SummaryContext:
         store = store or EventStore.from_config(cfg)
@@ -116,8 +119,16 @@ class Annotator:
         for name, pts in self.zones(frame):
             cv2.polylines(img, [pts], True, (255, 200, 0), 1, cv2.LINE_AA)
             x, y = pts[0]
-            cv2.putText(img, name, (int(x) + 3, int(y) + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                        (255, 200, 0), 1, cv2.LINE_AA)
+            cv2.putText(
+                img,
+                name,
+                (int(x) + 3, int(y) + 12),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.4,
+                (255, 200, 0),
+                1,
+                cv2.LINE_AA,
+            )
         for box, lid in zip(frame.boxes, frame.local_ids, strict=True):
             gid = self.ctx.ids.get(frame.camera_id, int(lid))
             label = gid or f"track {int(lid)}"
@@ -126,10 +137,19 @@ class Annotator:
             cv2.rectangle(img, (x1, y1), (x2, y2), colour, 2)
             (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
             cv2.rectangle(img, (x1, max(0, y1 - th - 4)), (x1 + tw + 4, y1), colour, -1)
-            cv2.putText(img, label, (x1 + 2, max(th, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                        (0, 0, 0), 1, cv2.LINE_AA)
+            cv2.putText(
+                img,
+                label,
+                (x1 + 2, max(th, y1 - 3)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.45,
+                (0, 0, 0),
+                1,
+                cv2.LINE_AA,
+            )
         clock = f"{self.camera.id}  {self.ctx.local_time(frame.ts, 'YYYY-MM-DD HH:mm:ss')}"
         cv2.rectangle(img, (0, 0), (8 + 8 * len(clock), 20), (0, 0, 0), -1)
-        cv2.putText(img, clock, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            img, clock, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA
+        )
         return img

@@ -35,7 +35,8 @@ def make_digest(ctx: SummaryContext, *, top: int = 3, write: bool = True) -> str
     visits = store.sql(
         "SELECT global_id, in_ts, out_ts, dwell_s, zones FROM visits WHERE day = ?"
         " AND NOT is_staff ORDER BY dwell_s DESC, in_ts",
-        [day], day=day,
+        [day],
+        day=day,
     )
     n, when = peak_occupancy([(v["in_ts"], v["out_ts"]) for v in visits])
     if when is not None:
@@ -52,8 +53,8 @@ def make_digest(ctx: SummaryContext, *, top: int = 3, write: bool = True) -> str
         lines.append("Longest visits:")
         lines += [
             f"  {v['global_id']}: {_fmt_dwell(v['dwell_s'])} from {ctx.local_time(v['in_ts'])}"
-            f" to {ctx.local_time(v['out_ts'])}" + (f" ({', '.join(v['zones'])})" if v["zones"]
-                                                    else "")
+            f" to {ctx.local_time(v['out_ts'])}"
+            + (f" ({', '.join(v['zones'])})" if v["zones"] else "")
             for v in visits[:top]
         ]
     acts = q.activity_stats(store, day)
@@ -61,17 +62,23 @@ def make_digest(ctx: SummaryContext, *, top: int = 3, write: bool = True) -> str
         totals: dict[str, float] = {}
         for a in acts:
             totals[a.activity] = totals.get(a.activity, 0.0) + a.total_s
-        lines.append("Activities: " + ", ".join(
-            f"{k} {_fmt_dwell(v)}" for k, v in sorted(totals.items(), key=lambda kv: -kv[1])
-        ))
+        lines.append(
+            "Activities: "
+            + ", ".join(
+                f"{k} {_fmt_dwell(v)}" for k, v in sorted(totals.items(), key=lambda kv: -kv[1])
+            )
+        )
     alerts = store.sql(
         "SELECT ts, global_id, camera_id FROM events WHERE day = ? AND kind = 'alert' ORDER BY ts",
-        [day], day=day,
+        [day],
+        day=day,
     )
     if alerts:
         lines.append("Alerts:")
-        lines += [f"  fall of {a['global_id']} on {a['camera_id']} at {ctx.local_time(a['ts'])}"
-                  for a in alerts]
+        lines += [
+            f"  fall of {a['global_id']} on {a['camera_id']} at {ctx.local_time(a['ts'])}"
+            for a in alerts
+        ]
     text = "\n".join(lines) + "\n"
     if write:
         ctx.out_dir.mkdir(parents=True, exist_ok=True)

@@ -115,7 +115,11 @@ class EvidenceRecorder:
         """From ``site.recording`` and ``storage.root``."""
         r = site.recording
         return cls(
-            site.storage.root, camera_id, width=r.width, fps=r.fps, segment_s=r.segment_s,
+            site.storage.root,
+            camera_id,
+            width=r.width,
+            fps=r.fps,
+            segment_s=r.segment_s,
             retention_days=r.retention_days,
         )
 
@@ -131,8 +135,10 @@ class EvidenceRecorder:
         if segment != self._segment or size != self._size:
             self._open(segment, size, scale, (w, h), ts)
         assert self._writer is not None and self._sidecar is not None
-        img = frame.image if scale == 1.0 else cv2.resize(
-            frame.image, size, interpolation=cv2.INTER_AREA
+        img = (
+            frame.image
+            if scale == 1.0
+            else cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA)
         )
         self._writer.write(np.ascontiguousarray(img))
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.full(len(tracked), -1)
@@ -146,7 +152,11 @@ class EvidenceRecorder:
         return True
 
     def _open(
-        self, segment: float, size: tuple[int, int], scale: float, source: tuple[int, int],
+        self,
+        segment: float,
+        size: tuple[int, int],
+        scale: float,
+        source: tuple[int, int],
         ts: float,
     ) -> None:
         self.close()
@@ -157,15 +167,18 @@ class EvidenceRecorder:
         while video.exists():  # a restart within the segment: a new part
             video = self.folder / f"{stem}-{n}.mp4"
             n += 1
-        self._writer = cv2.VideoWriter(
-            str(video), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, size
-        )
+        self._writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, size)
         if not self._writer.isOpened():
             raise OSError(f"cannot open evidence video {video} for writing")
         self._sidecar = video.with_suffix(".jsonl").open("w")
         header = {
-            "camera": self.camera_id, "width": size[0], "height": size[1], "scale": scale,
-            "source_size": list(source), "fps": self.fps, "segment_start": segment,
+            "camera": self.camera_id,
+            "width": size[0],
+            "height": size[1],
+            "scale": scale,
+            "source_size": list(source),
+            "fps": self.fps,
+            "segment_start": segment,
         }
         self._sidecar.write(json.dumps(header) + "\n")
         self._segment, self._size = segment, size
@@ -231,8 +244,12 @@ def read_evidence(
                     continue
                 b = np.asarray(row["boxes"], dtype=np.float32).reshape(-1, 5)
                 yield EvidenceFrame(
-                    camera_id=camera_id, ts=float(row["ts"]), image=img, boxes=b[:, :4],
-                    local_ids=b[:, 4].astype(np.int64), scale=float(header["scale"]),
+                    camera_id=camera_id,
+                    ts=float(row["ts"]),
+                    image=img,
+                    boxes=b[:, :4],
+                    local_ids=b[:, 4].astype(np.int64),
+                    scale=float(header["scale"]),
                     source_size=tuple(header["source_size"]),
                 )
         finally:

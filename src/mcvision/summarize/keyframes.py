@@ -59,8 +59,10 @@ def peak_occupancy(intervals: list[tuple[float, float]]) -> tuple[int, float | N
         >>> peak_occupancy([(0, 10), (5, 20), (12, 30)])
         (2, 5)
     """
-    marks = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals],
-                   key=lambda m: (m[0], -m[1]))
+    marks = sorted(
+        [(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals],
+        key=lambda m: (m[0], -m[1]),
+    )
     best, when, now = 0, None, 0
     for ts, d in marks:
         now += d
@@ -77,7 +79,8 @@ def day_moments(ctx: SummaryContext, camera_id: str | None = None) -> list[Momen
     for r in ctx.store.sql(
         "SELECT kind, ts, camera_id, global_id, zone FROM events"
         " WHERE day = ? AND kind IN ('visit_open', 'zone_enter') ORDER BY ts",
-        [day], day=day,
+        [day],
+        day=day,
     ):
         if r["camera_id"] in cams:
             what = "visit_start" if r["kind"] == "visit_open" else f"zone_enter {r['zone']}"
@@ -86,18 +89,21 @@ def day_moments(ctx: SummaryContext, camera_id: str | None = None) -> list[Momen
         "SELECT start_ts, camera_id, global_id, activity, visit_id,"
         " row_number() OVER (PARTITION BY visit_id ORDER BY start_ts) AS n"
         " FROM activities WHERE day = ? ORDER BY start_ts",
-        [day], day=day,
+        [day],
+        day=day,
     ):
         if r["n"] > 1 and r["camera_id"] in cams:
-            out.append(Moment(r["start_ts"], r["camera_id"],
-                              f"activity {r['activity']} {r['global_id']}"))
+            out.append(
+                Moment(r["start_ts"], r["camera_id"], f"activity {r['activity']} {r['global_id']}")
+            )
     visits = ctx.store.sql(
         "SELECT in_ts, out_ts, cameras FROM visits WHERE day = ?", [day], day=day
     )
     n, when = peak_occupancy([(v["in_ts"], v["out_ts"]) for v in visits])
     if when is not None and n > 0:
-        seen = sorted({c for v in visits if v["in_ts"] <= when <= v["out_ts"]
-                       for c in v["cameras"]} & cams)
+        seen = sorted(
+            {c for v in visits if v["in_ts"] <= when <= v["out_ts"] for c in v["cameras"]} & cams
+        )
         out.extend(Moment(when, c, f"peak_occupancy {n}") for c in seen)
     out.sort(key=lambda m: (m.ts, m.camera_id, m.reason))
     return out
@@ -146,9 +152,11 @@ def make_keyframes(
             if kept and kept[-1].frame_ts == f.ts:
                 kept[-1].reasons.extend(reasons)
                 continue
-            if prev_img is not None and prev_img.shape == f.image.shape and float(
-                np.mean(cv2.absdiff(prev_img, f.image))
-            ) < min_diff:
+            if (
+                prev_img is not None
+                and prev_img.shape == f.image.shape
+                and float(np.mean(cv2.absdiff(prev_img, f.image))) < min_diff
+            ):
                 kept[-1].reasons.extend(reasons)
                 continue
             prev_img = f.image
@@ -158,8 +166,10 @@ def make_keyframes(
                 folder = ctx.out_dir / "keyframes"
                 folder.mkdir(parents=True, exist_ok=True)
                 kind = k.reasons[0].split()[0]
-                k.path = folder / f"{cam}_{ctx.local_time(k.frame_ts, 'HHmmss')}"\
+                k.path = (
+                    folder / f"{cam}_{ctx.local_time(k.frame_ts, 'HHmmss')}"
                     f"_{round((k.frame_ts % 1) * 1000):03d}_{kind}.jpg"
+                )
                 cv2.imwrite(str(k.path), k.image)
         result.extend(kept)
     result.sort(key=lambda k: (k.frame_ts, k.camera_id))

@@ -70,7 +70,8 @@ def make_storyboards(ctx: SummaryContext, camera_id: str | None = None) -> list[
     visits = ctx.store.sql(
         "SELECT visit_id, global_id, in_ts, out_ts, dwell_s, cameras, zones FROM visits"
         " WHERE day = ? ORDER BY in_ts, visit_id",
-        [day], day=day,
+        [day],
+        day=day,
     )
     by_gid: dict[str, list[dict]] = {}
     for v in visits:
@@ -87,8 +88,14 @@ def make_storyboards(ctx: SummaryContext, camera_id: str | None = None) -> list[
                     gid = ctx.ids.get(cam, int(lid))
                     if gid is None:
                         continue
-                    visit = next((v for v in by_gid.get(gid, [])
-                                  if v["in_ts"] - 1e-3 <= f.ts <= v["out_ts"] + 1e-3), None)
+                    visit = next(
+                        (
+                            v
+                            for v in by_gid.get(gid, [])
+                            if v["in_ts"] - 1e-3 <= f.ts <= v["out_ts"] + 1e-3
+                        ),
+                        None,
+                    )
                     if visit is None:
                         continue
                     x1, y1, x2, y2 = box
@@ -113,8 +120,13 @@ def make_storyboards(ctx: SummaryContext, camera_id: str | None = None) -> list[
             f"{v['global_id']}  in {ctx.local_time(v['in_ts'])}  out {ctx.local_time(v['out_ts'])}"
             f"  dwell {_fmt_dwell(v['dwell_s'])}  zones: {zones}"
         )
-        board = Storyboard(v["visit_id"], v["global_id"], [c for c, _ in shots],
-                           [b.ts for _, b in shots], caption=caption)
+        board = Storyboard(
+            v["visit_id"],
+            v["global_id"],
+            [c for c, _ in shots],
+            [b.ts for _, b in shots],
+            caption=caption,
+        )
         if shots:
             img = _compose(ctx, caption, shots)
             folder = ctx.out_dir / "storyboards"
@@ -146,8 +158,16 @@ def _compose(ctx: SummaryContext, caption: str, shots: list[tuple[str, _Best]]) 
         tw = max(tile.shape[1], 8 * len(label) + 8)
         cell = np.full((_CROP_H + 24, tw, 3), 255, np.uint8)
         cell[:_CROP_H, : tile.shape[1]] = tile
-        cv2.putText(cell, label, (4, _CROP_H + 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            cell,
+            label,
+            (4, _CROP_H + 17),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
         tiles.append(cell)
         tiles.append(np.full((_CROP_H + 24, 8, 3), 255, np.uint8))
     row = np.hstack(tiles[:-1])

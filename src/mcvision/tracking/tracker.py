@@ -160,8 +160,11 @@ class Tracker:
     def lost_ids(self) -> tuple[int, ...]:
         """Confirmed tracks currently lost (not seen now, still kept for re-finding)."""
         return tuple(
-            sorted(int(t.track_id) for t in self._impl.lost_stracks
-                   if int(t.track_id) in self._reported)
+            sorted(
+                int(t.track_id)
+                for t in self._impl.lost_stracks
+                if int(t.track_id) in self._reported
+            )
         )
 
     def alive(self) -> bool:

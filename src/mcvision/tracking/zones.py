@@ -158,9 +158,7 @@ class LineCrossingDetector:
             (a, b) = _scale(ln.points, ln.normalized, self.frame_size, f"line {ln.name!r}")
             # image coords (y down): "left" of the direction of travel has cross < 0
             sign = -1 if ln.inside == "left" else 1
-            self.lines.append(
-                _Line(ln.name, np.array(a), np.array(b), sign, LineString([a, b]))
-            )
+            self.lines.append(_Line(ln.name, np.array(a), np.array(b), sign, LineString([a, b])))
         self._last: dict[tuple[int, int], np.ndarray] = {}  # (track, line) -> last off-line point
 
     @classmethod
@@ -170,7 +168,9 @@ class LineCrossingDetector:
         """The detector for one camera's lines."""
         return cls(camera.lines, frame_size or camera.resolution)
 
-    def update(self, track_id: int, point: Sequence[float] | np.ndarray) -> tuple[LineCrossing, ...]:
+    def update(
+        self, track_id: int, point: Sequence[float] | np.ndarray
+    ) -> tuple[LineCrossing, ...]:
         """Move a track's foot point; return the crossings this move made."""
         p = np.asarray(point, dtype=np.float64).reshape(-1)
         if p.shape != (2,) or not np.isfinite(p).all():

@@ -187,7 +187,11 @@ def crop_quality(
         raise ValueError(f"xyxy must be one (4,) box, got shape {box.shape}")
     return float(
         crop_qualities(
-            box[None], frame_shape, conf, ref_height=ref_height, border_px=border_px,
+            box[None],
+            frame_shape,
+            conf,
+            ref_height=ref_height,
+            border_px=border_px,
             border_penalty=border_penalty,
         )[0]
     )

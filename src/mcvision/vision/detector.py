@@ -118,7 +118,10 @@ def export_info(path: str | Path) -> ExportInfo:
     batch = int(batch_raw) if batch_raw is not None else None
     dynamic = bool(args.get("dynamic", imgsz is None))
     return ExportInfo(
-        format=fmt, imgsz=imgsz, batch=None if dynamic else batch, dynamic=dynamic,
+        format=fmt,
+        imgsz=imgsz,
+        batch=None if dynamic else batch,
+        dynamic=dynamic,
         task=meta.get("task"),
     )
 
@@ -167,8 +170,10 @@ class YoloModel:
         self.device = device
         self.imgsz: int | tuple[int, int] = imgsz
         if self.info.static and self.info.imgsz is not None:
-            self.imgsz = self.info.imgsz if self.info.imgsz[0] != self.info.imgsz[1] else (
-                self.info.imgsz[0]
+            self.imgsz = (
+                self.info.imgsz
+                if self.info.imgsz[0] != self.info.imgsz[1]
+                else (self.info.imgsz[0])
             )
         self._lock = threading.Lock()
         self.model = YOLO(str(self.path), task=self.task)
@@ -210,8 +215,12 @@ class YoloModel:
         _env.set_torch_threads()  # in the thread that infers (Ultralytics caps it otherwise)
         step = self.batch_limit or len(frames)
         kwargs = dict(
-            conf=self.conf, iou=self.iou, imgsz=self.imgsz, classes=self.class_ids,
-            device=self.device, verbose=False,
+            conf=self.conf,
+            iou=self.iou,
+            imgsz=self.imgsz,
+            classes=self.class_ids,
+            device=self.device,
+            verbose=False,
         )
         out: list[Any] = []
         with self._lock:  # an Ultralytics predictor is not thread-safe
@@ -263,7 +272,12 @@ class PersonDetector(YoloModel):
         device: str = "cpu",
     ) -> None:
         super().__init__(
-            weights, task="detect", conf=conf, iou=iou, imgsz=imgsz, classes=classes,
+            weights,
+            task="detect",
+            conf=conf,
+            iou=iou,
+            imgsz=imgsz,
+            classes=classes,
             device=device,
         )
 
@@ -271,8 +285,12 @@ class PersonDetector(YoloModel):
     def from_config(cls, cfg: DetectorConfig) -> PersonDetector:
         """Build from ``SiteConfig.models.detector``."""
         return cls(
-            weights=cfg.weights, conf=cfg.conf, iou=cfg.iou, imgsz=cfg.imgsz,
-            classes=tuple(cfg.classes), device=cfg.device,
+            weights=cfg.weights,
+            conf=cfg.conf,
+            iou=cfg.iou,
+            imgsz=cfg.imgsz,
+            classes=tuple(cfg.classes),
+            device=cfg.device,
         )
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:

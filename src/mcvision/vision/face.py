@@ -67,7 +67,12 @@ class Face:
 
 
 def _check_image(img: Any, what: str) -> np.ndarray:
-    if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+    if (
+        not isinstance(img, np.ndarray)
+        or img.ndim != 3
+        or img.shape[2] != 3
+        or img.dtype != np.uint8
+    ):
         shape = getattr(img, "shape", None)
         raise ValueError(f"{what} must be an (h, w, 3) uint8 BGR image, got shape {shape}")
     if img.shape[0] < 2 or img.shape[1] < 2:
@@ -159,8 +164,11 @@ class FaceEmbedder:
         if found is None:
             return []
         out = [
-            Face(box=r[:4].astype(np.float32), score=float(r[14]),
-                 landmarks=r[4:14].reshape(5, 2).astype(np.float32))
+            Face(
+                box=r[:4].astype(np.float32),
+                score=float(r[14]),
+                landmarks=r[4:14].reshape(5, 2).astype(np.float32),
+            )
             for r in np.asarray(found)
         ]
         return sorted(out, key=lambda f: -f.score)

@@ -24,8 +24,14 @@ import numpy as np
 
 #: BGR colours, one per person in turn.
 PALETTE: tuple[tuple[int, int, int], ...] = (
-    (60, 180, 255), (80, 220, 80), (255, 120, 60), (200, 80, 220),
-    (40, 220, 220), (120, 120, 255), (220, 200, 60), (160, 255, 160),
+    (60, 180, 255),
+    (80, 220, 80),
+    (255, 120, 60),
+    (200, 80, 220),
+    (40, 220, 220),
+    (120, 120, 255),
+    (220, 200, 60),
+    (160, 255, 160),
 )
 
 
@@ -55,14 +61,22 @@ def draw_masks(
             m = masks[i]
             tint = np.array(colour, np.float32)
             out[m] = (out[m].astype(np.float32) * (1 - alpha) + tint * alpha).astype(np.uint8)
-            contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            contours, _ = cv2.findContours(
+                m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+            )
             cv2.drawContours(out, contours, -1, colour, thick)
         x1, y1, x2, y2 = (round(v) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)
         text = labels[i] if labels is not None else str(i)
         cv2.putText(
-            out, text, (x1 + 2, max(y1 - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX,
-            0.4 * thick + 0.2, colour, thick, cv2.LINE_AA,
+            out,
+            text,
+            (x1 + 2, max(y1 - 4, 12)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thick + 0.2,
+            colour,
+            thick,
+            cv2.LINE_AA,
         )
     return out
 

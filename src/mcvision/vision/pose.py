@@ -32,10 +32,23 @@ if TYPE_CHECKING:
 
 #: COCO keypoint names, in model output order.
 KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
 )
 
 
@@ -57,9 +70,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
-def attach_keypoints(
-    dets: Detections, pose: Detections, *, min_iou: float = 0.3
-) -> Detections:
+def attach_keypoints(dets: Detections, pose: Detections, *, min_iou: float = 0.3) -> Detections:
     """Copy ``pose``'s keypoints onto the IoU-matched boxes of ``dets``.
 
     Boxes without a match (IoU below ``min_iou``) get all-zero keypoints (score 0).
@@ -125,7 +136,12 @@ class PoseEstimator(YoloModel):
         match_iou: float = 0.3,
     ) -> None:
         super().__init__(
-            weights, task="pose", conf=conf, iou=iou, imgsz=imgsz, classes=("person",),
+            weights,
+            task="pose",
+            conf=conf,
+            iou=iou,
+            imgsz=imgsz,
+            classes=("person",),
             device=device,
         )
         self.match_iou = match_iou

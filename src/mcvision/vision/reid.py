@@ -227,7 +227,9 @@ class OnnxReID(ReIDEmbedder):
             raise WeightsCorrupt(f"cannot load ReID ONNX model {path}: {exc}") from exc
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise WeightsCorrupt(f"{path}: expected one NCHW input, got {[i.shape for i in inputs]}")
+            raise WeightsCorrupt(
+                f"{path}: expected one NCHW input, got {[i.shape for i in inputs]}"
+            )
         self.path = path
         self.input_name = inputs[0].name
         self.output_name = outputs[0].name
@@ -241,7 +243,9 @@ class OnnxReID(ReIDEmbedder):
             self.dim = d
         else:
             probe = np.zeros((self.static_batch or 1, 3, *self.input_hw), dtype=np.float32)
-            self.dim = int(self.session.run([self.output_name], {self.input_name: probe})[0].shape[-1])
+            self.dim = int(
+                self.session.run([self.output_name], {self.input_name: probe})[0].shape[-1]
+            )
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         n = len(batch)
@@ -382,7 +386,8 @@ class TorchreidReID(ReIDEmbedder):
         state = load_state_dict(path)
         own = model.state_dict()
         dropped = [
-            k for k, v in state.items()
+            k
+            for k, v in state.items()
             if k in own and tuple(getattr(v, "shape", ())) != tuple(own[k].shape)
         ]
         bad = [k for k in dropped if not k.startswith("classifier.")]
@@ -677,8 +682,13 @@ def convert_osnet_onnx_to_torchreid(
                 " neither bias nor BatchNorm"
             )
     state = model.state_dict()
-    unset = [k for k in state if k not in new and not k.startswith("classifier.")
-             and not k.endswith("num_batches_tracked")]
+    unset = [
+        k
+        for k in state
+        if k not in new
+        and not k.startswith("classifier.")
+        and not k.endswith("num_batches_tracked")
+    ]
     if unset:
         raise WeightsCorrupt(f"{onnx_path}: no ONNX weights for {unset[:5]}")
     state.update(new)

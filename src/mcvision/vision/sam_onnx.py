@@ -117,8 +117,11 @@ def low_res_to_frame(
         dtype=np.float64,
     )
     part = cv2.warpAffine(
-        logits.astype(np.float32), warp, (x2 - x1, y2 - y1),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+        logits.astype(np.float32),
+        warp,
+        (x2 - x1, y2 - y1),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
         borderValue=-1.0,
     )
     out[y1:y2, x1:x2] = part > 0
@@ -196,13 +199,10 @@ class OnnxSam:
     def __init__(self, folder: str | Path, *, device: str = "cpu", threads: int | None = None):
         import onnxruntime as ort
 
-
         folder = Path(folder)
         files = sam_files(folder) if folder.is_dir() else None
         if files is None:
-            raise WeightsNotFound(
-                f"SAM ONNX folder {folder} must hold {' and '.join(SAM_FILES)}"
-            )
+            raise WeightsNotFound(f"SAM ONNX folder {folder} must hold {' and '.join(SAM_FILES)}")
         enc_path, dec_path = files
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
@@ -212,7 +212,9 @@ class OnnxSam:
         providers = _providers(device)
         try:
             self.encoder = ort.InferenceSession(str(enc_path), opts, providers=providers)
-            self.decoder = ort.InferenceSession(_batched_decoder(dec_path), opts, providers=providers)
+            self.decoder = ort.InferenceSession(
+                _batched_decoder(dec_path), opts, providers=providers
+            )
         except Exception as exc:
             raise WeightsCorrupt(f"cannot load SAM ONNX model from {folder}: {exc}") from exc
         enc_in = self.encoder.get_inputs()
@@ -256,7 +258,8 @@ class OnnxSam:
             "orig_im_size": np.array(image_hw, np.float32),
         }
         low, iou = self.decoder.run(
-            ["low_res_masks", "iou_predictions"], {k: v for k, v in feed.items() if k in self._dec_in}
+            ["low_res_masks", "iou_predictions"],
+            {k: v for k, v in feed.items() if k in self._dec_in},
         )
         return low[:, 0], iou.reshape(-1)
 

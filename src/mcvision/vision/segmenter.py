@@ -47,7 +47,9 @@ from mcvision.vision.weights import SEGMENTER_WEIGHTS
 DEFAULT_WEIGHTS: dict[str, str] = SEGMENTER_WEIGHTS  # backend -> default weights
 
 
-def box_masks(xyxy: np.ndarray | Sequence[Sequence[float]], shape_hw: tuple[int, int]) -> np.ndarray:
+def box_masks(
+    xyxy: np.ndarray | Sequence[Sequence[float]], shape_hw: tuple[int, int]
+) -> np.ndarray:
     """(N, H, W) bool masks filling each box (clipped to the frame)."""
     h, w = int(shape_hw[0]), int(shape_hw[1])
     boxes = clip_boxes(xyxy, (h, w))
@@ -215,8 +217,13 @@ class YoloSegSegmenter(Segmenter):
 
         set_torch_threads()
         r = self.model.predict(
-            frame, imgsz=self.imgsz, device=self.device, conf=self.conf,
-            classes=[self.person_class], retina_masks=False, verbose=False,
+            frame,
+            imgsz=self.imgsz,
+            device=self.device,
+            conf=self.conf,
+            classes=[self.person_class],
+            retina_masks=False,
+            verbose=False,
         )[0]
         if r.masks is None or r.boxes is None or len(r.boxes) == 0:
             return np.zeros((0, 4), np.float32), np.zeros((0, 1, 1), np.float32)
@@ -248,8 +255,11 @@ class YoloSegSegmenter(Segmenter):
             dtype=np.float64,
         )
         part = cv2.warpAffine(
-            mask.astype(np.float32), warp, (x2 - x1, y2 - y1),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0.0,
+            mask.astype(np.float32),
+            warp,
+            (x2 - x1, y2 - y1),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderValue=0.0,
         )
         out[y1:y2, x1:x2] = part > 0.5
         return out
@@ -433,9 +443,7 @@ class OnnxSamSegmenter(Segmenter):
                 if x2 <= x1 or y2 <= y1:
                     continue
                 local = boxes[i : i + 1] - np.array([x1, y1, x1, y1], np.float64)
-                part = self._segment(
-                    np.ascontiguousarray(frame[y1:y2, x1:x2]), local, None
-                )[0]
+                part = self._segment(np.ascontiguousarray(frame[y1:y2, x1:x2]), local, None)[0]
                 masks[i, y1:y2, x1:x2] = part
         inner = clip_boxes(boxes, (h, w))
         for i, (x1, y1, x2, y2) in enumerate(inner):
@@ -519,10 +527,12 @@ class OnnxSamSegmenter(Segmenter):
         low, _ = self.model.decode(emb, boxes, scale, hw)
         self.encoder_passes += 1
         self.decoder_calls += 1
-        return np.stack([
-            low_res_to_frame(low[i], scale, hw, None if regions is None else regions[i])
-            for i in range(len(boxes))
-        ])
+        return np.stack(
+            [
+                low_res_to_frame(low[i], scale, hw, None if regions is None else regions[i])
+                for i in range(len(boxes))
+            ]
+        )
 
 
 def _grow(boxes: np.ndarray, fx: float, fy: float) -> np.ndarray:
@@ -541,7 +551,9 @@ class UltralyticsSamSegmenter(Segmenter):
 
     name = "mobile_sam"
 
-    def __init__(self, weights: str | Path, *, device: str = "cpu", name: str = "mobile_sam") -> None:
+    def __init__(
+        self, weights: str | Path, *, device: str = "cpu", name: str = "mobile_sam"
+    ) -> None:
         from ultralytics import SAM
 
         from mcvision.vision.weights import WeightsNotFound
@@ -574,9 +586,7 @@ SEGMENTERS: dict[str, type[Segmenter]] = {
 }
 
 
-def tiny_random_sam(
-    img_size: int = 128, embed_dim: int = 32, depth: int = 1, seed: int = 0
-) -> Any:
+def tiny_random_sam(img_size: int = 128, embed_dim: int = 32, depth: int = 1, seed: int = 0) -> Any:
     """A random-init SAM with the real architecture, shrunk to run in milliseconds.
 
     Random weights: for shape, batching and wrapper-cost checks only, never accuracy.
@@ -600,19 +610,29 @@ def tiny_random_sam(
     grid = img_size // patch
     return Sam(
         image_encoder=ImageEncoderViT(
-            img_size=img_size, patch_size=patch, embed_dim=embed_dim, depth=depth, num_heads=2,
-            out_chans=embed_dim, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), window_size=0,
+            img_size=img_size,
+            patch_size=patch,
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=2,
+            out_chans=embed_dim,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+            window_size=0,
         ),
         prompt_encoder=PromptEncoder(
-            embed_dim=embed_dim, image_embedding_size=(grid, grid),
-            input_image_size=(img_size, img_size), mask_in_chans=4 * depth,
+            embed_dim=embed_dim,
+            image_embedding_size=(grid, grid),
+            input_image_size=(img_size, img_size),
+            mask_in_chans=4 * depth,
         ),
         mask_decoder=MaskDecoder(
             num_multimask_outputs=3,
             transformer=TwoWayTransformer(
                 depth=depth, embedding_dim=embed_dim, mlp_dim=2 * embed_dim, num_heads=2
             ),
-            transformer_dim=embed_dim, iou_head_depth=depth, iou_head_hidden_dim=16 * depth,
+            transformer_dim=embed_dim,
+            iou_head_depth=depth,
+            iou_head_hidden_dim=16 * depth,
         ),
     )
 

@@ -384,8 +384,13 @@ def describe(cfg: SiteConfig, *, download: bool = False) -> list[dict[str, Any]]
     out: list[dict[str, Any]] = []
     for name, ref, enabled in rows:
         row: dict[str, Any] = {
-            "model": name, "ref": ref, "enabled": enabled,
-            "path": None, "size_bytes": None, "ok": False, "error": None,
+            "model": name,
+            "ref": ref,
+            "enabled": enabled,
+            "path": None,
+            "size_bytes": None,
+            "ok": False,
+            "error": None,
         }
         if ref is None:
             row["error"] = "no weights configured (the backend's default applies)"

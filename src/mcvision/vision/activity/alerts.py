@@ -13,7 +13,6 @@ from mcvision.types import Event, EventKind
 log = logging.getLogger(__name__)
 
 
-
 class AlertWebhook:
     """POSTs alert events as JSON to a URL; failures are logged, never raised.
 
@@ -105,9 +104,16 @@ class AlertWebhook:
         ok = 0
         for e in alerts:
             body = {
-                "event_id": e.event_id, "kind": e.kind, "ts": e.ts, "day": e.day,
-                "site_id": e.site_id, "global_id": e.global_id, "camera_id": e.camera_id,
-                "visit_id": e.visit_id, "zone": e.zone, "payload": e.payload,
+                "event_id": e.event_id,
+                "kind": e.kind,
+                "ts": e.ts,
+                "day": e.day,
+                "site_id": e.site_id,
+                "global_id": e.global_id,
+                "camera_id": e.camera_id,
+                "visit_id": e.visit_id,
+                "zone": e.zone,
+                "payload": e.payload,
             }
             try:
                 r = self._client.post(self.url, json=body, timeout=self.timeout_s)

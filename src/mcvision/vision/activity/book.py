@@ -49,7 +49,11 @@ class ActivityBook:
     _runs: dict[str, _Run] = field(default_factory=dict)
 
     def observe(
-        self, global_id: str, visit_id: str, day: str, u: TrackletUpdate,
+        self,
+        global_id: str,
+        visit_id: str,
+        day: str,
+        u: TrackletUpdate,
         event_day: Callable[[float], str],
     ) -> tuple[list[ActivityInterval], list[Event]]:
         """Take one sighting (ignored unless it carries an activity)."""
@@ -65,10 +69,7 @@ class ActivityBook:
                 return intervals, events  # late: the run has moved on
             if u.camera_id != run.camera_id and ts - run.end_ts <= self.handover_s:
                 return intervals, events
-            if (
-                run.activity == u.activity and run.zone == zone
-                and ts - run.end_ts <= self.gap_s
-            ):
+            if run.activity == u.activity and run.zone == zone and ts - run.end_ts <= self.gap_s:
                 run.end_ts = ts
                 run.camera_id = u.camera_id
                 return intervals, events
@@ -82,18 +83,32 @@ class ActivityBook:
             intervals.append(self._snapshot(global_id, run, closed=True))
         run = _Run(
             interval_id=stable_id(visit_id, u.activity, zone, start),
-            visit_id=visit_id, day=day, activity=u.activity, zone=zone,
-            camera_id=u.camera_id, start_ts=start, end_ts=ts,
+            visit_id=visit_id,
+            day=day,
+            activity=u.activity,
+            zone=zone,
+            camera_id=u.camera_id,
+            start_ts=start,
+            end_ts=ts,
         )
         self._runs[global_id] = run
         intervals.append(self._snapshot(global_id, run, closed=False))
         if u.activity == Activity.FALLEN.value:
             events.append(
                 Event(
-                    kind=EventKind.ALERT.value, ts=ts, day=event_day(ts), site_id=self.site_id,
-                    global_id=global_id, camera_id=u.camera_id, visit_id=visit_id, zone=zone,
-                    payload={"alert": "fallen", "interval_id": run.interval_id,
-                             "onset_ts": run.start_ts},
+                    kind=EventKind.ALERT.value,
+                    ts=ts,
+                    day=event_day(ts),
+                    site_id=self.site_id,
+                    global_id=global_id,
+                    camera_id=u.camera_id,
+                    visit_id=visit_id,
+                    zone=zone,
+                    payload={
+                        "alert": "fallen",
+                        "interval_id": run.interval_id,
+                        "onset_ts": run.start_ts,
+                    },
                 )
             )
         return intervals, events
@@ -112,7 +127,15 @@ class ActivityBook:
 
     def _snapshot(self, gid: str, r: _Run, *, closed: bool) -> ActivityInterval:
         return ActivityInterval(
-            interval_id=r.interval_id, site_id=self.site_id, day=r.day, global_id=gid,
-            visit_id=r.visit_id, activity=r.activity, zone=r.zone, camera_id=r.camera_id,
-            start_ts=r.start_ts, end_ts=r.end_ts, closed=closed,
+            interval_id=r.interval_id,
+            site_id=self.site_id,
+            day=r.day,
+            global_id=gid,
+            visit_id=r.visit_id,
+            activity=r.activity,
+            zone=r.zone,
+            camera_id=r.camera_id,
+            start_ts=r.start_ts,
+            end_ts=r.end_ts,
+            closed=closed,
         )

@@ -19,7 +19,9 @@ _REGISTRY: dict[str, Callable[[Thresholds], ActivityClassifier]] = {}
 
 def register_classifier(
     name: str,
-) -> Callable[[Callable[[Thresholds], ActivityClassifier]], Callable[[Thresholds], ActivityClassifier]]:
+) -> Callable[
+    [Callable[[Thresholds], ActivityClassifier]], Callable[[Thresholds], ActivityClassifier]
+]:
     """Register a classifier factory ``(Thresholds) -> ActivityClassifier`` under ``name``.
 
     Example:
@@ -45,7 +47,9 @@ def available_classifiers() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_classifier(name: str = "rules", thresholds: Thresholds | None = None) -> ActivityClassifier:
+def build_classifier(
+    name: str = "rules", thresholds: Thresholds | None = None
+) -> ActivityClassifier:
     """The classifier registered as ``name``.
 
     Raises:

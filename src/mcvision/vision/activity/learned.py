@@ -157,8 +157,11 @@ def nfd_features(obs: Observation, frame_size: tuple[int, int] | None = None) ->
     xy = np.clip(xy, -2.0, 2.0)
     scores = np.clip(kp[:, 2], 0.0, 1.0)
     box = [cx, cy, width, height, float(np.clip(width / height, 0.0, 5.0))]
-    anchors = [float(kp[[5, 6], 1].mean()), float(kp[[11, 12], 1].mean()),
-               float(kp[[15, 16], 1].mean())]
+    anchors = [
+        float(kp[[5, 6], 1].mean()),
+        float(kp[[11, 12], 1].mean()),
+        float(kp[[15, 16], 1].mean()),
+    ]
     valid = [float(np.mean(scores >= 0.15))]
     return np.concatenate([xy.reshape(-1), scores, box, anchors, valid]).astype(np.float32)
 
@@ -277,8 +280,10 @@ class NFDHead(_OnnxModel):
     def inputs(self, histories: Sequence[Sequence[Observation]]) -> np.ndarray:
         """(N, 32, 60) model input."""
         return np.stack(
-            [np.stack([nfd_features(o) for o in resample(h, self.frames, self.span_s)])
-             for h in histories]
+            [
+                np.stack([nfd_features(o) for o in resample(h, self.frames, self.span_s)])
+                for h in histories
+            ]
         ).astype(np.float32)
 
     def predict(self, histories: Sequence[Sequence[Observation]]) -> np.ndarray:

@@ -120,12 +120,16 @@ class PostureClassifier(_Learned):
 
     history_s = 1.0
 
-    def __init__(self, thresholds: Thresholds | None = None, model: PostureLSTM | None = None) -> None:
+    def __init__(
+        self, thresholds: Thresholds | None = None, model: PostureLSTM | None = None
+    ) -> None:
         super().__init__(thresholds)
         self.model = model or PostureLSTM()
         self.history_s = self.model.span_s
 
-    def _labels(self, hists: list[list[Observation]], windows: list[Sequence[Observation]]) -> list[str]:
+    def _labels(
+        self, hists: list[list[Observation]], windows: list[Sequence[Observation]]
+    ) -> list[str]:
         p = self.model.predict(hists)
         return [POSTURE_CLASSES[int(k)] for k in p.argmax(axis=1)]
 
@@ -135,7 +139,9 @@ class StandingFallClassifier(_Learned):
     """The standing-fall head alone: fallen when p(fall) ≥ ``fall_p``, else standing."""
 
     def __init__(
-        self, thresholds: Thresholds | None = None, model: StandingFallHead | None = None,
+        self,
+        thresholds: Thresholds | None = None,
+        model: StandingFallHead | None = None,
         fall_p: float = 0.5,
     ) -> None:
         super().__init__(thresholds)
@@ -143,7 +149,9 @@ class StandingFallClassifier(_Learned):
         self.history_s = self.model.span_s
         self.fall_p = fall_p
 
-    def _labels(self, hists: list[list[Observation]], windows: list[Sequence[Observation]]) -> list[str]:
+    def _labels(
+        self, hists: list[list[Observation]], windows: list[Sequence[Observation]]
+    ) -> list[str]:
         p = self.model.predict(hists)
         return [Activity.FALLEN.value if v >= self.fall_p else Activity.STANDING.value for v in p]
 
@@ -157,10 +165,13 @@ class NFDClassifier(_Learned):
         self.model = model or NFDHead()
         self.history_s = self.model.span_s
 
-    def _labels(self, hists: list[list[Observation]], windows: list[Sequence[Observation]]) -> list[str]:
+    def _labels(
+        self, hists: list[list[Observation]], windows: list[Sequence[Observation]]
+    ) -> list[str]:
         p = self.model.predict(hists)
         return [
-            Activity.FALLEN.value if NFD_CLASSES[int(k)] in ("descending", "fallen")
+            Activity.FALLEN.value
+            if NFD_CLASSES[int(k)] in ("descending", "fallen")
             else Activity.STANDING.value
             for k in p.argmax(axis=1)
         ]
@@ -192,8 +203,11 @@ class HybridClassifier(_Learned):
     immediate_labels = (Activity.FALLEN.value, Activity.BENDING.value)
     #: a fallen person stays fallen until up (standing or walking)
     hold_labels: ClassVar[dict[str, tuple[str, ...]]] = {
-        Activity.FALLEN.value: (Activity.LYING.value, Activity.BENDING.value,
-                                Activity.SITTING.value),
+        Activity.FALLEN.value: (
+            Activity.LYING.value,
+            Activity.BENDING.value,
+            Activity.SITTING.value,
+        ),
     }
 
     def __init__(
@@ -265,23 +279,32 @@ class HybridClassifier(_Learned):
         return h_now <= self.crouch_ratio * h_max and moved < 0.25
 
     def _bent(self, window: Sequence[Observation]) -> bool:
-        angles = [torso_angle(o.keypoints, self.th.kp_conf) for o in window
-                  if o.keypoints is not None]
+        angles = [
+            torso_angle(o.keypoints, self.th.kp_conf) for o in window if o.keypoints is not None
+        ]
         vals = [a for a in angles if a is not None]
         return bool(vals) and float(np.median(vals)) >= self.th.bend_torso_deg
 
-    def _labels(self, hists: list[list[Observation]], windows: list[Sequence[Observation]]) -> list[str]:
+    def _labels(
+        self, hists: list[list[Observation]], windows: list[Sequence[Observation]]
+    ) -> list[str]:
         posture = self.posture.predict(hists)
         # the fall head on the history now and on it ``fall_lag_s`` ago (one batch): a
         # fall seen at the previous tick still counts once the person lies still
         prev = [[o for o in h if o.ts <= h[-1].ts - self.fall_lag_s + 1e-9] or h[:1] for h in hists]
         both = self.fall.predict([*hists, *prev])
-        fall = np.maximum(both[: len(hists)], both[len(hists):])
+        fall = np.maximum(both[: len(hists)], both[len(hists) :])
         out, scores = [], []
         for h, w, p, pf in zip(hists, windows, posture, fall, strict=True):
             k = POSTURE_CLASSES[int(np.argmax(p))]
-            scores.append({"standing": float(p[0]), "sitting": float(p[1]),
-                           "lying": float(p[2]), "fall": float(pf)})
+            scores.append(
+                {
+                    "standing": float(p[0]),
+                    "sitting": float(p[1]),
+                    "lying": float(p[2]),
+                    "fall": float(pf),
+                }
+            )
             if k == "lying":
                 fell = pf >= self.fall_p and self._fell(h)
                 out.append(Activity.FALLEN.value if fell else Activity.LYING.value)

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 class TrackActivity:
     """One track's history, classification ticks and smoothed label.
 
@@ -57,8 +56,11 @@ class TrackActivity:
         self.history_s = max(window_s, float(getattr(classifier, "history_s", 0.0)))
         self.window: deque[Observation] = deque()
         extra = {
-            k: v for k, v in (("immediate", getattr(classifier, "immediate_labels", None)),
-                              ("holds", getattr(classifier, "hold_labels", None)))
+            k: v
+            for k, v in (
+                ("immediate", getattr(classifier, "immediate_labels", None)),
+                ("holds", getattr(classifier, "hold_labels", None)),
+            )
             if v is not None
         }
         self.smoother = LabelSmoother(min_s=min_label_s, period_s=period_s, **extra)
@@ -177,6 +179,7 @@ class ActivityMonitor:
             if score > best_score:
                 best, best_score = tid, score
         return best
+
     @classmethod
     def from_config(cls, cfg: ActivityConfig, *, keypoints: bool = False) -> ActivityMonitor:
         """From ``SiteConfig.activity``.
@@ -193,8 +196,11 @@ class ActivityMonitor:
         """
         name = cfg.classifier
         if not keypoints and classifier_needs_keypoints(name):
-            log.info("activity.classifier %r needs pose keypoints (models.pose.enabled is"
-                     " false): the rules label activity instead", name)
+            log.info(
+                "activity.classifier %r needs pose keypoints (models.pose.enabled is"
+                " false): the rules label activity instead",
+                name,
+            )
             name = "rules"
         clf = build_classifier(name, Thresholds.from_config(cfg))
         if cfg.fall_model is not None:
@@ -206,8 +212,13 @@ class ActivityMonitor:
                 )
             rules.fall_confirmer = FallModel.from_config(cfg)
         long = float(getattr(clf, "history_s", 0.0)) > cfg.window_s
-        return cls(clf, period_s=cfg.period_s, window_s=cfg.window_s, min_label_s=cfg.min_label_s,
-                   succession_s=1.5 if long else None)
+        return cls(
+            clf,
+            period_s=cfg.period_s,
+            window_s=cfg.window_s,
+            min_label_s=cfg.min_label_s,
+            succession_s=1.5 if long else None,
+        )
 
     @property
     def needs_images(self) -> bool:
@@ -239,9 +250,12 @@ class ActivityMonitor:
             if kp is not None and not np.any(kp[:, 2] > 0):
                 kp = None
             obs = Observation(
-                ts=ts, box=tracked.xyxy[i], keypoints=kp,
+                ts=ts,
+                box=tracked.xyxy[i],
+                keypoints=kp,
                 zones=tuple(zones[i]) if zones is not None else (),
-                frame=frame, frame_size=size,
+                frame=frame,
+                frame_size=size,
             )
             st = self.tracks.get(tid)
             if st is None and self.succession_s:
@@ -279,7 +293,8 @@ class ActivityMonitor:
             self.update(
                 ts, tracked, [zones_by_id.get(t, ()) for t in ids], image=image, frame_size=size
             )
-            if len(tracked) else {}
+            if len(tracked)
+            else {}
         )
         for u in updates:
             if u.ended:

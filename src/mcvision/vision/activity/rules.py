@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 @register_classifier("rules")
 class RuleClassifier:
     """Geometric rules over motion and pose (see the module doc for the order).
@@ -75,15 +74,16 @@ class RuleClassifier:
             return Activity.FALLEN.value
         if motion(window, th) >= 1.0:
             return Activity.WALKING.value
-        if torso is not None and torso < th.bend_torso_deg and thigh is not None and (
-            thigh >= th.sit_thigh_deg
+        if (
+            torso is not None
+            and torso < th.bend_torso_deg
+            and thigh is not None
+            and (thigh >= th.sit_thigh_deg)
         ):
             return Activity.SITTING.value
         if torso is not None and torso >= th.bend_torso_deg:
             return Activity.BENDING.value
-        if last.zones and (
-            arm_motion(window, th.kp_conf) >= th.arm_motion or reaching(last, th)
-        ):
+        if last.zones and (arm_motion(window, th.kp_conf) >= th.arm_motion or reaching(last, th)):
             return Activity.BROWSING.value
         return Activity.STANDING.value
 
@@ -153,7 +153,11 @@ class FallModel:
 
             # keep low-confidence boxes: ``conf`` is applied to the Fall score here
             self._model = YoloModel(
-                self.path, task="detect", conf=0.05, imgsz=self.imgsz, classes=self.CLASSES,
+                self.path,
+                task="detect",
+                conf=0.05,
+                imgsz=self.imgsz,
+                classes=self.CLASSES,
                 device=self.device,
             )
             self._fall_id = self._model.class_ids[1]
@@ -184,7 +188,8 @@ class FallModel:
                 self._warned = True
                 log.warning(
                     "fall model %s: no person crop to look at (the camera passes no images);"
-                    " keeping the rules' fallen label", self.path.name,
+                    " keeping the rules' fallen label",
+                    self.path.name,
                 )
             return True
         return self.scores([crop])[0] >= self.conf

@@ -39,9 +39,12 @@ class LabelSmoother:
         self.min_s = min_s
         self.period_s = period_s
         self.immediate = frozenset(immediate)
-        self.holds = {k: frozenset(v) for k, v in (
-            holds if holds is not None else {Activity.FALLEN.value: (Activity.LYING.value,)}
-        ).items()}
+        self.holds = {
+            k: frozenset(v)
+            for k, v in (
+                holds if holds is not None else {Activity.FALLEN.value: (Activity.LYING.value,)}
+            ).items()
+        }
         self.label: str | None = None
         self.onset: float | None = None
         self._candidate: str | None = None
@@ -63,9 +66,7 @@ class LabelSmoother:
         return self.label
 
 
-def smooth_labels(
-    labels: Sequence[str], min_s: float = 2.0, period_s: float = 1.0
-) -> list[str]:
+def smooth_labels(labels: Sequence[str], min_s: float = 2.0, period_s: float = 1.0) -> list[str]:
     """Smooth a per-tick label sequence offline (ticks ``period_s`` apart)."""
     s = LabelSmoother(min_s=min_s, period_s=period_s)
     return [s.update(i * period_s, lab) for i, lab in enumerate(labels)]
