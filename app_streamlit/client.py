@@ -19,8 +19,14 @@ from typing import Any
 import httpx
 
 API_ENV = "MCVISION_API_URL"
+READ_KEY_ENV = "MCVISION_READ_KEY"  # the API's default api.read_key_env
 DEFAULT_URL = "http://127.0.0.1:8000"
 PREFIX = "/api/v1"
+
+
+def default_key() -> str | None:
+    """The API key to send: ``$MCVISION_READ_KEY`` (the API's read key), or None."""
+    return os.environ.get(READ_KEY_ENV) or None
 
 
 def default_url() -> str:
@@ -51,10 +57,16 @@ class ApiClient:
         base_url: e.g. ``http://127.0.0.1:8000`` (no ``/api/v1``).
         timeout_s: read timeout per request; connecting gets at most 2 s.
         transport: an httpx transport (tests).
+        key: the API key sent as ``Authorization: Bearer``; default
+            ``$MCVISION_READ_KEY``; ``""`` or unset: none (a loopback API without keys).
     """
 
     def __init__(
-        self, base_url: str, timeout_s: float = 5.0, transport: httpx.BaseTransport | None = None
+        self,
+        base_url: str,
+        timeout_s: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+        key: str | None = None,
     ) -> None:
         url = (base_url or "").strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
@@ -62,6 +74,8 @@ class ApiClient:
         self.base_url = url
         self._timeout = httpx.Timeout(timeout_s, connect=min(2.0, timeout_s))
         self._transport = transport
+        key = key if key is not None else default_key()
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
 
     def get(self, path: str, **params: Any) -> Any:
         """GET ``/api/v1{path}`` with the non-None ``params``; the decoded JSON body.
@@ -73,7 +87,9 @@ class ApiClient:
         url = f"{self.base_url}{PREFIX}{path}"
         query = {k: v for k, v in params.items() if v is not None}
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport) as http:
+            with httpx.Client(
+                timeout=self._timeout, transport=self._transport, headers=self._headers
+            ) as http:
                 resp = http.get(url, params=query)
         except httpx.ConnectError as err:
             raise ApiError(url, f"cannot connect ({err or 'connection refused'})") from None

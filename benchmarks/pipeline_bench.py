@@ -42,6 +42,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -213,8 +214,32 @@ def _threads() -> None:
     _env.set_torch_threads()
 
 
-def bench_pipeline(cfg: SiteConfig, poll_s: float = 0.05, timeout_s: float = 600) -> dict[str, Any]:
-    """Run the site through :class:`SiteRunner`; frames/s from the first processed frame."""
+def _watch(url: str, stop: threading.Event, parts: list[int]) -> None:
+    """One live-view client: read the MJPEG stream until ``stop``, counting its parts."""
+    import httpx
+
+    while not stop.is_set():
+        try:
+            with httpx.stream("GET", url, timeout=30) as r:
+                if r.status_code != 200:
+                    time.sleep(0.2)
+                    continue
+                for chunk in r.iter_bytes():
+                    parts[0] += chunk.count(b"--mcvisionframe")
+                    if stop.is_set():
+                        return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
+def bench_pipeline(
+    cfg: SiteConfig, poll_s: float = 0.05, timeout_s: float = 600, viewers: int = 0
+) -> dict[str, Any]:
+    """Run the site through :class:`SiteRunner`; frames/s from the first processed frame.
+
+    ``viewers`` > 0: that many clients watch ``/cameras/{id}/live`` (round-robin over the
+    cameras) for the whole run; the parts they got are reported.
+    """
     import ray
 
     from mcvision.runner import SiteRunner
@@ -223,6 +248,22 @@ def bench_pipeline(cfg: SiteConfig, poll_s: float = 0.05, timeout_s: float = 600
     t_start = time.perf_counter()
     runner.start()
     startup = time.perf_counter() - t_start
+    stop_watching = threading.Event()
+    watched = [[0] for _ in range(viewers)]
+    watchers = [
+        threading.Thread(
+            target=_watch,
+            daemon=True,
+            args=(
+                f"{runner.api_url}/api/v1/cameras/{cfg.cameras[i % len(cfg.cameras)].id}/live",
+                stop_watching,
+                watched[i],
+            ),
+        )
+        for i in range(viewers)
+    ]
+    for w in watchers:
+        w.start()
     pending = dict(runner.runs)
     results: dict[str, dict[str, Any]] = {}
     t_online = t_first = None
@@ -253,6 +294,9 @@ def bench_pipeline(cfg: SiteConfig, poll_s: float = 0.05, timeout_s: float = 600
         cpu_end = cpu_snapshot()
         batches = {name: serve_stats(name) for name in ("Detector", "Embedder")}
     finally:
+        stop_watching.set()
+        for w in watchers:
+            w.join(timeout=10)
         summary = runner.stop()
     frames = sum(int(r.get("frames", 0)) for r in results.values())
     t_first = t_first if t_first is not None else t_end
@@ -276,6 +320,8 @@ def bench_pipeline(cfg: SiteConfig, poll_s: float = 0.05, timeout_s: float = 600
         # cpu_count x 100): the limit's detector alone can use all of it.
         cpu_percent=cpu_by_role(cpu_first, cpu_end, t_end - (t_first or t_end)),
     )
+    if viewers:
+        out.update(viewers=viewers, viewer_frames=[w[0] for w in watched])
     return out
 
 
@@ -391,13 +437,15 @@ def run(
     poll_s: float = 0.05,
     repeat: int = 1,
     crowd: int = 0,
+    viewers: int = 2,
 ) -> dict[str, Any]:
     """Run the variants on the same clips (``repeat`` interleaved rounds); the result dict.
 
     Each variant reports its median round (by fps) with every round's fps in ``fps_runs``;
     ``ratios`` divide the medians, ``*_per_round`` divide the rounds pairwise. With
     ``crowd`` > 0 the clip is a simulated store with that many shoppers
-    (:func:`render_crowd`) instead of the footage.
+    (:func:`render_crowd`) instead of the footage. The ``viewers`` variant is the
+    pipeline with ``viewers`` live-view clients attached.
     """
     assets = weights.assets_dir()
     if assets is None or not (assets / FOOTAGE).exists():
@@ -430,7 +478,7 @@ def run(
     }
     own_ray = False
     ray_tmp: str | None = None
-    if "pipeline" in variants:
+    if "pipeline" in variants or "viewers" in variants:
         # One Ray cluster for all rounds (Serve is deployed per round); startup is not timed.
         import ray
 
@@ -449,6 +497,8 @@ def run(
                 runs["naive"].append(bench_naive(cfg))
             if "pipeline" in variants:
                 runs["pipeline"].append(bench_pipeline(cfg, poll_s=poll_s))
+            if "viewers" in variants:
+                runs["viewers"].append(bench_pipeline(cfg, poll_s=poll_s, viewers=viewers))
     finally:
         if own_ray:
             ray.shutdown()
@@ -468,6 +518,14 @@ def run(
                 for p, q in zip(runs["pipeline"], runs[base], strict=True)
                 if q["fps"]
             ]
+    watched, pipe = result.get("viewers", {}).get("fps"), result.get("pipeline", {}).get("fps")
+    if watched and pipe:
+        ratios["viewers/pipeline"] = round(watched / pipe, 3)
+        ratios["viewers/pipeline_per_round"] = [
+            round(v["fps"] / p["fps"], 3)
+            for v, p in zip(runs["viewers"], runs["pipeline"], strict=True)
+            if p["fps"]
+        ]
     result["ratios"] = ratios
     if workdir is None:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -484,10 +542,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--only",
         nargs="+",
-        choices=("limit", "naive", "pipeline"),
+        choices=("limit", "naive", "pipeline", "viewers"),
         default=("limit", "naive", "pipeline"),
-        help="variants to run",
+        help="variants to run (viewers: the pipeline with --viewers live-view clients)",
     )
+    ap.add_argument("--viewers", type=int, default=2, help="live-view clients of 'viewers'")
     ap.add_argument(
         "--runtime",
         type=json.loads,
@@ -578,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
             poll_s=args.poll,
             repeat=args.repeat,
             crowd=args.crowd,
+            viewers=args.viewers,
         )
     finally:
         sys.stdout.flush()
@@ -589,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(text)
     else:
-        for k in ("limit", "naive", "pipeline"):
+        for k in ("limit", "naive", "pipeline", "viewers"):
             if k in result:
                 print(f"{k:9s} {result[k]['fps']:8.2f} fps  ({result[k]['frames']} frames)")
         print("ratios", result["ratios"], "load", result["load_before"], result["load_after"])

@@ -324,8 +324,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def api_server(cfg: SiteConfig, store: EventStore | None = None) -> Iterator[str]:
-    """Serve ``create_app(cfg)`` with uvicorn in a background thread; yields its base URL."""
+def api_server(
+    cfg: SiteConfig,
+    store: EventStore | None = None,
+    headers: dict[str, str] | None = None,
+    live: Any = None,
+) -> Iterator[str]:
+    """Serve ``create_app(cfg)`` with uvicorn in a background thread; yields its base URL.
+
+    ``headers`` go with the readiness probe (e.g. the read key, when one is set).
+    """
     import httpx
     import uvicorn
 
@@ -333,7 +341,7 @@ def api_server(cfg: SiteConfig, store: EventStore | None = None) -> Iterator[str
 
     port = free_port()
     config = uvicorn.Config(
-        create_app(cfg, store=store),
+        create_app(cfg, live=live, store=store),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -347,7 +355,7 @@ def api_server(cfg: SiteConfig, store: EventStore | None = None) -> Iterator[str
     deadline = time.monotonic() + 20.0
     while True:
         try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}/api/v1/health", headers=headers, timeout=1.0).status_code == 200:
                 break
         except httpx.HTTPError:
             pass

@@ -223,3 +223,51 @@ def test_bad_arguments_come_back_as_errors_naming_the_problem(mcp, tool, args, n
 def test_run_mcp_refuses_a_bad_port(seeded) -> None:
     with pytest.raises(ValueError, match=r"port must be in 1\.\.65535"):
         run_mcp(seeded["cfg"], http=True, port=70000)
+
+
+def test_mcp_over_http_needs_the_read_key_off_loopback(
+    seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real HTTP on 127.0.0.1, app built as for 0.0.0.0: a client with the key gets answers."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from mcvision.mcp import mcp_http_app
+    from mcvision.serve.api import READ_KEY_ENV
+    from mcvision.serve.auth import AccessConfigError
+    from seed import free_port
+
+    monkeypatch.delenv(READ_KEY_ENV, raising=False)
+    with pytest.raises(AccessConfigError, match=READ_KEY_ENV):
+        mcp_http_app(seeded["cfg"], host="0.0.0.0")
+    monkeypatch.setenv(READ_KEY_ENV, "mcp-read-key")
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            mcp_http_app(seeded["cfg"], host="0.0.0.0"),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = httpx.post(url, json={}, timeout=10)
+        assert r.status_code == 401 and "mcp-read-key" not in r.text
+
+        async def ask() -> Any:
+            async with Client(url, auth="mcp-read-key") as client:
+                return (await client.call_tool("site_info", {})).structured_content
+
+        assert asyncio.run(ask())["site_id"] == seeded["cfg"].site_id
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

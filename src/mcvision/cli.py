@@ -270,8 +270,9 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     cfg = load_config(args.config)
     host = args.host or cfg.runtime.api_host
     port = args.port if args.port is not None else cfg.runtime.api_port
+    app = create_app(cfg, host=host)
     print(f"API: http://{host}:{port}/docs", file=ctx.stderr)
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
 
 

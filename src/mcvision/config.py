@@ -778,6 +778,55 @@ class SummariesConfig(_Model):
     keyframe_min_gap_s: float = Field(default=2.0, ge=0, description="de-duplication window")
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class ApiConfig(_Model):
+    """Access to the HTTP API: keys, CORS, and the caps of the live camera view.
+
+    On a loopback address (127.0.0.0/8, ::1, localhost) with no keys set, every
+    route is open as before. On any other address every route needs a key, and
+    the server refuses to start without a read key. A key set is enforced on
+    loopback too. Each key comes from its environment variable, else its file.
+    """
+
+    read_key_env: str = Field(
+        default="MCVISION_READ_KEY",
+        pattern=_ENV_NAME,
+        description="environment variable holding the read key (analytics, live video)",
+    )
+    read_key_file: str | None = Field(
+        default=None, description="file holding the read key, when the variable is unset"
+    )
+    admin_key_env: str = Field(
+        default="MCVISION_API_KEY",
+        pattern=_ENV_NAME,
+        description="environment variable holding the admin key (admin routes; reads too)",
+    )
+    admin_key_file: str | None = Field(
+        default=None, description="file holding the admin key, when the variable is unset"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="browser origins allowed to call the API (CORS), e.g. https://ui.example;"
+        " empty: CORS off",
+    )
+    live_fps: float = Field(default=5.0, gt=0, le=30, description="live view: frames per second")
+    live_max_px: int = Field(
+        default=960, ge=64, le=3840, description="live view and snapshot: long side in pixels"
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        for o in v:
+            if not re.match(r"^https?://[A-Za-z0-9.\[\]:-]+$", o):
+                raise ValueError(
+                    f"{o!r} is not an origin: scheme://host[:port], no path, no wildcard"
+                )
+        return v
+
+
 class SiteConfig(_Model):
     """A whole site: everything ``mcvision run`` needs."""
 
@@ -797,6 +846,7 @@ class SiteConfig(_Model):
     face: FaceConfig = Field(default_factory=FaceConfig)
     staff: StaffConfig = Field(default_factory=StaffConfig)
     gating: GatingConfig = Field(default_factory=GatingConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SiteConfig:

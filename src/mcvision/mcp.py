@@ -260,10 +260,27 @@ def run_mcp(cfg: SiteConfig, http: bool = False, port: int = 8765, host: str = "
     Raises:
         ValueError: a port outside 1..65535.
     """
-    mcp = build_mcp(cfg)
     if http:
         if not 0 < port < 65536:
             raise ValueError(f"port must be in 1..65535, got {port}")
-        mcp.run(transport="http", host=host, port=port, show_banner=False)
+        import uvicorn
+
+        uvicorn.run(mcp_http_app(cfg, host), host=host, port=port, log_level="warning")
     else:
-        mcp.run(transport="stdio", show_banner=False)
+        build_mcp(cfg).run(transport="stdio", show_banner=False)
+
+
+def mcp_http_app(cfg: SiteConfig, host: str = "127.0.0.1") -> Any:
+    """The MCP tools as an ASGI app at ``/mcp``, behind the same keys as the HTTP API.
+
+    Off loopback (or once a read key is set) a client must send the read key
+    (``Authorization: Bearer KEY``, as MCP clients do); see :mod:`mcvision.serve.auth`.
+
+    Raises:
+        AccessConfigError: ``host`` is not loopback and no read key is set.
+    """
+    from mcvision.serve.auth import AccessMiddleware, Keys, check_bind, is_loopback
+
+    check_bind(cfg.api, host)
+    app = build_mcp(cfg).http_app(path="/mcp")  # its lifespan passes through the middleware
+    return AccessMiddleware(app, Keys.from_config(cfg.api), loopback=is_loopback(host))

@@ -29,7 +29,7 @@ from ray import serve
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
 from mcvision.actors.camera import CameraActor
-from mcvision.actors.identity import IdentityActor, identity_actor_name
+from mcvision.actors.identity import IdentityActor, camera_actor_name, identity_actor_name
 from mcvision.config import SiteConfig
 from mcvision.serve.app import build_app
 from mcvision.serve.deployments import APP_NAME, required_resources
@@ -117,6 +117,9 @@ class SiteRunner:
         return f"http://{rt.api_host}:{rt.api_port}"
 
     def start(self) -> None:
+        from mcvision.serve.auth import check_bind
+
+        check_bind(self.cfg.api, self.cfg.runtime.api_host)  # before Ray: a clear, early refusal
         self.own_ray = init_ray(self.cfg, self.address)
         try:
             check_resources(required_resources(self.cfg), ray.cluster_resources())
@@ -135,6 +138,7 @@ class SiteRunner:
             for cam in self.cfg.cameras:
                 # SPREAD: on a cluster, cameras go to different nodes (decode is CPU work).
                 actor = CameraActor.options(
+                    name=camera_actor_name(self.cfg.site_id, cam.id),
                     num_cpus=rt.camera_num_cpus,
                     scheduling_strategy="SPREAD",
                     resources=dict(rt.camera_resources) or None,

@@ -121,3 +121,44 @@ def test_worker_passes_frames_when_a_fall_model_needs_crops(clip: Path, tmp_path
     worker.activity.update = spy  # type: ignore[method-assign]
     assert worker.run().frames == 300
     assert 100 < len(shapes) <= 300 and set(shapes) == {(432, 768, 3)}  # frames with people
+
+
+def test_worker_keeps_a_reference_to_its_newest_frame_for_the_live_view(
+    assets: Path, tmp_path: Path
+) -> None:
+    """After each batch the newest processed frame and its tracks are there, undrawn."""
+    import numpy as np
+
+    from mcvision.serve.live import encode_jpeg, render
+
+    clip = write_trimmed_copy(
+        assets / "footage" / "one-by-one-person-detection.mp4", tmp_path / "first12.mp4", 12.0
+    )
+    cfg = site_for(clip, tmp_path / "store")
+    seen: list[Any] = []
+
+    class Watching(BufferSink):
+        def updates(self, updates: list[Any]) -> None:
+            super().updates(updates)
+            f = worker.newest
+            seen.append((f, {u.local_id for u in updates if not u.ended and u.ts == f.ts}))
+
+    worker = CameraWorker(cfg, "cam", LocalModels(cfg), Watching(), start_ts=T0)
+    assert worker.newest is None
+    worker.run()
+    assert seen and worker.newest is not None
+    seqs = [f.seq for f, _ in seen]
+    assert seqs == sorted(seqs) and len(set(seqs)) > len(seqs) / 2  # one new frame a batch
+    with_people = [(f, ids) for f, ids in seen if len(f.boxes)]
+    assert with_people  # people walk through the clip
+    sent = {u.local_id for b in worker.sink.batches for u in b}
+    same = 0
+    for f, ids in with_people:
+        assert f.camera_id == "cam" and len(f.boxes) == len(f.local_ids) == len(f.activities)
+        assert set(f.local_ids.tolist()) <= sent
+        same += set(f.local_ids.tolist()) == ids  # the tracks sent for that very frame
+    assert same >= len(with_people) / 2
+    f = with_people[-1][0]
+    before = f.image.copy()
+    jpeg = encode_jpeg(render(f, cfg.cameras[0], max_px=480))
+    assert jpeg[:2] == b"\xff\xd8" and np.array_equal(f.image, before)

@@ -11,7 +11,7 @@ import ui
 from client import ApiClient, ApiError, default_url
 
 from mcvision.dashboard import dashboard_command, find_app
-from seed import free_port
+from seed import api_server, free_port
 
 
 def mocked(handler) -> ApiClient:
@@ -150,3 +150,21 @@ def test_a_missing_app_is_named(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr("mcvision.dashboard.__file__", str(tmp_path / "a" / "b" / "dashboard.py"))
     with pytest.raises(FileNotFoundError, match=r"nope\.py"):
         find_app()
+
+
+def test_client_sends_the_read_key_from_the_environment(
+    seeded: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over real HTTP: a keyed API refuses a client without the key and answers one with it."""
+    from mcvision.serve.api import READ_KEY_ENV
+
+    monkeypatch.setenv(READ_KEY_ENV, "dash-read-key")
+    probe = {"Authorization": "Bearer dash-read-key"}
+    with api_server(seeded["cfg"], seeded["store"], headers=probe) as url:
+        assert ApiClient(url).days() == seeded["store"].days()  # key from $MCVISION_READ_KEY
+        with pytest.raises(ApiError) as err:
+            ApiClient(url, key="not-it").days()
+        assert err.value.status == 401 and "dash-read-key" not in str(err.value)
+        with pytest.raises(ApiError) as err:
+            ApiClient(url, key="").days()  # "": send no key
+        assert err.value.status == 401

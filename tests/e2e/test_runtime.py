@@ -75,7 +75,18 @@ def test_two_cameras_one_global_id_per_person(cluster: Any, footage: Path, tmp_p
                 "visits": c.get("/api/v1/visits").json(),
                 "bad_day": c.get("/api/v1/summary", params={"day": "2025-13-45"}).status_code,
                 "bad_dwell": c.get("/api/v1/visits", params={"min_dwell_s": -1}).status_code,
+                "snapshot": c.get("/api/v1/cameras/floor/snapshot"),
+                "live": first_part(c, "/api/v1/cameras/entrance/live"),
             }
+
+    def first_part(c: httpx.Client, path: str) -> tuple[str, bytes]:
+        buf = b""
+        with c.stream("GET", path) as r:
+            for chunk in r.iter_bytes():
+                buf += chunk
+                if buf.count(b"\xff\xd9"):  # the end of the first JPEG
+                    return r.headers["content-type"], buf
+        return r.headers.get("content-type", ""), buf
 
     summary = run_to_end(cfg, ask_api)
     api = summary["extra"]
@@ -113,6 +124,17 @@ def test_two_cameras_one_global_id_per_person(cluster: Any, footage: Path, tmp_p
     }
     assert api["visits"]["total"] == 3
     assert api["bad_day"] == 422 and api["bad_dwell"] == 422
+    # The live view: the camera actors' newest frames, drawn by the API ingress
+    import cv2
+    import numpy as np
+
+    snap = api["snapshot"]
+    assert snap.status_code == 200 and snap.headers["content-type"] == "image/jpeg"
+    img = cv2.imdecode(np.frombuffer(snap.content, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None and max(img.shape[:2]) <= cfg.api.live_max_px
+    ctype, part = api["live"]
+    assert ctype.startswith("multipart/x-mixed-replace; boundary=")
+    assert part.startswith(b"--" + ctype.split("boundary=")[1].encode())
     # Cameras (gating off) detected every sampled frame of the files, and say so
     for cam, n in (("entrance", 300), ("floor", 400)):
         st = summary["cameras"][cam]

@@ -81,7 +81,7 @@ def test_admin_routes_need_the_configured_key(
 
 
 def test_admin_key_check_is_constant_time() -> None:
-    source = (Path(__file__).resolve().parents[2] / "src/mcvision/serve/api.py").read_text()
+    source = (Path(__file__).resolve().parents[2] / "src/mcvision/serve/auth.py").read_text()
     assert "hmac.compare_digest(" in source
     assert "x_api_key == " not in source and "== expected" not in source
 

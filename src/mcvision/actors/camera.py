@@ -36,6 +36,7 @@ from mcvision.capture.gating import PROCESSED, SKIPPED, MotionGate
 from mcvision.capture.pipeline import CameraPipeline, CameraStep
 from mcvision.capture.source import FrameSource, LiveSource, SourceError, open_source
 from mcvision.config import SiteConfig
+from mcvision.serve.live import LiveFrame
 from mcvision.summarize.evidence import EvidenceRecorder
 from mcvision.types import Detections, Frame, TrackletUpdate
 from mcvision.vision.activity import ActivityMonitor
@@ -172,6 +173,28 @@ class CameraWorker:
             from mcvision.vision.face import FaceEmbedder
 
             self.faces = FaceEmbedder.from_config(site.face)
+        #: the newest processed frame and its tracks, for the live view: a reference only
+        #: (no copy, no drawing here; the API side draws while someone watches)
+        self.newest: LiveFrame | None = None
+        self._newest_seq = 0
+
+    def _keep_newest(self, frame: Frame, step: CameraStep | None) -> None:
+        self._newest_seq += 1
+        if step is None or not len(step.tracked):
+            self.newest = LiveFrame(self.camera.id, self._newest_seq, frame.ts, frame.image)
+            return
+        acts = {u.local_id: u.activity for u in step.updates if not u.ended}
+        ids = np.asarray(step.tracked.tracker_id, dtype=np.int64)
+        self.newest = LiveFrame(
+            self.camera.id,
+            self._newest_seq,
+            frame.ts,
+            frame.image,
+            boxes=step.tracked.xyxy,
+            local_ids=ids,
+            activities=tuple(acts.get(int(i)) for i in ids),
+            keypoints=step.tracked.keypoints,
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -349,6 +372,7 @@ class CameraWorker:
         self.stats.last_frame_ts = last_ts  # skipped frames advance the camera's time too
         if not steps:
             self._record(pending.frames, frames, steps)
+            self._keep_newest(pending.frames[-1], None)
             self.stats.people_in_view = 0
             if self.camera.is_live:
                 self.stats.lag_s = round(self.clock() - last_ts, 3)
@@ -362,6 +386,7 @@ class CameraWorker:
             if self.activity is not None:
                 self.activity.label_updates(frame.ts, step.updates, step.tracked, image=frame.image)
         self._record(pending.frames, frames, steps)
+        self._keep_newest(frames[-1], steps[-1])
         crops: list[np.ndarray] = []
         counts: list[int] = []
         masked = self._masks(frames, steps) if self.segment else [None] * len(steps)
@@ -666,3 +691,14 @@ class CameraActor:
 
     def status(self) -> dict[str, Any]:
         return asdict(self.worker.stats)
+
+    def newest_frame(self, after_seq: int = -1) -> LiveFrame | None:
+        """The newest processed frame, local IDs as the identity knows them (restart offset);
+        None when there is none yet or it is still frame ``after_seq`` (nothing is sent)."""
+        f = self.worker.newest
+        if f is not None and f.seq == after_seq:
+            return None
+        offset = self.sink.offset if isinstance(self.sink, OffsetSink) else 0
+        if f is None or not offset or not len(f.local_ids):
+            return f
+        return replace(f, local_ids=f.local_ids + offset)

@@ -76,6 +76,11 @@ def identity_actor_name(site_id: str) -> str:
     return f"mcvision-identity-{site_id}"
 
 
+def camera_actor_name(site_id: str, camera_id: str) -> str:
+    """The Ray name of a camera's actor (the live view asks it for its newest frame)."""
+    return f"mcvision-camera-{site_id}-{camera_id}"
+
+
 class IdentityService:
     """What the actor does, without Ray: locking, camera status, the tick thread."""
 
@@ -195,6 +200,12 @@ class IdentityService:
     def report_camera(self, camera_id: str, stats: dict[str, Any]) -> None:
         with self._lock:
             self._cameras.setdefault(camera_id, {}).update(stats)
+
+    def global_ids(self, camera_id: str, local_ids: list[int]) -> dict[int, str]:
+        """The global IDs of a camera's local tracks (those not yet assigned left out)."""
+        with self._lock:
+            found = {i: self.core.manager.global_id_of(camera_id, i) for i in local_ids}
+        return {i: g for i, g in found.items() if g}
 
     def cameras(self) -> dict[str, dict[str, Any]]:
         with self._lock:

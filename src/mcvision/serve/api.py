@@ -8,8 +8,12 @@ running IdentityActor.
 Every response has a pydantic model, so the OpenAPI schema is complete. Bad
 parameters give 422 with a body that names the parameter; a store problem
 (e.g. a corrupt Parquet file) gives 503 naming the file; unknown IDs 404.
-Admin routes need the ``X-API-Key`` header to equal ``$MCVISION_API_KEY``
-(compared in constant time); with no key configured they are disabled (403).
+Access (:mod:`mcvision.serve.auth`): admin routes need the admin key
+(``$MCVISION_API_KEY`` by default; disabled, 403, until one is set); on a
+non-loopback address, or once a read key is set, every other route needs the
+read key (``$MCVISION_READ_KEY``). Keys go in ``Authorization: Bearer KEY`` or
+``X-API-Key`` and are compared in constant time. CORS is off unless
+``api.cors_origins`` lists origins.
 
 Example:
     >>> from fastapi.testclient import TestClient             # doctest: +SKIP
@@ -19,13 +23,12 @@ Example:
 
 from __future__ import annotations
 
-import hmac
-import os
 import time
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from mcvision import __version__
@@ -33,8 +36,10 @@ from mcvision.analytics import queries as q
 from mcvision.analytics.store import EventStore, StoreError
 from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig
+from mcvision.serve.auth import AccessMiddleware, Keys, check_bind, is_loopback
 
-API_KEY_ENV = "MCVISION_API_KEY"
+API_KEY_ENV = "MCVISION_API_KEY"  # the default of api.admin_key_env
+READ_KEY_ENV = "MCVISION_READ_KEY"  # the default of api.read_key_env
 DayParam = Annotated[
     str | None,
     Query(
@@ -56,6 +61,7 @@ class Live(Protocol):
     def batch_stats(self) -> dict[str, Any]: ...
 
     # optional (checked with hasattr): mark_staff(global_id) -> int,
+    # newest_frame(camera_id, after_seq=-1) -> LiveFrame | None, global_ids(camera_id, ids),
     # erase_customer(customer_id) -> dict
 
 
@@ -166,9 +172,25 @@ class ErasureResult(BaseModel):
 
 
 def create_app(
-    cfg: SiteConfig, live: Live | None = None, store: EventStore | None = None
+    cfg: SiteConfig,
+    live: Live | None = None,
+    store: EventStore | None = None,
+    host: str | None = None,
 ) -> FastAPI:
-    """The API of one site over its event store (and, when running, its live state)."""
+    """The API of one site over its event store (and, when running, its live state).
+
+    Args:
+        cfg: the site.
+        live: the running site's live state, or None (store only).
+        store: the event store (default: the site's).
+        host: the address the server binds to (default ``runtime.api_host``):
+            off loopback every route needs a key.
+
+    Raises:
+        AccessConfigError: ``host`` is not loopback and no read key is set.
+    """
+    host = cfg.runtime.api_host if host is None else host
+    check_bind(cfg.api, host)
     store = store or EventStore.from_config(cfg)
     calendar = BusinessCalendar.from_config(cfg.reset)
     app = FastAPI(
@@ -183,6 +205,14 @@ def create_app(
     )
     app.state.cfg = cfg
     app.state.store = store
+    app.add_middleware(AccessMiddleware, keys=Keys.from_config(cfg.api), loopback=is_loopback(host))
+    if cfg.api.cors_origins:  # added last: outermost, so preflights and 401s get CORS headers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cfg.api.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
 
     @app.exception_handler(StoreError)
     async def _store_error(_: Request, err: StoreError) -> JSONResponse:
@@ -198,13 +228,6 @@ def create_app(
 
     def resolve_day(day: str | None) -> str:
         return day or q.default_day(store, calendar, time.time())
-
-    def require_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
-        expected = os.environ.get(API_KEY_ENV, "")
-        if not expected:
-            raise HTTPException(403, f"admin routes are disabled: set {API_KEY_ENV}")
-        if not x_api_key or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
-            raise HTTPException(401, "missing or wrong X-API-Key")
 
     v1 = "/api/v1"
 
@@ -386,7 +409,6 @@ def create_app(
     @app.post(
         f"{v1}/admin/reset",
         response_model=ResetResult,
-        dependencies=[Depends(require_key)],
         responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 409: {"model": ErrorBody}},
         tags=["admin"],
     )
@@ -404,7 +426,6 @@ def create_app(
     @app.post(
         f"{v1}/admin/staff",
         response_model=StaffResult,
-        dependencies=[Depends(require_key)],
         responses=admin_errors,
         tags=["admin"],
     )
@@ -424,7 +445,6 @@ def create_app(
     @app.delete(
         f"{v1}/admin/customers/{{customer_id}}",
         response_model=ErasureResult,
-        dependencies=[Depends(require_key)],
         responses=admin_errors,
         tags=["admin"],
     )
@@ -446,7 +466,116 @@ def create_app(
         return ErasureResult(**out)
 
     _add_mirror_routes(app, cfg, v1)
+    _add_live_routes(app, cfg, live, v1)
     return app
+
+
+def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
+    """``/cameras/{id}/snapshot`` (one JPEG) and ``/cameras/{id}/live`` (MJPEG).
+
+    The camera only keeps a reference to its newest processed frame
+    (``live.newest_frame(camera_id)``); drawing and encoding happen here, in a
+    worker thread, only while a client asks, at most ``api.live_fps`` a second.
+    """
+    import asyncio
+    import threading
+
+    from starlette.concurrency import run_in_threadpool
+
+    from mcvision.serve import live as lv
+
+    cameras = {c.id: c for c in cfg.cameras}
+    blur_lock = threading.Lock()
+    blurrers: dict[str, Any] = {}
+
+    def blur(img: Any, boxes: Any, kps: Any) -> Any:
+        with blur_lock:  # one YuNet detector, not thread-safe
+            if "b" not in blurrers:
+                from mcvision.summarize.blur import FaceBlurrer
+
+                blurrers["b"] = FaceBlurrer(cfg.summaries.face_weights)
+            return blurrers["b"].apply(img, boxes=boxes, keypoints=kps)
+
+    def frame_of(camera_id: str, after_seq: int = -1) -> Any:
+        if camera_id not in cameras:
+            raise HTTPException(404, f"unknown camera {camera_id!r}")
+        if live is None or not hasattr(live, "newest_frame"):
+            raise HTTPException(409, "no pipeline is running: the live view needs mcvision run")
+        return live.newest_frame(camera_id, after_seq)
+
+    def draw(frame: Any) -> bytes:
+        ids = [int(i) for i in frame.local_ids]
+        gids = live.global_ids(frame.camera_id, ids) if ids and hasattr(live, "global_ids") else {}
+        img = lv.render(
+            frame,
+            cameras[frame.camera_id],
+            gids,
+            blur=blur if cfg.summaries.blur_faces else None,
+            max_px=cfg.api.live_max_px,
+        )
+        return lv.encode_jpeg(img)
+
+    def snapshot_jpeg(camera_id: str) -> bytes:
+        frame = frame_of(camera_id)
+        if frame is None:
+            raise HTTPException(
+                503,
+                f"camera {camera_id!r} has no processed frame yet",
+                headers={"Retry-After": "1"},
+            )
+        return draw(frame)
+
+    errors: dict[int | str, dict[str, Any]] = {
+        404: {"model": ErrorBody},
+        409: {"model": ErrorBody},
+        503: {"model": ErrorBody},
+    }
+
+    @app.get(
+        f"{v1}/cameras/{{camera_id}}/snapshot",
+        response_class=Response,
+        responses={**errors, 200: {"content": {"image/jpeg": {}}}},
+        tags=["live"],
+    )
+    async def snapshot(camera_id: str) -> Response:
+        """The camera's newest processed frame as one JPEG, annotated, faces blurred."""
+        jpeg = await run_in_threadpool(snapshot_jpeg, camera_id)
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.get(
+        f"{v1}/cameras/{{camera_id}}/live",
+        response_class=StreamingResponse,
+        responses={
+            **errors,
+            200: {"content": {f"multipart/x-mixed-replace; boundary={lv.BOUNDARY}": {}}},
+        },
+        tags=["live"],
+    )
+    async def live_view(camera_id: str, request: Request) -> StreamingResponse:
+        """MJPEG of the camera's newest processed frames, at most ``api.live_fps`` a second."""
+        await run_in_threadpool(frame_of, camera_id)  # 404 / 503 before the stream starts
+
+        async def newest(last_seq: int) -> tuple[int, bytes] | None:
+            frame = await run_in_threadpool(frame_of, camera_id, last_seq)
+            if frame is None or frame.seq == last_seq:
+                return None
+            return frame.seq, await run_in_threadpool(draw, frame)
+
+        async def gone() -> bool:
+            return await request.is_disconnected()
+
+        async def body() -> Any:
+            try:
+                async for chunk in lv.mjpeg_stream(newest, cfg.api.live_fps, gone):
+                    yield chunk
+            except asyncio.CancelledError:
+                return
+
+        return StreamingResponse(
+            body(),
+            media_type=f"multipart/x-mixed-replace; boundary={lv.BOUNDARY}",
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 def _add_mirror_routes(app: FastAPI, cfg: SiteConfig, v1: str) -> None:

@@ -14,7 +14,7 @@ import ray
 from ray import serve
 from ray.serve.deployment import Application
 
-from mcvision.actors.identity import identity_actor_name
+from mcvision.actors.identity import camera_actor_name, identity_actor_name
 from mcvision.config import SiteConfig
 from mcvision.serve.deployments import INGRESS_CPUS, model_deployments
 
@@ -43,6 +43,21 @@ class RayLive:
 
     def erase_customer(self, customer_id: str) -> dict[str, Any]:
         return ray.get(self._identity().erase_customer.remote(customer_id), timeout=120)
+
+    def newest_frame(self, camera_id: str, after_seq: int = -1) -> Any:
+        """The camera actor's newest processed frame (a LiveFrame), or None (none yet, or
+        still frame ``after_seq``: the frame does not cross again)."""
+        try:
+            actor = ray.get_actor(camera_actor_name(self.site_id, camera_id))
+        except ValueError:  # not started yet, or gone
+            return None
+        try:
+            return ray.get(actor.newest_frame.remote(after_seq), timeout=5)
+        except (ray.exceptions.RayError, TimeoutError):
+            return None
+
+    def global_ids(self, camera_id: str, local_ids: list[int]) -> dict[int, str]:
+        return ray.get(self._identity().global_ids.remote(camera_id, local_ids), timeout=5)
 
     def mirror_status(self) -> dict[str, Any] | None:
         return ray.get(self._identity().mirror_status.remote(), timeout=10)

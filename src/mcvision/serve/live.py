@@ -1,0 +1,210 @@
+"""The live camera view: draw a camera's newest processed frame, pace an MJPEG stream.
+
+The camera keeps only a reference to its newest processed frame and what it
+found there (:class:`LiveFrame`, no copy, no drawing); this module does the
+work on the API side, only while someone watches:
+
+* :func:`render` copies the frame, shrinks it to ``max_px`` (long side),
+  blurs faces unless the site allows them (``summaries.blur_faces``), and draws
+  zones, entrance lines, boxes with short global IDs and activity labels;
+* :func:`encode_jpeg` makes the JPEG;
+* :func:`mjpeg_stream` yields ``multipart/x-mixed-replace`` parts at most
+  ``fps`` per second, only for frames it has not sent yet, and stops when the
+  client goes away.
+
+Plain Python and OpenCV: no Ray, tested on its own.
+
+Example:
+    >>> short_id("20261124-000123")
+    '123'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from mcvision.config import CameraConfig
+
+__all__ = ["BOUNDARY", "LiveFrame", "encode_jpeg", "mjpeg_stream", "render", "short_id"]
+
+BOUNDARY = "mcvisionframe"
+
+_ZONE = (255, 200, 0)
+_LINE = (0, 200, 255)
+_BOX = (60, 220, 60)
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    """A camera's newest processed frame and its tracks, as the camera left them.
+
+    Attributes:
+        camera_id: the camera.
+        seq: increases with every processed frame (a viewer sends each once).
+        ts: epoch seconds of the frame.
+        image: the full BGR frame (shared with the camera: never drawn on).
+        boxes: (N, 4) xyxy tracked boxes in pixels of ``image``.
+        local_ids: (N,) the tracker's IDs of those boxes.
+        activities: (N,) activity label per box, or None.
+        keypoints: (N, K, 3) pose keypoints, or None (used to find heads to blur).
+    """
+
+    camera_id: str
+    seq: int
+    ts: float
+    image: np.ndarray
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    local_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    activities: Sequence[str | None] = ()
+    keypoints: np.ndarray | None = None
+
+
+def short_id(global_id: str) -> str:
+    """The short form of a global ID: its last part without leading zeros."""
+    tail = global_id.replace("_", "-").rsplit("-", 1)[-1]
+    return tail.lstrip("0") or "0"
+
+
+def _pixels(
+    points: Sequence[Sequence[float]], normalized: bool, size: tuple[int, int], scale: float
+) -> np.ndarray:
+    w, h = size
+    pts = np.asarray(points, dtype=np.float64)
+    if normalized:
+        pts = pts * (w, h)
+    return np.round(pts * scale).astype(np.int32)
+
+
+def render(
+    frame: LiveFrame,
+    camera: CameraConfig,
+    global_ids: Mapping[int, str] | None = None,
+    blur: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
+    max_px: int = 960,
+) -> np.ndarray:
+    """The annotated picture of ``frame`` (a new image; the frame is left untouched).
+
+    Args:
+        frame: the camera's newest frame.
+        camera: its config (zones, lines).
+        global_ids: local track ID → global ID, for the labels (else ``#local``).
+        blur: ``(image, boxes, keypoints) -> image`` with faces blurred, or None
+            when the site allows faces.
+        max_px: the long side of the result, at most.
+    """
+    h, w = frame.image.shape[:2]
+    scale = min(1.0, max_px / max(h, w))
+    if scale < 1.0:
+        img = cv2.resize(
+            frame.image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+        )
+    else:
+        img = frame.image.copy()
+    boxes = np.asarray(frame.boxes, dtype=np.float32).reshape(-1, 4) * scale
+    if blur is not None:
+        kps = None
+        if frame.keypoints is not None and len(frame.keypoints):
+            kps = np.asarray(frame.keypoints, dtype=np.float32).copy()
+            kps[..., :2] *= scale
+        img = blur(img, boxes, kps)
+    thick = max(1, round(max(img.shape[:2]) / 480))
+    for z in camera.zones:
+        pts = _pixels(z.polygon, z.normalized, (w, h), scale)
+        cv2.polylines(img, [pts], isClosed=True, color=_ZONE, thickness=thick)
+        cv2.putText(
+            img,
+            z.name,
+            tuple(int(v) for v in pts[0]),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thick,
+            _ZONE,
+            thick,
+            cv2.LINE_AA,
+        )
+    for ln in camera.lines:
+        a, b = _pixels(ln.points, ln.normalized, (w, h), scale)
+        cv2.line(img, tuple(int(v) for v in a), tuple(int(v) for v in b), _LINE, thick + 1)
+    gids = global_ids or {}
+    acts = list(frame.activities) + [None] * (len(boxes) - len(frame.activities))
+    for box, lid, act in zip(boxes, np.asarray(frame.local_ids).reshape(-1), acts, strict=False):
+        x1, y1, x2, y2 = np.rint(box).astype(int).tolist()
+        cv2.rectangle(img, (x1, y1), (x2, y2), _BOX, thick)
+        gid = gids.get(int(lid))
+        label = short_id(gid) if gid else f"#{int(lid)}"
+        if act:
+            label = f"{label} {act}"
+        cv2.putText(
+            img,
+            label,
+            (x1, max(12, y1 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45 * thick,
+            _BOX,
+            thick,
+            cv2.LINE_AA,
+        )
+    return img
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
+    """JPEG bytes of a BGR image.
+
+    Raises:
+        ValueError: OpenCV could not encode it.
+    """
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"cannot encode a {image.shape} image as JPEG")
+    return buf.tobytes()
+
+
+def part(jpeg: bytes) -> bytes:
+    """One part of the multipart stream."""
+    head = (
+        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    ).encode()
+    return head + jpeg + b"\r\n"
+
+
+async def mjpeg_stream(
+    newest: Callable[[int], Awaitable[tuple[int, bytes] | None]],
+    fps: float,
+    disconnected: Callable[[], Awaitable[bool]],
+    clock: Callable[[], float] = time.monotonic,
+    max_frames: int | None = None,
+) -> AsyncIterator[bytes]:
+    """Multipart parts of the newest frames, at most ``fps`` a second, until the client leaves.
+
+    Args:
+        newest: ``(last seq sent) -> (seq, jpeg)`` of a newer frame, or None when
+            there is none yet (it draws and encodes: called at most ``fps`` times
+            a second, so nothing is drawn faster than it is watched).
+        fps: the cap.
+        disconnected: true once the client has gone (checked every step).
+        clock: monotonic seconds (injected in tests).
+        max_frames: stop after this many parts (None: until disconnected).
+    """
+    period = 1.0 / fps
+    last_seq = -1
+    sent = 0
+    next_t = clock()
+    while max_frames is None or sent < max_frames:
+        if await disconnected():
+            return
+        wait = next_t - clock()
+        if wait > 0:
+            await asyncio.sleep(wait)
+            continue
+        next_t = max(next_t + period, clock())  # never burst to catch up
+        got = await newest(last_seq)
+        if got is None:
+            continue
+        last_seq, jpeg = got
+        sent += 1
+        yield part(jpeg)

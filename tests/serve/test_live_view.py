@@ -1,0 +1,258 @@
+"""The live camera view: drawing (no Ray), the snapshot and the MJPEG stream over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from mcvision.config import ApiConfig, SiteConfig, parse_config
+from mcvision.serve import live as lv
+from mcvision.summarize.blur import FaceBlurrer
+from seed import api_server, seed_store
+
+W, H = 1920, 1080
+BOX = (800.0, 300.0, 1000.0, 900.0)
+
+
+def camera_cfg() -> SiteConfig:
+    return parse_config(
+        {
+            "site_id": "s",
+            "cameras": [
+                {
+                    "id": "cam1",
+                    "source": "x.mp4",
+                    "zones": [
+                        {
+                            "name": "promo",
+                            "polygon": [[0.1, 0.1], [0.4, 0.1], [0.4, 0.5]],
+                            "normalized": True,
+                        }
+                    ],
+                    "lines": [{"name": "door", "points": [[0, 1000], [1900, 1000]]}],
+                }
+            ],
+        }
+    )
+
+
+def noise(seed: int = 0) -> np.ndarray:
+    """Blocks of 8 px of random colour: their detail survives shrinking to half size."""
+    small = np.random.default_rng(seed).integers(0, 255, (H // 8, W // 8, 3), dtype=np.uint8)
+    return cv2.resize(small, (W, H), interpolation=cv2.INTER_NEAREST)
+
+
+def frame(seq: int = 1, image: np.ndarray | None = None) -> lv.LiveFrame:
+    return lv.LiveFrame(
+        camera_id="cam1",
+        seq=seq,
+        ts=1000.0 + seq,
+        image=noise() if image is None else image,
+        boxes=np.array([BOX], np.float32),
+        local_ids=np.array([7]),
+        activities=("walking",),
+    )
+
+
+def head_std(img: np.ndarray, scale: float) -> float:
+    x1, y1, x2, y2 = (np.array(BOX) * scale).astype(int)
+    head = img[y1 + 4 : y1 + int(0.18 * (y2 - y1)), x1 + 4 : x2 - 4]
+    return float(head.std())
+
+
+def test_render_caps_size_draws_overlays_and_leaves_the_frame_alone() -> None:
+    cam = camera_cfg().cameras[0]
+    f = frame(image=np.zeros((H, W, 3), np.uint8))
+    out = lv.render(f, cam, {7: "20261124-000042"}, blur=None, max_px=960)
+    assert out.shape == (540, 960, 3)
+    assert not f.image.any()  # the camera's frame is never drawn on
+    x1, y1, _, y2 = (np.array(BOX) / 2).astype(int)
+    assert (out[y1 + 20 : y2 - 20, x1] == lv._BOX).all(axis=1).any()  # the box edge
+    assert (
+        (out[int(0.1 * 540) + 10 : int(0.5 * 540) - 10, int(0.4 * 960)] == lv._ZONE)
+        .all(axis=1)
+        .any()
+    )  # the zone's vertical edge at x = 0.4
+    assert (out[500, 100:900] == lv._LINE).all(axis=1).mean() > 0.9  # the door line at y=1000
+    label = out[max(0, y1 - 20) : y1, x1 : x1 + 120]
+    assert (label == lv._BOX).all(axis=2).sum() > 30  # the label text above the box
+    small = lv.render(f, cam, max_px=4000)
+    assert small.shape == (H, W, 3)  # never enlarged
+
+
+def test_render_blurs_heads_when_asked() -> None:
+    cam = camera_cfg().cameras[0]
+    blurrer = FaceBlurrer(None)  # the head-region fallback only: deterministic
+
+    def blur(img: np.ndarray, boxes: np.ndarray, kps: np.ndarray | None) -> np.ndarray:
+        return blurrer.apply(img, boxes=boxes, keypoints=kps)
+
+    plain = lv.render(frame(), cam, blur=None, max_px=960)
+    hidden = lv.render(frame(), cam, blur=blur, max_px=960)
+    assert head_std(plain, 0.5) > 50 and head_std(hidden, 0.5) < 0.3 * head_std(plain, 0.5)
+
+
+def test_short_ids() -> None:
+    assert lv.short_id("20261124-000042") == "42"
+    assert lv.short_id("g_0007") == "7" and lv.short_id("abc") == "abc"
+
+
+def test_jpeg_decodes() -> None:
+    img = lv.render(frame(), camera_cfg().cameras[0], max_px=640)
+    back = cv2.imdecode(np.frombuffer(lv.encode_jpeg(img), np.uint8), cv2.IMREAD_COLOR)
+    assert back is not None and back.shape == img.shape
+
+
+def test_stream_paces_and_stops_when_disconnected() -> None:
+    """With a fake clock: at most fps parts per second, the same frame never twice."""
+    now = [0.0]
+    calls: list[int] = []
+
+    async def newest(last: int) -> tuple[int, bytes] | None:
+        calls.append(last)
+        seq = int(now[0] * 30)  # a 30 fps camera
+        return None if seq == last else (seq, b"jpeg%d" % seq)
+
+    async def disconnected() -> bool:
+        return now[0] >= 10.0
+
+    async def main() -> list[bytes]:
+        real_sleep = asyncio.sleep
+
+        async def fake_sleep(s: float) -> None:
+            now[0] += s
+            await real_sleep(0)
+
+        asyncio.sleep = fake_sleep  # type: ignore[assignment]
+        try:
+            return [
+                p async for p in lv.mjpeg_stream(newest, 5.0, disconnected, clock=lambda: now[0])
+            ]
+        finally:
+            asyncio.sleep = real_sleep  # type: ignore[assignment]
+
+    parts = asyncio.run(main())
+    assert 48 <= len(parts) <= 51  # 10 s at 5 fps
+    assert all(p.startswith(f"--{lv.BOUNDARY}\r\nContent-Type: image/jpeg".encode()) for p in parts)
+    assert len(calls) == len(parts)  # drawn only as often as sent
+
+
+class FakeLive:
+    """A running site's live state: a 30 fps camera whose newest frame changes all the time."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.asked = 0
+        self.lock = threading.Lock()
+        self.image = noise(1)
+
+    def newest_frame(self, camera_id: str, after_seq: int = -1) -> lv.LiveFrame | None:
+        with self.lock:
+            self.asked += 1
+        seq = int((time.monotonic() - self.t0) * 30)
+        if seq == after_seq:
+            return None
+        return lv.LiveFrame(
+            camera_id=camera_id,
+            seq=seq,
+            ts=time.time(),
+            image=self.image,
+            boxes=np.array([BOX], np.float32),
+            local_ids=np.array([3]),
+        )
+
+    def global_ids(self, camera_id: str, local_ids: list[int]) -> dict[int, str]:
+        return {i: f"20261124-{i:06d}" for i in local_ids}
+
+    def occupancy(self) -> dict[str, Any]:
+        return {"in_store": 0, "global_ids": [], "ts": None}
+
+    def cameras(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def reset(self, ts: float | None = None) -> int:
+        return 0
+
+    def batch_stats(self) -> dict[str, Any]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return seed_store(tmp_path_factory.mktemp("live-view"))
+
+
+def site(seeded: dict[str, Any], **api: Any) -> SiteConfig:
+    return seeded["cfg"].model_copy(update={"api": ApiConfig(**api)})
+
+
+@pytest.fixture(autouse=True)
+def _no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MCVISION_READ_KEY", raising=False)
+    monkeypatch.delenv("MCVISION_API_KEY", raising=False)
+
+
+def test_snapshot_is_a_jpeg_capped_in_size(seeded: dict[str, Any]) -> None:
+    cfg = site(seeded, live_max_px=800)
+    cam = cfg.cameras[0].id
+    with api_server(cfg, seeded["store"], live=FakeLive()) as url:
+        r = httpx.get(f"{url}/api/v1/cameras/{cam}/snapshot", timeout=20)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        img = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+        assert img is not None and max(img.shape[:2]) == 800
+        assert head_std(img, 800 / W) < 20  # faces blurred by default (the picture's std ~70)
+        for path in ("/api/v1/cameras/nope/snapshot", "/api/v1/cameras/nope/live"):
+            r = httpx.get(url + path, timeout=10)
+            assert r.status_code == 404 and "nope" in r.json()["detail"]
+    allowed = cfg.model_copy(
+        update={"summaries": cfg.summaries.model_copy(update={"blur_faces": False})}
+    )
+    with api_server(allowed, seeded["store"], live=FakeLive()) as url:
+        r = httpx.get(f"{url}/api/v1/cameras/{cam}/snapshot", timeout=20)
+        img = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+        assert head_std(img, 800 / W) > 50  # the site allows faces
+
+
+def test_without_a_pipeline_the_live_routes_say_so(seeded: dict[str, Any]) -> None:
+    cam = seeded["cfg"].cameras[0].id
+    with api_server(seeded["cfg"], seeded["store"]) as url:
+        for kind in ("snapshot", "live"):
+            r = httpx.get(f"{url}/api/v1/cameras/{cam}/{kind}", timeout=10)
+            assert r.status_code == 409 and "mcvision run" in r.json()["detail"]
+
+
+def test_live_stream_is_mjpeg_capped_in_fps_and_stops_with_the_client(
+    seeded: dict[str, Any],
+) -> None:
+    cfg = site(seeded, live_fps=5.0, live_max_px=480)
+    cam = cfg.cameras[0].id
+    fake = FakeLive()
+    seconds = 3.0
+    with api_server(cfg, seeded["store"], live=fake) as url:
+        buf = b""
+        with httpx.stream("GET", f"{url}/api/v1/cameras/{cam}/live", timeout=20) as r:
+            assert r.status_code == 200
+            ctype = r.headers["content-type"]
+            assert ctype == f"multipart/x-mixed-replace; boundary={lv.BOUNDARY}"
+            t0 = time.monotonic()
+            for chunk in r.iter_bytes():
+                buf += chunk
+                if time.monotonic() - t0 >= seconds:
+                    break
+        elapsed = time.monotonic() - t0
+        parts = buf.split(f"--{lv.BOUNDARY}\r\n".encode())[1:]
+        assert 0.5 * seconds * 5 <= len(parts) <= elapsed * 5 + 2  # the 5 fps cap holds
+        body = parts[0].split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
+        img = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+        assert img is not None and max(img.shape[:2]) == 480
+        time.sleep(1.0)  # the server notices the client has gone
+        before = fake.asked
+        time.sleep(1.5)
+        assert fake.asked == before  # nothing is drawn for nobody
