@@ -366,12 +366,25 @@ def _result(
     }
 
 
+def work_dir(args: argparse.Namespace) -> Path:
+    """``--work`` (kept, reused when present) or a fresh temporary folder."""
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def cleaned_up(args: argparse.Namespace, work: Path) -> int:
+    """Remove a temporary work folder (never ``--work``); the exit code 0."""
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def ray_only(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     """One held-out crowded seed: the whole runtime through Ray beside the in-process replay."""
     from mcvision.actors.camera import LocalModels
 
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_dir(args)
     seed, thr = args.ray_only, args.match_threshold
     scene = work / f"crowded_seed{seed}"
     t0 = time.perf_counter()
@@ -397,9 +410,7 @@ def ray_only(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
     write_result(result, Path(args.out_dir) / f"accuracy_ray{args.tag}.json", echo=args.json)
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return cleaned_up(args, work)
 
 
 def centring(args: argparse.Namespace, reid: dict[str, Any]) -> int:
@@ -408,8 +419,7 @@ def centring(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     Both are swept over ``--thresholds`` on the tuning seeds; each keeps its best value,
     and the held-out seeds are scored once with it.
     """
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_dir(args)
     state: dict[str, Any] = {}
     t0 = time.perf_counter()
     tune, held = market_split(work, 0), market_split(work, 1)
@@ -444,15 +454,12 @@ def centring(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
     write_result(result, Path(args.out_dir) / f"accuracy_centring{args.tag}.json", echo=args.json)
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return cleaned_up(args, work)
 
 
 def correction(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     """The late-correction ablation: ``full`` vs ``+correction`` (merge threshold tuned)."""
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_dir(args)
     state: dict[str, Any] = {}
     t0 = time.perf_counter()
     thr = args.match_threshold
@@ -505,17 +512,14 @@ def correction(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         },
     }
     write_result(result, Path(args.out_dir) / f"accuracy_correction{args.tag}.json", echo=args.json)
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return cleaned_up(args, work)
 
 
 def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     """The floor-geometry ablation: full identity without and with the floor calibrations."""
     from mcvision.config import IdentityConfig
 
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_dir(args)
     state: dict[str, Any] = {}
     t0 = time.perf_counter()
     thr = args.match_threshold
@@ -598,9 +602,7 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     result["bench_wall_s"] = round(time.perf_counter() - t0, 1)
     result["machine"]["shared"] = args.shared
     write_result(result, Path(args.out_dir) / f"accuracy_geometry{args.tag}.json", echo=args.json)
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return cleaned_up(args, work)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -684,8 +686,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.geometry:
         return geometry(args, reid)
 
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_dir(args)
     out_dir = Path(args.out_dir)
     state: dict[str, Any] = {}
     t_all = time.perf_counter()
@@ -775,9 +776,7 @@ def main(argv: list[str] | None = None) -> int:
         result["bench_wall_s"] = total
         result["embedder"] = {"backend": embedder.backend, "weights": embedder.weights}
         write_result(result, out_dir / name.replace(".json", f"{args.tag}.json"), echo=args.json)
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return cleaned_up(args, work)
 
 
 if __name__ == "__main__":

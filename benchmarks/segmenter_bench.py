@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from mcvision.vision.weights import assets_dir  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_result  # noqa: E402
+from _vision_reid_seg import _time_ms  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "segmenter.json"
 PRW = "footage/PRW_multicam_c1_c3"
@@ -50,15 +50,9 @@ VIDEO = "footage/one-by-one-person-detection.mp4"
 VIDEO_S = (10, 25, 40, 56, 80, 100)
 
 
-def _ms(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> dict[str, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return {"median_ms": round(statistics.median(times), 1), "min_ms": round(min(times), 1)}
+def _ms(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
+    """Median and min wall time (ms) of ``fn`` after one warm-up call."""
+    return _time_ms(fn, repeats, warmup=1)
 
 
 def bench_cost(assets: Path, repeats: int) -> dict[str, Any]:
