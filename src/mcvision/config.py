@@ -126,7 +126,10 @@ class FloorConfig(_Model):
     """
 
     points: list[FloorPointConfig] = Field(description="image pixel ↔ floor metre pairs")
-    plan_image: str | None = Field(default=None, description="floor-plan image (optional)")
+    plan_image: str | None = Field(
+        default=None,
+        description="floor-plan image (optional; floor_plan.image, when set, is the site's)",
+    )
     plan_px_per_m: float | None = Field(
         default=None, gt=0, description="scale of plan_image: pixels per metre"
     )

@@ -237,6 +237,7 @@ class SiteFloorPlan:
 
     @classmethod
     def from_config(cls, cfg: SiteConfig) -> SiteFloorPlan:
+        """The site's floor from its config (reads no file; the picture is read on first use)."""
         cams: dict[str, CameraFloor] = {}
         missing: dict[str, str] = {}
         for cam in cfg.cameras:
@@ -292,7 +293,7 @@ class SiteFloorPlan:
         img = cv2.imread(str(self.image), cv2.IMREAD_UNCHANGED)
         if img is None:
             where = "not found" if not Path(self.image).exists() else "not a readable image"
-            self._image_error = f"floor_plan.image {self.image}: {where}"
+            self._image_error = f"floor-plan picture {self.image}: {where}"
             return
         self._image_size = (int(img.shape[1]), int(img.shape[0]))
 
