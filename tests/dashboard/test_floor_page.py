@@ -65,6 +65,19 @@ def test_floor_page_without_calibration_explains_why(monkeypatch, api_url) -> No
     assert "calibrated" in note.value and "cameras[].floor" in note.value
 
 
+def test_client_fetches_the_plan_picture_and_names_a_missing_one(floor_url, api_url) -> None:
+    from client import ApiClient, ApiError
+
+    data, kind = ApiClient(floor_url).floor_plan_image()
+    assert kind == "image/png" and data.startswith(b"\x89PNG")
+    with pytest.raises(ApiError) as err:
+        ApiClient(api_url).floor_plan_image()
+    assert err.value.status == 404 and "floor_plan.image" in err.value.reason
+    with pytest.raises(ApiError) as err:
+        ApiClient(api_url).floor_route("G2", "2026-03-10")
+    assert err.value.status == 409
+
+
 def test_journeys_shows_the_visitors_route_on_the_floor_plan(monkeypatch, floor_url) -> None:
     at = open_page(monkeypatch, floor_url, "views/journeys.py")
     assert len(at.get("plotly_chart")) == 3  # sankey, timeline, the floor route
