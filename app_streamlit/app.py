@@ -28,6 +28,7 @@ PAGES = [
         HERE / "views" / "heatmap.py", title="Heatmap", icon=":material/local_fire_department:"
     ),
     st.Page(HERE / "views" / "journeys.py", title="Journeys", icon=":material/route:"),
+    st.Page(HERE / "views" / "floor.py", title="Floor plan", icon=":material/map:"),
     st.Page(HERE / "views" / "visits.py", title="Visits", icon=":material/table_rows:"),
 ]
 

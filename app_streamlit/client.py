@@ -181,3 +181,53 @@ class ApiClient:
     def journeys(self, day: str, k: int = 10, by: str = "zone") -> list[dict[str, Any]]:
         """The most common paths through zones or cameras."""
         return self.get("/journeys", day=day, k=k, by=by)
+
+    # ---- the floor plan ------------------------------------------------
+    def get_bytes(self, path: str, **params: Any) -> tuple[bytes, str]:
+        """GET ``/api/v1{path}``: the body and its content type (a picture).
+
+        Raises:
+            ApiError: as :meth:`get`.
+        """
+        url = f"{self.base_url}{PREFIX}{path}"
+        query = {k: v for k, v in params.items() if v is not None}
+        try:
+            with httpx.Client(
+                timeout=self._timeout, transport=self._transport, headers=self._headers
+            ) as http:
+                resp = http.get(url, params=query)
+        except httpx.ConnectError as err:
+            raise ApiError(url, f"cannot connect ({err or 'connection refused'})") from None
+        except httpx.TimeoutException:
+            raise ApiError(url, f"no answer within {self._timeout.read:g} s (timed out)") from None
+        except httpx.HTTPError as err:
+            raise ApiError(url, f"{type(err).__name__}: {err}") from None
+        if resp.status_code >= 400:
+            try:
+                detail = resp.json().get("detail")
+            except (ValueError, AttributeError):
+                detail = None
+            if not isinstance(detail, str):
+                detail = resp.text[:300] or resp.reason_phrase
+            raise ApiError(url, f"HTTP {resp.status_code}: {detail}", status=resp.status_code)
+        return resp.content, resp.headers.get("content-type", "application/octet-stream")
+
+    def floor_plan(self) -> dict[str, Any]:
+        """How to draw the floor plan (picture, scale, areas, calibrated cameras); 409 if none."""
+        return self.get("/floor/plan")
+
+    def floor_plan_image(self) -> tuple[bytes, str]:
+        """The floor-plan picture and its content type."""
+        return self.get_bytes("/floor/plan/image")
+
+    def floor_heatmap(self, day: str, cell_m: float = 0.5) -> dict[str, Any]:
+        """Floor samples of all calibrated cameras per metre-grid cell."""
+        return self.get("/floor/heatmap", day=day, cell_m=cell_m)
+
+    def floor_occupancy(self, day: str, bucket: str = "15m") -> dict[str, Any]:
+        """Samples, visitors, dwell and peak per floor area."""
+        return self.get("/floor/occupancy", day=day, bucket=bucket)
+
+    def floor_route(self, global_id: str, day: str) -> dict[str, Any]:
+        """One visitor's route across cameras on the floor."""
+        return self.get(f"/visitors/{global_id}/floor_route", day=day)

@@ -23,6 +23,8 @@ TOOLS = {
     "occupancy_now",
     "traffic",
     "top_journeys",
+    "visitor_floor_route",
+    "floor_occupancy",
 }
 
 
@@ -271,3 +273,26 @@ def test_mcp_over_http_needs_the_read_key_off_loopback(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_floor_tools_answer_what_the_api_answers(seeded, tmp_path) -> None:
+    from floor_seed import floor_config
+
+    cfg = floor_config(seeded["cfg"], tmp_path)
+    server, api = (
+        build_mcp(cfg, seeded["store"]),
+        TestClient(create_app(cfg, store=seeded["store"])),
+    )
+    route = call(server, "visitor_floor_route", {"global_id": "G2", "day": DAY2})
+    assert route == get(api, "/visitors/G2/floor_route", day=DAY2)
+    assert route["cameras"] == ["entrance", "aisle", "till", "entrance"]
+    assert call(server, "floor_occupancy", {"day": DAY2, "bucket": "1h"}) == get(
+        api, "/floor/occupancy", day=DAY2, bucket="1h"
+    )
+    assert "'G999'" in call_error(server, "visitor_floor_route", {"global_id": "G999"})
+    uncalibrated = call_error(mcp_of(seeded), "visitor_floor_route", {"global_id": "G2"})
+    assert "no camera is calibrated" in uncalibrated
+
+
+def mcp_of(seeded: dict[str, Any]) -> Any:
+    return build_mcp(seeded["cfg"], seeded["store"])

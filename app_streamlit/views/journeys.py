@@ -6,6 +6,7 @@ import itertools
 from collections import defaultdict
 from typing import Any
 
+import floorplan
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -87,6 +88,23 @@ def render() -> None:
         f"**Zones:** {' → '.join(zones) or ui.EMPTY}  \n**Cameras:** {' → '.join(cams) or ui.EMPTY}"
     )
     st.plotly_chart(ui.timeline_figure(tl, tz), width="stretch", key="journey_timeline")
+    floor_route(api, tl["visit"]["global_id"], day)
+
+
+def floor_route(api: Any, global_id: str, day: str) -> None:
+    """The visitor's route that day across cameras on the floor plan (when cameras are calibrated)."""
+    plan, _ = ui.call(floorplan.plan_or_none, api)
+    if plan is None:
+        return
+    route = ui.call(api.floor_route, global_id, day)
+    if not route["points"]:
+        return
+    st.markdown(
+        f"**{global_id} on the floor plan** (all visits that day): {floorplan.sequence_text(route)}"
+    )
+    image = floorplan.picture(api.base_url) if plan["has_image"] else None
+    fig = floorplan.floor_figure(plan, route=route, image=image, show_areas=False, height=460)
+    st.plotly_chart(fig, width="stretch", key="journey_floor_route")
 
 
 ui.body(render)

@@ -126,7 +126,10 @@ class FloorConfig(_Model):
     """
 
     points: list[FloorPointConfig] = Field(description="image pixel ↔ floor metre pairs")
-    plan_image: str | None = Field(default=None, description="floor-plan image (optional)")
+    plan_image: str | None = Field(
+        default=None,
+        description="floor-plan image (optional; floor_plan.image, when set, is the site's)",
+    )
     plan_px_per_m: float | None = Field(
         default=None, gt=0, description="scale of plan_image: pixels per metre"
     )
@@ -157,6 +160,57 @@ class FloorConfig(_Model):
                 )
         if self.plan_image is not None and self.plan_px_per_m is None:
             raise ValueError("plan_px_per_m: needed with plan_image (pixels per metre)")
+        return self
+
+
+class FloorAreaConfig(_Model):
+    """A named area of the floor plan, a polygon in metres (floor occupancy is counted per area).
+
+    Unlike a camera's zones (pixels of one frame), an area is drawn once on the floor
+    plan and counts every calibrated camera's foot points that fall in it.
+    """
+
+    name: str = Field(min_length=1, max_length=200)
+    polygon: list[Point] = Field(description="(x, y) corners in metres on the floor plan")
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, v: list[Point]) -> list[Point]:
+        if len(v) < 3:
+            raise ValueError(f"needs >= 3 points, got {len(v)}")
+        if len(set(v)) < 3 or _collinear(list(v), 1e-6):
+            raise ValueError("the points all lie on one line (an area needs a surface)")
+        return v
+
+
+class FloorPlanConfig(_Model):
+    """The site's floor plan: its picture and named areas, in the metres of the calibrations.
+
+    Every calibrated camera (``cameras[].floor``) maps foot points into one metric
+    frame; this block says how to draw it and which areas to count. ``image`` is a
+    picture of the plan: pixel ``origin_px`` is floor (0, 0) m and ``px_per_m`` pixels
+    make a metre, the plan's y (north) growing up the picture. Without ``image`` the
+    first calibrated camera's ``plan_image`` (with its ``plan_px_per_m`` and
+    ``plan_origin_px``) is used; without either, the plan is drawn as a metre grid.
+    """
+
+    image: str | None = Field(default=None, description="floor-plan picture (PNG/JPEG)")
+    px_per_m: float | None = Field(default=None, gt=0, description="scale of image: px per metre")
+    origin_px: Point = Field(
+        default=(0.0, 0.0), description="pixel of image at floor (0, 0) m; floor y grows up"
+    )
+    areas: list[FloorAreaConfig] = Field(
+        default_factory=list, description="named floor areas (metres) for occupancy by area"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FloorPlanConfig:
+        if self.image is not None and self.px_per_m is None:
+            raise ValueError("px_per_m: needed with image (pixels per metre)")
+        names = [a.name for a in self.areas]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"areas: duplicate area names {dup}")
         return self
 
 
@@ -847,6 +901,10 @@ class SiteConfig(_Model):
     staff: StaffConfig = Field(default_factory=StaffConfig)
     gating: GatingConfig = Field(default_factory=GatingConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    floor_plan: FloorPlanConfig = Field(
+        default_factory=FloorPlanConfig,
+        description="the floor plan's picture and areas (cameras calibrate with cameras[].floor)",
+    )
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SiteConfig:
@@ -993,7 +1051,7 @@ def load_config(path: str | Path) -> SiteConfig:
 
 
 def resolve_paths(cfg: SiteConfig, base: Path) -> SiteConfig:
-    """Make relative storage and file/folder source paths absolute against ``base``."""
+    """Make relative storage, file/folder source and floor-plan image paths absolute."""
     root = Path(cfg.storage.root)
     storage = cfg.storage.model_copy(
         update={"root": str(root if root.is_absolute() else (base / root).resolve())}
@@ -1003,5 +1061,19 @@ def resolve_paths(cfg: SiteConfig, base: Path) -> SiteConfig:
         src = c.source
         if isinstance(src, str) and not _URL.match(src) and not Path(src).is_absolute():
             src = str((base / src).resolve())
-        cams.append(c.model_copy(update={"source": src}))
-    return cfg.model_copy(update={"storage": storage, "cameras": cams})
+        update: dict[str, Any] = {"source": src}
+        if c.floor is not None and c.floor.plan_image is not None:
+            update["floor"] = c.floor.model_copy(
+                update={"plan_image": _under(base, c.floor.plan_image)}
+            )
+        cams.append(c.model_copy(update=update))
+    plan = cfg.floor_plan
+    if plan.image is not None:
+        plan = plan.model_copy(update={"image": _under(base, plan.image)})
+    return cfg.model_copy(update={"storage": storage, "cameras": cams, "floor_plan": plan})
+
+
+def _under(base: Path, path: str) -> str:
+    """``path`` made absolute against ``base`` (unchanged when it already is)."""
+    p = Path(path)
+    return str(p if p.is_absolute() else (base / p).resolve())

@@ -5,8 +5,10 @@ the same functions behind the HTTP API, so both give the same numbers. A
 missing ``day`` means the latest business day with data, as in the API.
 
 Tools: ``site_info``, ``day_summary``, ``list_visits``, ``visit_timeline``,
-``zone_stats``, ``occupancy_now``, ``traffic``, ``top_journeys``. Bad arguments
-and unknown IDs come back as tool errors whose text names the problem.
+``zone_stats``, ``occupancy_now``, ``traffic``, ``top_journeys``, and on the floor
+plan (cameras calibrated to the floor) ``visitor_floor_route`` and
+``floor_occupancy``. Bad arguments, unknown IDs and a floor with no calibrated
+camera come back as tool errors whose text names the problem.
 
 Example:
     >>> import asyncio                                           # doctest: +SKIP
@@ -31,6 +33,7 @@ from fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from mcvision import __version__
+from mcvision.analytics import floor as fl
 from mcvision.analytics import queries as q
 from mcvision.analytics.store import EventStore, StoreError
 from mcvision.business_day import BusinessCalendar
@@ -108,6 +111,7 @@ def build_mcp(
     """
     store = store or EventStore.from_config(cfg)
     calendar = BusinessCalendar.from_config(cfg.reset)
+    floor = fl.SiteFloorPlan.from_config(cfg)
     mcp = FastMCP(f"mcvision {cfg.site_id}", instructions=INSTRUCTIONS, version=__version__)
     read_only = {"readOnlyHint": True, "idempotentHint": True, "openWorldHint": False}
 
@@ -121,7 +125,7 @@ def build_mcp(
     def answering() -> Iterator[None]:
         try:
             yield
-        except q.NotFound as err:
+        except (q.NotFound, fl.FloorNotReady) as err:
             raise ToolError(str(err)) from None
         except (ValueError, TypeError) as err:
             raise ToolError(f"bad argument: {err}") from None
@@ -250,6 +254,40 @@ def build_mcp(
         how many visits took each and their share of visits that have a path."""
         with answering():
             return q.top_journeys(store, resolve(day), k=k, by=by, include_staff=include_staff)
+
+    @mcp.tool(annotations=read_only)
+    def visitor_floor_route(
+        global_id: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=64,
+                pattern=r"^[A-Za-z0-9_.-]+$",
+                description="a global_id (from list_visits)",
+            ),
+        ],
+        day: Day = None,
+    ) -> fl.FloorRoute:
+        """One visitor's route across cameras on the floor plan: the camera sequence (e.g.
+        cam3 → cam7 → cam10, repeats collapsed), each camera's stretch of time, and the
+        floor points in metres in time order (calibrated cameras only; others are named)."""
+        with answering():
+            return fl.floor_route(store, floor, resolve(day), global_id)
+
+    @mcp.tool(annotations=read_only)
+    def floor_occupancy(
+        day: Day = None,
+        bucket: Annotated[
+            str, Field(pattern=r"^\d+[smh]$", description="peak bucket length, e.g. 15m or 1h")
+        ] = "15m",
+        include_staff: IncludeStaff = False,
+    ) -> fl.FloorOccupancy:
+        """Use of each named floor area over a day: floor samples (about one per person and
+        second), distinct visitors, dwell seconds and the busiest bucket's visitor count."""
+        with answering():
+            return fl.floor_occupancy(
+                store, floor, calendar, resolve(day), bucket, include_staff=include_staff
+            )
 
     return mcp
 

@@ -194,3 +194,21 @@ def test_labelled_truth_folder_scores_like_the_ground_truth(rendered, tmp_path: 
     lab = evaluate_labelled(rendered.labelled_truth, tmp_path / "store", start_ts=start)
     assert lab.tracking == sim.tracking and lab.visits == sim.visits
     assert sim.tracking.fragmentation is not None and sim.tracking.fragmentation > 0
+
+
+def test_site_config_puts_the_zones_on_the_floor_plan(rendered) -> None:
+    from mcvision.identity.geometry import FloorCalibration
+
+    cfg = load_config(rendered.site_config)
+    areas = {a.name: np.array(a.polygon) for a in cfg.floor_plan.areas}
+    assert areas and set(areas) <= set(cfg.zone_names)
+    projected: dict[str, list[np.ndarray]] = {}
+    for cam in cfg.cameras:
+        assert cam.floor is not None
+        cal = FloorCalibration.from_config(cam.id, cam.floor)
+        for z in cam.zones:
+            projected.setdefault(z.name, []).append(cal.project(np.array(z.polygon)))
+    for name, poly in areas.items():  # the zone of some camera, through its calibration
+        assert any(
+            p.shape == poly.shape and np.allclose(p, poly, atol=0.05) for p in projected[name]
+        )

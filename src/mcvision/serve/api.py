@@ -37,6 +37,7 @@ from mcvision.analytics.store import EventStore, StoreError
 from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig
 from mcvision.serve.auth import AccessMiddleware, Keys, check_bind, is_loopback
+from mcvision.serve.floor_api import add_floor_routes
 
 API_KEY_ENV = "MCVISION_API_KEY"  # the default of api.admin_key_env
 READ_KEY_ENV = "MCVISION_READ_KEY"  # the default of api.read_key_env
@@ -467,6 +468,7 @@ def create_app(
 
     _add_mirror_routes(app, cfg, v1)
     _add_live_routes(app, cfg, live, v1)
+    add_floor_routes(app, cfg, store, calendar, resolve_day, v1)
     return app
 
 

@@ -38,9 +38,9 @@ import yaml
 from shapely import contains_xy
 from shapely.geometry import Polygon
 
-from mcvision.config import LineConfig, VisitConfig, parse_config
+from mcvision.config import FloorAreaConfig, LineConfig, VisitConfig, parse_config
 from mcvision.sim.crop_people import is_crop_folder, load_crop_sprites
-from mcvision.sim.floor import calibration_points, floor_layout
+from mcvision.sim.floor import calibration_points, floor_layout, to_floor
 from mcvision.sim.mot_export import write_labelled_truth
 from mcvision.sim.people import Sprite, load_sprites
 from mcvision.sim.routes import PersonPlan, plan_people
@@ -394,6 +394,33 @@ def _ground_truth(
 
 
 # ---------------------------------------------------------------- site config
+def floor_areas(
+    sc: Scenario, gt: GroundTruth, layout: dict[str, np.ndarray]
+) -> list[dict[str, Any]]:
+    """The cameras' zones projected onto the floor plan (metres), one area per zone name.
+
+    A zone with a corner above its camera's horizon (not on the floor), or one that is
+    degenerate on the floor, is left out.
+    """
+    out: dict[str, list[list[float]]] = {}
+    for cam in sc.cameras:
+        h = layout[cam.id]
+        for name, poly in gt.camera(cam.id).zones.items():
+            if name in out:
+                continue
+            px = np.array(poly, np.float64).reshape(-1, 2)
+            w = np.hstack([px, np.ones((len(px), 1))]) @ h[2]
+            if len(px) < 3 or not np.all(w > 0):
+                continue
+            flr = [[round(float(x), 4), round(float(y), 4)] for x, y in to_floor(h, px)]
+            try:
+                FloorAreaConfig(name=name, polygon=[(x, y) for x, y in flr])
+            except ValueError:  # degenerate on the floor (e.g. a sliver at the horizon)
+                continue
+            out[name] = flr
+    return [{"name": n, "polygon": p} for n, p in out.items()]
+
+
 def site_config_dict(sc: Scenario, gt: GroundTruth) -> dict[str, Any]:
     """A :class:`~mcvision.config.SiteConfig` mapping for ``mcvision run`` on the render."""
     cams = []
@@ -424,6 +451,8 @@ def site_config_dict(sc: Scenario, gt: GroundTruth) -> dict[str, Any]:
     data = {
         "site_id": sc.site_id,
         "cameras": cams,
+        # every camera zone on the floor plan, for the floor occupancy by area
+        "floor_plan": {"areas": floor_areas(sc, gt, layout)},
         "topology": {
             "unlisted": "deny",
             "transits": [
