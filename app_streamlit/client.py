@@ -77,13 +77,8 @@ class ApiClient:
         key = key if key is not None else default_key()
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
 
-    def get(self, path: str, **params: Any) -> Any:
-        """GET ``/api/v1{path}`` with the non-None ``params``; the decoded JSON body.
-
-        Raises:
-            ApiError: not reachable, too slow, an error status (with the API's
-                ``detail``), or not JSON.
-        """
+    def _fetch(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        """GET ``/api/v1{path}``; the response, or ApiError naming the URL and the reason."""
         url = f"{self.base_url}{PREFIX}{path}"
         query = {k: v for k, v in params.items() if v is not None}
         try:
@@ -105,10 +100,34 @@ class ApiClient:
             if not isinstance(detail, str):
                 detail = resp.text[:300] or resp.reason_phrase
             raise ApiError(url, f"HTTP {resp.status_code}: {detail}", status=resp.status_code)
+        return resp
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET ``/api/v1{path}`` with the non-None ``params``; the decoded JSON body.
+
+        Raises:
+            ApiError: not reachable, too slow, an error status (with the API's
+                ``detail``), or not JSON.
+        """
+        resp = self._fetch(path, params)
         try:
             return resp.json()
         except ValueError:
+            url = f"{self.base_url}{PREFIX}{path}"
             raise ApiError(url, "the answer is not JSON (is this the mcvision API?)") from None
+
+    def get_jpeg(self, path: str, **params: Any) -> bytes:
+        """GET ``/api/v1{path}``; the body of a JPEG answer.
+
+        Raises:
+            ApiError: as :meth:`get`, or the answer is not a JPEG.
+        """
+        resp = self._fetch(path, params)
+        if not resp.content.startswith(b"\xff\xd8"):
+            kind = resp.headers.get("content-type", "?")
+            url = f"{self.base_url}{PREFIX}{path}"
+            raise ApiError(url, f"the answer is not a JPEG (content type {kind})")
+        return resp.content
 
     # ---- routes --------------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -122,6 +141,15 @@ class ApiClient:
     def cameras(self) -> list[dict[str, Any]]:
         """Configured cameras and their status."""
         return self.get("/cameras")
+
+    def snapshot(self, camera_id: str) -> bytes:
+        """The camera's newest annotated frame as JPEG bytes (faces blurred by the API).
+
+        Raises:
+            ApiError: status 409 when no pipeline is running, 503 while the
+                camera has no processed frame yet, 404 for an unknown camera.
+        """
+        return self.get_jpeg(f"/cameras/{camera_id}/snapshot")
 
     def occupancy(self) -> dict[str, Any]:
         """People on the premises now."""
@@ -177,6 +205,12 @@ class ApiClient:
     ) -> dict[str, Any]:
         """Foot-position counts of one camera on a grid."""
         return self.get(f"/heatmap/{camera_id}", day=day, width=width, height=height)
+
+    def path(
+        self, camera_id: str, global_id: str, day: str, max_points: int = 2000
+    ) -> dict[str, Any]:
+        """One person's foot positions on one camera that day, in time order."""
+        return self.get(f"/paths/{camera_id}", global_id=global_id, day=day, max_points=max_points)
 
     def journeys(self, day: str, k: int = 10, by: str = "zone") -> list[dict[str, Any]]:
         """The most common paths through zones or cameras."""

@@ -1,0 +1,55 @@
+"""Live: every camera's newest annotated frame (boxes, short global IDs, zones), refreshed.
+
+Frames come from ``/cameras/{id}/snapshot`` through the dashboard's API client,
+so the API key travels in a header (a browser ``<img>`` could not send one) and
+faces arrive blurred. The grid re-runs as a fragment every second or so; the
+rest of the page stays put.
+"""
+
+from __future__ import annotations
+
+import live_tiles
+import streamlit as st
+import ui
+
+st.title("Live")
+
+REFRESH_S = (0.5, 1.0, 2.0, 5.0)
+COLUMNS = (1, 2, 3, 4)
+
+
+def grid() -> None:
+    api = ui.api()
+    cameras = ui.call(api.cameras)
+    if not cameras:
+        st.info("The site has no cameras configured.")
+        return
+    tiles = [live_tiles.tile(c, api.snapshot) for c in cameras]
+    if all(t.no_pipeline for t in tiles):
+        st.info(live_tiles.NO_PIPELINE, icon=":material/videocam_off:")
+        st.caption("Cameras: " + ", ".join(f"**{t.camera_id}**" for t in tiles))
+        return
+    n = int(st.session_state.get("live_columns") or 2)
+    cols = st.columns(n)
+    for i, t in enumerate(tiles):
+        with (
+            cols[i % n],
+            st.container(key=live_tiles.element_key("live", t.camera_id), border=True),
+        ):
+            st.markdown(f"**{t.camera_id}**")
+            if t.jpeg is not None:
+                st.image(t.jpeg, width="stretch")
+            else:
+                st.info(t.message or "No frame.", icon=":material/hourglass_empty:")
+            st.caption(t.caption)
+
+
+def render() -> None:
+    c1, c2, _ = st.columns([1, 1, 2])
+    c1.select_slider("Refresh every (s)", options=REFRESH_S, value=1.0, key="live_refresh_s")
+    c2.select_slider("Columns", options=COLUMNS, value=2, key="live_columns")
+    every = float(st.session_state.get("live_refresh_s") or 1.0)
+    st.fragment(grid, run_every=every)()
+
+
+render()
