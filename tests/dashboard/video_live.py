@@ -70,9 +70,10 @@ class VideoLive:
                 cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
                 continue
             seq += 1
-            if self.size is not None:
-                img = cv2.resize(img, self.size, interpolation=cv2.INTER_LINEAR)
             boxes = self._moving_boxes(subtract, img)
+            if self.size is not None:
+                boxes *= np.tile(np.divide(self.size, img.shape[1::-1]), 2).astype(np.float32)
+                img = cv2.resize(img, self.size, interpolation=cv2.INTER_LINEAR)
             frame = LiveFrame(
                 camera_id=cam,
                 seq=seq,
