@@ -11,13 +11,14 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from client import ApiError
 
-__all__ = ["NO_PIPELINE", "Tile", "caption", "element_key", "tile"]
+__all__ = ["NO_PIPELINE", "Tile", "caption", "element_key", "tile", "tiles"]
 
 NO_PIPELINE = (
     "No pipeline is running: the live view needs `mcvision run` (this API only reads the store)."
@@ -85,3 +86,19 @@ def tile(status: Mapping[str, Any], snapshot: Callable[[str], bytes]) -> Tile:
         else:
             msg = f"No frame from camera **{cam}**: {err.reason}"
         return Tile(cam, None, msg, text)
+
+
+def tiles(
+    statuses: Sequence[Mapping[str, Any]], snapshot: Callable[[str], bytes], workers: int = 4
+) -> list[Tile]:
+    """The tiles of all cameras, in the order of ``statuses``, fetched a few at a time.
+
+    Args:
+        statuses: the ``/cameras`` entries.
+        snapshot: ``camera_id -> JPEG``; called from worker threads.
+        workers: snapshots asked at the same time, at most.
+    """
+    if len(statuses) <= 1:
+        return [tile(s, snapshot) for s in statuses]
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(statuses)))) as pool:
+        return list(pool.map(lambda s: tile(s, snapshot), statuses))

@@ -16,6 +16,10 @@ st.title("Live")
 
 REFRESH_S = (0.5, 1.0, 2.0, 5.0)
 COLUMNS = (1, 2, 3, 4)
+GRID_KEY = "live-grid"
+# The grid re-runs all the time: keep the frames on screen at full strength while it
+# does, instead of Streamlit's faded "stale" look of a running script.
+STEADY_CSS = f"<style>.st-key-{GRID_KEY} [data-stale='true'] {{ opacity: 1 !important; }}</style>"
 
 
 def grid() -> None:
@@ -24,7 +28,7 @@ def grid() -> None:
     if not cameras:
         st.info("The site has no cameras configured.")
         return
-    tiles = [live_tiles.tile(c, api.snapshot) for c in cameras]
+    tiles = live_tiles.tiles(cameras, api.snapshot)
     if all(t.no_pipeline for t in tiles):
         st.info(live_tiles.NO_PIPELINE, icon=":material/videocam_off:")
         st.caption("Cameras: " + ", ".join(f"**{t.camera_id}**" for t in tiles))
@@ -48,8 +52,10 @@ def render() -> None:
     c1, c2, _ = st.columns([1, 1, 2])
     c1.select_slider("Refresh every (s)", options=REFRESH_S, value=1.0, key="live_refresh_s")
     c2.select_slider("Columns", options=COLUMNS, value=2, key="live_columns")
+    st.html(STEADY_CSS)
     every = float(st.session_state.get("live_refresh_s") or 1.0)
-    st.fragment(grid, run_every=every)()
+    with st.container(key=GRID_KEY):
+        st.fragment(grid, run_every=every)()
 
 
 render()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import cv2
 import httpx
 import live_tiles
@@ -166,3 +169,19 @@ def test_captions_leave_out_what_is_unknown() -> None:
         "failed · cannot open rtsp://x"
     )
     assert live_tiles.element_key("heatmap", "cam 1/a") == "heatmap-cam_1_a"
+
+
+def test_tiles_keep_the_camera_order_while_fetching_together() -> None:
+    inside = []
+    lock = threading.Lock()
+
+    def snapshot(cam: str) -> bytes:
+        with lock:
+            inside.append(cam)
+        time.sleep(0.2 if cam == "a" else 0.0)  # the first camera answers last
+        return cam.encode()
+
+    statuses = [{"camera_id": c, "status": "online"} for c in ("a", "b", "c")]
+    got = live_tiles.tiles(statuses, snapshot)
+    assert [t.camera_id for t in got] == ["a", "b", "c"]
+    assert [t.jpeg for t in got] == [b"a", b"b", b"c"] and sorted(inside) == ["a", "b", "c"]
