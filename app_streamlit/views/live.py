@@ -33,6 +33,11 @@ def grid() -> None:
         st.info(live_tiles.NO_PIPELINE, icon=":material/videocam_off:")
         st.caption("Cameras: " + ", ".join(f"**{t.camera_id}**" for t in tiles))
         return
+    occupancy = ui.call(api.occupancy)
+    in_view = sum(int(c.get("people_in_view") or 0) for c in cameras)
+    m1, m2, _ = st.columns([1, 1, 2])
+    m1.metric("In store now", occupancy.get("in_store", 0))
+    m2.metric("In view of the cameras", in_view)
     n = int(st.session_state.get("live_columns") or 2)
     cols = st.columns(n)
     for i, t in enumerate(tiles):

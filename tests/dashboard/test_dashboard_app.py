@@ -246,6 +246,9 @@ def test_live_page_shows_every_camera_with_its_stats(monkeypatch, live_api_url, 
     captions = [c.value for c in at.main.caption]
     assert len(captions) == len(cams)
     assert all(re.fullmatch(r"online · \d+ in view · \d+\.\d fps", c) for c in captions), captions
+    got = metrics(at)
+    people = sum(int(re.search(r"(\d+) in view", c)[1]) for c in captions)  # type: ignore[index]
+    assert int(got["In view of the cameras"]) == people and "In store now" in got
     names = [m.value for m in at.main.markdown if m.value.strip("*") in cams]
     assert sorted(names) == sorted(f"**{c}**" for c in cams)  # one tile each, in 2 columns
 

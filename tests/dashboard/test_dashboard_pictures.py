@@ -185,3 +185,18 @@ def test_tiles_keep_the_camera_order_while_fetching_together() -> None:
     got = live_tiles.tiles(statuses, snapshot)
     assert [t.camera_id for t in got] == ["a", "b", "c"]
     assert [t.jpeg for t in got] == [b"a", b"b", b"c"] and sorted(inside) == ["a", "b", "c"]
+
+
+def test_a_snapshot_waits_longer_than_a_json_route() -> None:
+    seen: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"]["read"])
+        raise httpx.ReadTimeout("slow", request=request)
+
+    api = ApiClient("http://api.test", transport=httpx.MockTransport(handler), key="")
+    with pytest.raises(ApiError, match=r"no answer within 20 s"):
+        api.snapshot("door")
+    with pytest.raises(ApiError, match=r"no answer within 5 s"):
+        api.cameras()
+    assert seen == [20.0, 5.0]
