@@ -23,7 +23,7 @@ import numpy as np
 
 __all__ = ["PATH_END", "PATH_LINE", "PATH_START", "decode_jpeg", "draw_path", "heat_overlay"]
 
-PATH_LINE = (0, 229, 255)  # RGB: cyan, apart from the heat colours
+PATH_LINE = (30, 144, 255)  # RGB: blue, apart from heat, zones (cyan), boxes (green)
 PATH_START = (60, 220, 60)
 PATH_END = (235, 50, 50)
 _OUTLINE = (20, 20, 20)

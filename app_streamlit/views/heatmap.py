@@ -52,7 +52,7 @@ def grid_figure(hm: dict[str, Any], path: list[dict[str, Any]]) -> go.Figure:
                 x=[p["x"] for p in path],
                 y=[p["y"] for p in path],
                 mode="lines+markers",
-                line={"color": "#00b4d8", "width": 2},
+                line={"color": "#1e90ff", "width": 2},
                 marker={"size": 4},
                 name="path",
                 hovertemplate="x %{x:.2f}, y %{y:.2f}<extra>path</extra>",
