@@ -23,6 +23,7 @@ PAGES = [
     st.Page(
         HERE / "views" / "overview.py", title="Overview", icon=":material/insights:", default=True
     ),
+    st.Page(HERE / "views" / "live.py", title="Live", icon=":material/videocam:"),
     st.Page(HERE / "views" / "zones.py", title="Zones", icon=":material/category:"),
     st.Page(
         HERE / "views" / "heatmap.py", title="Heatmap", icon=":material/local_fire_department:"

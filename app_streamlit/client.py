@@ -22,6 +22,7 @@ API_ENV = "MCVISION_API_URL"
 READ_KEY_ENV = "MCVISION_READ_KEY"  # the API's default api.read_key_env
 DEFAULT_URL = "http://127.0.0.1:8000"
 PREFIX = "/api/v1"
+SNAPSHOT_TIMEOUT_S = 20.0
 
 
 def default_key() -> str | None:
@@ -77,24 +78,24 @@ class ApiClient:
         key = key if key is not None else default_key()
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
 
-    def get(self, path: str, **params: Any) -> Any:
-        """GET ``/api/v1{path}`` with the non-None ``params``; the decoded JSON body.
-
-        Raises:
-            ApiError: not reachable, too slow, an error status (with the API's
-                ``detail``), or not JSON.
-        """
+    def _fetch(
+        self, path: str, params: dict[str, Any], timeout_s: float | None = None
+    ) -> httpx.Response:
+        """GET ``/api/v1{path}``; the response, or ApiError naming the URL and the reason."""
         url = f"{self.base_url}{PREFIX}{path}"
         query = {k: v for k, v in params.items() if v is not None}
+        timeout = self._timeout
+        if timeout_s is not None:
+            timeout = httpx.Timeout(timeout_s, connect=self._timeout.connect)
         try:
             with httpx.Client(
-                timeout=self._timeout, transport=self._transport, headers=self._headers
+                timeout=timeout, transport=self._transport, headers=self._headers
             ) as http:
                 resp = http.get(url, params=query)
         except httpx.ConnectError as err:
             raise ApiError(url, f"cannot connect ({err or 'connection refused'})") from None
         except httpx.TimeoutException:
-            raise ApiError(url, f"no answer within {self._timeout.read:g} s (timed out)") from None
+            raise ApiError(url, f"no answer within {timeout.read:g} s (timed out)") from None
         except httpx.HTTPError as err:
             raise ApiError(url, f"{type(err).__name__}: {err}") from None
         if resp.status_code >= 400:
@@ -105,10 +106,39 @@ class ApiClient:
             if not isinstance(detail, str):
                 detail = resp.text[:300] or resp.reason_phrase
             raise ApiError(url, f"HTTP {resp.status_code}: {detail}", status=resp.status_code)
+        return resp
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET ``/api/v1{path}`` with the non-None ``params``; the decoded JSON body.
+
+        Raises:
+            ApiError: not reachable, too slow, an error status (with the API's
+                ``detail``), or not JSON.
+        """
+        resp = self._fetch(path, params)
         try:
             return resp.json()
         except ValueError:
+            url = f"{self.base_url}{PREFIX}{path}"
             raise ApiError(url, "the answer is not JSON (is this the mcvision API?)") from None
+
+    def get_jpeg(self, path: str, timeout_s: float | None = None, **params: Any) -> bytes:
+        """GET ``/api/v1{path}``; the body of a JPEG answer.
+
+        Args:
+            path: the route under ``/api/v1``.
+            timeout_s: read timeout of this request (default: the client's).
+            **params: query parameters (None left out).
+
+        Raises:
+            ApiError: as :meth:`get`, or the answer is not a JPEG.
+        """
+        resp = self._fetch(path, params, timeout_s)
+        if not resp.content.startswith(b"\xff\xd8"):
+            kind = resp.headers.get("content-type", "?")
+            url = f"{self.base_url}{PREFIX}{path}"
+            raise ApiError(url, f"the answer is not a JPEG (content type {kind})")
+        return resp.content
 
     # ---- routes --------------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -122,6 +152,18 @@ class ApiClient:
     def cameras(self) -> list[dict[str, Any]]:
         """Configured cameras and their status."""
         return self.get("/cameras")
+
+    def snapshot(self, camera_id: str, timeout_s: float = SNAPSHOT_TIMEOUT_S) -> bytes:
+        """The camera's newest annotated frame as JPEG bytes (faces blurred by the API).
+
+        The API draws and blurs one frame at a time, so a request waits its turn
+        behind the other cameras' ones: it gets a longer timeout than JSON routes.
+
+        Raises:
+            ApiError: status 409 when no pipeline is running, 503 while the
+                camera has no processed frame yet, 404 for an unknown camera.
+        """
+        return self.get_jpeg(f"/cameras/{camera_id}/snapshot", timeout_s=timeout_s)
 
     def occupancy(self) -> dict[str, Any]:
         """People on the premises now."""
@@ -177,6 +219,12 @@ class ApiClient:
     ) -> dict[str, Any]:
         """Foot-position counts of one camera on a grid."""
         return self.get(f"/heatmap/{camera_id}", day=day, width=width, height=height)
+
+    def path(
+        self, camera_id: str, global_id: str, day: str, max_points: int = 2000
+    ) -> dict[str, Any]:
+        """One person's foot positions on one camera that day, in time order."""
+        return self.get(f"/paths/{camera_id}", global_id=global_id, day=day, max_points=max_points)
 
     def journeys(self, day: str, k: int = 10, by: str = "zone") -> list[dict[str, Any]]:
         """The most common paths through zones or cameras."""

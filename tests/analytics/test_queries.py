@@ -359,6 +359,22 @@ def test_heatmap(store: EventStore, grid: tuple[int, int], include_staff: bool) 
     assert hm.counts[h - 1][w - 1] >= 1  # (1.0, 1.0) lands in the corner cell
 
 
+def test_camera_path_is_one_persons_points_on_one_camera_in_time_order(store: EventStore) -> None:
+    expected = sorted(
+        (in_ts(vid) + t, x, y)
+        for vid, cam, t, x, y in POINTS
+        if cam == "c1" and BY_ID[vid][1] == "G1"  # both of G1's visits (V1 and V4)
+    )
+    path = q.camera_path(store, DAY, "c1", "G1")
+    assert path.total == len(expected) == 6
+    assert [(p.ts, p.x, p.y) for p in path.points] == expected
+    thin = q.camera_path(store, DAY, "c1", "G1", max_points=3)
+    assert thin.total == 6 and len(thin.points) == 3
+    assert (thin.points[0].ts, thin.points[-1].ts) == (expected[0][0], expected[-1][0])
+    assert q.camera_path(store, DAY, "c2", "G3").points == []  # never on c2
+    assert q.camera_path(store, "2026-03-11", "c1", "G1").total == 0
+
+
 def test_heatmap_unknown_camera_is_empty(store: EventStore) -> None:
     assert q.heatmap(store, DAY, "nope", grid=(3, 2)).counts == [[0, 0, 0], [0, 0, 0]]
 
@@ -432,6 +448,8 @@ def test_new_vs_returning(store: EventStore, include_staff: bool) -> None:
         (lambda s: q.heatmap(s, DAY, "c1", grid=(0, 5)), "grid columns must be in 1..1024"),
         (lambda s: q.heatmap(s, DAY, "c1", grid=(5,)), r"grid must be \(columns, rows\)"),
         (lambda s: q.heatmap(s, DAY, ""), "camera_id must be a non-empty"),
+        (lambda s: q.camera_path(s, DAY, "c1", ""), "global_id must be a non-empty"),
+        (lambda s: q.camera_path(s, DAY, "c1", "G1", max_points=1), "max_points must be in"),
         (lambda s: q.top_journeys(s, DAY, k=0), "k must be in 1..1000"),
         (lambda s: q.top_journeys(s, DAY, by="floor"), "by must be 'zone' or 'camera'"),
         (lambda s: q.visit_timeline(s, "V1", max_gap_s=0), "max_gap_s must be > 0"),

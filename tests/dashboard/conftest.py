@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,28 @@ def api_url(seeded: dict[str, Any]) -> Iterator[str]:
     """Base URL of the real FastAPI app over the seeded store (uvicorn in a thread)."""
     with api_server(seeded["cfg"], seeded["store"]) as url:
         yield url
+
+
+VIDEO = "footage/one-by-one-person-detection.mp4"
+
+
+@pytest.fixture(scope="session")
+def live_api_url(seeded: dict[str, Any], assets: Path) -> Iterator[str]:
+    """The real API over the seeded store with live cameras playing a real video."""
+    from video_live import VideoLive
+
+    cams = seeded["cfg"].cameras
+    live = VideoLive(assets / VIDEO, [c.id for c in cams], size=tuple(cams[0].resolution))
+    try:
+        with api_server(seeded["cfg"], seeded["store"], live=live) as url:
+            deadline = time.monotonic() + 30.0
+            while not all(c["status"] == "online" for c in live.cameras().values()):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the video cameras did not start")
+                time.sleep(0.1)
+            yield url
+    finally:
+        live.close()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ APP = Path(__file__).resolve().parents[2] / "app_streamlit" / "app.py"
 
 PAGES = {  # page file → (title, plotly charts it draws over the seeded latest day)
     "views/overview.py": ("Overview", 2),
+    "views/live.py": ("Live", 0),
     "views/zones.py": ("Zones", 3),
     "views/heatmap.py": ("Heatmap", 3),
     "views/journeys.py": ("Journeys", 2),
@@ -224,3 +226,49 @@ def test_auto_refresh_runs_the_page_in_a_refreshing_fragment(
     if page == "views/overview.py":
         latest = seeded["expected"][seeded["days"][-1]]
         assert metrics(at)["Unique visitors"] == str(latest["unique_visitors"])
+
+
+def images(at: AppTest) -> int:
+    return sum(len(i.value) for i in at.get("image"))
+
+
+def test_live_page_without_a_pipeline_says_so_once(monkeypatch, api_url) -> None:
+    at = open_app(monkeypatch, api_url, page="views/live.py")
+    assert [i.value for i in at.info if "No pipeline is running" in i.value] != []
+    assert len(at.info) == 1 and images(at) == 0 and not at.error
+    assert "**entrance**" in " ".join(c.value for c in at.caption)
+
+
+def test_live_page_shows_every_camera_with_its_stats(monkeypatch, live_api_url, seeded) -> None:
+    at = open_app(monkeypatch, live_api_url, page="views/live.py")
+    cams = [c.id for c in seeded["cfg"].cameras]
+    assert images(at) == len(cams) and not at.info and not at.error
+    captions = [c.value for c in at.main.caption]
+    assert len(captions) == len(cams)
+    assert all(re.fullmatch(r"online · \d+ in view · \d+\.\d fps", c) for c in captions), captions
+    got = metrics(at)
+    people = sum(int(re.search(r"(\d+) in view", c)[1]) for c in captions)  # type: ignore[index]
+    assert int(got["In view of the cameras"]) == people and "In store now" in got
+    names = [m.value for m in at.main.markdown if m.value.strip("*") in cams]
+    assert sorted(names) == sorted(f"**{c}**" for c in cams)  # one tile each, in 2 columns
+
+
+def test_heatmap_page_draws_over_the_snapshots_and_the_chosen_path(
+    monkeypatch, live_api_url, seeded
+) -> None:
+    day = seeded["days"][-1]
+    at = open_app(monkeypatch, live_api_url, page="views/heatmap.py")
+    cams = [c.id for c in seeded["cfg"].cameras]
+    assert images(at) == len(cams) and charts(at) == 0 and not at.error
+    notes = " ".join(c.value for c in at.caption)
+    assert notes.count("Drawn over the camera's newest frame") == len(cams)
+    expected = seeded["expected"][day]["track_points"]
+    assert sorted(c.value for c in at.caption if c.value.endswith(" positions")) == sorted(
+        f"{n} positions" for n in expected.values()
+    )
+    visitor = at.selectbox(key="heatmap_visitor")
+    assert visitor.value == "(nobody)" and len(visitor.options) > 1
+    visitor.set_value(visitor.options[1]).run()
+    assert not at.exception and images(at) == len(cams)
+    notes = " ".join(c.value for c in at.caption)
+    assert f"Path of **{visitor.options[1]}**" in notes

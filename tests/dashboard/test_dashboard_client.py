@@ -168,3 +168,23 @@ def test_client_sends_the_read_key_from_the_environment(
         with pytest.raises(ApiError) as err:
             ApiClient(url, key="").days()  # "": send no key
         assert err.value.status == 401
+
+
+def test_paths_of_every_visitor_add_up_to_the_camera_heatmap(api_url: str, seeded: dict) -> None:
+    """Over real HTTP: each visitor's path on a camera, in time order, inside the frame."""
+    day = seeded["days"][-1]
+    api = ApiClient(api_url, key="")
+    gids = {v["global_id"] for v in api.visits(day)["items"]}
+    for cam, n in seeded["expected"][day]["track_points"].items():
+        paths = [api.path(cam, gid, day) for gid in sorted(gids)]
+        assert sum(p["total"] for p in paths) == n == api.heatmap(cam, day)["total"]
+        for p in paths:
+            ts = [pt["ts"] for pt in p["points"]]
+            assert ts == sorted(ts) and len(ts) == p["total"]
+            assert all(0 <= pt["x"] <= 1 and 0 <= pt["y"] <= 1 for pt in p["points"])
+    with pytest.raises(ApiError) as err:
+        api.path("nocam", "G1", day)
+    assert err.value.status == 404 and "nocam" in err.value.reason
+    with pytest.raises(ApiError) as err:
+        api.path("entrance", "bad id!", day)
+    assert err.value.status == 422 and "global_id" in err.value.reason

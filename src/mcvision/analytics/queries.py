@@ -46,12 +46,14 @@ from mcvision.business_day import BusinessCalendar
 
 __all__ = [
     "ActivityStat",
+    "CameraPath",
     "DaySummary",
     "EventRow",
     "Heatmap",
     "Journey",
     "NewVsReturning",
     "NotFound",
+    "PathPoint",
     "Sighting",
     "TimelineItem",
     "Traffic",
@@ -62,6 +64,7 @@ __all__ = [
     "ZoneStat",
     "ZoneVisitRow",
     "activity_stats",
+    "camera_path",
     "day_summary",
     "heatmap",
     "list_visits",
@@ -236,6 +239,25 @@ class Heatmap(_Model):
     height: int
     total: int
     counts: list[list[int]]
+
+
+class PathPoint(_Model):
+    """One sampled foot position of a person on a camera (normalized 0..1)."""
+
+    ts: float
+    x: float
+    y: float
+    zone: str | None = None
+
+
+class CameraPath(_Model):
+    """One person's foot positions on one camera during a day, in time order."""
+
+    day: str
+    camera_id: str
+    global_id: str
+    total: int = Field(description="track points of this person on this camera that day")
+    points: list[PathPoint] = Field(description="in time order; evenly thinned past max_points")
 
 
 class Journey(_Model):
@@ -716,6 +738,52 @@ def heatmap(
         height=h,
         total=int(counts.sum()),
         counts=counts.tolist(),
+    )
+
+
+def camera_path(
+    store: EventStore,
+    day: str,
+    camera_id: str,
+    global_id: str,
+    *,
+    max_points: int = 2000,
+) -> CameraPath:
+    """The track points of one person (a daily global ID) on one camera, oldest first.
+
+    Args:
+        store: the event store.
+        day: business day ``YYYY-MM-DD``.
+        camera_id: the camera.
+        global_id: the person's ID of that day (all their visits of the day).
+        max_points: at most this many points come back, evenly spaced in the
+            sequence (first and last kept), so a long stay stays drawable.
+
+    Raises:
+        ValueError: a bad day, camera, ID or ``max_points``.
+    """
+    check_day(day)
+    _check_name("camera_id", camera_id)
+    _check_name("global_id", global_id)
+    n = _check_int("max_points", max_points, 2, 100_000)
+    rows = store.sql(
+        """
+        SELECT ts, x, y, zone FROM track_points
+        WHERE day = $day AND camera_id = $cam AND global_id = $gid
+        ORDER BY ts
+        """,
+        {"day": day, "cam": camera_id, "gid": global_id},
+        day=day,
+    )
+    total = len(rows)
+    if total > n:
+        rows = [rows[i] for i in np.linspace(0, total - 1, n).round().astype(int)]
+    return CameraPath(
+        day=day,
+        camera_id=camera_id,
+        global_id=global_id,
+        total=total,
+        points=[PathPoint.model_validate(r) for r in rows],
     )
 
 

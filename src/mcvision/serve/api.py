@@ -359,6 +359,23 @@ def create_app(
             store, resolve_day(day), camera_id, (width, height), include_staff=include_staff
         )
 
+    @app.get(
+        f"{v1}/paths/{{camera_id}}",
+        response_model=q.CameraPath,
+        responses={404: {"model": ErrorBody}},
+        tags=["analytics"],
+    )
+    def camera_path(
+        camera_id: str,
+        global_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
+        day: DayParam = None,
+        max_points: Annotated[int, Query(ge=2, le=100_000)] = 2000,
+    ) -> q.CameraPath:
+        """One person's foot positions on one camera that day, in time order (their path)."""
+        if camera_id not in {c.id for c in cfg.cameras}:
+            raise HTTPException(404, f"unknown camera {camera_id!r}")
+        return q.camera_path(store, resolve_day(day), camera_id, global_id, max_points=max_points)
+
     @app.get(f"{v1}/journeys", response_model=list[q.Journey], tags=["analytics"])
     def journeys(
         day: DayParam = None,
