@@ -815,6 +815,16 @@ class ApiConfig(_Model):
     live_max_px: int = Field(
         default=960, ge=64, le=3840, description="live view and snapshot: long side in pixels"
     )
+    live_jpeg_quality: int = Field(
+        default=80, ge=10, le=100, description="live view and snapshot: JPEG quality"
+    )
+    live_face_px: int = Field(
+        default=320,
+        ge=0,
+        le=3840,
+        description="live view, faces blurred: every tracked person's head is blurred, and"
+        " faces are searched for on a copy of the frame this long (0: no search)",
+    )
 
     @field_validator("cors_origins")
     @classmethod
