@@ -233,6 +233,12 @@ class CameraConfig(_Model):
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
     record: bool = False
+    loop: bool = Field(
+        default=False,
+        description="a video file replayed forever like a live camera: paced at the file's"
+        " fps (else fps), stamped with the wall clock, never ending (e.g. the demo as a live"
+        " site); video files only",
+    )
     floor: FloorConfig | None = Field(
         default=None, description="floor calibration (image↔plan points); none: no geometry"
     )
@@ -269,6 +275,15 @@ class CameraConfig(_Model):
             raise ValueError(f"lines: duplicate line names {dup}")
         return self
 
+    @model_validator(mode="after")
+    def _loop_files_only(self) -> CameraConfig:
+        if self.loop and self.source_kind != "file":
+            raise ValueError(
+                f"loop: true applies to a video file, but source {self.source!r} is"
+                f" a {self.source_kind}"
+            )
+        return self
+
     @property
     def source_kind(self) -> Literal["webcam", "url", "folder", "file"]:
         """How the source is read: webcam index, stream URL, image folder or file."""
@@ -282,8 +297,8 @@ class CameraConfig(_Model):
 
     @property
     def is_live(self) -> bool:
-        """Live sources are timestamped by wall clock and may drop frames."""
-        return self.source_kind in ("webcam", "url")
+        """Live sources (and looped files) are timestamped by wall clock and may drop frames."""
+        return self.loop or self.source_kind in ("webcam", "url")
 
 
 class TransitConfig(_Model):
