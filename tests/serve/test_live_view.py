@@ -203,6 +203,23 @@ def test_jpeg_cache_draws_each_frame_once_for_every_viewer() -> None:
     assert cache.drawn == 2
 
 
+def test_jpeg_cache_hands_out_a_young_jpeg_without_asking_the_camera() -> None:
+    now = [0.0]
+    fetched: list[int] = []
+
+    def fetch(camera_id: str, after: int) -> lv.LiveFrame:
+        fetched.append(after)
+        return frame(int(now[0] * 30) + 1)  # a 30 fps camera: always a newer frame
+
+    cache = lv.JpegCache(fetch, lambda f: b"%d" % f.seq, max_age_s=0.1, clock=lambda: now[0])
+    for _ in range(20):  # 20 viewers within the same 0.1 s
+        assert cache.newest("cam1") == (1, b"1")
+    assert len(fetched) == 1
+    assert cache.newest("cam1", after_seq=1) is None  # that viewer has it: wait for a newer
+    now[0] = 0.15
+    assert cache.newest("cam1", after_seq=1) == (5, b"5") and cache.drawn == 2
+
+
 def test_stream_paces_and_stops_when_disconnected() -> None:
     """With a fake clock: at most fps parts per second, the same frame never twice."""
     now = [0.0]
@@ -243,6 +260,7 @@ class FakeLive:
     def __init__(self) -> None:
         self.t0 = time.monotonic()
         self.asked = 0
+        self.sent = 0
         self.lock = threading.Lock()
         self.image = noise(1)
 
@@ -252,6 +270,8 @@ class FakeLive:
         seq = int((time.monotonic() - self.t0) * 30)
         if seq == after_seq:
             return None
+        with self.lock:
+            self.sent += 1
         return lv.LiveFrame(
             camera_id=camera_id,
             seq=seq,
@@ -349,3 +369,34 @@ def test_live_stream_is_mjpeg_capped_in_fps_and_stops_with_the_client(
         before = fake.asked
         time.sleep(1.5)
         assert fake.asked == before  # nothing is drawn for nobody
+
+
+def test_viewers_of_one_camera_share_its_drawn_frames(seeded: dict[str, Any]) -> None:
+    """Three viewers and a snapshot of one 30 fps camera: at most 2 x live_fps frames a
+    second cross from the camera (and are drawn), however many watch."""
+    cfg = site(seeded, live_fps=5.0, live_max_px=320)
+    cam = cfg.cameras[0].id
+    fake = FakeLive()
+    seconds = 3.0
+    parts = [0, 0, 0]
+
+    def watch(i: int) -> None:
+        with httpx.stream("GET", f"{url}/api/v1/cameras/{cam}/live", timeout=20) as r:
+            t0 = time.monotonic()
+            for chunk in r.iter_bytes():
+                parts[i] += chunk.count(f"--{lv.BOUNDARY}".encode())
+                if time.monotonic() - t0 >= seconds:
+                    return
+
+    with api_server(cfg, seeded["store"], live=fake) as url:
+        viewers = [threading.Thread(target=watch, args=(i,)) for i in range(3)]
+        t0 = time.monotonic()
+        for v in viewers:
+            v.start()
+        snap = httpx.get(f"{url}/api/v1/cameras/{cam}/snapshot", timeout=20)
+        for v in viewers:
+            v.join()
+        elapsed = time.monotonic() - t0
+    assert snap.status_code == 200
+    assert min(parts) >= 0.5 * seconds * 5  # every viewer got its frames
+    assert fake.sent <= 2 * 5 * elapsed + 2 < sum(parts)  # drawn once, shared

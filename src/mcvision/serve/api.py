@@ -519,7 +519,9 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
         )
         return lv.encode_jpeg(img, cfg.api.live_jpeg_quality)
 
-    cache = lv.JpegCache(lambda cam, after: live.newest_frame(cam, after), draw)
+    cache = lv.JpegCache(
+        lambda cam, after: live.newest_frame(cam, after), draw, max_age_s=0.5 / cfg.api.live_fps
+    )
 
     def snapshot_jpeg(camera_id: str) -> bytes:
         check(camera_id)

@@ -186,6 +186,11 @@ class JpegCache:
         draw: ``LiveFrame -> JPEG bytes`` (render + encode): called once per
             (camera, seq), however many viewers watch that camera.
 
+        max_age_s: a JPEG younger than this is handed out without asking the camera
+            (with ``0.5 / fps``: at most ``2 * fps`` draws a second per camera, however
+            many watch it).
+        clock: monotonic seconds (injected in tests).
+
     Thread-safe: viewers of one camera wait for the one drawing; cameras do not
     wait for each other.
     """
@@ -194,11 +199,16 @@ class JpegCache:
         self,
         fetch: Callable[[str, int], LiveFrame | None],
         draw: Callable[[LiveFrame], bytes],
+        max_age_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.fetch = fetch
         self.draw = draw
+        self.max_age_s = max_age_s
+        self.clock = clock
         self.drawn = 0
         self._jpegs: dict[str, tuple[int, bytes]] = {}
+        self._at: dict[str, float] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -211,11 +221,14 @@ class JpegCache:
         yet or it is still frame ``after_seq`` (the viewer has it)."""
         with self._lock(camera_id):
             cached = self._jpegs.get(camera_id)
-            frame = self.fetch(camera_id, cached[0] if cached else -1)
-            if frame is not None and (cached is None or frame.seq != cached[0]):
-                cached = (frame.seq, self.draw(frame))
-                self._jpegs[camera_id] = cached
-                self.drawn += 1
+            fresh = cached is not None and self.clock() - self._at[camera_id] < self.max_age_s
+            if not fresh:
+                frame = self.fetch(camera_id, cached[0] if cached else -1)
+                if frame is not None and (cached is None or frame.seq != cached[0]):
+                    cached = (frame.seq, self.draw(frame))
+                    self._jpegs[camera_id] = cached
+                    self._at[camera_id] = self.clock()
+                    self.drawn += 1
         if cached is None or cached[0] == after_seq:
             return None
         return cached
