@@ -77,13 +77,13 @@ def test_sigint_flushes_and_leaves_no_ray_processes(assets: Path, tmp_path: Path
 
 
 def test_a_looped_site_runs_live_past_its_files_end(assets: Path, tmp_path: Path) -> None:
-    """``live.yaml`` of a rendered site: ``mcvision run`` keeps replaying its 6 s videos,
+    """``live.yaml`` of a rendered site: ``mcvision run`` keeps replaying its short videos,
     frames stamped with the wall clock, the live view serves pictures, Ctrl-C stops it."""
     from mcvision.demo import live_site
 
     footage = assets / "footage" / "one-by-one-person-detection.mp4"
     port = free_port()
-    site = demo_site(tmp_path / "site", footage, fps=5, max_s=6, delay_s=0, port=port)
+    site = demo_site(tmp_path / "site", footage, fps=5, max_s=6, delay_s=2, port=port)
     path = live_site(site)
     temp_dir = f"/tmp/mcv-{uuid.uuid4().hex[:6]}"
     env = {**os.environ, "MCVISION_RAY_TMP": temp_dir}
