@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from mcvision.config import ConfigError, SiteConfig, load_config
@@ -289,6 +290,12 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="length of the scene (s)")
     p.add_argument("--seed", type=int, default=0, help="scene seed")
     p.add_argument("--port", type=int, default=8000, help="API port while it runs")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="play the store as a live site (its videos loop, wall-clock time) until Ctrl-C,"
+        " for the live view and the dashboard; renders the scene first unless --out has one",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_demo)
 
@@ -301,6 +308,8 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
     from mcvision.evaluate.score import evaluate, format_report
 
     out = Path(args.out)
+    if args.live:
+        return _demo_live(args, ctx, out)
     if (out / "data").exists():
         shutil.rmtree(out / "data")  # a fresh store each time: the demo replays the same day
     print(f"rendering a {args.seconds:g} s scene (seed {args.seed}) into {out}", file=ctx.stderr)
@@ -320,8 +329,36 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         f"  API + docs:  mcvision serve --config {path}   then open http://127.0.0.1:8000/docs\n"
         f"  dashboard:   mcvision dashboard --api http://127.0.0.1:8000\n"
         f"  summary:     mcvision report --config {path}\n"
+        f"  live:        mcvision demo --live --out {out}   (or mcvision run --config"
+        f" {path.with_name('live.yaml')})\n"
     )
     return rc
+
+
+def _demo_live(args: argparse.Namespace, ctx: Context, out: Path) -> int:
+    """``mcvision demo --live``: the rendered store (rendered now if missing) looping live."""
+    from mcvision.demo import demo_scene, find_people, live_site
+
+    site = out / "site.yaml"
+    if not site.exists():
+        print(
+            f"rendering a {args.seconds:g} s scene (seed {args.seed}) into {out}", file=ctx.stderr
+        )
+        site = demo_scene(out, find_people(), seed=args.seed, duration_s=args.seconds)
+    try:
+        path = live_site(site)
+    except ValueError as err:
+        raise UsageError(f"{site}: {err}") from None
+    cfg = _with_port(load_config(path), args.port)
+    api = f"http://127.0.0.1:{cfg.runtime.api_port}"
+    print(
+        f"live demo site: {path} (the videos loop; Ctrl-C stops)\n"
+        f"  dashboard:  mcvision dashboard --api {api}\n"
+        f"  live view:  {api}/api/v1/cameras/{cfg.cameras[0].id}/live",
+        file=ctx.stderr,
+    )
+    summary = run_site(cfg, ctx, until_end=False, progress=not args.no_progress)
+    return 130 if summary.get("interrupted") else 0
 
 
 # ---- weights -----------------------------------------------------------------

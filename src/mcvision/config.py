@@ -287,6 +287,12 @@ class CameraConfig(_Model):
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
     record: bool = False
+    loop: bool = Field(
+        default=False,
+        description="a video file replayed forever like a live camera: paced at the file's"
+        " fps (else fps), stamped with the wall clock, never ending (e.g. the demo as a live"
+        " site); video files only",
+    )
     floor: FloorConfig | None = Field(
         default=None, description="floor calibration (image↔plan points); none: no geometry"
     )
@@ -323,6 +329,15 @@ class CameraConfig(_Model):
             raise ValueError(f"lines: duplicate line names {dup}")
         return self
 
+    @model_validator(mode="after")
+    def _loop_files_only(self) -> CameraConfig:
+        if self.loop and self.source_kind != "file":
+            raise ValueError(
+                f"loop: true applies to a video file, but source {self.source!r} is"
+                f" a {self.source_kind}"
+            )
+        return self
+
     @property
     def source_kind(self) -> Literal["webcam", "url", "folder", "file"]:
         """How the source is read: webcam index, stream URL, image folder or file."""
@@ -336,8 +351,8 @@ class CameraConfig(_Model):
 
     @property
     def is_live(self) -> bool:
-        """Live sources are timestamped by wall clock and may drop frames."""
-        return self.source_kind in ("webcam", "url")
+        """Live sources (and looped files) are timestamped by wall clock and may drop frames."""
+        return self.loop or self.source_kind in ("webcam", "url")
 
 
 class TransitConfig(_Model):
@@ -868,6 +883,16 @@ class ApiConfig(_Model):
     live_fps: float = Field(default=5.0, gt=0, le=30, description="live view: frames per second")
     live_max_px: int = Field(
         default=960, ge=64, le=3840, description="live view and snapshot: long side in pixels"
+    )
+    live_jpeg_quality: int = Field(
+        default=80, ge=10, le=100, description="live view and snapshot: JPEG quality"
+    )
+    live_face_px: int = Field(
+        default=320,
+        ge=0,
+        le=3840,
+        description="live view, faces blurred: every tracked person's head is blurred, and"
+        " faces are searched for on a copy of the frame this long (0: no search)",
     )
 
     @field_validator("cors_origins")

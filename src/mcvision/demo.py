@@ -4,7 +4,10 @@
 minute, people cut from the assets' MOT17-mini sequences, with ground truth);
 ``mcvision demo`` runs it to the end through Ray and prints the day summary and
 the evaluation against the ground truth, so a new user sees both the analytics
-and how right they are.
+and how right they are. :func:`live_site` writes ``live.yaml`` beside it: the
+same store with every camera looping (``loop: true``), so the rendered store
+plays as a live site (``mcvision demo --live``, or ``mcvision run --config
+live.yaml``) for the live view and the dashboard.
 
 :func:`demo_site` (kept for tests and scripts) writes the older two-camera site
 from real footage — the footage as the entrance camera and a copy delayed by
@@ -192,4 +195,31 @@ def demo_scene(
     site["storage"] = {"root": "data"}
     site.setdefault("runtime", {})["api_port"] = port
     res.site_config.write_text(yaml.safe_dump(site, sort_keys=False))
+    live_site(res.site_config)
     return res.site_config
+
+
+LIVE_YAML = "live.yaml"
+
+
+def live_site(site_yaml: Path, dest: Path | None = None) -> Path:
+    """The site of ``site_yaml`` played live: every camera loops its video file.
+
+    Written to ``dest`` (default ``live.yaml`` beside it, so the relative video paths
+    still hold), with its own store (``data-live``) so a live run never mixes with
+    the replayed day. Returns the path.
+
+    Raises:
+        ValueError: a camera whose source is not a video file (it cannot loop).
+    """
+    site = yaml.safe_load(site_yaml.read_text())
+    for cam in site.get("cameras", []):
+        source = cam.get("source")
+        if not isinstance(source, str) or "://" in source:
+            raise ValueError(f"camera {cam.get('id')!r}: source {source!r} is not a video file")
+        cam["loop"] = True
+    root = Path(site.get("storage", {}).get("root", "data"))
+    site.setdefault("storage", {})["root"] = str(root.with_name(root.name + "-live"))
+    path = dest or site_yaml.with_name(LIVE_YAML)
+    path.write_text(yaml.safe_dump(site, sort_keys=False))
+    return path

@@ -162,3 +162,33 @@ def test_worker_keeps_a_reference_to_its_newest_frame_for_the_live_view(
     before = f.image.copy()
     jpeg = encode_jpeg(render(f, cfg.cameras[0], max_px=480))
     assert jpeg[:2] == b"\xff\xd8" and np.array_equal(f.image, before)
+
+
+def test_a_looped_file_camera_runs_like_a_live_one(assets: Path, tmp_path: Path) -> None:
+    """``loop: true``: the clip plays again after its end, frames stamped by the wall clock,
+    until the camera is stopped."""
+    import threading
+    import time
+
+    clip = write_trimmed_copy(
+        assets / "footage" / "one-by-one-person-detection.mp4", tmp_path / "first2.mp4", 2.0
+    )
+    cfg = site_for(clip, tmp_path / "store", loop=True)
+    assert cfg.cameras[0].is_live
+    sink = BufferSink()
+    worker = CameraWorker(cfg, "cam", LocalModels(cfg), sink, start_ts=T0)
+    t0 = time.time()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+        worker._source is None or getattr(worker._source, "loops", 0) < 2
+    ):
+        time.sleep(0.2)
+    worker.stop()
+    thread.join(timeout=20)
+    assert not thread.is_alive() and worker.stats.status == "stopped"
+    assert worker._source is not None and worker._source.loops >= 2  # past the end, twice
+    assert worker.newest is not None and t0 <= worker.newest.ts <= time.time()
+    assert worker.stats.frames > 0 and worker.stats.last_frame_ts is not None
+    assert worker.stats.last_frame_ts >= t0  # wall clock, not start_ts + PTS

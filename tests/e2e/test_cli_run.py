@@ -74,3 +74,50 @@ def test_sigint_flushes_and_leaves_no_ray_processes(assets: Path, tmp_path: Path
     # ...and no Ray process of this run is left.
     time.sleep(2)
     assert ray_processes(temp_dir) == []
+
+
+def test_a_looped_site_runs_live_past_its_files_end(assets: Path, tmp_path: Path) -> None:
+    """``live.yaml`` of a rendered site: ``mcvision run`` keeps replaying its short videos,
+    frames stamped with the wall clock, the live view serves pictures, Ctrl-C stops it."""
+    from mcvision.demo import live_site
+
+    footage = assets / "footage" / "one-by-one-person-detection.mp4"
+    port = free_port()
+    site = demo_site(tmp_path / "site", footage, fps=5, max_s=6, delay_s=2, port=port)
+    path = live_site(site)
+    temp_dir = f"/tmp/mcv-{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "MCVISION_RAY_TMP": temp_dir}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcvision.cli", "run", "--config", str(path), "--no-progress"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    api = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 240
+        cams: list[dict] = []
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                cams = httpx.get(f"{api}/cameras", timeout=5).json()
+                if min(int(c["frames_read"] or 0) for c in cams) >= 45:  # 1.5 x the file
+                    break
+            except (httpx.HTTPError, ValueError, TypeError, KeyError):
+                pass
+            time.sleep(1)
+        assert cams and min(int(c["frames_read"] or 0) for c in cams) >= 45, cams
+        assert all(c["status"] == "online" for c in cams)  # never ended
+        assert all(abs(c["last_frame_ts"] - time.time()) < 60 for c in cams)  # wall clock
+        snap = httpx.get(f"{api}/cameras/entrance/snapshot", timeout=20)
+        assert snap.status_code == 200 and snap.content[:2] == b"\xff\xd8"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    time.sleep(2)
+    assert ray_processes(temp_dir) == []

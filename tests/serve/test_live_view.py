@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -99,6 +100,68 @@ def test_render_blurs_heads_when_asked() -> None:
     assert head_std(plain, 0.5) > 50 and head_std(hidden, 0.5) < 0.3 * head_std(plain, 0.5)
 
 
+def region_cover(face: np.ndarray, regions: np.ndarray) -> float:
+    """Fraction of ``face`` (x1, y1, x2, y2) inside the union of ``regions``."""
+    x1, y1, x2, y2 = np.rint(face[:4]).astype(int).tolist()
+    mask = np.zeros((max(1, y2 - y1), max(1, x2 - x1)), bool)
+    for a, b, c, d in np.rint(regions).astype(int):
+        mask[max(0, b - y1) : max(0, d - y1), max(0, a - x1) : max(0, c - x1)] = True
+    return float(mask.mean())
+
+
+def test_tracked_blur_hides_every_boxed_head_seen_or_not() -> None:
+    """No detector at all: the top quarter of every box, and a keypoint head lower down."""
+    img = noise()
+    boxes = np.array([BOX, (100.0, 200.0, 300.0, 700.0)], np.float32)
+    kps = np.zeros((2, 17, 3), np.float32)
+    kps[1, :5] = [[200, 500, 0.9]] * 5  # the second person bends: head halfway down
+    blurrer = FaceBlurrer(None)
+    out = blurrer.apply_tracked(img, boxes, kps, search_px=320)
+    assert not np.array_equal(out, img) and np.array_equal(img, noise())  # a copy
+    assert head_std(out, 1.0) < 0.3 * head_std(img, 1.0)
+    bent = (slice(480, 520), slice(180, 220))
+    assert out[bent].std() < 0.3 * img[bent].std()  # the keypoint head, below the top quarter
+    below = (slice(int(300 + 0.3 * 600), 880), slice(810, 990))
+    assert np.array_equal(out[below], img[below])  # the rest of the body is left alone
+    regions = blurrer.tracked_regions(img, boxes, kps)
+    assert region_cover(np.array([800, 300, 1000, 450]), regions) == 1.0  # the top quarter
+    assert np.array_equal(FaceBlurrer(None, enabled=False).apply_tracked(img, boxes), img)
+
+
+#: Frames of the footage where YuNet (full size and 2x) finds a real face.
+FACE_FRAMES = (240, 270, 360, 435, 690, 750, 765, 855, 1350)
+
+
+def test_tracked_blur_covers_every_face_the_full_detector_finds(assets: Path) -> None:
+    """The live view's cheap blur (heads of the real detector's person boxes and one
+    320 px YuNet pass) hides every face that the summaries' full search finds."""
+    from mcvision.config import DetectorConfig
+    from mcvision.vision.detector import PersonDetector
+
+    cap = cv2.VideoCapture(str(assets / "footage" / "one-by-one-person-detection.mp4"))
+    images = []
+    for i in FACE_FRAMES:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+        ok, img = cap.read()
+        assert ok
+        images.append(img)
+    cap.release()
+    people = PersonDetector.from_config(DetectorConfig()).detect(images)
+    full = FaceBlurrer()
+    assert full.has_detector
+    faces = 0
+    for img, dets in zip(images, people, strict=True):
+        found = full.detect(img)
+        regions = full.tracked_regions(img, dets.xyxy, None, search_px=320)
+        for face in found:
+            faces += 1
+            assert region_cover(face, regions) >= 0.9, (face, regions)
+    assert faces >= len(FACE_FRAMES)
+    # Without person boxes the small search alone still finds the larger faces.
+    alone = sum(len(full.detect_small(img, 320)) for img in images)
+    assert 0 < alone < faces
+
+
 def test_short_ids() -> None:
     assert lv.short_id("20261124-000042") == "42"
     assert lv.short_id("g_0007") == "7" and lv.short_id("abc") == "abc"
@@ -108,6 +171,53 @@ def test_jpeg_decodes() -> None:
     img = lv.render(frame(), camera_cfg().cameras[0], max_px=640)
     back = cv2.imdecode(np.frombuffer(lv.encode_jpeg(img), np.uint8), cv2.IMREAD_COLOR)
     assert back is not None and back.shape == img.shape
+
+
+def test_jpeg_cache_draws_each_frame_once_for_every_viewer() -> None:
+    seq = [1]
+    fetched: list[int] = []
+    drawn: list[int] = []
+
+    def fetch(camera_id: str, after: int) -> lv.LiveFrame | None:
+        fetched.append(after)
+        return None if seq[0] == after else frame(seq[0])
+
+    def draw(f: lv.LiveFrame) -> bytes:
+        time.sleep(0.05)  # viewers arriving meanwhile wait for this one
+        drawn.append(f.seq)
+        return b"jpeg%d" % f.seq
+
+    cache = lv.JpegCache(fetch, draw)
+    got: list[Any] = []
+    viewers = [threading.Thread(target=lambda: got.append(cache.newest("cam1"))) for _ in range(4)]
+    for v in viewers:
+        v.start()
+    for v in viewers:
+        v.join()
+    assert got == [(1, b"jpeg1")] * 4 and drawn == [1]
+    assert fetched.count(-1) == 1 and fetched.count(1) == 3  # the frame crossed once
+    assert cache.newest("cam1", after_seq=1) is None  # this viewer has it
+    assert cache.newest("cam1") == (1, b"jpeg1")  # a snapshot still gets it
+    seq[0] = 2
+    assert cache.newest("cam1", after_seq=1) == (2, b"jpeg2") and drawn == [1, 2]
+    assert cache.drawn == 2
+
+
+def test_jpeg_cache_hands_out_a_young_jpeg_without_asking_the_camera() -> None:
+    now = [0.0]
+    fetched: list[int] = []
+
+    def fetch(camera_id: str, after: int) -> lv.LiveFrame:
+        fetched.append(after)
+        return frame(int(now[0] * 30) + 1)  # a 30 fps camera: always a newer frame
+
+    cache = lv.JpegCache(fetch, lambda f: b"%d" % f.seq, max_age_s=0.1, clock=lambda: now[0])
+    for _ in range(20):  # 20 viewers within the same 0.1 s
+        assert cache.newest("cam1") == (1, b"1")
+    assert len(fetched) == 1
+    assert cache.newest("cam1", after_seq=1) is None  # that viewer has it: wait for a newer
+    now[0] = 0.15
+    assert cache.newest("cam1", after_seq=1) == (5, b"5") and cache.drawn == 2
 
 
 def test_stream_paces_and_stops_when_disconnected() -> None:
@@ -150,6 +260,7 @@ class FakeLive:
     def __init__(self) -> None:
         self.t0 = time.monotonic()
         self.asked = 0
+        self.sent = 0
         self.lock = threading.Lock()
         self.image = noise(1)
 
@@ -159,6 +270,8 @@ class FakeLive:
         seq = int((time.monotonic() - self.t0) * 30)
         if seq == after_seq:
             return None
+        with self.lock:
+            self.sent += 1
         return lv.LiveFrame(
             camera_id=camera_id,
             seq=seq,
@@ -256,3 +369,34 @@ def test_live_stream_is_mjpeg_capped_in_fps_and_stops_with_the_client(
         before = fake.asked
         time.sleep(1.5)
         assert fake.asked == before  # nothing is drawn for nobody
+
+
+def test_viewers_of_one_camera_share_its_drawn_frames(seeded: dict[str, Any]) -> None:
+    """Three viewers and a snapshot of one 30 fps camera: at most 2 x live_fps frames a
+    second cross from the camera (and are drawn), however many watch."""
+    cfg = site(seeded, live_fps=5.0, live_max_px=320)
+    cam = cfg.cameras[0].id
+    fake = FakeLive()
+    seconds = 3.0
+    parts = [0, 0, 0]
+
+    def watch(i: int) -> None:
+        with httpx.stream("GET", f"{url}/api/v1/cameras/{cam}/live", timeout=20) as r:
+            t0 = time.monotonic()
+            for chunk in r.iter_bytes():
+                parts[i] += chunk.count(f"--{lv.BOUNDARY}".encode())
+                if time.monotonic() - t0 >= seconds:
+                    return
+
+    with api_server(cfg, seeded["store"], live=fake) as url:
+        viewers = [threading.Thread(target=watch, args=(i,)) for i in range(3)]
+        t0 = time.monotonic()
+        for v in viewers:
+            v.start()
+        snap = httpx.get(f"{url}/api/v1/cameras/{cam}/snapshot", timeout=20)
+        for v in viewers:
+            v.join()
+        elapsed = time.monotonic() - t0
+    assert snap.status_code == 200
+    assert min(parts) >= 0.5 * seconds * 5  # every viewer got its frames
+    assert fake.sent <= 2 * 5 * elapsed + 2 < sum(parts)  # drawn once, shared

@@ -11,7 +11,10 @@ to the camera's target fps:
   never queued without bound. Frames are timestamped by the injected clock at
   decode. A stream that fails to open or drops is retried with exponential
   backoff and jitter; status changes are reported through ``on_status`` so the
-  camera can emit ``camera_offline``/``camera_online`` events.
+  camera can emit ``camera_offline``/``camera_online`` events;
+- **looped files** (``loop: true``) are read like a live source: replayed
+  forever at the file's own fps, stamped by the clock at read time, starting
+  again at the end (a recording played as a live site).
 
 Example:
     >>> src = open_source(camera_cfg, start_ts=1_764_000_000.0)   # doctest: +SKIP
@@ -278,17 +281,20 @@ class LiveSource(FrameSource):
                 self.stats.decoded += 1
                 if not sampler.keep(ts):
                     continue
-                image = _ensure_bgr(image)
-                self.frame_size = (int(image.shape[1]), int(image.shape[0]))
-                with self._cond:
-                    if len(self.buffer) == self.buffer.maxlen:
-                        self.stats.dropped += 1
-                    self.buffer.append(Frame(self.camera_id, index, ts, image))
-                    self._cond.notify()
+                self._push(Frame(self.camera_id, index, ts, _ensure_bgr(image)))
             cap.release()
             if not self.stopped:
                 self._sleep(delay)
                 self.stats.reconnects += 1
+
+    def _push(self, frame: Frame) -> None:
+        """Into the ring buffer (the oldest frame dropped, and counted, when full)."""
+        self.frame_size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
+        with self._cond:
+            if len(self.buffer) == self.buffer.maxlen:
+                self.stats.dropped += 1
+            self.buffer.append(frame)
+            self._cond.notify()
 
     def _sleep(self, delay: float) -> None:
         jitter = delay * self._rng.uniform(-0.25, 0.25)
@@ -327,6 +333,109 @@ class LiveSource(FrameSource):
             yield from self.take()
 
 
+class LoopingFileSource(LiveSource):
+    """A video file replayed forever like a live camera (``loop: true``).
+
+    A reader thread decodes the file at its own fps (``native_fps``, else what
+    the file says, else ``fps``), stamps each frame with the clock when it is
+    read (never decreasing), samples to ``fps`` and fills the newest-frames ring
+    buffer as a stream would; at the end it starts the file again (``loops``
+    counts the wraps) with no gap in time and no offline event.
+
+    Args:
+        camera_id: the camera.
+        path: the video file.
+        fps: sampling rate.
+        clock: time source for frame timestamps (epoch seconds).
+        sleep: ``(seconds) -> None`` pacing wait (default: interruptible by stop).
+        buffer: frames kept when the consumer is slow; older ones are dropped.
+        on_status: called with ("online", "") once the file is open.
+        native_fps: replay rate, when not the file's own.
+
+    Raises:
+        SourceError: the file is missing, empty, or holds no decodable frame.
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        path: str | Path,
+        fps: float,
+        clock: Clock = time.time,
+        sleep: Callable[[float], object] | None = None,
+        buffer: int = 4,
+        on_status: StatusCallback | None = None,
+        native_fps: float | None = None,
+    ) -> None:
+        super().__init__(camera_id, str(path), fps, clock=clock, buffer=buffer, on_status=on_status)
+        self.path = Path(path)
+        self.wait = sleep if sleep is not None else self._stop.wait
+        self.loops = 0
+        if not self.path.exists():
+            raise SourceError(f"camera {camera_id}: video file not found: {self.path}")
+        if self.path.stat().st_size == 0:
+            raise SourceError(f"camera {camera_id}: video file is empty: {self.path}")
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            if not cap.isOpened():
+                raise SourceError(f"camera {camera_id}: cannot open video file {self.path}")
+            ok, _ = cap.read()
+            if not ok:
+                raise SourceError(f"camera {camera_id}: no decodable frames in {self.path}")
+            file_fps = cap.get(cv2.CAP_PROP_FPS)
+        finally:
+            cap.release()
+        rate = native_fps or (file_fps if 0 < file_fps <= 240 else None) or fps
+        self.period = 1.0 / rate
+
+    def paced(self) -> Iterator[Frame]:
+        """Sampled frames of the file, forever (until stop), at its fps, clock-stamped."""
+        sampler = FrameSampler(self.fps)
+        index = -1
+        last_ts = -float("inf")
+        due: float | None = None
+        while not self.stopped:
+            cap = cv2.VideoCapture(str(self.path))
+            read = 0
+            try:
+                while not self.stopped:
+                    now = self.clock()
+                    due = now if due is None or now - due > self.period else due
+                    if due > now:
+                        self.wait(due - now)
+                        continue
+                    if not cap.grab():  # the end: the first frame is due now, no gap
+                        break
+                    due += self.period
+                    read += 1
+                    index += 1
+                    self.stats.decoded += 1
+                    ts = max(self.clock(), last_ts + 1e-6)
+                    if not sampler.keep(ts):
+                        continue
+                    ok, image = cap.retrieve()
+                    if not ok or image is None:
+                        self.stats.last_error = f"undecodable frame {index}"
+                        continue
+                    last_ts = ts
+                    if not self.stats.online:
+                        self._set_status(True)
+                    yield Frame(self.camera_id, index, ts, _ensure_bgr(image))
+            finally:
+                cap.release()
+            if self.stopped:
+                return
+            if read == 0:  # the file went away or broke since it was opened
+                self._set_status(False, f"no decodable frames in {self.path}")
+                self._sleep(self.backoff[0])
+                continue
+            self.loops += 1
+
+    def _run(self) -> None:
+        for frame in self.paced():
+            self._push(frame)
+
+
 def open_source(
     camera: CameraConfig,
     *,
@@ -338,14 +447,18 @@ def open_source(
 
     Args:
         camera: the camera.
-        start_ts: epoch seconds of the first frame of a file or folder.
-        clock: wall clock for live sources.
-        on_status: status callback for live sources.
+        start_ts: epoch seconds of the first frame of a file or folder (not looped).
+        clock: wall clock for live sources and looped files.
+        on_status: status callback for live sources and looped files.
 
     Raises:
         SourceError: a file or folder source that does not exist or holds nothing readable.
     """
     kind = camera.source_kind
+    if camera.loop:
+        return LoopingFileSource(
+            camera.id, str(camera.source), camera.fps, clock=clock, on_status=on_status
+        )
     if kind in ("url", "webcam"):
         return LiveSource(camera.id, camera.source, camera.fps, clock=clock, on_status=on_status)
     if kind == "folder":

@@ -494,7 +494,12 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
 
     The camera only keeps a reference to its newest processed frame
     (``live.newest_frame(camera_id)``); drawing and encoding happen here, in a
-    worker thread, only while a client asks, at most ``api.live_fps`` a second.
+    worker thread, only while a client asks, at most ``api.live_fps`` a second,
+    and once per (camera, frame): every viewer of a camera and its snapshot share
+    one JPEG (:class:`~mcvision.serve.live.JpegCache`). Faces: every tracked
+    person's head is blurred, plus the faces a small YuNet pass finds
+    (:meth:`~mcvision.summarize.blur.FaceBlurrer.apply_tracked`), unless the site
+    allows faces (``summaries.blur_faces: false``).
     """
     import asyncio
     import threading
@@ -513,14 +518,13 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
                 from mcvision.summarize.blur import FaceBlurrer
 
                 blurrers["b"] = FaceBlurrer(cfg.summaries.face_weights)
-            return blurrers["b"].apply(img, boxes=boxes, keypoints=kps)
+            return blurrers["b"].apply_tracked(img, boxes, kps, cfg.api.live_face_px)
 
-    def frame_of(camera_id: str, after_seq: int = -1) -> Any:
+    def check(camera_id: str) -> None:
         if camera_id not in cameras:
             raise HTTPException(404, f"unknown camera {camera_id!r}")
         if live is None or not hasattr(live, "newest_frame"):
             raise HTTPException(409, "no pipeline is running: the live view needs mcvision run")
-        return live.newest_frame(camera_id, after_seq)
 
     def draw(frame: Any) -> bytes:
         ids = [int(i) for i in frame.local_ids]
@@ -532,17 +536,22 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
             blur=blur if cfg.summaries.blur_faces else None,
             max_px=cfg.api.live_max_px,
         )
-        return lv.encode_jpeg(img)
+        return lv.encode_jpeg(img, cfg.api.live_jpeg_quality)
+
+    cache = lv.JpegCache(
+        lambda cam, after: live.newest_frame(cam, after), draw, max_age_s=0.5 / cfg.api.live_fps
+    )
 
     def snapshot_jpeg(camera_id: str) -> bytes:
-        frame = frame_of(camera_id)
-        if frame is None:
+        check(camera_id)
+        got = cache.newest(camera_id)
+        if got is None:
             raise HTTPException(
                 503,
                 f"camera {camera_id!r} has no processed frame yet",
                 headers={"Retry-After": "1"},
             )
-        return draw(frame)
+        return got[1]
 
     errors: dict[int | str, dict[str, Any]] = {
         404: {"model": ErrorBody},
@@ -572,13 +581,10 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
     )
     async def live_view(camera_id: str, request: Request) -> StreamingResponse:
         """MJPEG of the camera's newest processed frames, at most ``api.live_fps`` a second."""
-        await run_in_threadpool(frame_of, camera_id)  # 404 / 503 before the stream starts
+        check(camera_id)  # 404 / 409 before the stream starts
 
         async def newest(last_seq: int) -> tuple[int, bytes] | None:
-            frame = await run_in_threadpool(frame_of, camera_id, last_seq)
-            if frame is None or frame.seq == last_seq:
-                return None
-            return frame.seq, await run_in_threadpool(draw, frame)
+            return await run_in_threadpool(cache.newest, camera_id, last_seq)
 
         async def gone() -> bool:
             return await request.is_disconnected()

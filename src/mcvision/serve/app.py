@@ -25,6 +25,7 @@ class RayLive:
     def __init__(self, site_id: str, models: dict[str, Any]) -> None:
         self.site_id = site_id
         self.models = models
+        self._cams: dict[str, Any] = {}  # camera actor handles: no name lookup per frame
 
     def _identity(self) -> Any:
         return ray.get_actor(identity_actor_name(self.site_id))
@@ -47,13 +48,17 @@ class RayLive:
     def newest_frame(self, camera_id: str, after_seq: int = -1) -> Any:
         """The camera actor's newest processed frame (a LiveFrame), or None (none yet, or
         still frame ``after_seq``: the frame does not cross again)."""
-        try:
-            actor = ray.get_actor(camera_actor_name(self.site_id, camera_id))
-        except ValueError:  # not started yet, or gone
-            return None
+        actor = self._cams.get(camera_id)
+        if actor is None:
+            try:
+                actor = ray.get_actor(camera_actor_name(self.site_id, camera_id))
+            except ValueError:  # not started yet, or gone
+                return None
+            self._cams[camera_id] = actor
         try:
             return ray.get(actor.newest_frame.remote(after_seq), timeout=5)
         except (ray.exceptions.RayError, TimeoutError):
+            self._cams.pop(camera_id, None)  # look it up again next time (restarted?)
             return None
 
     def global_ids(self, camera_id: str, local_ids: list[int]) -> dict[int, str]:

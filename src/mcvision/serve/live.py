@@ -8,6 +8,9 @@ work on the API side, only while someone watches:
   blurs faces unless the site allows them (``summaries.blur_faces``), and draws
   zones, entrance lines, boxes with short global IDs and activity labels;
 * :func:`encode_jpeg` makes the JPEG;
+* :class:`JpegCache` draws and encodes each (camera, frame) once and hands the
+  same JPEG to every viewer of that camera and to the snapshot route; a frame
+  already drawn does not cross from the camera again;
 * :func:`mjpeg_stream` yields ``multipart/x-mixed-replace`` parts at most
   ``fps`` per second, only for frames it has not sent yet, and stops when the
   client goes away.
@@ -22,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +35,15 @@ import numpy as np
 
 from mcvision.config import CameraConfig
 
-__all__ = ["BOUNDARY", "LiveFrame", "encode_jpeg", "mjpeg_stream", "render", "short_id"]
+__all__ = [
+    "BOUNDARY",
+    "JpegCache",
+    "LiveFrame",
+    "encode_jpeg",
+    "mjpeg_stream",
+    "render",
+    "short_id",
+]
 
 BOUNDARY = "mcvisionframe"
 
@@ -162,6 +174,64 @@ def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
     if not ok:
         raise ValueError(f"cannot encode a {image.shape} image as JPEG")
     return buf.tobytes()
+
+
+class JpegCache:
+    """The newest JPEG of each camera, drawn once per frame and shared by all who ask.
+
+    Args:
+        fetch: ``(camera_id, after_seq) -> LiveFrame | None``: the camera's newest
+            frame, or None when it has none or it is still frame ``after_seq``
+            (then nothing crosses from the camera).
+        draw: ``LiveFrame -> JPEG bytes`` (render + encode): called once per
+            (camera, seq), however many viewers watch that camera.
+
+        max_age_s: a JPEG younger than this is handed out without asking the camera
+            (with ``0.5 / fps``: at most ``2 * fps`` draws a second per camera, however
+            many watch it).
+        clock: monotonic seconds (injected in tests).
+
+    Thread-safe: viewers of one camera wait for the one drawing; cameras do not
+    wait for each other.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[str, int], LiveFrame | None],
+        draw: Callable[[LiveFrame], bytes],
+        max_age_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fetch = fetch
+        self.draw = draw
+        self.max_age_s = max_age_s
+        self.clock = clock
+        self.drawn = 0
+        self._jpegs: dict[str, tuple[int, bytes]] = {}
+        self._at: dict[str, float] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, camera_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(camera_id, threading.Lock())
+
+    def newest(self, camera_id: str, after_seq: int = -1) -> tuple[int, bytes] | None:
+        """``(seq, jpeg)`` of the camera's newest frame, or None when there is none
+        yet or it is still frame ``after_seq`` (the viewer has it)."""
+        with self._lock(camera_id):
+            cached = self._jpegs.get(camera_id)
+            fresh = cached is not None and self.clock() - self._at[camera_id] < self.max_age_s
+            if not fresh:
+                frame = self.fetch(camera_id, cached[0] if cached else -1)
+                if frame is not None and (cached is None or frame.seq != cached[0]):
+                    cached = (frame.seq, self.draw(frame))
+                    self._jpegs[camera_id] = cached
+                    self._at[camera_id] = self.clock()
+                    self.drawn += 1
+        if cached is None or cached[0] == after_seq:
+            return None
+        return cached
 
 
 def part(jpeg: bytes) -> bytes:
