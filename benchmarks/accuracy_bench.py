@@ -559,6 +559,13 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         "geometry_walkable_only": {**geo, "floor_weight": 0.0, "floor_apart_m": 1e6},
         "geometry_apart_only": {**geo, "floor_weight": 0.0, "max_walk_speed_mps": 1e4},
         "geometry_bonus_only": {**geo, "floor_apart_m": 1e6, "max_walk_speed_mps": 1e4},
+        # late correction (identity.correction) without and with geometry-triggered merges
+        "full_correction": {
+            "match_threshold": thr,
+            "use_geometry": False,
+            "correction_window_s": args.correction_window,
+        },
+        "full_geometry_correction": {**geo, "correction_window_s": args.correction_window},
     }
     held = market_split(work, 1)
     per_seed, renders, timing = run_seeds(
@@ -589,6 +596,9 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
             "tuned": tuning or "not tuned: the config defaults, set a priori (no seed looked at)",
             "diagnostics": "geometry_*_only: the walkable-transit gate, the far-apart veto, or"
             " the same-spot cost term alone, to see which part does what",
+            "correction": "full_correction / full_geometry_correction: late correction on"
+            " (correction_window_s, merge_threshold of the config); with geometry a same-spot"
+            " coincidence of two IDs' live tracks can also merge them ('merges' counts all)",
         },
         tuned_on={
             "match_threshold": thr,

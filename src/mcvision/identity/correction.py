@@ -57,7 +57,6 @@ read back; a merge not yet made is found again from the restored state.
 
 Example:
     >>> from mcvision.config import SiteConfig
-from mcvision.identity.geometry import coincidence_term
     >>> cfg = SiteConfig.model_validate({"site_id": "s",
     ...     "cameras": [{"id": "c1", "source": "a.mp4"}]})
     >>> Corrector.compatible(cfg, [("c1", 0.0, 10.0)], [("c1", 5.0, 20.0)])

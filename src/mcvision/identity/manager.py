@@ -19,8 +19,11 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    identity's gallery embeddings. **Geometry** (cameras with a ``floor``
    calibration, ``use_geometry`` on; :mod:`mcvision.identity.geometry`): when the
    track and one of the identity's live tracks on another calibrated camera are
-   seen at the same moments, ``d`` is the median floor distance between them
-   (metres on the plan) and the term is ``floor_weight · clip((d −
+   seen at the same moments (at least three foot points each, a foot point
+   being the box's bottom-centre through the camera's homography, none taken
+   from a box cut by the frame's edge), ``d`` is the median floor distance
+   between them (metres on the plan; with several such tracks, the nearest:
+   one of them may be a tracker mix-up) and the term is ``floor_weight · clip((d −
    floor_match_m) / floor_match_m, −1, 1)`` — down to ``−floor_weight`` for
    sightings on one spot (strong evidence of one person), up to
    ``+floor_weight`` beyond ``2 · floor_match_m``; beyond ``floor_apart_m``
@@ -40,9 +43,12 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
 3. **Topology gate** (``use_topology``), from the identity's sightings per
    camera, for a new track on camera B:
 
-   * same camera: forbidden if one of the identity's tracks there overlaps the
-     new track in time (one camera never holds a person twice); a track that
-     ended or was last seen before the new one started is re-acquisition;
+   * same camera: forbidden if one of the identity's tracks there was seen in
+     one frame with the new track (one camera never holds a person twice); a
+     track that ended or was last seen before the new one started is
+     re-acquisition, and so is one whose time span overlaps the new track's
+     without a shared frame (a lost track that lay in wait and picked the
+     person up while their own track was lost);
    * camera A with ``overlap: true``: allowed, even at the same moment;
    * other listed transit: forbidden while the identity is seen on A at the
      same time, or when ``gap = first ts on B − last ts on A < min_s`` (too
