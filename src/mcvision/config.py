@@ -370,6 +370,13 @@ class IdentityConfig(_Model):
         ge=1,
         description="gallery embeddings each identity needs before a late merge is considered",
     )
+    track_split_gap_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="a local track seen again after more than this many seconds without a"
+        " sighting is a new track for the identity (the tracker's lost tracks pick up whoever"
+        " walks by where they were lost); 0: never split",
+    )
     use_geometry: bool = Field(
         default=False,
         description="floor-plane evidence between calibrated cameras (needs cameras[].floor);"

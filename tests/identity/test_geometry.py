@@ -441,3 +441,19 @@ def test_a_box_cut_by_the_frame_edge_gives_no_floor_point() -> None:
     assert floor.foot_on_floor("A", [80, 240, 120, 360], [100.0, 360.0]) is None  # bottom
     assert floor.foot_on_floor("A", [0, 180, 40, 300], [20.0, 300.0]) is None  # left side
     assert floor.foot_on_floor("A", [600, 180, 640, 300], [620.0, 300.0]) is None  # right
+
+
+@pytest.mark.parametrize("split_s", [0.0, 1.0])
+def test_a_lost_track_that_picks_up_someone_else_is_split(split_s: float) -> None:
+    """Track 1 follows P (0-0.8 s), is lost, and 3 s later the tracker hands it Q."""
+    mgr = manager(site(calibrated=(), track_split_gap_s=split_s))
+    mgr.update(walk("A", 1, 0.0, [(2.0, 2.0)] * 5, person(1)))
+    first = mgr.global_id_of("A", 1)
+    res = mgr.update(walk("A", 1, 3.8, [(2.0, 2.0)] * 5, person(2)))
+    later = mgr.global_id_of("A", 1)
+    assert first is not None and later is not None
+    if split_s:
+        assert later != first  # Q is not counted as P
+        assert [e.global_id for e in res.events if e.kind == EventKind.IDENTITY_NEW] == [later]
+    else:
+        assert later == first and not res.events  # today's behaviour without the split

@@ -70,6 +70,10 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    error). Only the neighbouring sightings count: a path walkable hop by hop is
    walkable, and an old track's end point the tracker let slip onto someone
    else does not veto.
+   3b. **Split at a gap** (``track_split_gap_s`` > 0): an update of a local
+   track that comes more than ``track_split_gap_s`` after the track's last
+   sighting starts a new track under the same local ID, matched afresh; the
+   tracker's lost tracks stay where they were lost and pick up whoever walks by.
 4. **Without ReID** (``use_reid = false``, an ablation): a ready track goes
    to the identity whose latest sighting is an ended track on a camera with a
    listed transit to this one and a gap inside its window (``min_s ≤ gap ≤
@@ -457,6 +461,17 @@ class IdentityManager:
         key = (u.camera_id, int(u.local_id))
         t = self._tracks.get(key)
         if t is not None and t.ended:  # a reused local ID: a new track
+            self._forget(t)
+            t = None
+        elif (
+            t is not None
+            and not u.ended
+            and self.icfg.track_split_gap_s > 0
+            and float(u.ts) - t.last_ts > self.icfg.track_split_gap_s
+        ):
+            # A lost track picked up again after a long gap: the tracker's lost tracks
+            # wait where they were lost and take whoever walks by, so the rest is a new
+            # track, decided afresh (a still-pending first part is dropped).
             self._forget(t)
             t = None
         if t is None:
