@@ -523,7 +523,8 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     state: dict[str, Any] = {}
     t0 = time.perf_counter()
     thr = args.match_threshold
-    no_corr = {"correction_window_s": 0.0}  # geometry alone (late correction has its own ablation)
+    no_corr: dict[str, Any] = {"correction_window_s": 0.0}  # late correction: its own variants
+    split = {"track_split_gap_s": args.track_split_gap} if args.track_split_gap else {}
     weights = args.floor_weights or [IdentityConfig().floor_weight]
     tuning: dict[str, Any] | None = None
     if len(weights) > 1:
@@ -534,6 +535,7 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
                 "use_geometry": True,
                 "floor_weight": w,
                 **no_corr,
+                **split,
             }
             for w in weights
         }
@@ -559,7 +561,15 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         "geometry_walkable_only": {**geo, "floor_weight": 0.0, "floor_apart_m": 1e6},
         "geometry_apart_only": {**geo, "floor_weight": 0.0, "max_walk_speed_mps": 1e4},
         "geometry_bonus_only": {**geo, "floor_apart_m": 1e6, "max_walk_speed_mps": 1e4},
+        # late correction (identity.correction) without and with geometry-triggered merges
+        "full_correction": {
+            "match_threshold": thr,
+            "use_geometry": False,
+            "correction_window_s": args.correction_window,
+        },
+        "full_geometry_correction": {**geo, "correction_window_s": args.correction_window},
     }
+    variants = {k: {**v, **split} for k, v in variants.items()}
     held = market_split(work, 1)
     per_seed, renders, timing = run_seeds(
         args.heldout_seeds, work, "crowded", lambda _s: held, variants, state, reid
@@ -585,10 +595,14 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
                 "floor_apart_m": ic.floor_apart_m,
                 "floor_weight": weights[0],
                 "max_walk_speed_mps": ic.max_walk_speed_mps,
+                "track_split_gap_s": args.track_split_gap,
             },
             "tuned": tuning or "not tuned: the config defaults, set a priori (no seed looked at)",
             "diagnostics": "geometry_*_only: the walkable-transit gate, the far-apart veto, or"
             " the same-spot cost term alone, to see which part does what",
+            "correction": "full_correction / full_geometry_correction: late correction on"
+            " (correction_window_s, merge_threshold of the config); with geometry a same-spot"
+            " coincidence of two IDs' live tracks can also merge them ('merges' counts all)",
         },
         tuned_on={
             "match_threshold": thr,
@@ -669,6 +683,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         nargs="+",
         help="with --geometry: identity.floor_weight values swept on the tuning seeds",
+    )
+    ap.add_argument(
+        "--track-split-gap",
+        type=float,
+        default=0.0,
+        help="with --geometry: identity.track_split_gap_s in every variant (0: off)",
     )
     ap.add_argument(
         "--shared",

@@ -127,6 +127,11 @@ def test_geometry_ablation_tunes_on_tuning_seeds_and_compares_in_one_run(
     assert {v["floor_weight"] for v in sweep.values()} == {0.1, 0.5}
     assert held["full"]["use_geometry"] is False and held["full_geometry"]["use_geometry"] is True
     assert held["full_geometry"]["floor_weight"] == 0.5  # the better one on the tuning seeds
+    # late correction without and with geometry-triggered merges, at the chosen weight
+    assert held["full_correction"]["use_geometry"] is False
+    assert held["full_geometry_correction"]["floor_weight"] == 0.5
+    assert held["full"]["correction_window_s"] == 0
+    assert held["full_geometry_correction"]["correction_window_s"] > 0
     res = json.loads((out / "accuracy_geometry.json").read_text())
     assert res["geometry"]["tuned"]["chosen"] == 0.5 and res["machine"]["shared"] is True
     assert res["geometry"]["calibrated_cameras"] == ["c1"]

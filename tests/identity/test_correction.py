@@ -8,6 +8,7 @@ run where the first floor crop is good and the right ID is found at once.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -440,3 +441,56 @@ def test_a_store_written_before_the_correction_columns_still_reads(tmp_path: Pat
     assert store.sql("SELECT global_id, visit_id FROM track_points") == [
         {"global_id": "G0", "visit_id": "v0"}
     ]
+
+
+# ---------------------------------------------------------------- geometry-triggered merges
+FAINT = 0.1 * _basis[:, 0] + np.sqrt(1 - 0.01) * _basis[:, 4]  # a useless crop: cos 0.1
+HALF = 0.7 * _basis[:, 0] + np.sqrt(1 - 0.49) * _basis[:, 5]  # the floor camera's look: cos 0.7
+
+
+def overlap_site(tmp_path: Path, floor_offset_m: float, **identity: Any) -> SiteConfig:
+    """The two cameras overlap and are calibrated at 50 px per metre; the floor camera's
+    floor is shifted ``floor_offset_m`` metres (0: one pixel is one floor spot on both)."""
+    data = site(tmp_path, **identity).model_dump(mode="json")
+    img = [(0, 0), (600, 0), (600, 350), (0, 350)]
+    for cam in data["cameras"]:
+        off = floor_offset_m if cam["id"] == "floor" else 0.0
+        cam["floor"] = {
+            "points": [{"image": list(p), "floor": [p[0] / 50 + off, p[1] / 50]} for p in img]
+        }
+    data["topology"] = {"transits": [{"a": "door", "b": "floor", "overlap": True, "max_s": 10}]}
+    return parse_config(data)
+
+
+def side_by_side() -> list[TrackletUpdate]:
+    """P on the door camera 0-20 s; the floor camera sees P too from 5 s, first on a useless
+    crop (a new ID online: cosine 0.1), then on crops at cosine 0.7 (below the 0.85 merge
+    threshold on appearance alone)."""
+    return sorted(
+        track("door", 1, T0, 20, [DOOR_LOOK], seed=1)
+        + [
+            u
+            for u in track("floor", 5, T0 + 5, 15, [FAINT, HALF], seed=4)
+            if not u.ended or u.ts > T0 + 20  # the same foot pixels at the same moments
+        ],
+        key=lambda u: u.ts,
+    )
+
+
+def test_a_floor_coincidence_merges_two_ids_late(tmp_path: Path) -> None:
+    geo = dict(use_geometry=True, floor_weight=0.3, floor_match_m=1.0)
+    ups = side_by_side()
+    merged = SiteIdentity(overlap_site(tmp_path / "one", 0.0, **geo), monotonic=lambda: 0.0)
+    feed(merged, ups)
+    merged.close()
+    found = merges(merged)
+    assert len(found) == 1 and json.loads(found[0]["payload"])["reason"] == "geometry"
+    assert day_summary(merged.store, DAY).unique_visitors == 1
+    # the floor camera 3 m off (same pixels, another floor spot): two people, never merged
+    apart = SiteIdentity(overlap_site(tmp_path / "apart", 3.0, **geo), monotonic=lambda: 0.0)
+    feed(apart, ups)
+    apart.close()
+    assert merges(apart) == [] and day_summary(apart.store, DAY).unique_visitors == 2
+    # without geometry the appearance alone does not merge them
+    plain = run(tmp_path / "plain", ups)
+    assert merges(plain) == [] and day_summary(plain.store, DAY).unique_visitors == 2

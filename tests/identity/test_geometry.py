@@ -107,6 +107,11 @@ def walk(
     return out
 
 
+def together(*walks: list[TrackletUpdate]) -> list[TrackletUpdate]:
+    """Several cameras' updates as they arrive: one batch in ts order."""
+    return sorted((u for w in walks for u in w), key=lambda u: (u.ts, u.camera_id))
+
+
 def manager(cfg: SiteConfig) -> IdentityManager:
     return IdentityManager(cfg, Gallery("memory://", dim=DIM), CAL)
 
@@ -257,10 +262,14 @@ def test_floor_distance_compares_the_same_moments() -> None:
 def _overlap_case(
     cfg: SiteConfig, b_floor: tuple[float, float], emb_b: np.ndarray
 ) -> IdentityManager:
-    """Person on A at (4, 4) m; at the same moments a track on B at ``b_floor``."""
+    """Person on A at (4, 4) m; at the same moments (A still in view) a track on B at ``b_floor``."""
     mgr = manager(cfg)
     mgr.update(walk("A", 1, 0.0, [(4.0, 4.0)] * 5, person(1)))
-    mgr.update(walk("B", 1, 1.0, [b_floor] * 5, emb_b))
+    mgr.update(
+        together(
+            walk("A", 1, 1.0, [(4.0, 4.0)] * 5, person(1)), walk("B", 1, 1.0, [b_floor] * 5, emb_b)
+        )
+    )
     return mgr
 
 
@@ -373,7 +382,12 @@ def test_walkable_gate_on_one_camera_stops_a_teleporting_reacquisition() -> None
 def test_assignment_event_says_the_floor_distance() -> None:
     mgr = manager(site())
     mgr.update(walk("A", 1, 0.0, [(4.0, 4.0)] * 5, person(1)))
-    res = mgr.update(walk("B", 1, 1.0, [(4.3, 4.0)] * 5, person(1)))
+    res = mgr.update(
+        together(
+            walk("A", 1, 1.0, [(4.0, 4.0)] * 5, person(1)),
+            walk("B", 1, 1.0, [(4.3, 4.0)] * 5, person(1)),
+        )
+    )
     ev = [e for e in res.events if e.kind == EventKind.TRACK_ASSIGNED and e.camera_id == "B"]
     assert ev and ev[0].payload["reason"] == "reid"
     assert ev[0].payload["floor_m"] == pytest.approx(0.3, abs=1e-3)
@@ -382,3 +396,64 @@ def test_assignment_event_says_the_floor_distance() -> None:
     res = plain.update(walk("B", 1, 1.0, [(4.3, 4.0)] * 5, person(1)))
     ev = [e for e in res.events if e.kind == EventKind.TRACK_ASSIGNED and e.camera_id == "B"]
     assert "floor_m" not in ev[0].payload
+
+
+# ---------------------------------------------------------------- tracker mix-ups
+def _at(cam: str, lid: int, ts: list[float], xy: tuple[float, float], emb: np.ndarray) -> list:
+    return [walk(cam, lid, t, [xy], emb)[0] for t in ts]
+
+
+@pytest.mark.parametrize("shared_frame", [False, True])
+def test_one_camera_holds_a_person_twice_only_in_one_frame(shared_frame: bool) -> None:
+    """A lost track that lay in wait (one sighting at 0 s) picks the person up at 2 s
+    while the person's own track (0.4-1.6 s) was lost: spans overlap, frames do not."""
+    mgr = manager(site(calibrated=()))
+    own = _at("A", 2, [0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6], (4.0, 4.0), person(1))
+    lurk = _at(
+        "A", 1, [0.0] + ([1.0] if shared_frame else []) + [2.0, 2.2, 2.4], (4.0, 4.0), person(1)
+    )
+    mgr.update(together(own, lurk))
+    a1, a2 = ids(mgr, ("A", 1), ("A", 2))
+    assert a1 is not None and a2 is not None
+    assert (a1 == a2) is not shared_frame  # seen in one frame together: two people
+
+
+def test_a_stray_end_point_does_not_veto_a_walkable_transit() -> None:
+    """The track on A ends with one foot point 8 m off (a box merged with someone
+    else's); the track on B starts 1 s later 1 m from where A really last saw them."""
+    cfg = _non_overlap_site()
+    mgr = manager(cfg)
+    a = walk("A", 1, 0.0, [(1.0, 1.0)] * 5 + [(9.0, 1.0)] * 2, person(1), ended=True)
+    mgr.update(a)
+    mgr.update(walk("B", 1, (a[-1].ts - T0) + 1.0, [(2.0, 1.0)] * 5, person(1)))
+    a_id, b_id = ids(mgr, ("A", 1), ("B", 1))
+    assert a_id is not None and a_id == b_id
+
+
+def test_a_box_cut_by_the_frame_edge_gives_no_floor_point() -> None:
+    cfg = site()
+    data = cfg.model_dump(mode="json")
+    for cam in data["cameras"]:
+        cam["resolution"] = [640, 360]
+    floor = SiteFloor.from_config(SiteConfig.model_validate(data))
+    foot = np.array([100.0, 300.0])
+    assert floor.foot_on_floor("A", [80, 180, 120, 300], foot) == pytest.approx((2.0, 6.0))
+    assert floor.foot_on_floor("A", [80, 240, 120, 360], [100.0, 360.0]) is None  # bottom
+    assert floor.foot_on_floor("A", [0, 180, 40, 300], [20.0, 300.0]) is None  # left side
+    assert floor.foot_on_floor("A", [600, 180, 640, 300], [620.0, 300.0]) is None  # right
+
+
+@pytest.mark.parametrize("split_s", [0.0, 1.0])
+def test_a_lost_track_that_picks_up_someone_else_is_split(split_s: float) -> None:
+    """Track 1 follows P (0-0.8 s), is lost, and 3 s later the tracker hands it Q."""
+    mgr = manager(site(calibrated=(), track_split_gap_s=split_s))
+    mgr.update(walk("A", 1, 0.0, [(2.0, 2.0)] * 5, person(1)))
+    first = mgr.global_id_of("A", 1)
+    res = mgr.update(walk("A", 1, 3.8, [(2.0, 2.0)] * 5, person(2)))
+    later = mgr.global_id_of("A", 1)
+    assert first is not None and later is not None
+    if split_s:
+        assert later != first  # Q is not counted as P
+        assert [e.global_id for e in res.events if e.kind == EventKind.IDENTITY_NEW] == [later]
+    else:
+        assert later == first and not res.events  # today's behaviour without the split

@@ -18,6 +18,15 @@ someone else, a look-alike's angle) then cannot make a merge, and a merge
 rewrites history, so it must be wrong rarely (on the crowded scenario's tuning
 seeds it let through fewer different-person pairs at the same same-person ones).
 
+**Geometry** (``use_geometry``, calibrated cameras): two IDs whose live tracks
+on two cameras stand on one floor spot at the same moments (median distance
+within ``floor_match_m`` over at least ``_GEO_SAMPLES`` same-moment positions,
+:meth:`IdentityManager.floor_coincidences`) are one person on less appearance
+evidence: the mean cosine must reach the merge threshold plus the same
+geometry term the online cost uses (down to ``−floor_weight`` on one spot);
+such merges carry ``reason: geometry``. Two IDs seen at the same moment
+farther apart than ``floor_apart_m`` are never merged, whatever the embeddings.
+
 **Window.** Both IDs must have been seen within ``identity.correction_window_s``
 of now (latest track time, or the open visit's last sighting); numbers older
 than the window are final. ``0`` turns late correction off.
@@ -66,6 +75,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mcvision.config import SiteConfig
+from mcvision.identity.geometry import coincidence_term
 from mcvision.types import ActivityInterval, Event, EventKind, Records, TrackPoint, Visit, ZoneVisit
 
 if TYPE_CHECKING:
@@ -77,6 +87,7 @@ if TYPE_CHECKING:
 __all__ = ["Corrector", "MergeDecision"]
 
 _CHECK_EVERY_S = 1.0  # site seconds between two searches for merges
+_GEO_SAMPLES = 5  # same-moment floor positions (1 s at 5 fps) before a coincidence can merge
 Span = tuple[str, float, float]  # camera_id, first_ts, last_ts
 
 
@@ -138,9 +149,10 @@ class Corrector:
         """The merges the evidence asks for now, best first, each ID at most once."""
         ic = self.icfg
         window = ic.correction_window_s
+        floor = self.manager.floor_coincidences(_GEO_SAMPLES) if ic.use_geometry else {}
         views = []
         for gid, mat, spans in self.manager.identity_views():
-            if mat is None or len(mat) < ic.merge_min_embeddings:
+            if mat is None:
                 continue
             seen = [last for _, _, last in spans]
             open_last = self.visits.last_sighting(gid)
@@ -154,21 +166,35 @@ class Corrector:
         threshold = max(ic.merge_threshold, ic.match_threshold)  # never looser than online
         means = np.stack([_unit(m.mean(axis=0)) for _, m, _ in views])
         score = means @ means.T  # mean gallery embedding against mean gallery embedding
-        pairs: list[tuple[float, int, int]] = []
+        pairs: list[tuple[float, int, int, str]] = []
         for j in range(len(views)):
             for i in range(j):  # views are sorted by global ID: i is the older one
                 s = float(score[j, i])
-                if s >= threshold:
-                    pairs.append((s, i, j))
+                near, far = floor.get((views[i][0], views[j][0]), (None, None))
+                if far is not None and far > ic.floor_apart_m:
+                    continue  # seen apart on the floor at the same moment: two people
+                enough = min(len(views[i][1]), len(views[j][1])) >= ic.merge_min_embeddings
+                if enough and s >= threshold:
+                    pairs.append((s, i, j, "reid"))
+                elif near is not None and near <= ic.floor_match_m:
+                    # one spot at the same moments: the online cost's geometry term
+                    # lowers the appearance evidence needed, as in the online matching
+                    term = coincidence_term(
+                        near, ic.floor_match_m, ic.floor_apart_m, ic.floor_weight
+                    )
+                    if term is not None and s >= threshold + term:
+                        pairs.append((s - term, i, j, "geometry"))
         out: list[MergeDecision] = []
         used: set[int] = set()
-        for s, i, j in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        for _s, i, j, reason in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
             if i in used or j in used:
                 continue
             if not self.compatible(self.cfg, views[i][2], views[j][2]):
                 continue
             used.update((i, j))
-            out.append(MergeDecision(views[j][0], views[i][0], float(now), s))
+            out.append(
+                MergeDecision(views[j][0], views[i][0], float(now), float(score[j, i]), reason)
+            )
         return out
 
     @staticmethod

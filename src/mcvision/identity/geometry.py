@@ -41,6 +41,10 @@ from mcvision.config import FloorConfig, SiteConfig
 
 log = logging.getLogger(__name__)
 
+END_SAMPLES = 3  #: positions whose median is a track's start / end point on the floor
+MIN_COINCIDENT = 3  #: same-moment positions before two tracks' floor distance counts
+EDGE_PX = 2.0  #: a box this close to the frame's bottom or side edge has no reliable foot
+
 __all__ = [
     "FloorCalibration",
     "FloorCalibrationError",
@@ -200,8 +204,13 @@ class SiteFloor:
         []
     """
 
-    def __init__(self, calibrations: Iterable[FloorCalibration] = ()) -> None:
+    def __init__(
+        self,
+        calibrations: Iterable[FloorCalibration] = (),
+        sizes: dict[str, tuple[int, int]] | None = None,
+    ) -> None:
         self._cal = {c.camera_id: c for c in calibrations}
+        self._size = dict(sizes or {})  # camera -> (width, height) px, when known
 
     @classmethod
     def from_config(cls, cfg: SiteConfig) -> SiteFloor:
@@ -221,7 +230,8 @@ class SiteFloor:
                     cal.max_error_m,
                 )
             cals.append(cal)
-        return cls(cals)
+        sizes = {c.id: c.resolution for c in cfg.cameras if c.resolution is not None}
+        return cls(cals, sizes)
 
     @property
     def cameras(self) -> list[str]:
@@ -240,9 +250,29 @@ class SiteFloor:
         x, y = cal.project(np.asarray(foot, np.float64).reshape(1, 2))[0]
         return (float(x), float(y)) if math.isfinite(x) and math.isfinite(y) else None
 
+    def foot_on_floor(
+        self, camera_id: str, box: Sequence[float] | np.ndarray, foot: Sequence[float] | np.ndarray
+    ) -> tuple[float, float] | None:
+        """The foot point in metres when the box shows it: None for an uncalibrated
+        camera, and for a box cut by the frame's bottom or side edge (the person's
+        feet, or half of them, are outside the frame: the box's bottom-centre is
+        not where they stand)."""
+        size = self._size.get(camera_id)
+        if size is not None and len(box) >= 4:
+            w, h = size
+            x0, _, x1, y1 = (float(v) for v in box[:4])
+            if y1 >= h - EDGE_PX or x0 <= EDGE_PX or x1 >= w - EDGE_PX:
+                return None
+        return self.project(camera_id, foot)
+
 
 class FloorTrack:
     """A track's floor positions over time (ts ascending), kept for ``keep_s`` seconds.
+
+    Its two ends (:attr:`start`, :attr:`end`, for the walkable-transit gate) are the
+    median of its first / last :data:`END_SAMPLES` positions, not a single sample: a
+    tracker that picks up a second person, or one box that merges two people, moves
+    one foot point metres away, and one stray point must not veto a transit.
 
     Example:
         >>> ft = FloorTrack()
@@ -251,22 +281,25 @@ class FloorTrack:
         (1.0, 0.0)
         >>> ft.at(3.0) is None
         True
+        >>> ft.add(1.2, (2.2, 0.0)); ft.add(1.4, (9.0, 0.0))   # a stray last point
+        >>> ft.end
+        (1.4, (2.2, 0.0))
     """
 
     def __init__(self, keep_s: float = 30.0) -> None:
         self.keep_s = float(keep_s)
         self.ts: list[float] = []
         self.xy: list[tuple[float, float]] = []
-        self.first: tuple[float, tuple[float, float]] | None = None  # kept when trimmed
+        self.head: list[tuple[float, tuple[float, float]]] = []  # first samples, kept when trimmed
 
     def __len__(self) -> int:
         return len(self.ts)
 
     def add(self, ts: float, xy: tuple[float, float]) -> None:
-        if self.ts and ts < self.ts[-1]:
+        if self.ts and ts <= self.ts[-1]:
             return  # per-camera updates come in ts order; ignore a stray late one
-        if self.first is None:
-            self.first = (float(ts), xy)
+        if len(self.head) < END_SAMPLES:
+            self.head.append((float(ts), xy))
         self.ts.append(float(ts))
         self.xy.append(xy)
         cut = bisect.bisect_left(self.ts, ts - self.keep_s)
@@ -274,8 +307,26 @@ class FloorTrack:
             del self.ts[:cut], self.xy[:cut]
 
     @property
+    def first(self) -> tuple[float, tuple[float, float]] | None:
+        return self.head[0] if self.head else None
+
+    @property
     def last(self) -> tuple[float, tuple[float, float]] | None:
         return (self.ts[-1], self.xy[-1]) if self.ts else None
+
+    @property
+    def start(self) -> tuple[float, tuple[float, float]] | None:
+        """(first ts, median of the first positions), None when empty."""
+        if not self.head:
+            return None
+        return self.head[0][0], _median_xy([xy for _, xy in self.head])
+
+    @property
+    def end(self) -> tuple[float, tuple[float, float]] | None:
+        """(last ts, median of the last positions), None when empty."""
+        if not self.ts:
+            return None
+        return self.ts[-1], _median_xy(self.xy[-END_SAMPLES:])
 
     def at(
         self, ts: float, tol_s: float = 0.5, max_gap_s: float = 1.5
@@ -299,25 +350,43 @@ class FloorTrack:
         return self.xy[near] if abs(self.ts[near] - ts) <= tol_s else None
 
 
-def floor_distance(
-    track: FloorTrack, others: Iterable[FloorTrack], max_samples: int = 20
-) -> float | None:
-    """Median floor distance (m) between ``track`` and ``others`` at the same moments.
+def _median_xy(pts: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    return (
+        float(np.median([p[0] for p in pts])),
+        float(np.median([p[1] for p in pts])),
+    )
 
-    The last ``max_samples`` positions of ``track`` are compared with where each
-    other track was at those times; None when they never coincide in time.
+
+def floor_distance(
+    track: FloorTrack,
+    others: Iterable[FloorTrack],
+    max_samples: int = 20,
+    min_samples: int = MIN_COINCIDENT,
+) -> float | None:
+    """Floor distance (m) between ``track`` and the nearest of ``others`` at the same moments.
+
+    For each other track, the median distance over the last ``max_samples``
+    positions of ``track`` that it was also seen at (at least ``min_samples`` of
+    them, else it says nothing); the result is the smallest of these medians, so
+    an identity seen on another camera by two tracks (one of them a tracker
+    mix-up) is where its nearer track is. None when no other track coincides in
+    time often enough.
     """
-    dists: list[float] = []
+    best: float | None = None
     n = len(track)
     for o in others:
         if not len(o) or o.ts[0] > track.ts[-1] + 0.5 or o.ts[-1] < track.ts[0] - 0.5:
             continue
+        dists: list[float] = []
         for k in range(max(0, n - max_samples), n):
             p = o.at(track.ts[k])
             if p is not None:
                 q = track.xy[k]
                 dists.append(math.hypot(p[0] - q[0], p[1] - q[1]))
-    return float(np.median(dists)) if dists else None
+        if len(dists) >= min_samples:
+            d = float(np.median(dists))
+            best = d if best is None else min(best, d)
+    return best
 
 
 def coincidence_term(d: float, match_m: float, apart_m: float, weight: float) -> float | None:

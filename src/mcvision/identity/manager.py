@@ -19,8 +19,11 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    identity's gallery embeddings. **Geometry** (cameras with a ``floor``
    calibration, ``use_geometry`` on; :mod:`mcvision.identity.geometry`): when the
    track and one of the identity's live tracks on another calibrated camera are
-   seen at the same moments, ``d`` is the median floor distance between them
-   (metres on the plan) and the term is ``floor_weight · clip((d −
+   seen at the same moments (at least three foot points each, a foot point
+   being the box's bottom-centre through the camera's homography, none taken
+   from a box cut by the frame's edge), ``d`` is the median floor distance
+   between them (metres on the plan; with several such tracks, the nearest:
+   one of them may be a tracker mix-up) and the term is ``floor_weight · clip((d −
    floor_match_m) / floor_match_m, −1, 1)`` — down to ``−floor_weight`` for
    sightings on one spot (strong evidence of one person), up to
    ``+floor_weight`` beyond ``2 · floor_match_m``; beyond ``floor_apart_m``
@@ -40,9 +43,12 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
 3. **Topology gate** (``use_topology``), from the identity's sightings per
    camera, for a new track on camera B:
 
-   * same camera: forbidden if one of the identity's tracks there overlaps the
-     new track in time (one camera never holds a person twice); a track that
-     ended or was last seen before the new one started is re-acquisition;
+   * same camera: forbidden if one of the identity's tracks there was seen in
+     one frame with the new track (one camera never holds a person twice); a
+     track that ended or was last seen before the new one started is
+     re-acquisition, and so is one whose time span overlaps the new track's
+     without a shared frame (a lost track that lay in wait and picked the
+     person up while their own track was lost);
    * camera A with ``overlap: true``: allowed, even at the same moment;
    * other listed transit: forbidden while the identity is seen on A at the
      same time, or when ``gap = first ts on B − last ts on A < min_s`` (too
@@ -56,10 +62,18 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    With ``use_topology = false`` only the same-camera rule remains.
 
    3a. **Walkable transit** (geometry, both cameras calibrated, same camera
-   included): a track that starts ``gap`` seconds after one of the identity's
-   sightings ended (or ends before one began) is forbidden when the floor
-   distance between the two end points exceeds ``max_walk_speed_mps · gap +
-   floor_match_m`` (the slack absorbs calibration and foot-point error).
+   included): a track that starts ``gap`` seconds after the identity's latest
+   earlier sighting ended (or ends before its next later one began) is
+   forbidden when the floor distance between the two end points (each the
+   median of the first / last three foot points) exceeds ``max_walk_speed_mps
+   · gap + floor_match_m`` (the slack absorbs calibration and foot-point
+   error). Only the neighbouring sightings count: a path walkable hop by hop is
+   walkable, and an old track's end point the tracker let slip onto someone
+   else does not veto.
+   3b. **Split at a gap** (``track_split_gap_s`` > 0): an update of a local
+   track that comes more than ``track_split_gap_s`` after the track's last
+   sighting starts a new track under the same local ID, matched afresh; the
+   tracker's lost tracks stay where they were lost and pick up whoever walks by.
 4. **Without ReID** (``use_reid = false``, an ablation): a ready track goes
    to the identity whose latest sighting is an ended track on a camera with a
    listed transit to this one and a gap inside its window (``min_s ≤ gap ≤
@@ -166,12 +180,14 @@ class _Track:
     global_id: str | None = None
     ended: bool = False
     floor: FloorTrack | None = None  # floor positions, on a calibrated camera
+    seen: list[float] = field(default_factory=list)  # ts of every sighting (frame), ascending
 
     def floor_ends(self) -> tuple[XY | None, XY | None]:
         f = self.floor
-        if f is None or f.first is None or f.last is None:
+        start, end = (None, None) if f is None else (f.start, f.end)
+        if start is None or end is None:
             return None, None
-        return f.first[1], f.last[1]
+        return start[1], end[1]
 
     @property
     def key(self) -> TrackKey:
@@ -193,6 +209,7 @@ class _Span:
     ended: bool
     first_xy: XY | None = None  # floor position at first_ts / last_ts (calibrated cameras)
     last_xy: XY | None = None
+    seen: Sequence[float] | None = None  # a live track's sighting ts (None: folded history)
 
 
 @dataclass(eq=False)
@@ -219,7 +236,7 @@ class _Identity:
             yield _Span(cam, first, last, True, fxy, lxy)
         for key, t in self.tracks.items():
             if key != exclude:
-                yield _Span(t.camera_id, t.first_ts, t.last_ts, t.ended, *t.floor_ends())
+                yield _Span(t.camera_id, t.first_ts, t.last_ts, t.ended, *t.floor_ends(), t.seen)
 
     def fold(self, t: _Track) -> None:
         """Forget a track's object, keep its time span (and floor end points) per camera."""
@@ -446,6 +463,17 @@ class IdentityManager:
         if t is not None and t.ended:  # a reused local ID: a new track
             self._forget(t)
             t = None
+        elif (
+            t is not None
+            and not u.ended
+            and self.icfg.track_split_gap_s > 0
+            and float(u.ts) - t.last_ts > self.icfg.track_split_gap_s
+        ):
+            # A lost track picked up again after a long gap: the tracker's lost tracks
+            # wait where they were lost and take whoever walks by, so the rest is a new
+            # track, decided afresh (a still-pending first part is dropped).
+            self._forget(t)
+            t = None
         if t is None:
             t = _Track(u.camera_id, int(u.local_id), float(u.ts), float(u.ts))
             self._tracks[key] = t
@@ -457,7 +485,9 @@ class IdentityManager:
             # hand-over to the next camera would look too fast (gap < min_s) and
             # a re-acquisition on the same camera would look concurrent.
             t.last_ts = max(t.last_ts, float(u.ts))
-            xy = self._floor.project(u.camera_id, u.foot)
+            if not t.seen or float(u.ts) > t.seen[-1]:
+                t.seen.append(float(u.ts))
+            xy = self._floor.foot_on_floor(u.camera_id, u.box, u.foot)
             if xy is not None:
                 if t.floor is None:
                     t.floor = FloorTrack(_FLOOR_KEEP_S)
@@ -689,12 +719,19 @@ class IdentityManager:
         # from there, not from wherever an older, ended span was).
         before = [s for s in spans if s.first_ts < t0]
         latest = max(before, key=lambda s: s.last_ts) if before else None
+        # The walkable-transit gate looks at the neighbouring sightings only: the one
+        # that ended last before this track began, and the one that began first after
+        # it ended. A path walkable hop by hop is walkable; and an older sighting's end
+        # point (a track the tracker let slip onto someone else) must not veto.
+        prev = max((s for s in spans if s.last_ts < t0), key=lambda s: s.last_ts, default=None)
+        succ = min((s for s in spans if s.first_ts > t1), key=lambda s: s.first_ts, default=None)
+        for s in (prev, succ):
+            if s is not None and not self._walkable(s, t):
+                return False  # too far on the floor for the time between the sightings
         for s in spans:
             concurrent = s.first_ts <= t1 and t0 <= s.last_ts
-            if not concurrent and not self._walkable(s, t):
-                return False  # too far on the floor for the time between the sightings
             if s.camera_id == cam:
-                if concurrent:
+                if concurrent and _same_frame(s.seen, t.seen):
                     return False
                 continue
             if not self.icfg.use_topology:
@@ -817,6 +854,38 @@ class IdentityManager:
             out.append((gid, mat, spans))
         return out
 
+    def floor_coincidences(self, min_samples: int) -> dict[tuple[str, str], tuple[float, float]]:
+        """Late correction: identities seen at the same moments on the floor, and how far apart.
+
+        For each pair of identities with live tracks on different calibrated cameras
+        seen at the same moments (at least ``min_samples`` of them, see
+        :func:`~mcvision.identity.geometry.floor_distance`): ``(older ID, newer ID)`` →
+        ``(nearest, farthest)`` of those tracks' median floor distances (metres).
+        Empty without geometry.
+        """
+        live = [
+            t
+            for t in self._tracks.values()
+            if t.global_id is not None
+            and not t.ended
+            and t.floor is not None
+            and len(t.floor) >= min_samples
+        ]
+        out: dict[tuple[str, str], tuple[float, float]] = {}
+        for i, a in enumerate(live):
+            for b in live[i + 1 :]:
+                if a.global_id == b.global_id or a.camera_id == b.camera_id:
+                    continue
+                assert a.floor is not None and b.floor is not None
+                d = floor_distance(a.floor, [b.floor], min_samples=min_samples)
+                if d is None:
+                    continue
+                ga, gb = str(a.global_id), str(b.global_id)
+                key = (ga, gb) if ga < gb else (gb, ga)
+                lo, hi = out.get(key, (d, d))
+                out[key] = (min(lo, d), max(hi, d))
+        return out
+
     def absorb(self, src: str, dst: str) -> None:
         """Late correction: identity ``src`` was ``dst``; fold it in and forget ``src``.
 
@@ -898,6 +967,23 @@ class CameraMeans:
                 if norm > 1e-9:
                     out[i] = v / norm
         return out
+
+
+def _same_frame(a: Sequence[float] | None, b: Sequence[float]) -> bool:
+    """Do two tracks of one camera share a frame (a sighting ts)? True when ``a`` is unknown.
+
+    The tracker can hold one person in several tracks whose time spans overlap
+    without ever being seen in the same frame: a lost track that lay in wait and
+    picked the person up, while the person's own track was lost in turn. Only a
+    shared frame proves two people.
+    """
+    if a is None:
+        return True
+    if not a or not b or a[0] > b[-1] or b[0] > a[-1]:
+        return False
+    small, big = (a, b) if len(a) <= len(b) else (b, a)
+    frames = {round(x * 1000.0) for x in big}
+    return any(round(x * 1000.0) in frames for x in small)
 
 
 def _diverse_slot(
