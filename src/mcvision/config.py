@@ -190,11 +190,20 @@ class GatingConfig(_Model):
         default="diff", description="motion: running-average frame difference, or OpenCV MOG2"
     )
     width: int = Field(default=160, ge=16, le=1920, description="motion is computed at this width")
+    threshold: int = Field(
+        default=25, ge=1, le=255, description="grey-level change that counts as moving (diff)"
+    )
+    alpha: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="weight of a looked-at frame in the diff background (1: the previous one)",
+    )
     min_area: float = Field(
         default=0.002, ge=0, le=1, description="moving fraction of the (ROI) frame that is motion"
     )
     keepalive_s: float = Field(
-        default=2.0, gt=0, description="detect at least this often, motion or not"
+        default=4.0, gt=0, description="detect at least this often, motion or not"
     )
     idle_fps: float = Field(
         default=2.0, gt=0, le=120, description="sampling fps with no motion and nobody in view"
@@ -212,6 +221,8 @@ class CameraGatingConfig(_Model):
     enabled: bool | None = None
     method: Literal["diff", "mog2"] | None = None
     width: int | None = Field(default=None, ge=16, le=1920)
+    threshold: int | None = Field(default=None, ge=1, le=255)
+    alpha: float | None = Field(default=None, gt=0, le=1)
     min_area: float | None = Field(default=None, ge=0, le=1)
     keepalive_s: float | None = Field(default=None, gt=0)
     idle_fps: float | None = Field(default=None, gt=0, le=120)

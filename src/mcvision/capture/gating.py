@@ -99,9 +99,9 @@ class Mog2Motion:
 
 
 #: ``GatingConfig.method`` → factory of its motion detector.
-MOTION: dict[str, Callable[[], MotionDetector]] = {
-    "diff": DiffMotion,
-    "mog2": Mog2Motion,
+MOTION: dict[str, Callable[[GatingConfig], MotionDetector]] = {
+    "diff": lambda cfg: DiffMotion(cfg.threshold, cfg.alpha),
+    "mog2": lambda cfg: Mog2Motion(),
 }
 
 
@@ -154,7 +154,7 @@ class MotionGate:
         self.cfg = cfg
         self.fps = float(fps)
         self.roi = roi
-        self.motion = MOTION[cfg.method]()
+        self.motion = MOTION[cfg.method](cfg)
         self.idle = False
         self.last_motion: float = 0.0  # moving fraction of the last looked-at frame
         self._last_detect: float | None = None
