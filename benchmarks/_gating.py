@@ -1,23 +1,27 @@
 """``pipeline_bench.py --gating``: motion gating against ungated runs and the bare detector.
 
-Two scenes, each run three ways in this one process, one after the other, on the same
-frames: ``limit`` (bare :meth:`PersonDetector.detect` over every sampled frame, batches
-of ``runtime.frames_per_batch``, frames decoded beforehand), ``ungated`` and ``gated``
-(:class:`~mcvision.actors.camera.CameraWorker` with in-process models, decoding its own
-frames, gating off / on). Camera-frames/s count every sampled frame a camera handled
-(detected or skipped with a reason).
+Two scenes. Camera-frames/s count every sampled frame a camera handled (detected or
+skipped with a reason).
 
-* **footage, half empty**: the footage clip has people in view about three quarters of
+* **footage, half empty**, three ways in this one process on the same frames, in
+  ``--repeat`` interleaved rounds (the order rotates): ``limit`` (bare
+  :meth:`PersonDetector.detect` over every sampled frame, batches of
+  ``runtime.frames_per_batch``, frames decoded beforehand), ``ungated`` and ``gated``
+  (:class:`~mcvision.actors.camera.CameraWorker` with in-process models, decoding its own
+  frames, gating off / on). The footage clip has people in view about three quarters of
   the time and its empty moments are short (the tracker's lost-track buffer spans them),
   so it is made half empty honestly: the first empty stretch of the clip itself (the
-  same camera's empty scene) is looped into each of the clip's empty moments until
-  people are in view about half the sampled frames. Both runs' updates go through
-  :class:`SiteIdentity`; the gated visits are compared with the ungated ones (count,
-  in/out of matched visits).
-* **crowded simulated store**: a rendered crowded scenario (three cameras, ground truth),
-  both runs replayed through :class:`SiteIdentity` and scored with
+  same camera's empty scene, less the moment before the first person is detected) is
+  looped into each of the clip's empty moments until people are in view about half the
+  sampled frames. The result is cut in two in an empty moment: the gate's settings were
+  tuned on the first part (``--gating-part tune``), the second is reported (``heldout``,
+  the default). Both runs' updates go through :class:`SiteIdentity`; the gated visits
+  are compared with the ungated ones (count, in/out of matched visits).
+* **crowded simulated store**: a rendered crowded scenario (three cameras, ground truth);
+  the gated run, camera by camera, against the ungated updates ``accuracy_bench.py``
+  captured; both replayed through :class:`SiteIdentity` and scored with
   :func:`mcvision.evaluate.score.evaluate` (global IDF1, visitor count, in/out MAE,
-  zone dwell error).
+  zone dwell error). Accuracy only: no timing.
 """
 
 from __future__ import annotations

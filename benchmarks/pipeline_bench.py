@@ -4,7 +4,11 @@ Usage::
 
     python benchmarks/pipeline_bench.py --json                       # 2 cameras, 60 s at 5 fps
     python benchmarks/pipeline_bench.py --json --cameras 4 --seconds 20 --fps 10
-    python benchmarks/pipeline_bench.py --gating --scene RENDERED_CROWDED_SCENE   # gating.json
+    python benchmarks/pipeline_bench.py --gating --gating-scenes footage --repeat 3   # gating.json
+    python benchmarks/pipeline_bench.py --gating --gating-scenes crowded --scene SEED_DIR \
+        --ungated-updates SEED_DIR/updates_....pkl --reid-backend openvino \
+        --reid-weights reid_openvino/person-reidentification-retail-0286 --match-threshold 0.4 \
+        --work W --out benchmarks/results/gating_crowded_seedN.json [--gating-cameras cam1]
 
 ``--gating`` measures motion gating instead (see ``benchmarks/_gating.py``): the half-empty
 footage and a rendered crowded store, gated vs ungated vs the bare detector, with the
