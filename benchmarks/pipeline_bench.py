@@ -4,7 +4,11 @@ Usage::
 
     python benchmarks/pipeline_bench.py --json                       # 2 cameras, 60 s at 5 fps
     python benchmarks/pipeline_bench.py --json --cameras 4 --seconds 20 --fps 10
-    python benchmarks/pipeline_bench.py --gating --scene RENDERED_CROWDED_SCENE   # gating.json
+    python benchmarks/pipeline_bench.py --gating --gating-scenes footage --repeat 3   # gating.json
+    python benchmarks/pipeline_bench.py --gating --gating-scenes crowded --scene SEED_DIR \
+        --ungated-updates SEED_DIR/updates_....pkl --reid-backend openvino \
+        --reid-weights reid_openvino/person-reidentification-retail-0286 --match-threshold 0.4 \
+        --work W --out benchmarks/results/gating_crowded_seedN.json [--gating-cameras cam1]
 
 ``--gating`` measures motion gating instead (see ``benchmarks/_gating.py``): the half-empty
 footage and a rendered crowded store, gated vs ungated vs the bare detector, with the
@@ -585,9 +589,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--work", help="with --gating: keep the clip and stores here")
     ap.add_argument(
+        "--gating-part",
+        choices=("heldout", "tune", "all"),
+        default="heldout",
+        help="with --gating: the part of the half-empty footage reported (the gate's "
+        "settings were tuned on 'tune')",
+    )
+    ap.add_argument(
         "--ungated-updates",
         help="with --gating: the crowded scene's ungated updates captured earlier "
         "(accuracy_bench's updates.pkl): only the gated run is repeated",
+    )
+    ap.add_argument("--reid-backend", help="with --gating: models.reid.backend (crowded)")
+    ap.add_argument("--reid-weights", help="with --gating: models.reid.weights (crowded)")
+    ap.add_argument(
+        "--gating-cameras",
+        nargs="+",
+        help="with --gating: run only these cameras of the crowded scene now (the others "
+        "are read from --work or run by a later invocation)",
     )
     ap.add_argument(
         "--shared",
@@ -599,8 +618,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from _gating import run_gating
 
-        if "crowded" in args.gating_scenes and not args.scene:
-            ap.error("--gating with the crowded scene needs --scene (a rendered store)")
+        if "crowded" in args.gating_scenes and not (args.scene and args.ungated_updates):
+            ap.error(
+                "--gating with the crowded scene needs --scene (a rendered store) and "
+                "--ungated-updates (its updates captured by accuracy_bench.py)"
+            )
         if args.out == RESULTS:
             args.out = RESULTS.with_name("gating.json")
         sys.stdout.flush()

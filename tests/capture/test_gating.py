@@ -174,6 +174,28 @@ def test_live_tracks_send_every_frame_and_lost_ones_for_the_grace() -> None:
     assert "tracks" not in lost[6:] and "motion" not in lost
 
 
+def test_scene_changed_while_tracking_costs_one_motion_frame_not_a_background_refit() -> None:
+    """While the tracker follows someone the gate does not look, so its background is the
+    scene from before; a lasting change meanwhile (light, a moved chair) differs from it.
+    Differencing with the previous looked-at frame (``alpha`` 1) flags it once; a slow
+    running average (``alpha`` 0.1) flags it on many frames, each sent to the detector."""
+    before = draw(None)
+    after = np.clip(before.astype(np.int16) + 60, 0, 255).astype(np.uint8)  # lights up
+
+    def motion_frames(alpha: float) -> int:
+        cfg = GatingConfig(enabled=True, alpha=alpha, keepalive_s=100, idle_fps=FPS)
+        gate = MotionGate(cfg, fps=FPS)
+        for i in range(5):
+            gate.decide(i / FPS, before, "none")
+        for i in range(5, 30):
+            assert gate.decide(i / FPS, after, "tracked") == "tracks"
+        reasons = [gate.decide(i / FPS, after, "none") for i in range(30, 60)]
+        return reasons.count("motion")
+
+    assert motion_frames(1.0) == 1
+    assert motion_frames(0.1) > 5
+
+
 def test_disabled_gate_sends_everything() -> None:
     gate = MotionGate(GatingConfig(enabled=False), fps=FPS)
     assert {gate.decide(i / FPS, draw(None), False) for i in range(10)} == {"ungated"}

@@ -22,8 +22,11 @@ skipped frames advance visit and zone clocks without adding or cutting dwell.
 
 Motion is computed on a grey frame downscaled to ``width`` and blurred, masked by
 the camera's region of interest. Two detectors are registered in :data:`MOTION`:
-``"diff"`` (absolute difference to a running-average background, as Frigate does)
-and ``"mog2"`` (OpenCV's Gaussian-mixture background subtractor).
+``"diff"`` (absolute difference to a running-average background, as Frigate does; with
+``alpha`` 1, the default, to the previous looked-at frame: the gate does not look while
+the tracker follows someone, so a slow average is stale after a stay and would flag the
+changed scene for seconds after the person left) and ``"mog2"`` (OpenCV's
+Gaussian-mixture background subtractor).
 
 Example:
     >>> import numpy as np
@@ -59,7 +62,8 @@ class MotionDetector(Protocol):
 
 
 class DiffMotion:
-    """Absolute difference to a running-average background (``alpha`` per looked-at frame).
+    """Absolute difference to a running-average background (``alpha`` per looked-at frame;
+    1: the previous looked-at frame).
 
     Args:
         threshold: grey-level difference that counts as moving.
@@ -99,9 +103,9 @@ class Mog2Motion:
 
 
 #: ``GatingConfig.method`` → factory of its motion detector.
-MOTION: dict[str, Callable[[], MotionDetector]] = {
-    "diff": DiffMotion,
-    "mog2": Mog2Motion,
+MOTION: dict[str, Callable[[GatingConfig], MotionDetector]] = {
+    "diff": lambda cfg: DiffMotion(cfg.threshold, cfg.alpha),
+    "mog2": lambda cfg: Mog2Motion(),
 }
 
 
@@ -154,7 +158,7 @@ class MotionGate:
         self.cfg = cfg
         self.fps = float(fps)
         self.roi = roi
-        self.motion = MOTION[cfg.method]()
+        self.motion = MOTION[cfg.method](cfg)
         self.idle = False
         self.last_motion: float = 0.0  # moving fraction of the last looked-at frame
         self._last_detect: float | None = None
