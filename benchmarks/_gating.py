@@ -296,7 +296,7 @@ def crowded_scene(
     work: Path,
     models: Any,
     gating: dict[str, Any],
-    match_threshold: float,
+    match_threshold: float | None,
     ungated_updates: Path | None = None,
 ) -> dict[str, Any]:
     """A rendered crowded store (read only): limit, ungated, gated; both scored on its truth.
@@ -313,6 +313,8 @@ def crowded_scene(
     if not (scene / "site.yaml").exists():
         raise SystemExit(f"no rendered scene at {scene} (render one with `mcvision sim`)")
     base = load_config(scene / "site.yaml")
+    if match_threshold is None:  # the config's, which follows the embedder
+        match_threshold = base.identity.match_threshold
     base = base.model_copy(
         update={"identity": base.identity.model_copy(update={"match_threshold": match_threshold})}
     )

@@ -580,8 +580,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--match-threshold",
         type=float,
-        default=0.72,
-        help="with --gating: identity.match_threshold (the tuned value)",
+        default=None,
+        help="with --gating: identity.match_threshold (default: the config's, which follows"
+        " the embedder)",
     )
     ap.add_argument("--work", help="with --gating: keep the clip and stores here")
     ap.add_argument(
