@@ -15,9 +15,9 @@ known-different scores reach, the rule of
 score over all pairs: a pair where strangers look more alike than elsewhere needs more to
 match. The shift is relative, not the rate's score itself, because the known-different
 scores carry the matcher's own mistakes (an identity that already holds two people makes a
-"different" pair of one person): measured on the crowded simulated store, 10 % of the
-same-camera ones were above 0.8 with retail-0286, so an absolute tail quantile mostly
-measures those mistakes. A pair with fewer than ``min_samples`` scores keeps the global
+"different" pair of one person): in a diagnostic replay of a crowded simulated store
+with retail-0286, 10 % of the same-camera ones were above 0.8, so an absolute tail
+quantile mostly measures those mistakes. A pair with fewer than ``min_samples`` scores keeps the global
 threshold.
 
 :class:`~mcvision.identity.manager.IdentityManager` uses the thresholds as margins: a
