@@ -196,21 +196,27 @@ def test_appearance_thresholds_follow_the_named_embedder() -> None:
         )
 
     default = SiteConfig.model_validate({"site_id": "s", "cameras": cams})
-    assert default.models.reid.backend == "openvino"
-    retail = EMBEDDER_THRESHOLDS["person-reidentification-retail-0286"]
-    assert thresholds(default) == tuple(retail.values())
-    osnet = {"reid": {"backend": "onnx", "weights": "/models/osnet_x0_25_msmt17.onnx"}}
+    assert default.models.reid.backend == "onnx"
+    osnet = EMBEDDER_THRESHOLDS["osnet_x0_25_msmt17.onnx"]
+    assert thresholds(default) == tuple(osnet.values())
+    retail = {
+        "reid": {
+            "backend": "openvino",
+            "weights": "/models/reid_openvino/person-reidentification-retail-0286",
+        }
+    }
     cfg = SiteConfig.model_validate(
-        {"site_id": "s", "cameras": cams, "models": osnet, "identity": {"match_threshold": 0.6}}
+        {"site_id": "s", "cameras": cams, "models": retail, "identity": {"match_threshold": 0.6}}
     )
-    assert thresholds(cfg) == (0.6, 0.74, 0.75, 0.75)  # the given one kept, the rest OSNet's
+    assert thresholds(cfg) == (0.6, 0.5, 0.47, 0.47)  # the given one kept, the rest retail's
     # pydantic objects as well as mappings; an unknown model keeps the field defaults
+    weights = "reid_openvino/person-reidentification-retail-0286"
     as_objects = SiteConfig(
         site_id="s",
         cameras=cams,  # type: ignore[arg-type]
-        models=ModelsConfig(reid=ReIDConfig(backend="onnx", weights="osnet_x0_25_msmt17.onnx")),
+        models=ModelsConfig(reid=ReIDConfig(backend="openvino", weights=weights)),
     )
-    assert thresholds(as_objects) == (0.72, 0.74, 0.75, 0.75)
+    assert thresholds(as_objects) == (0.4, 0.5, 0.47, 0.47)
     other = {"reid": {"backend": "onnx", "weights": "my_reid.onnx"}}
     assert thresholds(
         SiteConfig.model_validate({"site_id": "s", "cameras": cams, "models": other})

@@ -320,7 +320,7 @@ class TopologyConfig(_Model):
 #: Appearance thresholds that live on the embedder's cosine scale, per ReID model
 #: (``Path(models.reid.weights).name``). A config that names one of these models and
 #: leaves a threshold out gets the model's value (:meth:`SiteConfig._embedder_thresholds`);
-#: the field defaults are the default model's (retail-0286). Where each value came from:
+#: the field defaults are the default model's (OSNet x0.25). Where each value came from:
 #:
 #: ================================ ============== ============== =============
 #: threshold                        retail-0286    OSNet x0.25    source
@@ -364,7 +364,7 @@ EMBEDDER_THRESHOLDS: dict[str, dict[str, float]] = {
         "customers.match_threshold": 0.75,
     },
 }
-DEFAULT_REID_WEIGHTS = "reid_openvino/person-reidentification-retail-0286"
+DEFAULT_REID_WEIGHTS = "osnet_x0_25_msmt17.onnx"
 
 
 class IdentityConfig(_Model):
@@ -376,11 +376,11 @@ class IdentityConfig(_Model):
         description="new embeddings reach the LanceDB gallery at most this often (data time)",
     )
     match_threshold: float = Field(
-        default=0.40,
+        default=0.72,
         ge=-1,
         le=1,
         description="min cosine (track mean vs gallery) to match; on the embedder's scale"
-        " (EMBEDDER_THRESHOLDS: retail-0286 0.40, OSNet x0.25 0.72)",
+        " (EMBEDDER_THRESHOLDS: OSNet x0.25 0.72, retail-0286 0.40)",
     )
     min_frames: int = Field(default=3, ge=1, description="updates before a track is matched")
     min_seconds: float = Field(default=0.0, ge=0, description="track age before it is matched")
@@ -429,7 +429,7 @@ class IdentityConfig(_Model):
         "seen within this many seconds; older numbers are final (0: no late correction)",
     )
     merge_threshold: float = Field(
-        default=0.50,
+        default=0.74,
         ge=-1,
         le=1,
         description="min cosine between two identities' mean gallery embeddings for a late "
@@ -629,18 +629,19 @@ class SegmenterConfig(_Model):
 class ReIDConfig(_Model):
     """The body ReID embedder.
 
-    Default: Intel ``person-reidentification-retail-0286`` (OpenVINO, 256-d): Market-1501
-    Rank-1 0.948 / mAP 0.838 against OSNet x0.25's 0.601 / 0.337 (``reid_bench``:
-    ``reid_retail0286.json``, ``reid.json``), held-out crowded IDF1 higher
-    (``accuracy_ablation.json``: 0.499 against 0.426 with late correction), at ~3.5x the
-    embedding cost per crop; the pipeline embeds per track every ``embed_every_frames``,
-    not per box (its frames/s against the bare detector with this embedder is still to be
-    measured on a quiet machine: ``pipeline_crowd_retail0286.json`` ran at load 10-17). OSNet:
-    ``backend: onnx``, ``weights: osnet_x0_25_msmt17.onnx``; the thresholds on its
+    Default: OSNet x0.25 (ONNX, 512-d). Intel ``person-reidentification-retail-0286``
+    (``backend: openvino``, ``weights: reid_openvino/person-reidentification-retail-0286``,
+    256-d) is far stronger on Market-1501 (Rank-1 0.948 / mAP 0.838 against 0.601 / 0.337;
+    ``reid_retail0286.json``, ``reid.json``) and on the crowded simulated store (held-out
+    IDF1 0.499 against 0.426 with late correction, ``accuracy_ablation.json``), but it is
+    not the default yet: at its thresholds it gave two of the three people in the real
+    two-camera footage of the runtime's end-to-end test one ID, and its pipeline cost
+    (~3.5x OSNet per crop) has not been measured on a quiet machine
+    (``pipeline_crowd_retail0286.json`` ran at load 10-17). The thresholds on each model's
     cosine scale follow the model (``EMBEDDER_THRESHOLDS``).
     """
 
-    backend: Literal["onnx", "openvino", "torchreid"] = "openvino"
+    backend: Literal["onnx", "openvino", "torchreid"] = "onnx"
     weights: str = DEFAULT_REID_WEIGHTS
     arch: str = Field(default="osnet_x0_25", description="torchreid backend: the architecture")
     device: str = "cpu"
@@ -757,7 +758,7 @@ class CustomersConfig(_Model):
         default=30.0, gt=0, description="a customer unseen this long is purged, embeddings and all"
     )
     match_threshold: float = Field(
-        default=0.47,
+        default=0.75,
         ge=-1,
         le=1,
         description="min (fused) cosine to call a visitor returning; on the body embedder's"
@@ -789,7 +790,7 @@ class StaffConfig(_Model):
 
     folder: str | None = Field(default=None, description="images of staff, one person per image")
     match_threshold: float = Field(
-        default=0.47,
+        default=0.75,
         ge=-1,
         le=1,
         description="min body cosine to a staff member; on the embedder's scale"

@@ -39,16 +39,16 @@ def test_scene_config_overrides_only_the_embedder(tmp_path: Path) -> None:
         )
     )
     base = acc.scene_config(tmp_path)
-    alt = acc.scene_config(tmp_path, {"backend": "onnx", "weights": "osnet_x0_25_msmt17.onnx"})
-    assert (base.models.reid.backend, alt.models.reid.backend) == ("openvino", "onnx")
-    assert alt.models.reid.weights == "osnet_x0_25_msmt17.onnx"
+    alt = acc.scene_config(tmp_path, acc.RETAIL0286)
+    assert (base.models.reid.backend, alt.models.reid.backend) == ("onnx", "openvino")
+    assert alt.models.reid.weights == acc.RETAIL0286["weights"]
     assert alt.cameras == base.cameras and alt.storage == base.storage
     # the scene's own threshold stays; the ones it leaves out follow the embedder
     assert alt.identity.match_threshold == base.identity.match_threshold == 0.6
-    assert (base.identity.merge_threshold, alt.identity.merge_threshold) == (0.5, 0.74)
-    assert (base.staff.match_threshold, alt.staff.match_threshold) == (0.47, 0.75)
+    assert (base.identity.merge_threshold, alt.identity.merge_threshold) == (0.74, 0.5)
+    assert (base.staff.match_threshold, alt.staff.match_threshold) == (0.75, 0.47)
     # captured updates are named by the embedder that made them, the default included
-    assert acc._cache_name(None) == "updates_openvino_person-reidentification-retail-0286.pkl"
+    assert acc._cache_name(None) == "updates_onnx_osnet_x0_25_msmt17.onnx.pkl"
     assert acc._cache_name({"backend": "openvino", "weights": "reid_openvino/x-0286"}) == (
         "updates_openvino_x-0286.pkl"
     )
@@ -147,7 +147,8 @@ def _scene(folder: Path) -> None:
 
 def test_pairs_ablation_tunes_the_rate_on_the_tuning_folder(tmp_path: Path, monkeypatch) -> None:
     """--pairs: pair_fmr is chosen on the tuning seeds (their own folder), then the held-out
-    seeds run full vs +pairs at the embedder's threshold, late correction off."""
+    seeds run full vs +pairs at the embedder's threshold (retail-0286's 0.40 here), late
+    correction off."""
     import json
 
     calls: list[tuple[list[int], Path, dict]] = []
@@ -174,6 +175,7 @@ def test_pairs_ablation_tunes_the_rate_on_the_tuning_folder(tmp_path: Path, monk
     out = tmp_path / "results"
     args = ["--work", str(held), "--tune-work", str(tune), "--out-dir", str(out)]
     args += ["--tune-seeds", "0", "--heldout-seeds", "3", "--tune-render-note", "old routes"]
+    args += ["--reid-backend", "openvino", "--reid-weights", acc.RETAIL0286["weights"]]
     assert acc.main(["--pairs", "--pair-fmrs", "0.05", "0.1", *args]) == 0
     (t_seeds, t_work, sweep), (h_seeds, h_work, chosen) = calls
     assert (t_seeds, t_work, h_seeds, h_work) == ([0], tune, [3], held)

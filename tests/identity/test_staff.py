@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mcvision.analytics import queries as q
-from mcvision.config import DetectorConfig, ReIDConfig, StaffConfig
+from mcvision.config import EMBEDDER_THRESHOLDS, DetectorConfig, ReIDConfig
 from mcvision.identity.staff import StaffRegistry, mark_staff_in_store, visits_of
 from mcvision.serve.api import API_KEY_ENV, create_app
 from seed import seed_store
@@ -24,10 +24,14 @@ def region(img: np.ndarray, box: tuple[int, int, int, int], pad: int = 60) -> np
     return img[max(0, y1 - pad) : min(h, y2 + pad), max(0, x1 - pad) : min(w, x2 + pad)].copy()
 
 
-# (embedder, staff threshold): OSNet at a hand value, the default embedder at its default
+RETAIL = "reid_openvino/person-reidentification-retail-0286"
+# (embedder, staff threshold): OSNet at a hand value, retail-0286 at its own default
 EMBEDDERS = {
     "osnet": (ReIDConfig(backend="onnx", weights="osnet_x0_25_msmt17.onnx"), 0.7),
-    "retail0286": (ReIDConfig(), StaffConfig().match_threshold),
+    "retail0286": (
+        ReIDConfig(backend="openvino", weights=RETAIL),
+        EMBEDDER_THRESHOLDS["person-reidentification-retail-0286"]["staff.match_threshold"],
+    ),
 }
 
 

@@ -130,7 +130,7 @@ class CustomerGallery:
         body_dim: width of body ReID embeddings.
         face_dim: width of face embeddings.
         match_threshold: min (fused) score for :meth:`match`, on the body embedder's scale
-            (the default is retail-0286's ``customers.match_threshold``; OSNet's is 0.75,
+            (the default is OSNet x0.25's ``customers.match_threshold``; retail-0286's is 0.47,
             see ``mcvision.config.EMBEDDER_THRESHOLDS``).
         face_weight: weight of the face cosine when body and face both exist.
         exemplars: exemplar embeddings kept per customer and modality.
@@ -148,7 +148,7 @@ class CustomerGallery:
         *,
         body_dim: int = 512,
         face_dim: int = 128,
-        match_threshold: float = 0.47,
+        match_threshold: float = 0.75,
         face_weight: float = 0.6,
         exemplars: int = 8,
         retention_days: float = 30.0,

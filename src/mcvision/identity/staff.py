@@ -78,7 +78,7 @@ class StaffRegistry:
         uri: LanceDB directory or ``"memory://"``.
         dim: embedding width (retail-0286: 256, OSNet x0.25: 512).
         match_threshold: min cosine for :meth:`match`, on the embedder's scale (the
-            default is retail-0286's ``staff.match_threshold``; OSNet's is 0.75, see
+            default is OSNet x0.25's ``staff.match_threshold``; retail-0286's is 0.47, see
             ``mcvision.config.EMBEDDER_THRESHOLDS``).
 
     Example:
@@ -86,7 +86,7 @@ class StaffRegistry:
         []
     """
 
-    def __init__(self, uri: str | Path, dim: int = 512, match_threshold: float = 0.47) -> None:
+    def __init__(self, uri: str | Path, dim: int = 512, match_threshold: float = 0.75) -> None:
         self.uri = str(uri)
         self.dim = int(dim)
         self.match_threshold = float(match_threshold)
