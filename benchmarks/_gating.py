@@ -379,7 +379,7 @@ def crowded_scene(
     work: Path,
     models: Any,
     gating: dict[str, Any],
-    match_threshold: float,
+    match_threshold: float | None,
     ungated_updates: Path,
     reid: dict[str, Any] | None = None,
     cameras: list[str] | None = None,
@@ -402,6 +402,8 @@ def crowded_scene(
     if not (scene / "site.yaml").exists():
         raise SystemExit(f"no rendered scene at {scene} (render one with `mcvision sim`)")
     base = scene_config(scene, reid)
+    if match_threshold is None:  # the config's, which follows the embedder
+        match_threshold = base.identity.match_threshold
     base = base.model_copy(
         update={"identity": base.identity.model_copy(update={"match_threshold": match_threshold})}
     )

@@ -79,7 +79,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import mcvision  # noqa: E402, F401  (applies the thread/offline environment first)
-from mcvision.config import SiteConfig, load_config  # noqa: E402
+from mcvision.config import (  # noqa: E402
+    ReIDConfig,
+    SiteConfig,
+    load_config,
+    parse_config,
+    resolve_paths,
+)
 from mcvision.types import TrackletUpdate  # noqa: E402
 from mcvision.vision.weights import assets_dir  # noqa: E402
 
@@ -164,18 +170,26 @@ def render_summary(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def scene_config(scene: Path, reid: dict[str, Any] | None = None) -> SiteConfig:
-    """The scene's site config, with ``models.reid`` overridden by ``reid`` (embedder ablation)."""
-    cfg = load_config(scene / "site.yaml")
+    """The scene's site config, with ``models.reid`` overridden by ``reid`` (embedder ablation).
+
+    The config is validated again with the new embedder, so thresholds the scene leaves
+    out take that embedder's values (:data:`mcvision.config.EMBEDDER_THRESHOLDS`).
+    """
+    import yaml
+
+    path = scene / "site.yaml"
     if not reid:
-        return cfg
-    models = cfg.models.model_copy(update={"reid": cfg.models.reid.model_copy(update=reid)})
-    return cfg.model_copy(update={"models": models})
+        return load_config(path)
+    data = yaml.safe_load(path.read_text())
+    models = data.setdefault("models", {})
+    models["reid"] = {**(models.get("reid") or {}), **reid}
+    return resolve_paths(parse_config(data, source=str(path)), scene)
 
 
 def _cache_name(reid: dict[str, Any] | None) -> str:
-    if not reid:
-        return "updates.pkl"
-    return "updates_" + "_".join(Path(str(v)).name for _, v in sorted(reid.items())) + ".pkl"
+    """The captured updates' file, named by the embedder that made them."""
+    emb = ReIDConfig(**(reid or {}))
+    return f"updates_{emb.backend}_{Path(emb.weights).name}.pkl"
 
 
 def capture(
@@ -373,6 +387,34 @@ def work_dir(args: argparse.Namespace) -> Path:
     return work
 
 
+def chosen_threshold(args: argparse.Namespace, scene: Path, reid: dict[str, Any]) -> float:
+    """``--match-threshold``, else the scene config's (the embedder's default)."""
+    if args.match_threshold is not None:
+        return float(args.match_threshold)
+    if (scene / "site.yaml").exists():
+        return scene_config(scene, reid).identity.match_threshold
+    return SiteConfig.model_validate(
+        {"site_id": "s", "cameras": [{"id": "c", "source": "c.mp4"}], "models": {"reid": reid}}
+    ).identity.match_threshold
+
+
+def tuning_dir(args: argparse.Namespace, work: Path) -> Path:
+    """``--tune-work`` (the tuning seeds' renders, e.g. an earlier render generation) or ``work``."""
+    if not args.tune_work:
+        return work
+    tune = Path(args.tune_work)
+    tune.mkdir(parents=True, exist_ok=True)
+    return tune
+
+
+def render_generations(args: argparse.Namespace) -> dict[str, Any]:
+    """Which render folders the tuning and held-out seeds came from (``--render-note``)."""
+    return {
+        "tuning": args.tune_render_note or "the same render code as the held-out seeds",
+        "heldout": args.render_note or "rendered by this code",
+    }
+
+
 def cleaned_up(args: argparse.Namespace, work: Path) -> int:
     """Remove a temporary work folder (never ``--work``); the exit code 0."""
     if not args.work:
@@ -385,10 +427,11 @@ def ray_only(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     from mcvision.actors.camera import LocalModels
 
     work = work_dir(args)
-    seed, thr = args.ray_only, args.match_threshold
+    seed = args.ray_only
     scene = work / f"crowded_seed{seed}"
     t0 = time.perf_counter()
     render(seed, scene, market_split(work, 1), "crowded")
+    thr = chosen_threshold(args, scene, reid)
     models = (
         None if (scene / _cache_name(reid)).exists() else LocalModels(scene_config(scene, reid))
     )
@@ -420,14 +463,16 @@ def centring(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     and the held-out seeds are scored once with it.
     """
     work = work_dir(args)
+    tune_work = tuning_dir(args, work)
     state: dict[str, Any] = {}
     t0 = time.perf_counter()
-    tune, held = market_split(work, 0), market_split(work, 1)
+    tune, held = market_split(tune_work, 0), market_split(work, 1)
     out: dict[str, Any] = {}
-    for name, extra in (("full", {}), ("full_centred", {"camera_centring": True})):
+    no_corr = {"correction_window_s": 0.0}  # adaptation alone (late correction: --correction)
+    for name, extra in (("full", no_corr), ("full_centred", {**no_corr, "camera_centring": True})):
         sweep = {f"{t:g}": {**extra, "match_threshold": t} for t in args.thresholds}
         rows, _, _ = run_seeds(
-            args.tune_seeds, work, "crowded", lambda _s: tune, sweep, state, reid
+            args.tune_seeds, tune_work, "crowded", lambda _s: tune, sweep, state, reid
         )
         means = {k: mean([rows[str(s)][k] for s in args.tune_seeds]) for k in sweep}
         best = max(args.thresholds, key=lambda t: (means[f"{t:g}"]["global_idf1"] or 0.0, -t))
@@ -441,15 +486,17 @@ def centring(args: argparse.Namespace, reid: dict[str, Any]) -> int:
             "heldout_per_seed": {s: r[name] for s, r in held_rows.items()},
             "heldout_mean": mean([held_rows[str(s)][name] for s in args.heldout_seeds]),
         }
-    emb = scene_config(work / f"crowded_seed{args.tune_seeds[0]}", reid).models.reid
+    emb = scene_config(tune_work / f"crowded_seed{args.tune_seeds[0]}", reid).models.reid
     result = {
         "scenario": "crowded",
         "people": "Market-1501 bounding_box_train: tuning even ids, held-out odd ids",
         "tune_seeds": args.tune_seeds,
         "heldout_seeds": args.heldout_seeds,
+        "renders": render_generations(args),
         "embedder": {"backend": emb.backend, "weights": emb.weights},
         "variants": out,
-        "how": "captured updates replayed through SiteIdentity (as the main run)",
+        "how": "captured updates replayed through SiteIdentity (as the main run); late"
+        " correction off in both (identity.correction_window_s: 0)",
         "bench_wall_s": round(time.perf_counter() - t0, 1),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
@@ -462,7 +509,7 @@ def correction(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     work = work_dir(args)
     state: dict[str, Any] = {}
     t0 = time.perf_counter()
-    thr = args.match_threshold
+    thr = chosen_threshold(args, work / f"crowded_seed{args.tune_seeds[0]}", reid)
     window = {"correction_window_s": args.correction_window}
     full = {"match_threshold": thr, "correction_window_s": 0.0}
     sweep = {"full": full} | {
@@ -522,7 +569,7 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     work = work_dir(args)
     state: dict[str, Any] = {}
     t0 = time.perf_counter()
-    thr = args.match_threshold
+    thr = chosen_threshold(args, work / f"crowded_seed{args.heldout_seeds[0]}", reid)
     no_corr: dict[str, Any] = {"correction_window_s": 0.0}  # late correction: its own variants
     split = {"track_split_gap_s": args.track_split_gap} if args.track_split_gap else {}
     weights = args.floor_weights or [IdentityConfig().floor_weight]
@@ -619,6 +666,152 @@ def geometry(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     return cleaned_up(args, work)
 
 
+def pairs(args: argparse.Namespace, reid: dict[str, Any]) -> int:
+    """The per camera-pair threshold ablation: ``full`` vs ``+pairs`` (``pair_fmr`` tuned).
+
+    Both at the embedder's ``--match-threshold`` (default: the config's) without late
+    correction; ``identity.pair_fmr`` is swept over ``--pair-fmrs`` on the tuning seeds
+    (``--centred``: with per-camera centring in both variants, at that threshold) and the
+    held-out seeds are scored once for both variants, in the same run.
+    """
+    work = work_dir(args)
+    tune_work = tuning_dir(args, work)
+    state: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    first = tune_work / f"crowded_seed{args.tune_seeds[0]}"
+    thr = chosen_threshold(args, first, reid)
+    base = {"match_threshold": thr, "correction_window_s": 0.0}
+    if args.centred:
+        base["camera_centring"] = True
+    sweep = {"full": base} | {
+        f"+pairs@{f:g}": {**base, "pair_thresholds": True, "pair_fmr": f} for f in args.pair_fmrs
+    }
+    tune = market_split(tune_work, 0)
+    rows, _, tune_timing = run_seeds(
+        args.tune_seeds, tune_work, "crowded", lambda _s: tune, sweep, state, reid
+    )
+    means = {k: mean([rows[str(s)][k] for s in args.tune_seeds]) for k in sweep}
+    best = max(args.pair_fmrs, key=lambda f: (means[f"+pairs@{f:g}"]["global_idf1"] or 0.0, -f))
+    chosen = {"full": base, "+pairs": sweep[f"+pairs@{best:g}"]}
+    held_people = market_split(work, 1)
+    held, held_renders, held_timing = run_seeds(
+        args.heldout_seeds, work, "crowded", lambda _s: held_people, chosen, state, reid
+    )
+    emb = scene_config(first, reid).models.reid
+    result = {
+        "scenario": "crowded",
+        "people": "Market-1501 bounding_box_train: tuning even ids, held-out odd ids",
+        "tune_seeds": args.tune_seeds,
+        "heldout_seeds": args.heldout_seeds,
+        "renders": render_generations(args),
+        "embedder": {"backend": emb.backend, "weights": emb.weights},
+        "tuning": {
+            "parameter": "identity.pair_fmr",
+            "values": args.pair_fmrs,
+            "chosen": best,
+            "criterion": "best mean global IDF1 of +pairs on the tuning seeds (ties: the lower"
+            " rate)",
+            "mean": means,
+        },
+        "tuning_full_beaten": (means[f"+pairs@{best:g}"]["global_idf1"] or 0.0)
+        > (means["full"]["global_idf1"] or 0.0),
+        "variants": {n: {"identity": v} for n, v in chosen.items()},
+        "heldout_per_seed": held,
+        "heldout_mean": {n: mean([held[str(s)][n] for s in args.heldout_seeds]) for n in chosen},
+        "heldout_render": held_renders,
+        "how": "captured updates replayed through SiteIdentity (as the main run); both variants"
+        " in the same process and run; late correction off (its own ablation)",
+        "timing_s": {"tuning": tune_timing, "heldout": held_timing},
+        "bench_wall_s": round(time.perf_counter() - t0, 1),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "shared": args.shared,
+        },
+    }
+    name = f"accuracy_pairs{'_centred' if args.centred else ''}{args.tag}.json"
+    write_result(result, Path(args.out_dir) / name, echo=args.json)
+    return cleaned_up(args, work)
+
+
+OSNET = {"backend": "onnx", "weights": "osnet_x0_25_msmt17.onnx"}
+RETAIL0286 = {"backend": "openvino", "weights": "reid_openvino/person-reidentification-retail-0286"}
+
+
+def ablation_rows(args: argparse.Namespace) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """The README's ablation: row name -> (embedder, identity settings).
+
+    Each embedder at its own thresholds (the config's per-embedder defaults); the
+    adaptation rows at the values tuned by ``--centring`` and ``--pairs`` on the tuning
+    seeds (``--centring-threshold``, ``--pair-fmr``); late correction only where named.
+    """
+    off = {"correction_window_s": 0.0}
+    centred = {"camera_centring": True, "match_threshold": args.centring_threshold}
+    pair = {"pair_thresholds": True, "pair_fmr": args.pair_fmr}
+    rows: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+        "osnet_x0_25": (OSNET, off),
+        "retail0286": (RETAIL0286, off),
+    }
+    if args.centring_threshold is not None:
+        rows["retail0286+centring"] = (RETAIL0286, {**off, **centred})
+    if args.pair_fmr is not None:
+        rows["retail0286+pairs"] = (RETAIL0286, {**off, **pair})
+    rows["osnet_x0_25+correction"] = (OSNET, {})
+    rows["retail0286+correction"] = (RETAIL0286, {})
+    return rows
+
+
+def ablation(args: argparse.Namespace) -> int:
+    """Held-out seeds only: every ablation row (embedder x adaptation x late correction)."""
+    work = work_dir(args)
+    t0 = time.perf_counter()
+    rows = ablation_rows(args)
+    held = market_split(work, 1)
+    per_seed: dict[str, dict[str, Any]] = {str(s): {} for s in args.heldout_seeds}
+    renders: dict[str, Any] = {}
+    timing: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
+    for emb in (OSNET, RETAIL0286):
+        variants = {n: ident for n, (e, ident) in rows.items() if e == emb}
+        state: dict[str, Any] = {}  # one LocalModels per embedder
+        got, renders, timing[emb["weights"]] = run_seeds(
+            args.heldout_seeds, work, "crowded", lambda _s: held, variants, state, emb
+        )
+        for s, r in got.items():
+            per_seed[s].update(r)
+        cfg = scene_config(work / f"crowded_seed{args.heldout_seeds[0]}", emb)
+        for n, ident in variants.items():
+            full = cfg.identity.model_copy(update=ident)
+            settings[n] = {
+                "embedder": emb,
+                "identity": ident,
+                "match_threshold": full.match_threshold,
+                "merge_threshold": full.merge_threshold if full.correction_window_s > 0 else None,
+            }
+    result = {
+        "scenario": "crowded",
+        "people": "Market-1501 bounding_box_train, odd person ids (held-out)",
+        "seeds": args.heldout_seeds,
+        "renders_generation": render_generations(args)["heldout"],
+        "rows": settings,
+        "per_seed": per_seed,
+        "mean": {n: mean([per_seed[str(s)][n] for s in args.heldout_seeds]) for n in rows},
+        "renders": renders,
+        "how": "captured updates (one capture per embedder) replayed through SiteIdentity;"
+        " every row in the same run; thresholds tuned on the tuning seeds by the other modes"
+        " (accuracy_retail0286.json, accuracy_correction_retail0286.json, --centring, --pairs)",
+        "timing_s": timing,
+        "bench_wall_s": round(time.perf_counter() - t0, 1),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "shared": args.shared,
+        },
+    }
+    write_result(result, Path(args.out_dir) / f"accuracy_ablation{args.tag}.json", echo=args.json)
+    return cleaned_up(args, work)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the JSON results")
@@ -645,8 +838,42 @@ def main(argv: list[str] | None = None) -> int:
         help="only: this held-out crowded seed through Ray and in-process (accuracy_ray.json)",
     )
     ap.add_argument(
-        "--match-threshold", type=float, default=0.72, help="with --ray-only and --geometry"
+        "--match-threshold",
+        type=float,
+        default=None,
+        help="with --ray-only, --geometry, --correction, --pairs (default: the config's, which"
+        " follows the embedder)",
     )
+    ap.add_argument(
+        "--tune-work",
+        help="the tuning seeds' renders, when not in --work (e.g. an earlier render"
+        " generation; say so with --tune-render-note)",
+    )
+    ap.add_argument("--tune-render-note", help="recorded: what the tuning renders are")
+    ap.add_argument("--render-note", help="recorded: what the held-out renders are")
+    ap.add_argument(
+        "--pairs",
+        action="store_true",
+        help="only: full vs +per camera-pair thresholds, identity.pair_fmr swept on the"
+        " tuning seeds (accuracy_pairs.json)",
+    )
+    ap.add_argument("--centred", action="store_true", help="with --pairs: centring in both")
+    ap.add_argument(
+        "--pair-fmrs",
+        type=float,
+        nargs="+",
+        default=[0.002, 0.01, 0.05, 0.2],
+        help="with --pairs: identity.pair_fmr values",
+    )
+    ap.add_argument(
+        "--ablation",
+        action="store_true",
+        help="only: the README's ablation rows on the held-out seeds (accuracy_ablation.json)",
+    )
+    ap.add_argument(
+        "--centring-threshold", type=float, help="with --ablation: the centred match threshold"
+    )
+    ap.add_argument("--pair-fmr", type=float, help="with --ablation: identity.pair_fmr")
     ap.add_argument(
         "--centring",
         action="store_true",
@@ -697,6 +924,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     reid = {k: v for k, v in (("backend", args.reid_backend), ("weights", args.reid_weights)) if v}
+    if args.ablation:
+        return ablation(args)
+    if args.pairs:
+        return pairs(args, reid)
     if args.correction:
         return correction(args, reid)
     if args.ray_only is not None:

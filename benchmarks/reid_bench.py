@@ -15,7 +15,9 @@ embedder the site config names (``--config``; without one, the defaults of
 protocol (:func:`mcvision.evaluate.reid_protocol.rank_metrics`). The cosine threshold
 at a 1 % false-match rate (``--fmr``) over cross-camera query × gallery pairs is
 reported too, with the true-match rate there: ``identity.match_threshold`` is derived
-from it.
+from it. ``--more-fmr`` adds thresholds at stricter rates (``staff.match_threshold`` and
+``customers.match_threshold`` come from one), ``--rates-at`` gives the false/true-match
+rates of given thresholds (e.g. another embedder's defaults).
 
 When the config's segmenter is not ``none`` (or ``--segmenter`` names one) and
 ``--masks`` is on (the default), every crop is also segmented and embedded with its
@@ -282,8 +284,14 @@ def score(
     fmr: float,
     max_pairs: int,
     seed: int,
+    more_fmr: list[float] | None = None,
+    rates_at: list[float] | None = None,
 ) -> dict[str, Any]:
-    """Protocol scores and the threshold at ``fmr``, JSON-ready."""
+    """Protocol scores and the threshold at ``fmr``, JSON-ready.
+
+    ``more_fmr``: further false-match rates, each with its threshold; ``rates_at``:
+    given thresholds (e.g. a config's), each with the false/true-match rates it has.
+    """
     qp, qc = [c.person for c in q], [c.camera for c in q]
     gp, gc = [c.person for c in g], [c.camera for c in g]
     t0 = time.perf_counter()
@@ -293,6 +301,21 @@ def score(
         q_feats, qp, qc, g_feats, gp, gc, max_diff=max_pairs, seed=seed
     )
     thr = threshold_at_false_match_rate(same, diff, fmr)
+    extra: dict[str, Any] = {}
+    if more_fmr:
+        extra["thresholds_at_fmr"] = [
+            threshold_at_false_match_rate(same, diff, r).as_dict() for r in more_fmr
+        ]
+    if rates_at:
+        same_a, diff_a = np.asarray(same, np.float64), np.asarray(diff, np.float64)
+        extra["rates_at_threshold"] = [
+            {
+                "threshold": t,
+                "false_match_rate": round(float((diff_a >= t).mean()), 6),
+                "true_match_rate": round(float((same_a >= t).mean()), 4),
+            }
+            for t in rates_at
+        ]
     return {
         "scores": scores.as_dict(),
         "threshold_at_fmr": {
@@ -306,6 +329,7 @@ def score(
             ),
             "rule": "match when cosine >= threshold",
         },
+        **extra,
         "metrics_s": round(t1 - t0, 2),
         "threshold_s": round(time.perf_counter() - t1, 2),
     }
@@ -447,7 +471,13 @@ def run(
     n = len(query) + len(gallery)
     load_s = q_emb.load_s + g_emb.load_s
     embed_s = q_emb.embed_s + g_emb.embed_s
-    kw = {"fmr": args.fmr, "max_pairs": args.max_pairs, "seed": args.seed}
+    kw = {
+        "fmr": args.fmr,
+        "max_pairs": args.max_pairs,
+        "seed": args.seed,
+        "more_fmr": args.more_fmr,
+        "rates_at": args.rates_at,
+    }
     plain = score(q_emb.plain, query, g_emb.plain, gallery, **kw)
     plain["speed"] = {
         "embed_only": speed(n, embed_s),
@@ -581,6 +611,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--fmr", type=float, default=0.01, help="false-match rate of the threshold")
     ap.add_argument(
+        "--more-fmr",
+        type=float,
+        nargs="+",
+        default=None,
+        help="further false-match rates, each with its threshold (thresholds_at_fmr)",
+    )
+    ap.add_argument(
+        "--rates-at",
+        type=float,
+        nargs="+",
+        default=None,
+        help="thresholds (e.g. a config's) whose false/true-match rates are reported",
+    )
+    ap.add_argument(
         "--max-pairs",
         type=int,
         default=2_000_000,
@@ -600,8 +644,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.error("--batch must be >= 1")
     if args.persons is not None and args.persons < 1:
         ap.error("--persons must be >= 1")
-    if not 0.0 <= args.fmr < 1.0:
-        ap.error("--fmr must be in [0, 1)")
+    if not all(0.0 <= r < 1.0 for r in [args.fmr, *(args.more_fmr or [])]):
+        ap.error("--fmr and --more-fmr must be in [0, 1)")
     return args
 
 

@@ -179,3 +179,45 @@ def test_several_errors_reported_together() -> None:
     lines = str(exc.value).splitlines()[1:]
     assert any(ln.startswith("cameras[0].fps:") for ln in lines)
     assert any(ln.startswith("reset.time:") for ln in lines)
+
+
+def test_appearance_thresholds_follow_the_named_embedder() -> None:
+    """Thresholds a config leaves out take the named ReID model's values; given ones stay."""
+    from mcvision.config import EMBEDDER_THRESHOLDS, ModelsConfig, ReIDConfig, SiteConfig
+
+    cams = [{"id": "c1", "source": "c1.mp4"}]
+
+    def thresholds(cfg: SiteConfig) -> tuple[float, float, float, float]:
+        return (
+            cfg.identity.match_threshold,
+            cfg.identity.merge_threshold,
+            cfg.staff.match_threshold,
+            cfg.customers.match_threshold,
+        )
+
+    default = SiteConfig.model_validate({"site_id": "s", "cameras": cams})
+    assert default.models.reid.backend == "onnx"
+    osnet = EMBEDDER_THRESHOLDS["osnet_x0_25_msmt17.onnx"]
+    assert thresholds(default) == tuple(osnet.values())
+    retail = {
+        "reid": {
+            "backend": "openvino",
+            "weights": "/models/reid_openvino/person-reidentification-retail-0286",
+        }
+    }
+    cfg = SiteConfig.model_validate(
+        {"site_id": "s", "cameras": cams, "models": retail, "identity": {"match_threshold": 0.6}}
+    )
+    assert thresholds(cfg) == (0.6, 0.5, 0.47, 0.47)  # the given one kept, the rest retail's
+    # pydantic objects as well as mappings; an unknown model keeps the field defaults
+    weights = "reid_openvino/person-reidentification-retail-0286"
+    as_objects = SiteConfig(
+        site_id="s",
+        cameras=cams,  # type: ignore[arg-type]
+        models=ModelsConfig(reid=ReIDConfig(backend="openvino", weights=weights)),
+    )
+    assert thresholds(as_objects) == (0.4, 0.5, 0.47, 0.47)
+    other = {"reid": {"backend": "onnx", "weights": "my_reid.onnx"}}
+    assert thresholds(
+        SiteConfig.model_validate({"site_id": "s", "cameras": cams, "models": other})
+    ) == thresholds(default)

@@ -39,11 +39,16 @@ def test_scene_config_overrides_only_the_embedder(tmp_path: Path) -> None:
         )
     )
     base = acc.scene_config(tmp_path)
-    alt = acc.scene_config(tmp_path, {"backend": "openvino", "weights": "reid_openvino/x-0286"})
+    alt = acc.scene_config(tmp_path, acc.RETAIL0286)
     assert (base.models.reid.backend, alt.models.reid.backend) == ("onnx", "openvino")
-    assert alt.models.reid.weights == "reid_openvino/x-0286"
-    assert alt.identity == base.identity and alt.cameras == base.cameras
-    assert acc._cache_name(None) == "updates.pkl"
+    assert alt.models.reid.weights == acc.RETAIL0286["weights"]
+    assert alt.cameras == base.cameras and alt.storage == base.storage
+    # the scene's own threshold stays; the ones it leaves out follow the embedder
+    assert alt.identity.match_threshold == base.identity.match_threshold == 0.6
+    assert (base.identity.merge_threshold, alt.identity.merge_threshold) == (0.74, 0.5)
+    assert (base.staff.match_threshold, alt.staff.match_threshold) == (0.75, 0.47)
+    # captured updates are named by the embedder that made them, the default included
+    assert acc._cache_name(None) == "updates_onnx_osnet_x0_25_msmt17.onnx.pkl"
     assert acc._cache_name({"backend": "openvino", "weights": "reid_openvino/x-0286"}) == (
         "updates_openvino_x-0286.pkl"
     )
@@ -136,3 +141,90 @@ def test_geometry_ablation_tunes_on_tuning_seeds_and_compares_in_one_run(
     assert res["geometry"]["tuned"]["chosen"] == 0.5 and res["machine"]["shared"] is True
     assert res["geometry"]["calibrated_cameras"] == ["c1"]
     assert set(res["per_seed"]["3"]) >= {"full", "full_geometry"}
+
+
+def _scene(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "site.yaml").write_text(
+        yaml.safe_dump({"site_id": "s", "cameras": [{"id": "c1", "source": "c1.mp4"}]})
+    )
+
+
+def test_pairs_ablation_tunes_the_rate_on_the_tuning_folder(tmp_path: Path, monkeypatch) -> None:
+    """--pairs: pair_fmr is chosen on the tuning seeds (their own folder), then the held-out
+    seeds run full vs +pairs at the embedder's threshold (retail-0286's 0.40 here), late
+    correction off."""
+    import json
+
+    calls: list[tuple[list[int], Path, dict]] = []
+
+    def fake_run_seeds(seeds, work, scenario, people, variants, state, reid=None):
+        calls.append((list(seeds), work, variants))
+        rows = {
+            str(s): {
+                n: {
+                    **dict.fromkeys(acc.METRICS, 0.5),
+                    "global_idf1": 0.5 + (0.1 if v.get("pair_fmr") == 0.1 else 0.0),
+                }
+                for n, v in variants.items()
+            }
+            for s in seeds
+        }
+        return rows, {str(s): {} for s in seeds}, {}
+
+    tune, held = tmp_path / "tune", tmp_path / "held"
+    _scene(tune / "crowded_seed0")
+    _scene(held / "crowded_seed3")
+    monkeypatch.setattr(acc, "run_seeds", fake_run_seeds)
+    monkeypatch.setattr(acc, "market_split", lambda work, parity: work / f"p{parity}")
+    out = tmp_path / "results"
+    args = ["--work", str(held), "--tune-work", str(tune), "--out-dir", str(out)]
+    args += ["--tune-seeds", "0", "--heldout-seeds", "3", "--tune-render-note", "old routes"]
+    args += ["--reid-backend", "openvino", "--reid-weights", acc.RETAIL0286["weights"]]
+    assert acc.main(["--pairs", "--pair-fmrs", "0.05", "0.1", *args]) == 0
+    (t_seeds, t_work, sweep), (h_seeds, h_work, chosen) = calls
+    assert (t_seeds, t_work, h_seeds, h_work) == ([0], tune, [3], held)
+    assert set(sweep) == {"full", "+pairs@0.05", "+pairs@0.1"}
+    assert all(
+        v["match_threshold"] == 0.4 and v["correction_window_s"] == 0 for v in sweep.values()
+    )
+    assert chosen["+pairs"]["pair_fmr"] == 0.1 and "pair_thresholds" not in chosen["full"]
+    res = json.loads((out / "accuracy_pairs.json").read_text())
+    assert res["tuning"]["chosen"] == 0.1 and res["tuning_full_beaten"] is True
+    assert res["renders"]["tuning"] == "old routes"
+    assert res["heldout_mean"]["+pairs"]["global_idf1"] == pytest.approx(0.6)
+
+
+def test_ablation_rows_keep_each_embedder_at_its_own_thresholds(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import json
+
+    seen: dict[str, tuple[dict, dict]] = {}
+
+    def fake_run_seeds(seeds, work, scenario, people, variants, state, reid=None):
+        assert state == {}  # a fresh model state per embedder
+        for n, v in variants.items():
+            seen[n] = (reid, v)
+        rows = {str(s): {n: dict.fromkeys(acc.METRICS, 0.5) for n in variants} for s in seeds}
+        return rows, {str(s): {} for s in seeds}, {}
+
+    _scene(tmp_path / "crowded_seed3")
+    monkeypatch.setattr(acc, "run_seeds", fake_run_seeds)
+    monkeypatch.setattr(acc, "market_split", lambda work, parity: work / f"p{parity}")
+    out = tmp_path / "results"
+    argv = ["--ablation", "--work", str(tmp_path), "--out-dir", str(out), "--heldout-seeds", "3"]
+    assert acc.main([*argv, "--centring-threshold", "0.3", "--pair-fmr", "0.1"]) == 0
+    assert seen["osnet_x0_25"][0] == acc.OSNET and seen["retail0286"][0] == acc.RETAIL0286
+    assert seen["retail0286+centring"][1]["match_threshold"] == 0.3
+    assert seen["retail0286+pairs"][1]["pair_fmr"] == 0.1
+    res = json.loads((out / "accuracy_ablation.json").read_text())
+    rows = res["rows"]
+    assert (rows["osnet_x0_25"]["match_threshold"], rows["retail0286"]["match_threshold"]) == (
+        0.72,
+        0.4,
+    )
+    assert rows["retail0286"]["merge_threshold"] is None  # late correction off
+    assert rows["osnet_x0_25+correction"]["merge_threshold"] == 0.74
+    assert rows["retail0286+correction"]["merge_threshold"] == 0.5
+    assert set(res["mean"]) == set(rows)

@@ -6,16 +6,20 @@ from pathlib import Path
 
 import numpy as np
 
+from mcvision.config import ReIDConfig
 from mcvision.types import TrackletUpdate
+from mcvision.vision.reid import embedding_dim
 from support import load_benchmark
 
 T0 = 1_764_000_000.0
 
 
 def batches(people: int = 3, seconds: int = 12) -> list[list[TrackletUpdate]]:
-    """One camera, ``people`` tracks at 2 fps in 1 s batches; an embedding every 4th update."""
+    """One camera, ``people`` tracks at 2 fps in 1 s batches; an embedding every 4th update,
+    as wide as the default embedder's (the bench's site sizes its gallery by it)."""
     rng = np.random.default_rng(0)
-    base = rng.normal(size=(people, 512))
+    dim = embedding_dim(ReIDConfig())
+    base = rng.normal(size=(people, dim))
     out = []
     for s in range(seconds):
         batch = []
@@ -23,7 +27,7 @@ def batches(people: int = 3, seconds: int = 12) -> list[list[TrackletUpdate]]:
             for half in (0.0, 0.5):
                 e = None
                 if int(2 * (s + half)) % 4 == 0:
-                    v = base[k] + rng.normal(scale=0.02, size=512)
+                    v = base[k] + rng.normal(scale=0.02, size=dim)
                     e = (v / np.linalg.norm(v)).astype(np.float32)
                 batch.append(
                     TrackletUpdate(

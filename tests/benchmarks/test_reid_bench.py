@@ -137,6 +137,28 @@ def test_subset_without_distractors_and_no_masks(tmp_path: Path) -> None:
     assert r["masked"] == {"absent": "--no-masks given"}
 
 
+def test_more_rates_and_rates_at_given_thresholds(tmp_path: Path) -> None:
+    """--more-fmr lists a threshold per rate; --rates-at gives the rates a threshold has."""
+    bench = load_benchmark("reid_bench")
+    q, g = market_folders(tmp_path / "m")
+    out = tmp_path / "r.json"
+    args = ["--query", str(q), "--gallery", str(g), "--out", str(out), "--no-progress"]
+    bench.main(
+        [*args, "--no-masks", "--more-fmr", "0.0", "0.5", "--rates-at", "-1.0", "1.01"],
+        reid=MeanColour(),
+    )
+    plain = json.loads(out.read_text())["plain"]
+    at = plain["thresholds_at_fmr"]
+    assert [t["target_rate"] for t in at] == [0.0, 0.5]
+    assert at[0]["false_match_rate"] == 0.0 and at[1]["false_match_rate"] <= 0.5
+    assert at[0]["threshold"] >= at[1]["threshold"]  # a stricter rate, a higher threshold
+    low, high = plain["rates_at_threshold"]
+    assert (low["false_match_rate"], low["true_match_rate"]) == (1.0, 1.0)  # all pairs match
+    assert (high["false_match_rate"], high["true_match_rate"]) == (0.0, 0.0)  # none do
+    with pytest.raises(SystemExit):
+        bench.main([*args, "--more-fmr", "1.5"], reid=MeanColour())
+
+
 def test_bad_folders_give_clear_errors(tmp_path: Path) -> None:
     bench = load_benchmark("reid_bench")
     q, g = market_folders(tmp_path / "m")
@@ -154,7 +176,7 @@ def test_bad_folders_give_clear_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.assets
-def test_real_osnet_default_config(tmp_path: Path, assets: Path) -> None:
+def test_real_default_config(tmp_path: Path, assets: Path) -> None:
     """The default config's embedder (OSNet x0.25 ONNX from the assets), no segmenter."""
     bench = load_benchmark("reid_bench")
     q, g = market_folders(tmp_path / "m")

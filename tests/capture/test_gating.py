@@ -91,6 +91,8 @@ def site(folder: Path, root: Path, gating: dict[str, Any] | None, **cam: Any) ->
             "storage": {"root": str(root)},
             "runtime": {"frames_per_batch": 4},
             "identity": {"min_frames": 1},
+            # 512-d, as PixelDetector's embeddings
+            "models": {"reid": {"backend": "onnx", "weights": "osnet_x0_25_msmt17.onnx"}},
             "visits": {"absence_timeout_s": 20.0, "zone_enter_s": 1.0, "zone_exit_s": 2.0},
             "gating": {"enabled": gating is not None, **(gating or {})},
         }

@@ -73,6 +73,8 @@ def site(tmp_path: Path, **identity: Any) -> SiteConfig:
                 **identity,
             },
             "storage": {"root": str(tmp_path / "store")},
+            # 512-d, as the synthetic looks here
+            "models": {"reid": {"backend": "onnx", "weights": "osnet_x0_25_msmt17.onnx"}},
         }
     )
 

@@ -546,3 +546,44 @@ def test_camera_means_wait_for_enough_embeddings() -> None:
     cm.add("c", normalize(np.array([1.0, -1.0, 0.0]))[0])
     out = cm.centre(np.array([[1.0, 0.0, 0.0]]), ["c"])
     assert np.isclose(np.linalg.norm(out), 1.0) and cm.mean("other") is None
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_pair_thresholds_learn_that_one_camera_makes_strangers_alike(
+    gallery: Gallery, pairs: bool
+) -> None:
+    """Camera D adds one strong look to everyone it sees (strangers there ~0.5 cosine,
+    above the global 0.45; elsewhere ~0). Twelve people on A at once, then on D at once:
+    concurrent tracks on one camera are known-different, so the D-D pair learns a higher
+    threshold than the others, and a stranger on D later gets a new ID instead of the ID
+    of someone D saw before. The A-D hand-overs (~0.71) are kept either way."""
+    rng = np.random.default_rng(7)
+    look = normalize(rng.normal(size=DIM))[0]
+    people = [person(200 + k) for k in range(12)]
+    cfg = make_cfg(
+        match_threshold=0.45,
+        pair_thresholds=pairs,
+        pair_fmr=0.5,
+        pair_min_samples=20,
+        correction_window_s=0.0,
+    )
+    mgr = IdentityManager(cfg, gallery, CAL)
+    ups = []
+    for cam, start in (("A", 0.0), ("D", 30.0)):  # D: unlisted pair, allowed after A ended
+        for k, p in enumerate(people):
+            e = p if cam == "A" else normalize(p + look)[0]
+            ups += track(cam, k + 1, start, emb=e, noise=0.05, seed=k)
+    results = [mgr.update([u]) for u in merged(ups)]
+    ids = ids_by_track(*results)
+    assert all(ids[("A", k + 1)] == ids[("D", k + 1)] for k in range(12))  # each person: 1 ID
+    stranger = normalize(person(999) + look)[0]
+    r = mgr.update(track("D", 50, 60.0, emb=stranger, noise=0.05, seed=50))
+    a = assigned(r)[("D", 50)]
+    if pairs:
+        pt = mgr.pair_thresholds
+        assert pt is not None and min(pt.count("A", "A"), pt.count("D", "D")) >= 20
+        assert pt.threshold("D", "D") > 0.8 and abs(pt.threshold("A", "D") - 0.45) < 0.1
+        assert a["reason"] == "new" and len(mgr.active_identities()) == 13
+    else:
+        assert mgr.pair_thresholds is None
+        assert a["reason"] == "reid" and len(mgr.active_identities()) == 12

@@ -21,6 +21,9 @@ PEOPLE = {
 T0 = pendulum.datetime(2026, 11, 24, 10, 0, tz="Asia/Kolkata").timestamp()
 
 
+OSNET = {"reid": {"backend": "onnx", "weights": "osnet_x0_25_msmt17.onnx"}}
+
+
 def site(tmp_path: Path, **extra: object) -> SiteConfig:
     data = {
         "site_id": "shop",
@@ -41,6 +44,7 @@ def site(tmp_path: Path, **extra: object) -> SiteConfig:
         "topology": {"transits": [{"a": "door", "b": "floor", "min_s": 5, "max_s": 60}]},
         "visits": {"absence_timeout_s": 120, "zone_enter_s": 1, "zone_exit_s": 2},
         "storage": {"root": str(tmp_path / "store")},
+        "models": OSNET,  # 512-d, as the synthetic people here (thresholds: OSNet's)
         **extra,
     }
     return parse_config(data)
@@ -169,4 +173,9 @@ def test_gallery_width_follows_the_configured_embedder(tmp_path: Path, assets: P
         core.ingest([TrackletUpdate(**{**u.__dict__, "ts": T0 + k / 2})])
     core.close()
     assert SiteIdentity(cfg).gallery.count() >= 1  # reopened at 256-d: no width clash
-    assert SiteIdentity(site(tmp_path / "other")).gallery.dim == 512  # the OSNet default
+    assert SiteIdentity(site(tmp_path / "osnet")).gallery.dim == 512  # OSNet x0.25
+    default = parse_config({"site_id": "s", "cameras": [{"id": "c", "source": "c.mp4"}]})
+    default = default.model_copy(
+        update={"storage": cfg.storage.model_copy(update={"root": str(tmp_path / "default")})}
+    )
+    assert SiteIdentity(default).gallery.dim == 512  # the default embedder: OSNet x0.25

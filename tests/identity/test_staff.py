@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mcvision.analytics import queries as q
-from mcvision.config import DetectorConfig, ReIDConfig
+from mcvision.config import EMBEDDER_THRESHOLDS, DetectorConfig, ReIDConfig
 from mcvision.identity.staff import StaffRegistry, mark_staff_in_store, visits_of
 from mcvision.serve.api import API_KEY_ENV, create_app
 from seed import seed_store
@@ -24,16 +24,27 @@ def region(img: np.ndarray, box: tuple[int, int, int, int], pad: int = 60) -> np
     return img[max(0, y1 - pad) : min(h, y2 + pad), max(0, x1 - pad) : min(w, x2 + pad)].copy()
 
 
-@pytest.fixture(scope="module")
-def models(assets: Path) -> tuple[object, object]:
+RETAIL = "reid_openvino/person-reidentification-retail-0286"
+# (embedder, staff threshold): OSNet at a hand value, retail-0286 at its own default
+EMBEDDERS = {
+    "osnet": (ReIDConfig(backend="onnx", weights="osnet_x0_25_msmt17.onnx"), 0.7),
+    "retail0286": (
+        ReIDConfig(backend="openvino", weights=RETAIL),
+        EMBEDDER_THRESHOLDS["person-reidentification-retail-0286"]["staff.match_threshold"],
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(EMBEDDERS))
+def models(request: pytest.FixtureRequest, assets: Path) -> tuple[object, object, float]:
     from mcvision.vision.detector import PersonDetector
     from mcvision.vision.reid import build_reid
 
     det = PersonDetector.from_config(
         DetectorConfig(weights=str(assets / "models" / "yolo11n_int8_openvino_model"))
     )
-    reid = build_reid(ReIDConfig(weights=str(assets / "models" / "osnet_x0_25_msmt17.onnx")))
-    return det, reid
+    cfg, threshold = EMBEDDERS[request.param]
+    return det, build_reid(cfg), threshold
 
 
 def test_enrol_folder_and_match(assets: Path, models: tuple, tmp_path: Path) -> None:
@@ -46,8 +57,8 @@ def test_enrol_folder_and_match(assets: Path, models: tuple, tmp_path: Path) -> 
     cv2.imwrite(str(folder / "ben.jpg"), region(f2, (832, 350, 1084, 960), pad=0))
     cv2.imwrite(str(folder / "empty.png"), np.full((300, 200, 3), 127, np.uint8))
     (folder / "broken.jpg").write_bytes(b"not an image")
-    reg = StaffRegistry(tmp_path / "db", match_threshold=0.7)
-    det, reid = models
+    det, reid, threshold = models
+    reg = StaffRegistry(tmp_path / "db", dim=reid.dim, match_threshold=threshold)
     res = {Path(r.path).name: r for r in reg.enrol_folder(folder, det, reid)}  # type: ignore[arg-type]
     assert {n: (r.staff_id, r.ok) for n, r in res.items()} == {
         "1.jpg": ("anna", True),
@@ -61,7 +72,7 @@ def test_enrol_folder_and_match(assets: Path, models: tuple, tmp_path: Path) -> 
     # the same woman in another frame is anna; the man in black is nobody
     anna_again = reid.embed([f2[438:834, 1097:1233]])  # type: ignore[attr-defined]
     hit = reg.match(anna_again[0])
-    assert hit is not None and hit[0] == "anna" and hit[1] >= 0.7
+    assert hit is not None and hit[0] == "anna" and hit[1] >= threshold
     stranger = reid.embed([f2[399:922, 630:837]])  # type: ignore[attr-defined]
     assert reg.match(stranger[0]) is None
     assert reg.remove("ben") == 1 and reg.staff() == ["anna"]

@@ -129,7 +129,9 @@ class CustomerGallery:
         uri: LanceDB directory (created when missing) or ``"memory://"``.
         body_dim: width of body ReID embeddings.
         face_dim: width of face embeddings.
-        match_threshold: min (fused) score for :meth:`match`.
+        match_threshold: min (fused) score for :meth:`match`, on the body embedder's scale
+            (the default is OSNet x0.25's ``customers.match_threshold``; retail-0286's is 0.47,
+            see ``mcvision.config.EMBEDDER_THRESHOLDS``).
         face_weight: weight of the face cosine when body and face both exist.
         exemplars: exemplar embeddings kept per customer and modality.
         retention_days: :meth:`purge` deletes customers unseen this long.

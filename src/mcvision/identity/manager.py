@@ -37,6 +37,12 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    With ``camera_centring`` (site adaptation, no labels) both sides are first
    centred on their camera's running mean embedding (:class:`CameraMeans`) and
    re-normalised, which removes what a camera adds to everyone it sees.
+   With ``pair_thresholds`` (site adaptation, no labels;
+   :mod:`mcvision.identity.pair_thresholds`) each pair of cameras gets its own
+   threshold from the scores of people known to be different (two tracks on one
+   camera at one moment), and the similarity is the best margin over the
+   identity's embeddings: ``max(cosine − threshold(track camera, embedding
+   camera)) + match_threshold``.
    Tracks left unmatched are not all given new IDs at once: the earliest
    gets one, then the rest are matched again (new IDs included), so two
    pending tracks of one new person on overlapping cameras end with one ID.
@@ -135,6 +141,7 @@ from mcvision.identity.geometry import (
     floor_distance,
     walkable,
 )
+from mcvision.identity.pair_thresholds import PairThresholds
 from mcvision.types import Event, EventKind, TrackletUpdate
 
 _FORBIDDEN = 1e9
@@ -181,6 +188,7 @@ class _Track:
     ended: bool = False
     floor: FloorTrack | None = None  # floor positions, on a calibrated camera
     seen: list[float] = field(default_factory=list)  # ts of every sighting (frame), ascending
+    pair_sampled: bool = False  # its known-different scores went to the pair thresholds
 
     def floor_ends(self) -> tuple[XY | None, XY | None]:
         f = self.floor
@@ -311,6 +319,12 @@ class IdentityManager:
         self._gal_register: list[tuple[str, str, float]] = []
         self._camera_mean = CameraMeans(self.icfg.centring_min_embeddings)
         self._floor = SiteFloor.from_config(cfg) if self.icfg.use_geometry else SiteFloor()
+        ic = self.icfg
+        self.pair_thresholds: PairThresholds | None = (
+            PairThresholds(ic.match_threshold, ic.pair_fmr, ic.pair_min_samples)
+            if ic.pair_thresholds and ic.use_reid
+            else None
+        )
 
     # ---- public API ---------------------------------------------------
     @property
@@ -582,6 +596,8 @@ class IdentityManager:
                 del self._tracks[t.key]
             elif verdict:
                 ready.append(t)
+        if self.pair_thresholds is not None:
+            self._sample_known_different(ready)
         remaining = sorted(ready, key=lambda t: (t.first_ts, t.camera_id, t.local_id))
         while remaining:
             idents = list(self._identities.values())
@@ -689,13 +705,57 @@ class IdentityManager:
         centre = self.icfg.camera_centring
         if centre:
             q = self._camera_mean.centre(q, [tracks[a].camera_id for a in rows])
+        pairs = self.pair_thresholds
         for b, ident in enumerate(idents):
             mat = ident.matrix()
             if mat is not None:
                 if centre:
                     mat = self._camera_mean.centre(mat, ident.cams)
-                sims[rows, b] = (q @ mat.T).max(axis=1)
+                s = q @ mat.T
+                if pairs is not None:  # margins over each pair's own threshold
+                    for i, a in enumerate(rows):
+                        s[i] -= pairs.offsets(tracks[a].camera_id, ident.cams)
+                sims[rows, b] = s.max(axis=1)
         return sims
+
+    def _sample_known_different(self, tracks: list[_Track]) -> None:
+        """Scores of each new ready track against identities it cannot be (site adaptation).
+
+        An identity with a live track on the same camera at the same time is another
+        person: the track's similarity to that identity's embeddings from each camera
+        (the best per camera, as the matcher scores) is a known-different score for the
+        pair (track camera, embedding camera).
+        """
+        assert self.pair_thresholds is not None
+        centre = self.icfg.camera_centring
+        for t in tracks:
+            if t.pair_sampled:
+                continue
+            m = t.mean_embedding()
+            if m is None:
+                continue
+            t.pair_sampled = True
+            q = self._camera_mean.centre(m[None, :], [t.camera_id]) if centre else m[None, :]
+            for ident in self._identities.values():
+                if not any(
+                    o.camera_id == t.camera_id
+                    and o.key != t.key
+                    and o.first_ts <= t.last_ts
+                    and t.first_ts <= o.last_ts
+                    for o in ident.tracks.values()
+                ):
+                    continue
+                mat = ident.matrix()
+                if mat is None:
+                    continue
+                if centre:
+                    mat = self._camera_mean.centre(mat, ident.cams)
+                sims = (q @ mat.T)[0]
+                best: dict[str, float] = {}
+                for cam, s in zip(ident.cams, sims.tolist(), strict=True):
+                    best[cam] = max(best.get(cam, -math.inf), s)
+                for cam, s in best.items():
+                    self.pair_thresholds.add(t.camera_id, cam, s)
 
     def _best_similarity(self, t: _Track, idents: list[_Identity]) -> float | None:
         if not self.icfg.use_reid or not idents:

@@ -76,8 +76,10 @@ class StaffRegistry:
 
     Args:
         uri: LanceDB directory or ``"memory://"``.
-        dim: embedding width (OSNet: 512).
-        match_threshold: min cosine for :meth:`match`.
+        dim: embedding width (retail-0286: 256, OSNet x0.25: 512).
+        match_threshold: min cosine for :meth:`match`, on the embedder's scale (the
+            default is OSNet x0.25's ``staff.match_threshold``; retail-0286's is 0.47, see
+            ``mcvision.config.EMBEDDER_THRESHOLDS``).
 
     Example:
         >>> StaffRegistry("memory://", dim=4).staff()
