@@ -121,21 +121,29 @@ def render_crowd(out: Path, seconds: float, shoppers: int, seed: int = 0) -> tup
 
 
 def site_config(
-    clips: list[Path], fps: float, storage: Path, port: int, overrides: dict[str, Any] | None = None
+    clips: list[Path],
+    fps: float,
+    storage: Path,
+    port: int,
+    overrides: dict[str, Any] | None = None,
+    models: dict[str, Any] | None = None,
 ) -> SiteConfig:
-    """A site with one camera per clip, no zones; ``overrides`` are merged into ``runtime``."""
+    """A site with one camera per clip, no zones.
+
+    ``overrides`` are merged into ``runtime``; ``models`` is the site's ``models`` block
+    (e.g. another embedder), validated with the rest so thresholds follow the embedder.
+    """
     runtime: dict[str, Any] = {"api_port": port}
     runtime.update(overrides or {})
-    return parse_config(
-        {
-            "site_id": "bench",
-            "cameras": [
-                {"id": f"cam{i}", "source": str(p), "fps": fps} for i, p in enumerate(clips)
-            ],
-            "storage": {"root": str(storage)},
-            "runtime": runtime,
-        }
-    )
+    data: dict[str, Any] = {
+        "site_id": "bench",
+        "cameras": [{"id": f"cam{i}", "source": str(p), "fps": fps} for i, p in enumerate(clips)],
+        "storage": {"root": str(storage)},
+        "runtime": runtime,
+    }
+    if models:
+        data["models"] = models
+    return parse_config(data)
 
 
 def decode_frames(cfg: SiteConfig) -> dict[str, list[np.ndarray]]:
@@ -442,6 +450,7 @@ def run(
     repeat: int = 1,
     crowd: int = 0,
     viewers: int = 2,
+    models: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the variants on the same clips (``repeat`` interleaved rounds); the result dict.
 
@@ -449,7 +458,8 @@ def run(
     ``ratios`` divide the medians, ``*_per_round`` divide the rounds pairwise. With
     ``crowd`` > 0 the clip is a simulated store with that many shoppers
     (:func:`render_crowd`) instead of the footage. The ``viewers`` variant is the
-    pipeline with ``viewers`` live-view clients attached.
+    pipeline with ``viewers`` live-view clients attached. ``models`` is the site's
+    ``models`` block (default: the config's defaults).
     """
     assets = weights.assets_dir()
     if assets is None or not (assets / FOOTAGE).exists():
@@ -466,7 +476,7 @@ def run(
             "people_per_frame": round(people, 2),
         }
     clips = prepare_clips(source, tmp / "clips", cameras, seconds)
-    cfg = site_config(clips, fps, tmp / "data", free_port(), runtime)
+    cfg = site_config(clips, fps, tmp / "data", free_port(), runtime, models)
     frames = decode_frames(cfg)
     result: dict[str, Any] = {
         "cameras": cameras,
@@ -558,6 +568,13 @@ def main(argv: list[str] | None = None) -> int:
         type=json.loads,
         default=None,
         help="JSON merged into the site's runtime config, e.g. '{\"frames_per_batch\": 8}'",
+    )
+    ap.add_argument(
+        "--models",
+        type=json.loads,
+        default=None,
+        help='JSON: the site\'s models block, e.g. \'{"reid": {"backend": "openvino", '
+        '"weights": "reid_openvino/person-reidentification-retail-0286"}}\'',
     )
     ap.add_argument("--repeat", type=int, default=1, help="interleaved rounds of all variants")
     ap.add_argument(
@@ -663,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
             repeat=args.repeat,
             crowd=args.crowd,
             viewers=args.viewers,
+            models=args.models,
         )
     finally:
         sys.stdout.flush()
