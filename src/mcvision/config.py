@@ -1008,6 +1008,13 @@ class ApiConfig(_Model):
     live_jpeg_quality: int = Field(
         default=80, ge=10, le=100, description="live view and snapshot: JPEG quality"
     )
+    live_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="live view: niceness of the threads that fetch and draw frames, so viewers"
+        " yield the CPU to the pipeline when it is saturated (0: same priority)",
+    )
     live_face_px: int = Field(
         default=320,
         ge=0,

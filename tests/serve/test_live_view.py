@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from pathlib import Path
@@ -400,3 +401,23 @@ def test_viewers_of_one_camera_share_its_drawn_frames(seeded: dict[str, Any]) ->
     assert snap.status_code == 200
     assert min(parts) >= 0.5 * seconds * 5  # every viewer got its frames
     assert fake.sent <= 2 * 5 * elapsed + 2 < sum(parts)  # drawn once, shared
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread niceness is Linux-only")
+def test_live_pool_threads_run_at_a_lower_priority_than_the_server() -> None:
+    def nice_of_this_thread() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    base = nice_of_this_thread()
+    pool = lv.low_priority_pool(5, workers=2)
+    try:
+        got = {pool.submit(nice_of_this_thread).result() for _ in range(4)}
+    finally:
+        pool.shutdown()
+    assert got == {min(base + 5, 19)}
+    assert nice_of_this_thread() == base  # the caller's own priority is untouched
+    same = lv.low_priority_pool(0, workers=1)
+    try:
+        assert same.submit(nice_of_this_thread).result() == base
+    finally:
+        same.shutdown()

@@ -504,8 +504,6 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
     import asyncio
     import threading
 
-    from starlette.concurrency import run_in_threadpool
-
     from mcvision.serve import live as lv
 
     cameras = {c.id: c for c in cfg.cameras}
@@ -541,6 +539,7 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
     cache = lv.JpegCache(
         lambda cam, after: live.newest_frame(cam, after), draw, max_age_s=0.5 / cfg.api.live_fps
     )
+    pool = lv.low_priority_pool(cfg.api.live_nice)  # viewers yield the CPU to the pipeline
 
     def snapshot_jpeg(camera_id: str) -> bytes:
         check(camera_id)
@@ -567,7 +566,7 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
     )
     async def snapshot(camera_id: str) -> Response:
         """The camera's newest processed frame as one JPEG, annotated, faces blurred."""
-        jpeg = await run_in_threadpool(snapshot_jpeg, camera_id)
+        jpeg = await asyncio.get_running_loop().run_in_executor(pool, snapshot_jpeg, camera_id)
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @app.get(
@@ -584,7 +583,9 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
         check(camera_id)  # 404 / 409 before the stream starts
 
         async def newest(last_seq: int) -> tuple[int, bytes] | None:
-            return await run_in_threadpool(cache.newest, camera_id, last_seq)
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, cache.newest, camera_id, last_seq
+            )
 
         async def gone() -> bool:
             return await request.is_disconnected()

@@ -25,9 +25,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -232,6 +234,37 @@ class JpegCache:
         if cached is None or cached[0] == after_seq:
             return None
         return cached
+
+
+def _lower_priority(nice: int) -> None:
+    """Raise the calling thread's niceness by ``nice`` (Linux: per thread; elsewhere a no-op)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except OSError:  # not permitted here: same priority as the rest
+        pass
+
+
+def low_priority_pool(nice: int, workers: int = 4) -> ThreadPoolExecutor:
+    """Threads for fetching and drawing live frames at a lower CPU priority.
+
+    On a machine the pipeline saturates, viewers then get the CPU the pipeline leaves
+    (their frame rate drops before the pipeline's does); on an idle one nothing changes.
+
+    Example:
+        >>> pool = low_priority_pool(10, workers=1)
+        >>> pool.submit(lambda: 2 + 2).result()
+        4
+        >>> pool.shutdown()
+    """
+    return ThreadPoolExecutor(
+        max_workers=workers,
+        thread_name_prefix="mcv-live",
+        initializer=_lower_priority,
+        initargs=(nice,),
+    )
 
 
 def part(jpeg: bytes) -> bytes:
