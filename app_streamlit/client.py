@@ -237,27 +237,7 @@ class ApiClient:
         Raises:
             ApiError: as :meth:`get`.
         """
-        url = f"{self.base_url}{PREFIX}{path}"
-        query = {k: v for k, v in params.items() if v is not None}
-        try:
-            with httpx.Client(
-                timeout=self._timeout, transport=self._transport, headers=self._headers
-            ) as http:
-                resp = http.get(url, params=query)
-        except httpx.ConnectError as err:
-            raise ApiError(url, f"cannot connect ({err or 'connection refused'})") from None
-        except httpx.TimeoutException:
-            raise ApiError(url, f"no answer within {self._timeout.read:g} s (timed out)") from None
-        except httpx.HTTPError as err:
-            raise ApiError(url, f"{type(err).__name__}: {err}") from None
-        if resp.status_code >= 400:
-            try:
-                detail = resp.json().get("detail")
-            except (ValueError, AttributeError):
-                detail = None
-            if not isinstance(detail, str):
-                detail = resp.text[:300] or resp.reason_phrase
-            raise ApiError(url, f"HTTP {resp.status_code}: {detail}", status=resp.status_code)
+        resp = self._fetch(path, params)
         return resp.content, resp.headers.get("content-type", "application/octet-stream")
 
     def floor_plan(self) -> dict[str, Any]:
