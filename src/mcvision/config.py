@@ -842,6 +842,16 @@ class RuntimeConfig(_Model):
         "pipeline's bottleneck, get the CPU first where they share a machine",
     )
     tick_s: float = Field(default=1.0, gt=0, description="how often visits are closed and flushed")
+    replay_lag_s: float | None = Field(
+        default=2.0,
+        gt=0,
+        description="file replays: a camera waits while it is more than this many seconds of"
+        " data time ahead of the slowest camera still running, so the identity sees the"
+        " cameras' tracks in about the order a live site would (null: cameras run free)",
+    )
+    replay_wait_max_s: float = Field(
+        default=60.0, gt=0, description="wall seconds a paced camera waits at most at a time"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
 

@@ -147,6 +147,30 @@ def test_two_cameras_one_global_id_per_person(cluster: Any, footage: Path, tmp_p
     assert by_cam["floor"]["skipped"] == summary["cameras"]["floor"]["skipped"]
 
 
+def test_two_gated_cameras_keep_step_and_one_id_per_person(
+    cluster: Any, footage: Path, tmp_path: Path
+) -> None:
+    """Motion gating on: the floor camera races through its empty first 20 s unless the
+    replay is paced; paced, the identity sees both cameras in order and the three people
+    keep three IDs, with every frame accounted for."""
+    path = demo_site(tmp_path, footage, fps=5, max_s=60, delay_s=20, port=free_port())
+    cfg = load_config(path)
+    cfg = cfg.model_copy(update={"gating": cfg.gating.model_copy(update={"enabled": True})})
+    assert cfg.runtime.replay_lag_s is not None  # pacing is on by default
+    summary = run_to_end(cfg)
+    store = EventStore.from_config(cfg)
+    visits = store.sql("SELECT global_id, cameras FROM visits ORDER BY in_ts")
+    assert len(visits) == 3 and len({v["global_id"] for v in visits}) == 3
+    assert all(sorted(v["cameras"]) == ["entrance", "floor"] for v in visits)
+    for cam, n in (("entrance", 300), ("floor", 400)):
+        st = summary["cameras"][cam]
+        assert st["frames_read"] == n
+        assert st["frames"] + sum(st["skipped"].values()) == n
+        assert st["frames"] == sum(st["processed"].values())
+    assert summary["cameras"]["floor"]["frames"] < 400  # its first 20 s are empty: skipped
+    assert summary["cameras"]["floor"]["paced_s"] > 0  # ... and it waited for the entrance
+
+
 def test_four_cameras_batch_on_the_detector(cluster: Any, footage: Path, tmp_path: Path) -> None:
     clip = write_trimmed_copy(footage, tmp_path / "clip.mp4", 20.0)
     cfg = parse_config(

@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
@@ -32,6 +33,7 @@ import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
 from mcvision import _env
+from mcvision.actors.pacing import ReplayPacer
 from mcvision.capture.gating import PROCESSED, SKIPPED, MotionGate
 from mcvision.capture.pipeline import CameraPipeline, CameraStep
 from mcvision.capture.source import FrameSource, LiveSource, SourceError, open_source
@@ -89,6 +91,7 @@ class CameraStats:
     fps: float = 0.0
     last_frame_ts: float | None = None
     lag_s: float | None = None  # live: wall clock minus the newest frame's ts, at send
+    paced_s: float = 0.0  # file replay: wall seconds waited for slower cameras
     error: str | None = None
 
 
@@ -127,6 +130,9 @@ class CameraWorker:
         sink: receives updates, status changes and stats.
         start_ts: epoch seconds of the first frame of a file source.
         clock: wall clock (live timestamps, fps).
+        resume_after_ts: file frames up to this ts were processed before a restart.
+        pacer: file replays: keeps this camera in step with the others in data time
+            (None: it runs free).
     """
 
     STATS_PERIOD_S = 1.0
@@ -140,8 +146,10 @@ class CameraWorker:
         start_ts: float,
         clock: Callable[[], float] = time.time,
         resume_after_ts: float | None = None,
+        pacer: ReplayPacer | None = None,
     ) -> None:
         self.site = site
+        self.pacer = pacer
         self.camera = site.camera(camera_id)
         # After a restart, file frames up to here were already processed: skip them.
         self.resume_after_ts = resume_after_ts
@@ -254,6 +262,7 @@ class CameraWorker:
         pending: _Pending | None = None
         try:
             for frames in self._batches(source):
+                self._pace(frames[0].ts if last_ts is None else last_ts)
                 ahead = self._submit(frames)
                 if pending is not None:
                     last_ts = self._done(pending, source, t0)
@@ -278,6 +287,18 @@ class CameraWorker:
             self.stats.status = "ended" if not self._stop.is_set() else "stopped"
         self.sink.stats(self.camera.id, self._public_stats())
         return self.stats
+
+    def _pace(self, position: float) -> None:
+        """Wait for slower cameras, having sent everything up to ``position`` (file replays).
+
+        Before the first batch the position is that batch's first ts: nothing after it was
+        sent yet, and every camera reports one, so no camera waits on a camera that has
+        not started.
+        """
+        if self.pacer is None or self.camera.is_live:
+            return
+        self.pacer.wait(position)
+        self.stats.paced_s = round(self.pacer.waited_s, 3)
 
     def _public_stats(self) -> dict[str, Any]:
         return asdict(self.stats)
@@ -448,13 +469,19 @@ class CameraWorker:
 
 
 class LocalModels:
-    """The models in this process (no Serve): for tests, benchmarks and single-process runs."""
+    """The models in this process (no Serve): for tests, benchmarks and single-process runs.
+
+    :meth:`detect_async` runs the detector on one worker thread, so a camera decodes,
+    gates and tracks its next batch while the detector works on this one, as it does with
+    the Serve deployment (the detector's runtime releases the GIL while it infers).
+    """
 
     def __init__(self, site: SiteConfig) -> None:
         from mcvision.vision.detector import PersonDetector
         from mcvision.vision.reid import build_reid
 
         self.detector = PersonDetector.from_config(site.models.detector)
+        self._pool: ThreadPoolExecutor | None = None
         self.embedder = build_reid(site.models.reid)
         self.segmenter = None
         if site.models.segmenter.backend != "none":
@@ -474,6 +501,13 @@ class LocalModels:
 
     def detect(self, frames: list[np.ndarray]) -> list[Detections]:
         return self.detector.detect(frames)
+
+    def detect_async(self, frames: list[np.ndarray]) -> Callable[[], list[Detections]]:
+        """Start detecting ``frames`` on the worker thread; the returned call waits for them
+        (and raises what the detector raised)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector")
+        return self._pool.submit(self.detector.detect, frames).result
 
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         return self.embedder.embed(crops)
@@ -656,13 +690,32 @@ class CameraActor:
             pose=site.models.pose.enabled,
         )
         self.worker = CameraWorker(
-            site, camera_id, models, self.sink, start_ts, resume_after_ts=resume
+            site,
+            camera_id,
+            models,
+            self.sink,
+            start_ts,
+            resume_after_ts=resume,
+            pacer=self._pacer(site, camera_id, identity),
         )
         self._loop: threading.Thread | None = None
         self._result: dict[str, Any] = {}
         self._loop_lock = threading.Lock()
         if self.restarted:
             self._start_loop()
+
+    def _pacer(self, site: SiteConfig, camera_id: str, identity: Any) -> ReplayPacer | None:
+        """A pacer against the IdentityActor's gate when every camera of the site replays a
+        file (live cameras keep step by themselves) and ``runtime.replay_lag_s`` is set."""
+        lag = site.runtime.replay_lag_s
+        if lag is None or len(site.cameras) < 2 or any(c.is_live for c in site.cameras):
+            return None
+
+        def gate(cam: str, position: float, lag_s: float) -> bool:
+            self.sink.drain()  # the updates up to ``position`` are in before it is reported
+            return bool(ray.get(identity.replay_gate.remote(cam, position, lag_s), timeout=60))
+
+        return ReplayPacer(gate, camera_id, lag, max_wait_s=site.runtime.replay_wait_max_s)
 
     def _start_loop(self) -> threading.Thread:
         with self._loop_lock:

@@ -72,6 +72,14 @@ class LatencyReservoir:
         }
 
 
+def _position(cam: dict[str, Any]) -> float | None:
+    """Where a camera got to in data time: the newest of its last reported frame, its last
+    ingested update and its last replay-gate position (None when it reported none)."""
+    keys = ("last_frame_ts", "ingested_ts", "replay_position")
+    pos = [cam[k] for k in keys if cam.get(k) is not None]
+    return max(pos) if pos else None
+
+
 def identity_actor_name(site_id: str) -> str:
     return f"mcvision-identity-{site_id}"
 
@@ -159,8 +167,8 @@ class IdentityService:
     def _replay_now(self) -> float | None:
         """min(newest data time, the position of every camera still running), never decreasing.
 
-        A camera's position is the newer of its last ingested update and its last reported
-        frame; cameras that ended, stopped or failed, and cameras not heard from, do not
+        A camera's position is the newest of its last ingested update, its last reported
+        frame and its last replay-gate position; cameras that ended, stopped or failed, and cameras not heard from, do not
         hold time back.
         """
         latest = self.core.latest_ts
@@ -170,13 +178,33 @@ class IdentityService:
         for cam in self._cameras.values():
             if cam.get("status") in _FINISHED:
                 continue
-            pos = [v for v in (cam.get("last_frame_ts"), cam.get("ingested_ts")) if v is not None]
-            if pos:
-                marks.append(max(pos))
+            pos = _position(cam)
+            if pos is not None:
+                marks.append(pos)
         mark = min(marks)
         if self._watermark is None or mark > self._watermark:
             self._watermark = mark
         return self._watermark
+
+    def replay_gate(self, camera_id: str, position: float, lag_s: float) -> bool:
+        """Pacing of file replays (:class:`~mcvision.actors.pacing.ReplayPacer`).
+
+        Records that camera ``camera_id`` has sent everything up to ``position`` (data
+        time) and says whether it may go on: False while a camera still running is more
+        than ``lag_s`` behind it, or has not reported a position yet. Cameras that ended,
+        stopped or failed do not hold it back, nor do offline ones (pacing is for sites of
+        files only, and a file that could not be read does not come back).
+        """
+        with self._lock:
+            cam = self._cameras.setdefault(camera_id, {})
+            cam["replay_position"] = max(cam.get("replay_position") or position, position)
+            for other, info in self._cameras.items():
+                if other == camera_id or info.get("status") in (*_FINISHED, "offline"):
+                    continue
+                pos = _position(info)
+                if pos is None or pos < position - lag_s:
+                    return False
+            return True
 
     def tick(self, now: float | None = None) -> int:
         with self._lock:
