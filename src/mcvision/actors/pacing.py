@@ -62,7 +62,7 @@ class ReplayPacer:
         camera_id: str,
         lag_s: float,
         max_wait_s: float = 60.0,
-        poll_s: float = 0.02,
+        poll_s: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
