@@ -1032,6 +1032,13 @@ class ApiConfig(_Model):
         description="live view, faces blurred: every tracked person's head is blurred, and"
         " faces are searched for on a copy of the frame this long (0: no search)",
     )
+    live_face_search_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="live view, faces blurred: the face search runs at most this often per"
+        " camera (frame time) and its faces stay blurred in between; tracked heads are"
+        " blurred on every frame (0: search every frame)",
+    )
 
     @field_validator("cors_origins")
     @classmethod

@@ -421,3 +421,36 @@ def test_live_pool_threads_run_at_a_lower_priority_than_the_server() -> None:
         assert same.submit(nice_of_this_thread).result() == base
     finally:
         same.shutdown()
+
+
+def test_face_search_runs_at_most_every_interval_per_camera() -> None:
+    seen: list[tuple[int, ...]] = []
+
+    def search(img: np.ndarray) -> np.ndarray:
+        seen.append(img.shape)
+        return np.array([[len(seen), 0, 10, 10, 0.9]], np.float32)
+
+    fs = lv.FaceSearch(search, every_s=0.5)
+    small, big = np.zeros((90, 160, 3), np.uint8), np.zeros((180, 320, 3), np.uint8)
+    assert fs.faces("a", 10.0, small)[0, 0] == 1
+    assert fs.faces("a", 10.4, small)[0, 0] == 1  # reused: younger than 0.5 s
+    assert fs.faces("b", 10.4, small)[0, 0] == 2  # another camera has its own
+    assert fs.faces("a", 10.5, small)[0, 0] == 3  # 0.5 s on: searched again
+    assert fs.faces("a", 3.0, small)[0, 0] == 4  # a frame from before (a looped file)
+    assert fs.faces("a", 3.1, big)[0, 0] == 5  # another picture size
+    assert fs.searches == 5 == len(seen)
+    every = lv.FaceSearch(search, every_s=0.0)
+    for ts in (1.0, 1.0, 1.1):
+        every.faces("a", ts, small)
+    assert every.searches == 3
+    with pytest.raises(ValueError, match="every_s"):
+        lv.FaceSearch(search, every_s=-1)
+
+
+def test_reused_faces_are_blurred_without_a_new_search() -> None:
+    img = np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8)
+    blurrer = FaceBlurrer(None)
+    faces = np.array([[100, 20, 130, 50, 0.9]], np.float32)
+    out = blurrer.apply_tracked(img, np.zeros((0, 4), np.float32), None, faces=faces)
+    assert out[30:40, 110:120].std() < img[30:40, 110:120].std() / 2  # the face is blurred
+    assert np.array_equal(out[80:, :60], img[80:, :60])  # the rest is not

@@ -498,8 +498,9 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
     and once per (camera, frame): every viewer of a camera and its snapshot share
     one JPEG (:class:`~mcvision.serve.live.JpegCache`). Faces: every tracked
     person's head is blurred, plus the faces a small YuNet pass finds
-    (:meth:`~mcvision.summarize.blur.FaceBlurrer.apply_tracked`), unless the site
-    allows faces (``summaries.blur_faces: false``).
+    (:meth:`~mcvision.summarize.blur.FaceBlurrer.apply_tracked`; the pass runs at most
+    every ``api.live_face_search_s`` per camera, :class:`~mcvision.serve.live.FaceSearch`),
+    unless the site allows faces (``summaries.blur_faces: false``).
     """
     import asyncio
     import threading
@@ -510,13 +511,25 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
     blur_lock = threading.Lock()
     blurrers: dict[str, Any] = {}
 
-    def blur(img: Any, boxes: Any, kps: Any) -> Any:
-        with blur_lock:  # one YuNet detector, not thread-safe
-            if "b" not in blurrers:
-                from mcvision.summarize.blur import FaceBlurrer
+    def blurrer() -> Any:
+        if "b" not in blurrers:
+            from mcvision.summarize.blur import FaceBlurrer
 
-                blurrers["b"] = FaceBlurrer(cfg.summaries.face_weights)
-            return blurrers["b"].apply_tracked(img, boxes, kps, cfg.api.live_face_px)
+            b = FaceBlurrer(cfg.summaries.face_weights)
+            blurrers["b"] = b
+            blurrers["search"] = lv.FaceSearch(
+                lambda img: b.detect_small(img, cfg.api.live_face_px), cfg.api.live_face_search_s
+            )
+        return blurrers["b"]
+
+    def blur_for(frame: Any) -> Any:
+        def blur(img: Any, boxes: Any, kps: Any) -> Any:
+            with blur_lock:  # one YuNet detector, not thread-safe
+                b = blurrer()
+                faces = blurrers["search"].faces(frame.camera_id, frame.ts, img)
+                return b.apply_tracked(img, boxes, kps, cfg.api.live_face_px, faces=faces)
+
+        return blur
 
     def check(camera_id: str) -> None:
         if camera_id not in cameras:
@@ -531,7 +544,7 @@ def _add_live_routes(app: FastAPI, cfg: SiteConfig, live: Any, v1: str) -> None:
             frame,
             cameras[frame.camera_id],
             gids,
-            blur=blur if cfg.summaries.blur_faces else None,
+            blur=blur_for(frame) if cfg.summaries.blur_faces else None,
             max_px=cfg.api.live_max_px,
         )
         return lv.encode_jpeg(img, cfg.api.live_jpeg_quality)

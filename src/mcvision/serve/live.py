@@ -39,6 +39,7 @@ from mcvision.config import CameraConfig
 
 __all__ = [
     "BOUNDARY",
+    "FaceSearch",
     "JpegCache",
     "LiveFrame",
     "encode_jpeg",
@@ -234,6 +235,48 @@ class JpegCache:
         if cached is None or cached[0] == after_seq:
             return None
         return cached
+
+
+class FaceSearch:
+    """The live view's search for faces no person box covers, at most every ``every_s``.
+
+    A search (YuNet on a small copy of the frame) is most of what drawing a live frame
+    costs; tracked people's heads are blurred on every frame anyway, so the search for
+    the others runs at most once per ``every_s`` of each camera's frame time and its
+    faces are blurred again on the frames in between (the blurrer adds its margin).
+
+    Args:
+        search: ``image -> (N, 5) faces`` (:meth:`FaceBlurrer.detect_small`).
+        every_s: seconds of frame time between two searches of one camera (0: every frame).
+
+    Example:
+        >>> calls = []
+        >>> fs = FaceSearch(lambda img: calls.append(1) or np.zeros((0, 5)), every_s=0.5)
+        >>> img = np.zeros((4, 4, 3), np.uint8)
+        >>> for ts in (0.0, 0.2, 0.4, 0.6, 0.8, 1.2):
+        ...     _ = fs.faces("cam", ts, img)
+        >>> len(calls)
+        3
+    """
+
+    def __init__(self, search: Callable[[np.ndarray], np.ndarray], every_s: float) -> None:
+        if every_s < 0:
+            raise ValueError(f"every_s must be >= 0, got {every_s}")
+        self.search = search
+        self.every_s = every_s
+        self.searches = 0
+        self._last: dict[str, tuple[float, tuple[int, ...], np.ndarray]] = {}
+
+    def faces(self, camera_id: str, ts: float, image: np.ndarray) -> np.ndarray:
+        """The faces for this frame: searched now, or those of the camera's last search when
+        it is younger than ``every_s`` (same picture size, not from a later frame)."""
+        last = self._last.get(camera_id)
+        if last is not None and last[1] == image.shape and 0.0 <= ts - last[0] < self.every_s:
+            return last[2]
+        found = self.search(image)
+        self.searches += 1
+        self._last[camera_id] = (ts, image.shape, found)
+        return found
 
 
 def _lower_priority(nice: int) -> None:

@@ -210,12 +210,14 @@ class FaceBlurrer:
         keypoints: np.ndarray | None = None,
         search_px: int = 320,
         top: float = 0.25,
+        faces: np.ndarray | None = None,
     ) -> np.ndarray:
         """(N, 4) regions :meth:`apply_tracked` blurs: every box's head, then faces found.
 
         Per box: its top ``top`` (standing or walking, the face lies there) and, when
         pose gave head keypoints, the box around them too (bending, sitting). Then the
-        faces :meth:`detect_small` finds at ``search_px``, with the margin.
+        faces :meth:`detect_small` finds at ``search_px`` (or ``faces``, an (N, 5) result of
+        it for this picture's size, found earlier), with the margin.
         """
         if not self.enabled:
             return np.zeros((0, 4), np.float32)
@@ -224,7 +226,8 @@ class FaceBlurrer:
             regions.append(head_box(box, None, top=top))
             if keypoints is not None:  # without head keypoints: inside the first
                 regions.append(head_box(box, keypoints[i]))
-        for x1, y1, x2, y2, _ in self.detect_small(image, search_px):
+        found = self.detect_small(image, search_px) if faces is None else faces
+        for x1, y1, x2, y2, _ in found:
             mx, my = self.margin * (x2 - x1), self.margin * (y2 - y1)
             regions.append(np.array([x1 - mx, y1 - my, x2 + mx, y2 + my], np.float32))
         return np.asarray(regions, np.float32).reshape(-1, 4)
@@ -235,16 +238,18 @@ class FaceBlurrer:
         boxes: np.ndarray | None = None,
         keypoints: np.ndarray | None = None,
         search_px: int = 320,
+        faces: np.ndarray | None = None,
     ) -> np.ndarray:
         """A copy of ``image`` with every tracked person's head blurred (live view).
 
         Unlike :meth:`apply`, a box's head is blurred whether or not a face is seen
         in it, so nothing hangs on finding small faces, and no full-size search runs:
-        a few milliseconds per frame. See :meth:`tracked_regions`.
+        a few milliseconds per frame. See :meth:`tracked_regions` (``faces``: found
+        earlier, no search now).
         """
         if not self.enabled:
             return image
         out = image.copy()
-        for region in self.tracked_regions(image, boxes, keypoints, search_px):
+        for region in self.tracked_regions(image, boxes, keypoints, search_px, faces=faces):
             blur_region(out, region)
         return out
