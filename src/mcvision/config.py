@@ -239,8 +239,8 @@ class GatingConfig(_Model):
     chosen on the tuning part of the half-empty footage: a slow background (0.1) is stale
     after a stay, since the gate does not look while the tracker follows someone, and took
     ~10 detected frames to refit after each exit. On the held-out part the gate detects 292
-    of 552 frames (``benchmarks/results/gating.json``). Off by default: see the README's
-    known problems (file replays through Ray, wall-clock speed-up not measured here yet).
+    of 552 frames (``benchmarks/results/gating.json``), 1.60x the bare detector's frames/s on a
+    quiet machine (rounds 1.48-1.87). Off by default: see the README's known problems.
     """
 
     enabled: bool = Field(default=False, description="gate detection on motion and live tracks")
