@@ -145,16 +145,23 @@ def market_split(work: Path, parity: int) -> Path:
     return dest
 
 
-def render(seed: int, scene: Path, people: Path, scenario: str) -> dict[str, Any]:
-    """Render ``scenario`` for ``seed`` into ``scene`` (kept when already there); its report."""
+def render(
+    seed: int, scene: Path, people: Path, scenario: str, matting: str | None = None
+) -> dict[str, Any]:
+    """Render ``scenario`` for ``seed`` into ``scene`` (kept when already there); its report.
+
+    ``matting`` overrides the scenario's person mattes (``seg+sam``: SAM where YOLO-seg
+    finds no person).
+    """
     from mcvision.sim.render import run_sim
     from mcvision.sim.scenario import resolve_scenario
 
     report = scene / "render_report.json"
     if not ((scene / "site.yaml").exists() and report.exists()):
-        run_sim(
-            [people], scene, seed=seed, scenario=resolve_scenario(scenario), check_detector=True
-        )
+        sc = resolve_scenario(scenario)
+        if matting:
+            sc = sc.model_copy(update={"matting": matting})
+        run_sim([people], scene, seed=seed, scenario=sc, check_detector=True)
     return json.loads(report.read_text())
 
 
@@ -864,9 +871,12 @@ def segmenters(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     t0 = time.perf_counter()
     held = market_split(work, 1)
     per_seed: dict[str, dict[str, Any]] = {}
+    mattes: dict[str, Any] = {}
     for seed in args.heldout_seeds:
         scene = work / f"crowded_seed{seed}"
-        render(seed, scene, held, "crowded")
+        mattes[str(seed)] = render(seed, scene, held, "crowded", args.matting)["crop_people"][
+            "mattes"
+        ]
         ident = {} if args.match_threshold is None else {"match_threshold": args.match_threshold}
         per_seed[str(seed)] = {}
         for name in args.segmenters:
@@ -890,6 +900,8 @@ def segmenters(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         "seeds": args.heldout_seeds,
         "embedder": {"backend": cfg.models.reid.backend, "weights": cfg.models.reid.weights},
         "identity": {"match_threshold": cfg.identity.match_threshold, **ident},
+        "matting": args.matting or "the scenario's (seg)",
+        "mattes": mattes,
         "variants": {n: SEGMENTER_VARIANTS[n] for n in args.segmenters},
         "per_seed": per_seed,
         "mean": {
@@ -1020,6 +1032,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(SEGMENTER_VARIANTS),
         help="only: the held-out seeds captured with each segmenter (masked ReID crops),"
         " accuracy_segmenter.json",
+    )
+    ap.add_argument(
+        "--matting",
+        choices=["feather", "seg", "seg+sam"],
+        help="with --segmenters: the renders' person mattes (use another --work)",
     )
     ap.add_argument(
         "--shared",
