@@ -53,6 +53,9 @@ in the same run.
 per ``models.segmenter`` variant (:data:`SEGMENTER_VARIANTS`) and replayed with the identity
 defaults; writes ``accuracy_segmenter.json``.
 
+``--track-buffers 10 30``: the tracker's lost-track buffer, swept on the tuning seeds and
+scored on the held-out ones (``accuracy_tracker.json``).
+
 ``--geometry``: the floor-plane ablation. Every render's ``site.yaml`` carries the
 simulator's own floor calibration per camera (:mod:`mcvision.sim.floor`); the held-out
 seeds are replayed with the full identity at ``--match-threshold`` (the value chosen on
@@ -87,6 +90,7 @@ from mcvision.config import (  # noqa: E402
     ReIDConfig,
     SegmenterConfig,
     SiteConfig,
+    TrackerConfig,
     load_config,
     parse_config,
     resolve_paths,
@@ -182,10 +186,11 @@ def render_summary(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def scene_config(
-    scene: Path, reid: dict[str, Any] | None = None, segmenter: dict[str, Any] | None = None
+    scene: Path, reid: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None
 ) -> SiteConfig:
     """The scene's site config, with ``models.reid`` overridden by ``reid`` (embedder ablation)
-    and ``models.segmenter`` by ``segmenter`` (segmenter ablation).
+    and other ``models`` sections by ``overrides`` (e.g. ``{"segmenter": {...}}``, ``{"tracker":
+    {...}}``: the segmenter and tracker ablations).
 
     The config is validated again with the new embedder, so thresholds the scene leaves
     out take that embedder's values (:data:`mcvision.config.EMBEDDER_THRESHOLDS`).
@@ -193,30 +198,32 @@ def scene_config(
     import yaml
 
     path = scene / "site.yaml"
-    if not reid and not segmenter:
+    if not reid and not overrides:
         return load_config(path)
     data = yaml.safe_load(path.read_text())
     models = data.setdefault("models", {})
     if reid:
         models["reid"] = {**(models.get("reid") or {}), **reid}
-    if segmenter:
-        models["segmenter"] = {**(models.get("segmenter") or {}), **segmenter}
+    for section, override in (overrides or {}).items():
+        models[section] = {**(models.get(section) or {}), **override}
     return resolve_paths(parse_config(data, source=str(path)), scene)
 
 
-def _cache_name(reid: dict[str, Any] | None, segmenter: dict[str, Any] | None = None) -> str:
-    """The captured updates' file, named by the embedder (and segmenter) that made them."""
+def _cache_name(reid: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> str:
+    """The captured updates' file, named by the embedder (segmenter, tracker) that made them."""
     emb = ReIDConfig(**(reid or {}))
-    seg = SegmenterConfig(**(segmenter or {}))
+    seg = SegmenterConfig(**(overrides or {}).get("segmenter", {}))
+    trk = TrackerConfig(**(overrides or {}).get("tracker", {}))
     masks = "" if seg.backend == "none" else f"_seg-{seg.backend}-{seg.max_per_second}"
-    return f"updates_{emb.backend}_{Path(emb.weights).name}{masks}.pkl"
+    tracks = "" if trk == TrackerConfig() else f"_trk-{trk.type}-{trk.track_buffer}"
+    return f"updates_{emb.backend}_{Path(emb.weights).name}{masks}{tracks}.pkl"
 
 
 def capture(
     scene: Path,
     models: Any,
     reid: dict[str, Any] | None = None,
-    segmenter: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, list[list[TrackletUpdate]]]:
     """Every camera of the scene through CameraWorker; the update batches per camera.
 
@@ -225,11 +232,11 @@ def capture(
     """
     from mcvision.actors.camera import BufferSink, CameraWorker
 
-    cache = scene / _cache_name(reid, segmenter)
+    cache = scene / _cache_name(reid, overrides)
     if cache.exists():
         with cache.open("rb") as f:
             return pickle.load(f)
-    cfg = scene_config(scene, reid, segmenter)
+    cfg = scene_config(scene, reid, overrides)
     out, stats = {}, {}
     for cam in cfg.cameras:
         sink = BufferSink()
@@ -880,7 +887,7 @@ def segmenters(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         ident = {} if args.match_threshold is None else {"match_threshold": args.match_threshold}
         per_seed[str(seed)] = {}
         for name in args.segmenters:
-            seg = SEGMENTER_VARIANTS[name]
+            seg = {"segmenter": SEGMENTER_VARIANTS[name]}
             cache = scene / _cache_name(reid, seg)
             models = None if cache.exists() else LocalModels(scene_config(scene, reid, seg))
             batches = capture(scene, models, reid, seg)
@@ -918,6 +925,69 @@ def segmenters(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         },
     }
     write_result(result, Path(args.out_dir) / f"accuracy_segmenter{args.tag}.json", echo=args.json)
+    return cleaned_up(args, work)
+
+
+def _captured_rows(
+    seeds: list[int], work: Path, people: Path, reid: dict[str, Any], variants: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Per seed and variant (``models`` overrides): render, capture, replay with the defaults."""
+    from mcvision.actors.camera import LocalModels
+
+    rows: dict[str, dict[str, Any]] = {}
+    for seed in seeds:
+        scene = work / f"crowded_seed{seed}"
+        render(seed, scene, people, "crowded")
+        rows[str(seed)] = {}
+        for name, over in variants.items():
+            cache = scene / _cache_name(reid, over)
+            models = None if cache.exists() else LocalModels(scene_config(scene, reid, over))
+            batches = capture(scene, models, reid, over)
+            rows[str(seed)][name] = replay(scene, batches, work / f"store_v_{seed}_{name}", reid)
+            idf1 = rows[str(seed)][name]["global_idf1"]
+            print(f"seed {seed} {name}: IDF1 {idf1:.3f}", file=sys.stderr, flush=True)
+    return rows
+
+
+def track_buffers(args: argparse.Namespace, reid: dict[str, Any]) -> int:
+    """The tracker ablation: ``models.tracker.track_buffer`` (frames a lost track is kept).
+
+    Swept on the tuning seeds (best mean global IDF1; ties: the shorter buffer); the
+    held-out seeds are scored once with the default and with the chosen value.
+    """
+    work = work_dir(args)
+    t0 = time.perf_counter()
+    sweep = {f"track_buffer={b}": {"tracker": {"track_buffer": b}} for b in args.track_buffers}
+    tune = _captured_rows(args.tune_seeds, work, market_split(work, 0), reid, sweep)
+    means = {k: mean([tune[str(s)][k] for s in args.tune_seeds]) for k in sweep}
+    best = max(
+        args.track_buffers,
+        key=lambda b: (means[f"track_buffer={b}"]["global_idf1"] or 0.0, -b),
+    )
+    default = TrackerConfig().track_buffer
+    chosen = {f"track_buffer={b}": {"tracker": {"track_buffer": b}} for b in {default, best}}
+    held = _captured_rows(args.heldout_seeds, work, market_split(work, 1), reid, chosen)
+    fps = scene_config(work / f"crowded_seed{args.heldout_seeds[0]}", reid).cameras[0].fps
+    result = {
+        "scenario": "crowded",
+        "people": "Market-1501 bounding_box_train: tuning even ids, held-out odd ids",
+        "tune_seeds": args.tune_seeds,
+        "heldout_seeds": args.heldout_seeds,
+        "parameter": "models.tracker.track_buffer (frames; the cameras sample at"
+        f" {fps:g} fps, so {default} frames = {default / fps:g} s)",
+        "tuning": {"values": args.track_buffers, "chosen": best, "mean": means, "per_seed": tune},
+        "heldout_per_seed": held,
+        "heldout_mean": {n: mean([held[str(s)][n] for s in args.heldout_seeds]) for n in chosen},
+        "how": "each value captured through CameraWorker + LocalModels and replayed through"
+        " SiteIdentity with the scene's identity defaults",
+        "bench_wall_s": round(time.perf_counter() - t0, 1),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "shared": args.shared,
+        },
+    }
+    write_result(result, Path(args.out_dir) / f"accuracy_tracker{args.tag}.json", echo=args.json)
     return cleaned_up(args, work)
 
 
@@ -1034,6 +1104,13 @@ def main(argv: list[str] | None = None) -> int:
         " accuracy_segmenter.json",
     )
     ap.add_argument(
+        "--track-buffers",
+        type=int,
+        nargs="+",
+        help="only: models.tracker.track_buffer values swept on the tuning seeds, the best"
+        " and the default scored on the held-out ones (accuracy_tracker.json)",
+    )
+    ap.add_argument(
         "--matting",
         choices=["feather", "seg", "seg+sam"],
         help="with --segmenters: the renders' person mattes (use another --work)",
@@ -1059,6 +1136,8 @@ def main(argv: list[str] | None = None) -> int:
         return geometry(args, reid)
     if args.segmenters:
         return segmenters(args, reid)
+    if args.track_buffers:
+        return track_buffers(args, reid)
 
     work = work_dir(args)
     out_dir = Path(args.out_dir)

@@ -237,8 +237,8 @@ def test_segmenter_variants_override_the_segmenter_and_name_their_captures(
         yaml.safe_dump({"site_id": "s", "cameras": [{"id": "c1", "source": "c1.mp4"}]})
     )
     base = acc.scene_config(tmp_path)
-    sam = acc.scene_config(tmp_path, None, acc.SEGMENTER_VARIANTS["sam@1"])
-    yolo = acc.scene_config(tmp_path, None, acc.SEGMENTER_VARIANTS["yolo-seg"])
+    sam = acc.scene_config(tmp_path, None, {"segmenter": acc.SEGMENTER_VARIANTS["sam@1"]})
+    yolo = acc.scene_config(tmp_path, None, {"segmenter": acc.SEGMENTER_VARIANTS["yolo-seg"]})
     assert base.models.segmenter.backend == "none"
     assert (sam.models.segmenter.backend, sam.models.segmenter.max_per_second) == ("sam", 1.0)
     assert (yolo.models.segmenter.backend, yolo.models.segmenter.max_per_second) == (
@@ -246,7 +246,7 @@ def test_segmenter_variants_override_the_segmenter_and_name_their_captures(
         None,
     )
     assert sam.models.reid == base.models.reid and sam.identity == base.identity
-    names = {n: acc._cache_name(None, v) for n, v in acc.SEGMENTER_VARIANTS.items()}
+    names = {n: acc._cache_name(None, {"segmenter": v}) for n, v in acc.SEGMENTER_VARIANTS.items()}
     assert names["none"] == acc._cache_name(None)  # no masks: the plain capture is reused
     assert names["sam"] == "updates_onnx_osnet_x0_25_msmt17.onnx_seg-sam-0.2.pkl"
     assert len(set(names.values())) == len(names)
