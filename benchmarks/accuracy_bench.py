@@ -49,6 +49,13 @@ correction (``identity.correction_window_s: 0``) and ``+correction`` with each
 threshold, and the held-out seeds are scored once for ``full`` and ``+correction`` at that value,
 in the same run.
 
+``--segmenters none yolo-seg sam``: masked ReID crops. The held-out seeds are captured once
+per ``models.segmenter`` variant (:data:`SEGMENTER_VARIANTS`) and replayed with the identity
+defaults; writes ``accuracy_segmenter.json``.
+
+``--track-buffers 10 30``: the tracker's lost-track buffer, swept on the tuning seeds and
+scored on the held-out ones (``accuracy_tracker.json``).
+
 ``--geometry``: the floor-plane ablation. Every render's ``site.yaml`` carries the
 simulator's own floor calibration per camera (:mod:`mcvision.sim.floor`); the held-out
 seeds are replayed with the full identity at ``--match-threshold`` (the value chosen on
@@ -81,7 +88,9 @@ sys.path.insert(0, str(ROOT / "src"))
 import mcvision  # noqa: E402, F401  (applies the thread/offline environment first)
 from mcvision.config import (  # noqa: E402
     ReIDConfig,
+    SegmenterConfig,
     SiteConfig,
+    TrackerConfig,
     load_config,
     parse_config,
     resolve_paths,
@@ -140,16 +149,23 @@ def market_split(work: Path, parity: int) -> Path:
     return dest
 
 
-def render(seed: int, scene: Path, people: Path, scenario: str) -> dict[str, Any]:
-    """Render ``scenario`` for ``seed`` into ``scene`` (kept when already there); its report."""
+def render(
+    seed: int, scene: Path, people: Path, scenario: str, matting: str | None = None
+) -> dict[str, Any]:
+    """Render ``scenario`` for ``seed`` into ``scene`` (kept when already there); its report.
+
+    ``matting`` overrides the scenario's person mattes (``seg+sam``: SAM where YOLO-seg
+    finds no person).
+    """
     from mcvision.sim.render import run_sim
     from mcvision.sim.scenario import resolve_scenario
 
     report = scene / "render_report.json"
     if not ((scene / "site.yaml").exists() and report.exists()):
-        run_sim(
-            [people], scene, seed=seed, scenario=resolve_scenario(scenario), check_detector=True
-        )
+        sc = resolve_scenario(scenario)
+        if matting:
+            sc = sc.model_copy(update={"matting": matting})
+        run_sim([people], scene, seed=seed, scenario=sc, check_detector=True)
     return json.loads(report.read_text())
 
 
@@ -169,8 +185,12 @@ def render_summary(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def scene_config(scene: Path, reid: dict[str, Any] | None = None) -> SiteConfig:
-    """The scene's site config, with ``models.reid`` overridden by ``reid`` (embedder ablation).
+def scene_config(
+    scene: Path, reid: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None
+) -> SiteConfig:
+    """The scene's site config, with ``models.reid`` overridden by ``reid`` (embedder ablation)
+    and other ``models`` sections by ``overrides`` (e.g. ``{"segmenter": {...}}``, ``{"tracker":
+    {...}}``: the segmenter and tracker ablations).
 
     The config is validated again with the new embedder, so thresholds the scene leaves
     out take that embedder's values (:data:`mcvision.config.EMBEDDER_THRESHOLDS`).
@@ -178,38 +198,60 @@ def scene_config(scene: Path, reid: dict[str, Any] | None = None) -> SiteConfig:
     import yaml
 
     path = scene / "site.yaml"
-    if not reid:
+    if not reid and not overrides:
         return load_config(path)
     data = yaml.safe_load(path.read_text())
     models = data.setdefault("models", {})
-    models["reid"] = {**(models.get("reid") or {}), **reid}
+    if reid:
+        models["reid"] = {**(models.get("reid") or {}), **reid}
+    for section, override in (overrides or {}).items():
+        models[section] = {**(models.get(section) or {}), **override}
     return resolve_paths(parse_config(data, source=str(path)), scene)
 
 
-def _cache_name(reid: dict[str, Any] | None) -> str:
-    """The captured updates' file, named by the embedder that made them."""
+def _cache_name(reid: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> str:
+    """The captured updates' file, named by the embedder (segmenter, tracker) that made them."""
     emb = ReIDConfig(**(reid or {}))
-    return f"updates_{emb.backend}_{Path(emb.weights).name}.pkl"
+    seg = SegmenterConfig(**(overrides or {}).get("segmenter", {}))
+    trk = TrackerConfig(**(overrides or {}).get("tracker", {}))
+    masks = "" if seg.backend == "none" else f"_seg-{seg.backend}-{seg.max_per_second}"
+    tracks = "" if trk == TrackerConfig() else f"_trk-{trk.type}-{trk.track_buffer}"
+    return f"updates_{emb.backend}_{Path(emb.weights).name}{masks}{tracks}.pkl"
 
 
 def capture(
-    scene: Path, models: Any, reid: dict[str, Any] | None = None
+    scene: Path,
+    models: Any,
+    reid: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, list[list[TrackletUpdate]]]:
-    """Every camera of the scene through CameraWorker; the update batches per camera."""
+    """Every camera of the scene through CameraWorker; the update batches per camera.
+
+    The cameras' stats (frames segmented, embeddings, wall time) go beside the cache, in
+    ``<cache>.stats.json``.
+    """
     from mcvision.actors.camera import BufferSink, CameraWorker
 
-    cache = scene / _cache_name(reid)
+    cache = scene / _cache_name(reid, overrides)
     if cache.exists():
         with cache.open("rb") as f:
             return pickle.load(f)
-    cfg = scene_config(scene, reid)
-    out = {}
+    cfg = scene_config(scene, reid, overrides)
+    out, stats = {}, {}
     for cam in cfg.cameras:
         sink = BufferSink()
-        CameraWorker(cfg, cam.id, models, sink, start_ts=START_TS).run()
+        t0 = time.perf_counter()
+        st = CameraWorker(cfg, cam.id, models, sink, start_ts=START_TS).run()
+        stats[cam.id] = {
+            "frames": st.frames,
+            "embeddings": st.embeddings,
+            "segmented": st.segmented,
+            "wall_s": round(time.perf_counter() - t0, 1),
+        }
         out[cam.id] = sink.batches
     with cache.open("wb") as f:
         pickle.dump(out, f)
+    cache.with_name(cache.name + ".stats.json").write_text(json.dumps(stats, indent=1))
     return out
 
 
@@ -812,6 +854,143 @@ def ablation(args: argparse.Namespace) -> int:
     return cleaned_up(args, work)
 
 
+#: ``--segmenters`` variants: ``models.segmenter`` of each capture. ``sam`` is the CPU
+#: default (the budget ``max_per_second`` 0.2); ``sam@1`` five times that; ``yolo-seg``
+#: masks every ReID-due crop (no budget: it costs about a detector pass).
+SEGMENTER_VARIANTS: dict[str, dict[str, Any]] = {
+    "none": {"backend": "none"},
+    "yolo-seg": {"backend": "yolo-seg", "max_per_second": None},
+    "sam": {"backend": "sam"},
+    "sam@1": {"backend": "sam", "max_per_second": 1.0},
+}
+
+
+def segmenters(args: argparse.Namespace, reid: dict[str, Any]) -> int:
+    """The segmenter ablation: masked ReID crops (``models.segmenter``) on the held-out seeds.
+
+    Each seed is captured once per variant (the masks change the embeddings, not the
+    tracks) and replayed with the scene's identity defaults (``--match-threshold`` when
+    given); nothing is tuned, so the held-out seeds are the report.
+    """
+    from mcvision.actors.camera import LocalModels
+
+    work = work_dir(args)
+    t0 = time.perf_counter()
+    held = market_split(work, 1)
+    per_seed: dict[str, dict[str, Any]] = {}
+    mattes: dict[str, Any] = {}
+    for seed in args.heldout_seeds:
+        scene = work / f"crowded_seed{seed}"
+        mattes[str(seed)] = render(seed, scene, held, "crowded", args.matting)["crop_people"][
+            "mattes"
+        ]
+        ident = {} if args.match_threshold is None else {"match_threshold": args.match_threshold}
+        per_seed[str(seed)] = {}
+        for name in args.segmenters:
+            seg = {"segmenter": SEGMENTER_VARIANTS[name]}
+            cache = scene / _cache_name(reid, seg)
+            models = None if cache.exists() else LocalModels(scene_config(scene, reid, seg))
+            batches = capture(scene, models, reid, seg)
+            store = work / f"store_seg_{seed}_{name}"
+            row = replay(scene, batches, store, reid, **ident)
+            stats = json.loads(cache.with_name(cache.name + ".stats.json").read_text())
+            row["capture"] = {
+                k: sum(c[k] for c in stats.values()) for k in next(iter(stats.values()))
+            }
+            per_seed[str(seed)][name] = row
+            print(f"seed {seed} {name}: IDF1 {row['global_idf1']:.3f}", file=sys.stderr, flush=True)
+    cfg = scene_config(work / f"crowded_seed{args.heldout_seeds[0]}", reid)
+    result = {
+        "scenario": "crowded",
+        "people": "Market-1501 bounding_box_train, odd person ids",
+        "split": "held-out (nothing tuned here)",
+        "seeds": args.heldout_seeds,
+        "embedder": {"backend": cfg.models.reid.backend, "weights": cfg.models.reid.weights},
+        "identity": {"match_threshold": cfg.identity.match_threshold, **ident},
+        "matting": args.matting or "the scenario's (seg)",
+        "mattes": mattes,
+        "variants": {n: SEGMENTER_VARIANTS[n] for n in args.segmenters},
+        "per_seed": per_seed,
+        "mean": {
+            n: mean([per_seed[str(s)][n] for s in args.heldout_seeds]) for n in args.segmenters
+        },
+        "how": "each variant captured through CameraWorker + LocalModels (masks on the ReID-due"
+        " crops the segment budget lets through, on the frames' own time) and replayed through"
+        " SiteIdentity; 'capture' sums the cameras' frames, embeddings, segmented frames, wall s",
+        "bench_wall_s": round(time.perf_counter() - t0, 1),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "shared": args.shared,
+        },
+    }
+    write_result(result, Path(args.out_dir) / f"accuracy_segmenter{args.tag}.json", echo=args.json)
+    return cleaned_up(args, work)
+
+
+def _captured_rows(
+    seeds: list[int], work: Path, people: Path, reid: dict[str, Any], variants: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Per seed and variant (``models`` overrides): render, capture, replay with the defaults."""
+    from mcvision.actors.camera import LocalModels
+
+    rows: dict[str, dict[str, Any]] = {}
+    for seed in seeds:
+        scene = work / f"crowded_seed{seed}"
+        render(seed, scene, people, "crowded")
+        rows[str(seed)] = {}
+        for name, over in variants.items():
+            cache = scene / _cache_name(reid, over)
+            models = None if cache.exists() else LocalModels(scene_config(scene, reid, over))
+            batches = capture(scene, models, reid, over)
+            rows[str(seed)][name] = replay(scene, batches, work / f"store_v_{seed}_{name}", reid)
+            idf1 = rows[str(seed)][name]["global_idf1"]
+            print(f"seed {seed} {name}: IDF1 {idf1:.3f}", file=sys.stderr, flush=True)
+    return rows
+
+
+def track_buffers(args: argparse.Namespace, reid: dict[str, Any]) -> int:
+    """The tracker ablation: ``models.tracker.track_buffer`` (frames a lost track is kept).
+
+    Swept on the tuning seeds (best mean global IDF1; ties: the shorter buffer); the
+    held-out seeds are scored once with the default and with the chosen value.
+    """
+    work = work_dir(args)
+    t0 = time.perf_counter()
+    sweep = {f"track_buffer={b}": {"tracker": {"track_buffer": b}} for b in args.track_buffers}
+    tune = _captured_rows(args.tune_seeds, work, market_split(work, 0), reid, sweep)
+    means = {k: mean([tune[str(s)][k] for s in args.tune_seeds]) for k in sweep}
+    best = max(
+        args.track_buffers,
+        key=lambda b: (means[f"track_buffer={b}"]["global_idf1"] or 0.0, -b),
+    )
+    default = TrackerConfig().track_buffer
+    chosen = {f"track_buffer={b}": {"tracker": {"track_buffer": b}} for b in {default, best}}
+    held = _captured_rows(args.heldout_seeds, work, market_split(work, 1), reid, chosen)
+    fps = scene_config(work / f"crowded_seed{args.heldout_seeds[0]}", reid).cameras[0].fps
+    result = {
+        "scenario": "crowded",
+        "people": "Market-1501 bounding_box_train: tuning even ids, held-out odd ids",
+        "tune_seeds": args.tune_seeds,
+        "heldout_seeds": args.heldout_seeds,
+        "parameter": "models.tracker.track_buffer (frames; the cameras sample at"
+        f" {fps:g} fps, so {default} frames = {default / fps:g} s)",
+        "tuning": {"values": args.track_buffers, "chosen": best, "mean": means, "per_seed": tune},
+        "heldout_per_seed": held,
+        "heldout_mean": {n: mean([held[str(s)][n] for s in args.heldout_seeds]) for n in chosen},
+        "how": "each value captured through CameraWorker + LocalModels and replayed through"
+        " SiteIdentity with the scene's identity defaults",
+        "bench_wall_s": round(time.perf_counter() - t0, 1),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "shared": args.shared,
+        },
+    }
+    write_result(result, Path(args.out_dir) / f"accuracy_tracker{args.tag}.json", echo=args.json)
+    return cleaned_up(args, work)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the JSON results")
@@ -918,6 +1097,25 @@ def main(argv: list[str] | None = None) -> int:
         help="with --geometry: identity.track_split_gap_s in every variant (0: off)",
     )
     ap.add_argument(
+        "--segmenters",
+        nargs="+",
+        choices=sorted(SEGMENTER_VARIANTS),
+        help="only: the held-out seeds captured with each segmenter (masked ReID crops),"
+        " accuracy_segmenter.json",
+    )
+    ap.add_argument(
+        "--track-buffers",
+        type=int,
+        nargs="+",
+        help="only: models.tracker.track_buffer values swept on the tuning seeds, the best"
+        " and the default scored on the held-out ones (accuracy_tracker.json)",
+    )
+    ap.add_argument(
+        "--matting",
+        choices=["feather", "seg", "seg+sam"],
+        help="with --segmenters: the renders' person mattes (use another --work)",
+    )
+    ap.add_argument(
         "--shared",
         action="store_true",
         help="record that other work shared the machine during the run",
@@ -936,6 +1134,10 @@ def main(argv: list[str] | None = None) -> int:
         return centring(args, reid)
     if args.geometry:
         return geometry(args, reid)
+    if args.segmenters:
+        return segmenters(args, reid)
+    if args.track_buffers:
+        return track_buffers(args, reid)
 
     work = work_dir(args)
     out_dir = Path(args.out_dir)

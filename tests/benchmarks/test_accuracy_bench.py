@@ -228,3 +228,25 @@ def test_ablation_rows_keep_each_embedder_at_its_own_thresholds(
     assert rows["osnet_x0_25+correction"]["merge_threshold"] == 0.74
     assert rows["retail0286+correction"]["merge_threshold"] == 0.5
     assert set(res["mean"]) == set(rows)
+
+
+def test_segmenter_variants_override_the_segmenter_and_name_their_captures(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "site.yaml").write_text(
+        yaml.safe_dump({"site_id": "s", "cameras": [{"id": "c1", "source": "c1.mp4"}]})
+    )
+    base = acc.scene_config(tmp_path)
+    sam = acc.scene_config(tmp_path, None, {"segmenter": acc.SEGMENTER_VARIANTS["sam@1"]})
+    yolo = acc.scene_config(tmp_path, None, {"segmenter": acc.SEGMENTER_VARIANTS["yolo-seg"]})
+    assert base.models.segmenter.backend == "none"
+    assert (sam.models.segmenter.backend, sam.models.segmenter.max_per_second) == ("sam", 1.0)
+    assert (yolo.models.segmenter.backend, yolo.models.segmenter.max_per_second) == (
+        "yolo-seg",
+        None,
+    )
+    assert sam.models.reid == base.models.reid and sam.identity == base.identity
+    names = {n: acc._cache_name(None, {"segmenter": v}) for n, v in acc.SEGMENTER_VARIANTS.items()}
+    assert names["none"] == acc._cache_name(None)  # no masks: the plain capture is reused
+    assert names["sam"] == "updates_onnx_osnet_x0_25_msmt17.onnx_seg-sam-0.2.pkl"
+    assert len(set(names.values())) == len(names)

@@ -134,3 +134,26 @@ def test_crop_render_is_deterministic_per_seed(
     assert other.ground_truth.read_bytes() != crop_render.ground_truth.read_bytes()
     report = json.loads(crop_render.report_path.read_text())
     assert report["crop_people"]["views"] and report["max_people_in_view"]["a"] >= 1
+
+
+def test_sam_mattes_a_real_market_person_where_yolo_seg_finds_none(assets: Path) -> None:
+    """``seg+sam``: the SAM ONNX, prompted with the crop's box, cuts out the person of a real
+    Market crop; on a crop with no person in it YOLO-seg gives up and SAM is asked."""
+    from mcvision.sim.people import _SegMatte
+    from mcvision.vision.segmenter import pad_person_crop
+
+    crops = sorted((assets / "reid" / "market1501" / "bounding_box_train").glob("0002_*.jpg"))
+    img = cv2.imread(str(crops[0]))
+    chain = _SegMatte.for_matting("seg+sam")
+    assert chain is not None and chain.fallback is not None
+    alpha = chain.fallback(*pad_person_crop(img))  # SAM on its own
+    assert alpha is not None and alpha.shape == img.shape[:2]
+    h, w = alpha.shape
+    assert 0.25 < float(alpha.mean()) < 0.95  # a person's shape, not the box
+    assert alpha[h // 2, w // 2] > 0.5 and alpha[2, 2] < 0.5  # the torso in, a corner out
+    assert chain.fallback.last == "sam"
+    flat = np.full_like(img, 128)  # nobody: YOLO-seg finds no person, SAM is asked next
+    chain(*pad_person_crop(flat))
+    assert chain.last in ("sam", None)
+    with pytest.raises(ValueError, match="matting must be one of"):
+        load_crop_sprites([assets], 2, matting="box")  # type: ignore[arg-type]

