@@ -291,9 +291,9 @@ class CameraWorker:
     def _pace(self, position: float) -> None:
         """Wait for slower cameras, having sent everything up to ``position`` (file replays).
 
-        Before the first batch the position is that batch's first ts: nothing after it was
-        sent yet, and every camera reports one, so no camera waits on a camera that has
-        not started.
+        Before the first batch the position is that batch's first ts (nothing was sent
+        yet); a camera that has not reported a position yet holds the others back, for at
+        most ``runtime.replay_wait_max_s``.
         """
         if self.pacer is None or self.camera.is_live:
             return
