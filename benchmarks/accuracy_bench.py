@@ -422,6 +422,11 @@ def _result(
     }
 
 
+def machine(args: argparse.Namespace) -> dict[str, Any]:
+    """Where a result was measured (``--shared``: other work shared the CPUs)."""
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "shared": args.shared}
+
+
 def work_dir(args: argparse.Namespace) -> Path:
     """``--work`` (kept, reused when present) or a fresh temporary folder."""
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mcv-acc-"))
@@ -594,11 +599,7 @@ def correction(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         " in the same process and run",
         "timing_s": {"tuning": tune_timing, "heldout": held_timing},
         "bench_wall_s": round(time.perf_counter() - t0, 1),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "shared": args.shared,
-        },
+        "machine": machine(args),
     }
     write_result(result, Path(args.out_dir) / f"accuracy_correction{args.tag}.json", echo=args.json)
     return cleaned_up(args, work)
@@ -765,11 +766,7 @@ def pairs(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         " in the same process and run; late correction off (its own ablation)",
         "timing_s": {"tuning": tune_timing, "heldout": held_timing},
         "bench_wall_s": round(time.perf_counter() - t0, 1),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "shared": args.shared,
-        },
+        "machine": machine(args),
     }
     name = f"accuracy_pairs{'_centred' if args.centred else ''}{args.tag}.json"
     write_result(result, Path(args.out_dir) / name, echo=args.json)
@@ -844,11 +841,7 @@ def ablation(args: argparse.Namespace) -> int:
         " (accuracy_retail0286.json, accuracy_correction_retail0286.json, --centring, --pairs)",
         "timing_s": timing,
         "bench_wall_s": round(time.perf_counter() - t0, 1),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "shared": args.shared,
-        },
+        "machine": machine(args),
     }
     write_result(result, Path(args.out_dir) / f"accuracy_ablation{args.tag}.json", echo=args.json)
     return cleaned_up(args, work)
@@ -918,11 +911,7 @@ def segmenters(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         " crops the segment budget lets through, on the frames' own time) and replayed through"
         " SiteIdentity; 'capture' sums the cameras' frames, embeddings, segmented frames, wall s",
         "bench_wall_s": round(time.perf_counter() - t0, 1),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "shared": args.shared,
-        },
+        "machine": machine(args),
     }
     write_result(result, Path(args.out_dir) / f"accuracy_segmenter{args.tag}.json", echo=args.json)
     return cleaned_up(args, work)
@@ -981,11 +970,7 @@ def track_buffers(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         "how": "each value captured through CameraWorker + LocalModels and replayed through"
         " SiteIdentity with the scene's identity defaults",
         "bench_wall_s": round(time.perf_counter() - t0, 1),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "shared": args.shared,
-        },
+        "machine": machine(args),
     }
     write_result(result, Path(args.out_dir) / f"accuracy_tracker{args.tag}.json", echo=args.json)
     return cleaned_up(args, work)

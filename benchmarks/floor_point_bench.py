@@ -90,22 +90,6 @@ def _sample(rows: list[list[Any]], n: int) -> list[int]:
     return [hidden[round(k)] for k in np.linspace(0, len(hidden) - 1, n)]
 
 
-def _read(video: Path, indices: list[int]) -> dict[int, np.ndarray]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(video))
-    want, out, i = set(indices), {}, 0
-    while want and cap.grab():
-        if i in want:
-            ok, img = cap.retrieve()
-            if ok:
-                out[i] = img
-            want.discard(i)
-        i += 1
-    cap.release()
-    return out
-
-
 def _summary(errors: list[float]) -> dict[str, Any]:
     a = np.asarray(errors, np.float64)
     if not len(a):
@@ -122,6 +106,7 @@ def score_scene(
     scene: Path, frames: int, detector: Any, segmenters: dict[str, Any]
 ) -> dict[str, dict[str, list[float]]]:
     """Per visibility class, per method: the floor errors (m) of one rendered scene."""
+    from mcvision.capture.source import read_frames
     from mcvision.config import load_config
     from mcvision.identity.geometry import FloorCalibration
     from mcvision.sim.truth import load_ground_truth
@@ -138,7 +123,7 @@ def score_scene(
             continue
         calib = FloorCalibration.from_config(cam.id, floor)
         picks = _sample(gt.frames[cam.id], frames)
-        images = _read(scene / cam.video, picks)
+        images = read_frames(scene / cam.video, picks)
         for i in picks:
             if i not in images:
                 continue

@@ -29,7 +29,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -434,6 +434,27 @@ class LoopingFileSource(LiveSource):
     def _run(self) -> None:
         for frame in self.paced():
             self._push(frame)
+
+
+def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
+    """The frames of a video file at these (decoded-frame) indices, by index.
+
+    Decodes from the start and stops after the last one wanted; frames that cannot be
+    decoded are left out.
+    """
+    cap = cv2.VideoCapture(str(path))
+    want, out, i = set(indices), {}, 0
+    try:
+        while want and cap.grab():
+            if i in want:
+                ok, img = cap.retrieve()
+                if ok:
+                    out[i] = img
+                want.discard(i)
+            i += 1
+    finally:
+        cap.release()
+    return out
 
 
 def open_source(

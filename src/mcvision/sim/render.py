@@ -38,6 +38,7 @@ import yaml
 from shapely import contains_xy
 from shapely.geometry import Polygon
 
+from mcvision.capture.source import read_frames
 from mcvision.config import FloorAreaConfig, LineConfig, VisitConfig, parse_config
 from mcvision.sim.crop_people import is_crop_folder, load_crop_sprites
 from mcvision.sim.floor import calibration_points, floor_layout, to_floor
@@ -514,18 +515,7 @@ def detector_recall(
                 for k in np.linspace(0, len(busy) - 1, min(frames_per_camera, len(busy)))
             }
         )
-        cap = cv2.VideoCapture(str(out / cam.video))
-        images: dict[int, np.ndarray] = {}
-        want = set(pick)
-        i = 0
-        while want and cap.grab():
-            if i in want:
-                ok, img = cap.retrieve()
-                if ok:
-                    images[i] = img
-                want.discard(i)
-            i += 1
-        cap.release()
+        images = read_frames(out / cam.video, pick)
         idx = sorted(images)
         dets = det.detect([images[i] for i in idx])
         n_gt = n_hit = n_pred = 0
