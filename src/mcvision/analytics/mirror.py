@@ -962,10 +962,10 @@ class MirrorWorker:
             return {}
 
     def _record_failure(self, error: str, m: Mirror) -> None:
+        lag = self._lag(m)  # counted first: "behind" is never seen without its pending files
         with self._lock:
             self._status["failures"] += 1
-            self._status.update(state="behind", error=error)
-        self._set(**self._lag(m))
+            self._status.update(state="behind", error=error, **lag)
 
     def _delay(self) -> float:
         failures = self.status()["failures"]
