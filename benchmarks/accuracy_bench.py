@@ -91,7 +91,6 @@ from mcvision.config import (  # noqa: E402
     SegmenterConfig,
     SiteConfig,
     TrackerConfig,
-    load_config,
     parse_config,
     resolve_paths,
 )
@@ -192,15 +191,17 @@ def scene_config(
     and other ``models`` sections by ``overrides`` (e.g. ``{"segmenter": {...}}``, ``{"tracker":
     {...}}``: the segmenter and tracker ablations).
 
-    The config is validated again with the new embedder, so thresholds the scene leaves
-    out take that embedder's values (:data:`mcvision.config.EMBEDDER_THRESHOLDS`).
+    Motion gating is off unless the scene's config sets it: every sampled frame is detected,
+    as in every accuracy table so far (``pipeline_bench.py --gating --gating-scenes crowded``
+    measures the gate on these scenes against these ungated captures). The config is
+    validated again with the new embedder, so thresholds the scene leaves out take that
+    embedder's values (:data:`mcvision.config.EMBEDDER_THRESHOLDS`).
     """
     import yaml
 
     path = scene / "site.yaml"
-    if not reid and not overrides:
-        return load_config(path)
     data = yaml.safe_load(path.read_text())
+    data.setdefault("gating", {}).setdefault("enabled", False)
     models = data.setdefault("models", {})
     if reid:
         models["reid"] = {**(models.get("reid") or {}), **reid}

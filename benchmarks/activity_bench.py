@@ -152,7 +152,10 @@ def render(seed: int, scene: Path, sc: Scenario | None = None) -> None:
 
 
 def site(scene: Path, **thresholds: float) -> SiteConfig:
-    """The render's site config with ``activity`` on (and threshold overrides)."""
+    """The render's site config with ``activity`` on (and threshold overrides).
+
+    Motion gating is off, as when ``activity.json`` was measured: every frame is detected.
+    """
     cfg = load_config(scene / "site.yaml")
     act = ActivityConfig.model_validate(
         {
@@ -161,7 +164,8 @@ def site(scene: Path, **thresholds: float) -> SiteConfig:
             "thresholds": {**cfg.activity.thresholds.model_dump(), **thresholds},
         }
     )
-    return cfg.model_copy(update={"activity": act})
+    gating = cfg.gating.model_copy(update={"enabled": False})
+    return cfg.model_copy(update={"activity": act, "gating": gating})
 
 
 def capture(scene: Path, models: Any) -> list[TrackletUpdate]:

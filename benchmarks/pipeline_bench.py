@@ -128,9 +128,10 @@ def site_config(
     overrides: dict[str, Any] | None = None,
     models: dict[str, Any] | None = None,
 ) -> SiteConfig:
-    """A site with one camera per clip, no zones.
+    """A site with one camera per clip, no zones, motion gating off.
 
-    ``overrides`` are merged into ``runtime``; ``models`` is the site's ``models`` block
+    Ungated, every sampled frame goes to the detector: the pipeline measured against the
+    bare detector (``--gating`` measures the gate itself). ``overrides`` are merged into ``runtime``; ``models`` is the site's ``models`` block
     (e.g. another embedder), validated with the rest so thresholds follow the embedder.
     """
     runtime: dict[str, Any] = {"api_port": port}
@@ -140,6 +141,7 @@ def site_config(
         "cameras": [{"id": f"cam{i}", "source": str(p), "fps": fps} for i, p in enumerate(clips)],
         "storage": {"root": str(storage)},
         "runtime": runtime,
+        "gating": {"enabled": False},
     }
     if models:
         data["models"] = models

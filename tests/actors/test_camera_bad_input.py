@@ -51,7 +51,7 @@ class Sink:
 
 
 def run_worker(
-    source: str | Path, tmp_path: Path, fps: float = 5
+    source: str | Path, tmp_path: Path, fps: float = 5, gating: bool = True
 ) -> tuple[Any, Sink, RecordingModels]:
     cfg = parse_config(
         {
@@ -59,6 +59,7 @@ def run_worker(
             "cameras": [{"id": "cam", "source": str(source), "fps": fps}],
             "storage": {"root": str(tmp_path / "store")},
             "runtime": {"frames_per_batch": 3},
+            "gating": {"enabled": gating},
         }
     )
     sink, models = Sink(), RecordingModels()
@@ -102,7 +103,8 @@ def test_truncated_video_processes_the_frames_before_the_cut(tmp_path: Path) -> 
     cut.write_bytes(data[: len(data) // 2])
     stats, sink, _ = run_worker(cut, tmp_path, fps=10)
     assert stats.status == "ended"
-    assert 10 < stats.frames < 60  # what was there, and nothing invented
+    assert 10 < stats.frames_read < 60  # what was there, and nothing invented
+    assert stats.frames + sum(stats.skipped.values()) == stats.frames_read  # each accounted for
     assert [s for s, _ in sink.statuses] == ["online"]
 
 
@@ -113,7 +115,7 @@ def test_grayscale_and_odd_sized_frames_reach_the_models_as_bgr(tmp_path: Path) 
     cv2.imwrite(str(folder / "b.png"), np.zeros((1081, 1921, 4), np.uint8))  # BGRA, odd
     cv2.imwrite(str(folder / "c.jpg"), np.zeros((7, 5, 3), np.uint8))  # tiny
     (folder / "d.jpg").write_bytes(b"not an image")
-    stats, _, models = run_worker(folder, tmp_path)
+    stats, _, models = run_worker(folder, tmp_path, gating=False)  # every frame to the models
     assert stats.status == "ended" and stats.frames == 3
     # BGR everywhere; the big frame shrunk to the detector's 640 long side, aspect kept
     assert models.shapes == [(33, 47, 3), (360, 640, 3), (7, 5, 3)]

@@ -51,7 +51,8 @@ def test_worker_one_id_per_person_on_real_footage(clip: Path, tmp_path: Path) ->
     worker = CameraWorker(cfg, "cam", LocalModels(cfg), sink, start_ts=T0)
     stats = worker.run()
     assert stats.status == "ended"
-    assert stats.frames == 300  # 60 s at 5 fps
+    assert stats.frames_read == 300  # 60 s at 5 fps
+    assert stats.frames + sum(stats.skipped.values()) == 300  # detected or skipped (gating)
     updates = [u for b in sink.batches for u in b]
     # ReID runs per track, not per frame: far fewer embeddings than tracked boxes.
     live = [u for u in updates if not u.ended]
@@ -119,7 +120,7 @@ def test_worker_passes_frames_when_a_fall_model_needs_crops(clip: Path, tmp_path
         return update(*args, image=image, **kwargs)
 
     worker.activity.update = spy  # type: ignore[method-assign]
-    assert worker.run().frames == 300
+    assert worker.run().frames_read == 300
     assert 100 < len(shapes) <= 300 and set(shapes) == {(432, 768, 3)}  # frames with people
 
 

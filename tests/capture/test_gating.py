@@ -260,6 +260,20 @@ def test_detections_outside_the_roi_never_reach_the_tracker() -> None:
     assert pipe.outside_roi == 5
 
 
+def test_gating_is_on_by_default_and_a_camera_can_turn_it_off() -> None:
+    cfg = parse_config(
+        {
+            "site_id": "g",
+            "cameras": [
+                {"id": "a", "source": "a.mp4"},
+                {"id": "b", "source": "b.mp4", "gating": {"enabled": False}},
+            ],
+        }
+    )
+    assert cfg.gating.enabled and cfg.gating_for("a").enabled
+    assert not cfg.gating_for("b").enabled and cfg.gating_for("b").keepalive_s == 4.0
+
+
 def test_gating_config_per_camera_override_and_errors() -> None:
     cfg = parse_config(
         {

@@ -135,40 +135,21 @@ def test_two_cameras_one_global_id_per_person(cluster: Any, footage: Path, tmp_p
     ctype, part = api["live"]
     assert ctype.startswith("multipart/x-mixed-replace; boundary=")
     assert part.startswith(b"--" + ctype.split("boundary=")[1].encode())
-    # Cameras (gating off) detected every sampled frame of the files, and say so
-    for cam, n in (("entrance", 300), ("floor", 400)):
-        st = summary["cameras"][cam]
-        assert st["frames_read"] == n
-        assert st["frames"] == n == sum(st["processed"].values())
-        assert sum(st["skipped"].values()) == 0
-    by_cam = {c["camera_id"]: c for c in api["cameras"]}
-    assert by_cam["floor"]["frames_read"] == 400
-    assert by_cam["floor"]["gate"] == "off"
-    assert by_cam["floor"]["skipped"] == summary["cameras"]["floor"]["skipped"]
-
-
-def test_two_gated_cameras_keep_step_and_one_id_per_person(
-    cluster: Any, footage: Path, tmp_path: Path
-) -> None:
-    """Motion gating on: the floor camera races through its empty first 20 s unless the
-    replay is paced; paced, the identity sees both cameras in order and the three people
-    keep three IDs, with every frame accounted for."""
-    path = demo_site(tmp_path, footage, fps=5, max_s=60, delay_s=20, port=free_port())
-    cfg = load_config(path)
-    cfg = cfg.model_copy(update={"gating": cfg.gating.model_copy(update={"enabled": True})})
-    assert cfg.runtime.replay_lag_s is not None  # pacing is on by default
-    summary = run_to_end(cfg)
-    store = EventStore.from_config(cfg)
-    visits = store.sql("SELECT global_id, cameras FROM visits ORDER BY in_ts")
-    assert len(visits) == 3 and len({v["global_id"] for v in visits}) == 3
-    assert all(sorted(v["cameras"]) == ["entrance", "floor"] for v in visits)
+    # Motion gating (on by default): every sampled frame of the files is accounted for,
+    # detected or skipped with a reason; the floor camera's first 20 s are empty, so it
+    # skips frames there, and the replay pacing held it back for the entrance camera (it
+    # would race ahead in data time through its empty stretch otherwise).
     for cam, n in (("entrance", 300), ("floor", 400)):
         st = summary["cameras"][cam]
         assert st["frames_read"] == n
         assert st["frames"] + sum(st["skipped"].values()) == n
         assert st["frames"] == sum(st["processed"].values())
-    assert summary["cameras"]["floor"]["frames"] < 400  # its first 20 s are empty: skipped
-    assert summary["cameras"]["floor"]["paced_s"] > 0  # ... and it waited for the entrance
+    assert summary["cameras"]["floor"]["frames"] < 400
+    assert summary["cameras"]["floor"]["paced_s"] > 0
+    by_cam = {c["camera_id"]: c for c in api["cameras"]}
+    assert by_cam["floor"]["frames_read"] == 400
+    assert by_cam["floor"]["gate"] in ("active", "idle")
+    assert by_cam["floor"]["skipped"] == summary["cameras"]["floor"]["skipped"]
 
 
 def test_four_cameras_batch_on_the_detector(cluster: Any, footage: Path, tmp_path: Path) -> None:
@@ -178,6 +159,7 @@ def test_four_cameras_batch_on_the_detector(cluster: Any, footage: Path, tmp_pat
             "site_id": "four",
             "cameras": [{"id": f"cam{i}", "source": str(clip), "fps": 5} for i in range(4)],
             "storage": {"root": str(tmp_path / "store")},
+            "gating": {"enabled": False},  # every frame to the detector: 400 items, known
             "runtime": {
                 "api_port": free_port(),
                 "frames_per_batch": 4,
@@ -219,7 +201,9 @@ def test_bad_sources_are_events_and_the_others_keep_going(
     # A live camera makes the site tick on the wall clock: the files start now too.
     summary = run_to_end(cfg, lambda r: r.camera_stats(), start_ts=time.time())
     cams = summary["extra"]
-    assert cams["good"]["status"] == "ended" and cams["good"]["frames"] == 125
+    good = cams["good"]
+    assert good["status"] == "ended" and good["frames_read"] == 125
+    assert good["frames"] + sum(good["skipped"].values()) == 125
     assert cams["missing"]["status"] == "offline"
     assert "video file not found" in cams["missing"]["reason"]
     assert cams["offline"]["status"] == "offline"
@@ -250,6 +234,7 @@ def test_pose_and_segmenter_deployments_serve_a_camera(
                 "segmenter": {"backend": "yolo-seg", "weights": "yolov8n-seg_int8_320.onnx"},
             },
             "activity": {"enabled": True},
+            "gating": {"enabled": False},  # every frame to the detector: 100 items, known
             "runtime": {"api_port": free_port()},
         }
     )
@@ -280,6 +265,7 @@ def test_sam_segmenter_serves_a_camera_within_its_budget(
             "storage": {"root": str(tmp_path / "store")},
             "identity": {"embed_every_frames": 2},
             "models": {"segmenter": {"backend": "sam", "max_per_second": 0.5}},
+            "gating": {"enabled": False},
             "runtime": {"api_port": free_port()},
         }
     )

@@ -87,7 +87,7 @@ def test_camera_segments_only_due_crops_within_the_budget(assets: Path, tmp_path
         seen[rate] = (stats, models.calls, worker.seg_budget)
     limited, _, l_budget = seen[0.5]
     free, f_calls, f_budget = seen[None]
-    assert free.frames == limited.frames == 150
+    assert free.frames_read == limited.frames_read == 150
     # unlimited: every frame with a due track is segmented, and only its due crops
     assert f_budget.refused == 0 and free.segmented == len(f_calls) == f_budget.granted
     assert sum(f_calls) == free.embeddings  # one mask per embedded crop, no more
