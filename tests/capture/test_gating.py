@@ -407,3 +407,37 @@ def test_track_state_goes_tracked_lost_none() -> None:
         states.append(pipe.track_state)
     assert states[:4] == ["none", "tracked", "tracked", "tracked"]
     assert states[4] == "lost" and states[-1] == "none"
+
+
+@pytest.mark.parametrize("onset_frame", range(5))
+def test_live_view_never_shows_a_frame_the_gate_did_not_look_at(
+    tmp_path: Path, onset_frame: int
+) -> None:
+    """A person walking into an idle camera is on frames the gate skips unseen ("idle"):
+    the live view keeps the newest frame that was looked at, so no one is shown there
+    without their tracked box (and its blurred head)."""
+    onset = 20.0 + onset_frame / FPS
+
+    def walker(t: float) -> tuple[int, int] | None:
+        return (round(10 + (t - onset) * 40), 100) if onset <= t < onset + 6 else None
+
+    stamps = write_frames(tmp_path / "frames", 30.0, walker)
+    sink, models = BufferSink(), PixelDetector()
+    worker = CameraWorker(
+        site(tmp_path / "frames", tmp_path / "s", GATE), "cam", models, sink, start_ts=T0
+    )
+    shown = []
+    keep = worker._keep_newest
+
+    def spy(frame: Frame, step: Any) -> None:
+        keep(frame, step)
+        assert worker.newest is not None
+        shown.append(worker.newest)
+
+    worker._keep_newest = spy  # type: ignore[method-assign]
+    worker.run()
+    assert sink.last_stats["skipped"]["idle"] > 0
+    with_person = [f for f in shown if (f.image[:, :, 0] >= BRIGHT - 10).sum() >= 20]
+    assert with_person  # the walker was on the live view ...
+    assert all(len(f.boxes) == 1 for f in with_person)  # ... always with their box
+    assert shown[-1].ts <= stamps[-1]

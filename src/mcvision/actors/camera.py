@@ -393,7 +393,13 @@ class CameraWorker:
         self.stats.last_frame_ts = last_ts  # skipped frames advance the camera's time too
         if not steps:
             self._record(pending.frames, frames, steps)
-            self._keep_newest(pending.frames[-1], None)
+            # The live view keeps the newest frame the gate looked at: a frame skipped
+            # unseen ("idle") can show someone walking in before the detector (and the
+            # head blur of their box) has seen them.
+            reasons = pending.reasons or ["ungated"] * len(pending.frames)
+            looked = [f for f, r in zip(pending.frames, reasons, strict=True) if r != "idle"]
+            if looked:
+                self._keep_newest(looked[-1], None)
             self.stats.people_in_view = 0
             if self.camera.is_live:
                 self.stats.lag_s = round(self.clock() - last_ts, 3)
