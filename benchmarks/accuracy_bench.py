@@ -216,7 +216,8 @@ def _cache_name(reid: dict[str, Any] | None, overrides: dict[str, Any] | None = 
     seg = SegmenterConfig(**(overrides or {}).get("segmenter", {}))
     trk = TrackerConfig(**(overrides or {}).get("tracker", {}))
     masks = "" if seg.backend == "none" else f"_seg-{seg.backend}-{seg.max_per_second}"
-    tracks = "" if trk == TrackerConfig() else f"_trk-{trk.type}-{trk.track_buffer}"
+    # always named: the default buffer changed (30 -> 10), so an unnamed cache is stale
+    tracks = f"_trk-{trk.type}-{trk.track_buffer}"
     return f"updates_{emb.backend}_{Path(emb.weights).name}{masks}{tracks}.pkl"
 
 

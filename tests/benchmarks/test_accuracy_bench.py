@@ -47,10 +47,13 @@ def test_scene_config_overrides_only_the_embedder(tmp_path: Path) -> None:
     assert alt.identity.match_threshold == base.identity.match_threshold == 0.6
     assert (base.identity.merge_threshold, alt.identity.merge_threshold) == (0.74, 0.5)
     assert (base.staff.match_threshold, alt.staff.match_threshold) == (0.75, 0.47)
-    # captured updates are named by the embedder that made them, the default included
-    assert acc._cache_name(None) == "updates_onnx_osnet_x0_25_msmt17.onnx.pkl"
+    # captured updates are named by the embedder and tracker that made them, defaults included
+    assert acc._cache_name(None) == "updates_onnx_osnet_x0_25_msmt17.onnx_trk-bytetrack-10.pkl"
     assert acc._cache_name({"backend": "openvino", "weights": "reid_openvino/x-0286"}) == (
-        "updates_openvino_x-0286.pkl"
+        "updates_openvino_x-0286_trk-bytetrack-10.pkl"
+    )
+    assert acc._cache_name(None, {"tracker": {"track_buffer": 30}}).endswith(
+        "_trk-bytetrack-30.pkl"
     )
 
 
@@ -248,5 +251,5 @@ def test_segmenter_variants_override_the_segmenter_and_name_their_captures(
     assert sam.models.reid == base.models.reid and sam.identity == base.identity
     names = {n: acc._cache_name(None, {"segmenter": v}) for n, v in acc.SEGMENTER_VARIANTS.items()}
     assert names["none"] == acc._cache_name(None)  # no masks: the plain capture is reused
-    assert names["sam"] == "updates_onnx_osnet_x0_25_msmt17.onnx_seg-sam-0.2.pkl"
+    assert names["sam"] == "updates_onnx_osnet_x0_25_msmt17.onnx_seg-sam-0.2_trk-bytetrack-10.pkl"
     assert len(set(names.values())) == len(names)

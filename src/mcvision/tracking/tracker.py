@@ -100,9 +100,9 @@ class Tracker:
 
     Example:
         >>> from mcvision.config import TrackerConfig
-        >>> tracker = Tracker(TrackerConfig(type="botsort"), fps=10)
+        >>> tracker = Tracker(TrackerConfig(type="botsort"), fps=5)
         >>> tracker.max_lost_s
-        3.0
+        2.0
     """
 
     def __init__(self, cfg: TrackerConfig | None = None, fps: float = 10.0) -> None:
