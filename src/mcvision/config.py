@@ -240,10 +240,10 @@ class GatingConfig(_Model):
     after a stay, since the gate does not look while the tracker follows someone, and took
     ~10 detected frames to refit after each exit. On the held-out part the gate detects 292
     of 552 frames (``benchmarks/results/gating.json``), 1.60x the bare detector's frames/s on a
-    quiet machine (rounds 1.48-1.87; measured with the tracker's former 30-frame buffer), with
-    accuracy on the crowded store within 0.4 points of
-    ungated (``gating_crowded_seed{3,5}.json``). On by default; ``enabled: false`` (site or
-    camera) sends every sampled frame to the detector.
+    quiet machine (rounds 1.48-1.87; measured with the tracker's former 30-frame buffer),
+    with accuracy on the crowded store within 0.4 points of ungated
+    (``gating_crowded_seed{3,5}.json``). On by default; ``enabled: false`` (site or camera)
+    sends every sampled frame to the detector.
     """
 
     enabled: bool = Field(default=True, description="gate detection on motion and live tracks")
