@@ -131,8 +131,9 @@ def site_config(
     """A site with one camera per clip, no zones, motion gating off.
 
     Ungated, every sampled frame goes to the detector: the pipeline measured against the
-    bare detector (``--gating`` measures the gate itself). ``overrides`` are merged into ``runtime``; ``models`` is the site's ``models`` block
-    (e.g. another embedder), validated with the rest so thresholds follow the embedder.
+    bare detector (``--gating`` measures the gate itself). ``overrides`` are merged into
+    ``runtime``; ``models`` is the site's ``models`` block (e.g. another embedder),
+    validated with the rest so thresholds follow the embedder.
     """
     runtime: dict[str, Any] = {"api_port": port}
     runtime.update(overrides or {})

@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,3 +19,14 @@ def load_benchmark(name: str) -> ModuleType:
     sys.modules[name] = mod  # dataclasses and pickling look their module up by name
     spec.loader.exec_module(mod)
     return mod
+
+
+def frames_accounted(stats: Any, read: int | None = None) -> bool:
+    """Every frame a camera read was detected or skipped with a reason (motion gating).
+
+    ``stats`` is a camera's stats, as a ``CameraStats`` or as the dict the runtime and the
+    API report; ``read``, when given, is the number of frames it must have read.
+    """
+    st = stats if isinstance(stats, dict) else vars(stats)
+    ok = st["frames"] + sum(st["skipped"].values()) == st["frames_read"]
+    return ok and (read is None or st["frames_read"] == read)

@@ -102,7 +102,7 @@ class _Pending:
     frames: list[Frame]
     smalls: list[tuple[np.ndarray, float]]
     detections: Callable[[], list[Detections]]
-    reasons: list[str] = field(default_factory=list)  # gate reason per frame (empty: all sent)
+    reasons: list[str]  # the gate's reason per frame (MotionGate.decide; "ungated" when off)
 
 
 def shrink(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
@@ -348,7 +348,7 @@ class CameraWorker:
         (:meth:`MotionGate.needs_detection`). Skipped frames with only lost tracks step the
         tracker without detections (they age as in the stream); their ``ended`` updates are
         returned with the steps."""
-        frames, reasons = pending.frames, pending.reasons or ["ungated"] * len(pending.frames)
+        frames, reasons = pending.frames, pending.reasons
         got = iter(zip(pending.smalls, pending.detections(), strict=True))
         late: dict[int, tuple[tuple[np.ndarray, float], Detections]] = {}
         kept: list[Frame] = []
@@ -396,8 +396,9 @@ class CameraWorker:
             # The live view keeps the newest frame the gate looked at: a frame skipped
             # unseen ("idle") can show someone walking in before the detector (and the
             # head blur of their box) has seen them.
-            reasons = pending.reasons or ["ungated"] * len(pending.frames)
-            looked = [f for f, r in zip(pending.frames, reasons, strict=True) if r != "idle"]
+            looked = [
+                f for f, r in zip(pending.frames, pending.reasons, strict=True) if r != "idle"
+            ]
             if looked:
                 self._keep_newest(looked[-1], None)
             self.stats.people_in_view = 0
