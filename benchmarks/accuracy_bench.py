@@ -98,6 +98,7 @@ from mcvision.types import TrackletUpdate  # noqa: E402
 from mcvision.vision.weights import assets_dir  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _detection_cache import DetectionCache, cache_name  # noqa: E402
 from _results import write_result  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -229,7 +230,9 @@ def capture(
 ) -> dict[str, list[list[TrackletUpdate]]]:
     """Every camera of the scene through CameraWorker; the update batches per camera.
 
-    The cameras' stats (frames segmented, embeddings, wall time) go beside the cache, in
+    The detector answers from the scene's stored detections where it has them
+    (:class:`DetectionCache`: a tracker or embedder variant re-runs only the tracking and
+    the embedding). The cameras' stats (frames segmented, embeddings, wall time) go beside the cache, in
     ``<cache>.stats.json``.
     """
     from mcvision.actors.camera import BufferSink, CameraWorker
@@ -239,6 +242,8 @@ def capture(
         with cache.open("rb") as f:
             return pickle.load(f)
     cfg = scene_config(scene, reid, overrides)
+    # the detector is the same in every variant: its boxes are kept beside the render
+    models = DetectionCache(models, scene / cache_name(cfg.models.detector))
     out, stats = {}, {}
     for cam in cfg.cameras:
         sink = BufferSink()
@@ -251,6 +256,7 @@ def capture(
             "wall_s": round(time.perf_counter() - t0, 1),
         }
         out[cam.id] = sink.batches
+        models.save()
     with cache.open("wb") as f:
         pickle.dump(out, f)
     cache.with_name(cache.name + ".stats.json").write_text(json.dumps(stats, indent=1))
@@ -327,7 +333,11 @@ def ray_eval(
 
     copy = work / f"ray_{scene.name}"
     shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(scene, copy, ignore=shutil.ignore_patterns("store", "updates*.pkl", "runs"))
+    shutil.copytree(
+        scene,
+        copy,
+        ignore=shutil.ignore_patterns("store", "updates*.pkl", "detections*.pkl", "runs"),
+    )
     site = yaml.safe_load((copy / "site.yaml").read_text())
     site.setdefault("identity", {}).update(identity)
     if reid:
@@ -978,6 +988,93 @@ def track_buffers(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     return cleaned_up(args, work)
 
 
+def _identity_value(text: str) -> Any:
+    """A command-line identity value: ``none``/``null`` → None, a number, else the text."""
+    if text.lower() in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def identity_sweep(args: argparse.Namespace, reid: dict[str, Any]) -> int:
+    """One ``identity`` parameter swept on the tuning seeds, scored on the held-out ones.
+
+    ``--sweep NAME V1 V2 ...``: each value replays the seeds' captured updates (captured
+    once per seed, with ``--track-buffer`` when given) with ``identity.NAME`` set, on top
+    of ``--identity KEY=VALUE`` settings shared by every variant. The best mean global IDF1
+    on the tuning seeds is chosen (ties: the first value listed); the held-out seeds are
+    scored once with the config's value and with the chosen one. Writes
+    ``accuracy_sweep_<NAME><tag>.json``.
+    """
+    from mcvision.actors.camera import LocalModels
+
+    work = work_dir(args)
+    t0 = time.perf_counter()
+    name, values = args.sweep[0], [_identity_value(v) for v in args.sweep[1:]]
+    fixed = dict(kv.split("=", 1) for kv in args.identity)
+    fixed = {k: _identity_value(v) for k, v in fixed.items()}
+    over = {"tracker": {"track_buffer": args.track_buffer}} if args.track_buffer else {}
+
+    def rows(seeds: list[int], parity: int, vals: list[Any]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for seed in seeds:
+            scene = work / f"crowded_seed{seed}"
+            render(seed, scene, market_split(work, parity), "crowded")
+            cached = (scene / _cache_name(reid, over)).exists()
+            models = None if cached else LocalModels(scene_config(scene, reid, over))
+            batches = capture(scene, models, reid, over)
+            out[str(seed)] = {}
+            for v in vals:
+                store = work / f"store_sweep_{seed}"
+                row = replay(scene, batches, store, reid, **fixed, **{name: v})
+                out[str(seed)][f"{name}={v}"] = row
+                print(f"seed {seed} {name}={v}: IDF1 {row['global_idf1']:.3f}", file=sys.stderr)
+        return out
+
+    tune = rows(args.tune_seeds, 0, values)
+    means = {
+        f"{name}={v}": mean([tune[str(s)][f"{name}={v}"] for s in args.tune_seeds]) for v in values
+    }
+    best = max(values, key=lambda v: (means[f"{name}={v}"]["global_idf1"] or 0.0, -values.index(v)))
+    scene0 = work / f"crowded_seed{args.tune_seeds[0]}"
+    default = getattr(scene_config(scene0, reid).identity.model_copy(update=fixed), name)
+    chosen = [default] if default == best else [default, best]
+    held = rows(args.heldout_seeds, 1, chosen)
+    result = {
+        "scenario": "crowded",
+        "people": "Market-1501 bounding_box_train: tuning even ids, held-out odd ids",
+        "tune_seeds": args.tune_seeds,
+        "heldout_seeds": args.heldout_seeds,
+        "parameter": f"identity.{name}",
+        "embedder": ReIDConfig(**reid).model_dump(mode="json"),
+        "identity": fixed,
+        "tracker": TrackerConfig(**over.get("tracker", {})).model_dump(mode="json"),
+        "tuning": {
+            "values": values,
+            "chosen": best,
+            "default": default,
+            "mean": means,
+            "per_seed": tune,
+        },
+        "heldout_per_seed": held,
+        "heldout_mean": {
+            f"{name}={v}": mean([held[str(s)][f"{name}={v}"] for s in args.heldout_seeds])
+            for v in chosen
+        },
+        "how": "captured once per seed through CameraWorker + LocalModels (gating off), each"
+        " value replayed through SiteIdentity",
+        "bench_wall_s": round(time.perf_counter() - t0, 1),
+        "machine": machine(args),
+    }
+    out = Path(args.out_dir) / f"accuracy_sweep_{name}{args.tag}.json"
+    write_result(result, out, echo=args.json)
+    return cleaned_up(args, work)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the JSON results")
@@ -1098,6 +1195,23 @@ def main(argv: list[str] | None = None) -> int:
         " and the default scored on the held-out ones (accuracy_tracker.json)",
     )
     ap.add_argument(
+        "--sweep",
+        nargs="+",
+        metavar=("NAME", "VALUE"),
+        help="only: identity.NAME swept over the values on the tuning seeds, the best and"
+        " the config's scored on the held-out ones (accuracy_sweep_NAME.json)",
+    )
+    ap.add_argument(
+        "--identity",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --sweep: an identity setting of every variant (repeatable)",
+    )
+    ap.add_argument(
+        "--track-buffer", type=int, help="with --sweep: models.tracker.track_buffer of the captures"
+    )
+    ap.add_argument(
         "--matting",
         choices=["feather", "seg", "seg+sam"],
         help="with --segmenters: the renders' person mattes (use another --work)",
@@ -1109,6 +1223,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     reid = {k: v for k, v in (("backend", args.reid_backend), ("weights", args.reid_weights)) if v}
+    if args.sweep:
+        if len(args.sweep) < 2:
+            ap.error("--sweep needs a parameter name and at least one value")
+        return identity_sweep(args, reid)
     if args.ablation:
         return ablation(args)
     if args.pairs:

@@ -48,9 +48,9 @@ def test_scene_config_overrides_only_the_embedder(tmp_path: Path) -> None:
     assert (base.identity.merge_threshold, alt.identity.merge_threshold) == (0.74, 0.5)
     assert (base.staff.match_threshold, alt.staff.match_threshold) == (0.75, 0.47)
     # captured updates are named by the embedder and tracker that made them, defaults included
-    assert acc._cache_name(None) == "updates_onnx_osnet_x0_25_msmt17.onnx_trk-bytetrack-10.pkl"
+    assert acc._cache_name(None) == "updates_onnx_osnet_x0_25_msmt17.onnx_trk-bytetrack-5.pkl"
     assert acc._cache_name({"backend": "openvino", "weights": "reid_openvino/x-0286"}) == (
-        "updates_openvino_x-0286_trk-bytetrack-10.pkl"
+        "updates_openvino_x-0286_trk-bytetrack-5.pkl"
     )
     assert acc._cache_name(None, {"tracker": {"track_buffer": 30}}).endswith(
         "_trk-bytetrack-30.pkl"
@@ -155,7 +155,7 @@ def _scene(folder: Path) -> None:
 
 def test_pairs_ablation_tunes_the_rate_on_the_tuning_folder(tmp_path: Path, monkeypatch) -> None:
     """--pairs: pair_fmr is chosen on the tuning seeds (their own folder), then the held-out
-    seeds run full vs +pairs at the embedder's threshold (retail-0286's 0.40 here), late
+    seeds run full vs +pairs at the embedder's threshold (retail-0286's 0.47 here), late
     correction off."""
     import json
 
@@ -189,7 +189,7 @@ def test_pairs_ablation_tunes_the_rate_on_the_tuning_folder(tmp_path: Path, monk
     assert (t_seeds, t_work, h_seeds, h_work) == ([0], tune, [3], held)
     assert set(sweep) == {"full", "+pairs@0.05", "+pairs@0.1"}
     assert all(
-        v["match_threshold"] == 0.4 and v["correction_window_s"] == 0 for v in sweep.values()
+        v["match_threshold"] == 0.47 and v["correction_window_s"] == 0 for v in sweep.values()
     )
     assert chosen["+pairs"]["pair_fmr"] == 0.1 and "pair_thresholds" not in chosen["full"]
     res = json.loads((out / "accuracy_pairs.json").read_text())
@@ -225,7 +225,7 @@ def test_ablation_rows_keep_each_embedder_at_its_own_thresholds(
     rows = res["rows"]
     assert (rows["osnet_x0_25"]["match_threshold"], rows["retail0286"]["match_threshold"]) == (
         0.72,
-        0.4,
+        0.47,
     )
     assert rows["retail0286"]["merge_threshold"] is None  # late correction off
     assert rows["osnet_x0_25+correction"]["merge_threshold"] == 0.74
@@ -251,5 +251,80 @@ def test_segmenter_variants_override_the_segmenter_and_name_their_captures(
     assert sam.models.reid == base.models.reid and sam.identity == base.identity
     names = {n: acc._cache_name(None, {"segmenter": v}) for n, v in acc.SEGMENTER_VARIANTS.items()}
     assert names["none"] == acc._cache_name(None)  # no masks: the plain capture is reused
-    assert names["sam"] == "updates_onnx_osnet_x0_25_msmt17.onnx_seg-sam-0.2_trk-bytetrack-10.pkl"
+    assert names["sam"] == "updates_onnx_osnet_x0_25_msmt17.onnx_seg-sam-0.2_trk-bytetrack-5.pkl"
     assert len(set(names.values())) == len(names)
+
+
+def test_identity_sweep_tunes_on_tuning_seeds_and_scores_default_and_best(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """--sweep: each value replays the tuning seeds; the held-out ones see the config's
+    value and the best, with the shared --identity settings in every replay."""
+    import json
+
+    seen: list[tuple[int, dict]] = []
+    for seed in (0, 1, 3):
+        _scene(tmp_path / f"crowded_seed{seed}")
+
+    def fake_replay(scene, batches, store, reid=None, **identity):
+        seed = int(scene.name.removeprefix("crowded_seed"))
+        seen.append((seed, identity))
+        v = identity["track_split_similarity"]
+        return {**{k: 0.5 for k in acc.METRICS}, "global_idf1": 0.3 if v is None else v}
+
+    monkeypatch.setattr(acc, "render", lambda *a, **k: {})
+    monkeypatch.setattr(acc, "capture", lambda *a, **k: {"c1": []})
+    monkeypatch.setattr(acc, "replay", fake_replay)
+    monkeypatch.setattr(acc, "market_split", lambda work, parity: tmp_path / f"p{parity}")
+    (tmp_path / "crowded_seed0" / acc._cache_name(None)).write_bytes(b"")  # no models loaded
+    (tmp_path / "crowded_seed1" / acc._cache_name(None)).write_bytes(b"")
+    (tmp_path / "crowded_seed3" / acc._cache_name(None)).write_bytes(b"")
+    out = tmp_path / "results"
+    argv = ["--sweep", "track_split_similarity", "0.4", "0.6", "none", "--identity"]
+    argv += ["correction_window_s=0", "--tune-seeds", "0", "1", "--heldout-seeds", "3"]
+    assert acc.main([*argv, "--work", str(tmp_path), "--out-dir", str(out)]) == 0
+    assert {s for s, _ in seen[:6]} == {0, 1} and {s for s, _ in seen[6:]} == {3}
+    assert all(ident["correction_window_s"] == 0 for _, ident in seen)
+    assert [i["track_split_similarity"] for s, i in seen if s == 3] == [None, 0.6]
+    res = json.loads((out / "accuracy_sweep_track_split_similarity.json").read_text())
+    assert res["tuning"]["chosen"] == 0.6 and res["tuning"]["default"] is None
+    assert set(res["heldout_mean"]) == {"track_split_similarity=None", "track_split_similarity=0.6"}
+
+
+def test_detection_cache_detects_each_frame_once_across_runs(tmp_path: Path) -> None:
+    import numpy as np
+
+    from _detection_cache import DetectionCache, cache_name
+    from mcvision.config import DetectorConfig
+    from mcvision.types import Detections
+
+    class Detector:
+        def __init__(self) -> None:
+            self.frames = 0
+
+        def detect(self, frames):
+            self.frames += len(frames)
+            return [Detections(xyxy=np.full((1, 4), f.mean(), np.float32)) for f in frames]
+
+        def embed(self, crops):
+            return "embedded"
+
+    frames = [np.full((16, 16, 3), v, np.uint8) for v in (10, 20, 30)]
+    path = tmp_path / cache_name(DetectorConfig())
+    first = DetectionCache(Detector(), path)
+    dets = first.detect(frames[:2])
+    got = first.detect_async(frames)()
+    assert first.models.frames == 3 and (first.hits, first.misses) == (2, 3)
+    assert [d.xyxy[0, 0] for d in got] == [10, 20, 30]
+    got[0].xyxy[:] = -1  # callers get copies: the stored boxes stay as detected
+    assert first.detect(frames[:1])[0].xyxy[0, 0] == 10 and dets[0].xyxy[0, 0] == 10
+    assert first.embed([]) == "embedded"  # everything else is the real models'
+    first.save()
+    inner = Detector()
+    again = DetectionCache(inner, path)
+    assert [d.xyxy[0, 0] for d in again.detect(frames[::-1])] == [30, 20, 10]
+    assert inner.frames == 0  # all from the file
+    other = np.full((16, 16, 3), 10, np.uint8)
+    other[::2, ::2] = 11  # a pixel the key samples differs: a new frame
+    assert again.detect([other])[0].xyxy[0, 0] != 10 and inner.frames == 1
+    assert "yolo11n" in path.name and path.name.endswith(".pkl")

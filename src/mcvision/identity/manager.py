@@ -80,6 +80,12 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    track that comes more than ``track_split_gap_s`` after the track's last
    sighting starts a new track under the same local ID, matched afresh; the
    tracker's lost tracks stay where they were lost and pick up whoever walks by.
+   3c. **Split on appearance** (``track_split_similarity`` set): an update whose
+   embedding scores below ``track_split_similarity`` against the mean of the
+   track's own last :data:`_SPLIT_REFERENCE` embeddings starts a new track the
+   same way: when two people cross, the tracker may carry one's ID on to the
+   other, and everything after the swap would otherwise join the first
+   person's identity and gallery.
 4. **Without ReID** (``use_reid = false``, an ablation): a ready track goes
    to the identity whose latest sighting is an ended track on a camera with a
    listed transit to this one and a gap inside its window (``min_s ≤ gap ≤
@@ -147,6 +153,7 @@ from mcvision.types import Event, EventKind, TrackletUpdate
 _FORBIDDEN = 1e9
 _FLOOR_KEEP_S = 30.0  # floor positions kept per track for the overlap coincidence
 _NO_MATCH_TOPOLOGY = 1e6
+_SPLIT_REFERENCE = 3  # a track's last embeddings a new one is compared with (appearance split)
 
 TrackKey = tuple[str, int]
 XY = tuple[float, float]
@@ -189,6 +196,15 @@ class _Track:
     floor: FloorTrack | None = None  # floor positions, on a calibrated camera
     seen: list[float] = field(default_factory=list)  # ts of every sighting (frame), ascending
     pair_sampled: bool = False  # its known-different scores went to the pair thresholds
+    recent: list[np.ndarray] = field(default_factory=list)  # its last embeddings (any state)
+
+    def changed_person(self, vec: np.ndarray, threshold: float) -> bool:
+        """Whether ``vec`` looks like someone else than the track's last embeddings."""
+        if not self.recent:
+            return False
+        ref = np.mean(self.recent, axis=0)
+        norm = float(np.linalg.norm(ref))
+        return norm > 0 and float(ref @ vec) / norm < threshold
 
     def floor_ends(self) -> tuple[XY | None, XY | None]:
         f = self.floor
@@ -473,7 +489,14 @@ class IdentityManager:
     # ---- ingest -------------------------------------------------------
     def _ingest(self, u: TrackletUpdate, result: IdentityResult) -> None:
         key = (u.camera_id, int(u.local_id))
+        vec = None
+        if self.icfg.use_reid and u.embedding is not None and u.quality >= self.icfg.min_quality:
+            try:
+                vec = normalize(u.embedding, self.gallery.dim)[0]
+            except ValueError as err:
+                raise ValueError(f"update of track {key} at ts={u.ts}: {err}") from None
         t = self._tracks.get(key)
+        split_at = self.icfg.track_split_similarity
         if t is not None and t.ended:  # a reused local ID: a new track
             self._forget(t)
             t = None
@@ -488,9 +511,21 @@ class IdentityManager:
             # track, decided afresh (a still-pending first part is dropped).
             self._forget(t)
             t = None
+        elif (
+            t is not None
+            and vec is not None
+            and split_at is not None
+            and t.changed_person(vec, split_at)
+        ):
+            # Someone else under the track's ID (a swap where two people crossed): the
+            # rest is a new track, decided afresh (a still-pending first part is dropped).
+            self._forget(t)
+            t = None
         if t is None:
             t = _Track(u.camera_id, int(u.local_id), float(u.ts), float(u.ts))
             self._tracks[key] = t
+        if vec is not None and split_at is not None:
+            t.recent = [*t.recent[-(_SPLIT_REFERENCE - 1) :], vec]
         t.n += 1
         if not u.ended:
             # An ``ended`` update comes when the tracker gives the track up, a
@@ -507,12 +542,7 @@ class IdentityManager:
                     t.floor = FloorTrack(_FLOOR_KEEP_S)
                 t.floor.add(float(u.ts), xy)
         self._now = max(self._now, float(u.ts))
-        vec = None
-        if self.icfg.use_reid and u.embedding is not None and u.quality >= self.icfg.min_quality:
-            try:
-                vec = normalize(u.embedding, self.gallery.dim)[0]
-            except ValueError as err:
-                raise ValueError(f"update of track {key} at ts={u.ts}: {err}") from None
+        if vec is not None:
             self._camera_mean.add(u.camera_id, vec)
         if t.global_id is not None:
             result.sightings.append((t.global_id, u))
