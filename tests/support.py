@@ -30,3 +30,29 @@ def frames_accounted(stats: Any, read: int | None = None) -> bool:
     st = stats if isinstance(stats, dict) else vars(stats)
     ok = st["frames"] + sum(st["skipped"].values()) == st["frames_read"]
     return ok and (read is None or st["frames_read"] == read)
+
+
+def capture_site(cfg: Any, start_ts: float) -> list[list[Any]]:
+    """Every camera of ``cfg`` through CameraWorker with in-process models; the non-empty
+    update batches of all cameras, in time order."""
+    from mcvision.actors.camera import BufferSink, CameraWorker, LocalModels
+
+    models = LocalModels(cfg)
+    batches: list[list[Any]] = []
+    for cam in cfg.cameras:
+        sink = BufferSink()
+        CameraWorker(cfg, cam.id, models, sink, start_ts=start_ts).run()
+        batches += [b for b in sink.batches if b]
+    return sorted(batches, key=lambda b: b[0].ts)
+
+
+def identify(cfg: Any, batches: list[list[Any]]) -> Any:
+    """The captured batches through the real identity core (``SiteIdentity``), closed."""
+    from mcvision.identity.site import SiteIdentity
+
+    core = SiteIdentity(cfg)
+    for b in batches:
+        core.ingest(b)
+        core.tick(b[-1].ts, flush=False)
+    core.close()
+    return core

@@ -216,7 +216,7 @@ def test_appearance_thresholds_follow_the_named_embedder() -> None:
         cameras=cams,  # type: ignore[arg-type]
         models=ModelsConfig(reid=ReIDConfig(backend="openvino", weights=weights)),
     )
-    assert thresholds(as_objects) == (0.4, 0.5, 0.47, 0.47)
+    assert thresholds(as_objects) == (0.47, 0.5, 0.47, 0.47)
     other = {"reid": {"backend": "onnx", "weights": "my_reid.onnx"}}
     assert thresholds(
         SiteConfig.model_validate({"site_id": "s", "cameras": cams, "models": other})

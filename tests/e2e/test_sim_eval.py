@@ -14,13 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from mcvision.actors.camera import BufferSink, CameraWorker, LocalModels
 from mcvision.config import load_config
 from mcvision.demo import demo_scenario
 from mcvision.evaluate.score import EvalReport, evaluate
-from mcvision.identity.site import SiteIdentity
 from mcvision.sim.render import run_sim
-from mcvision.types import TrackletUpdate
+from support import capture_site, identify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 T0 = 1_764_000_000.0
@@ -42,17 +40,7 @@ def scored(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> EvalReport
         check_detector=False,
     )
     cfg = load_config(res.site_config)
-    models = LocalModels(cfg)
-    batches: list[list[TrackletUpdate]] = []
-    for cam in cfg.cameras:
-        sink = BufferSink()
-        CameraWorker(cfg, cam.id, models, sink, start_ts=T0).run()
-        batches += [b for b in sink.batches if b]
-    core = SiteIdentity(cfg)
-    for b in sorted(batches, key=lambda b: b[0].ts):
-        core.ingest(b)
-        core.tick(b[-1].ts, flush=False)
-    core.close()
+    identify(cfg, capture_site(cfg, T0))
     return evaluate(out, cfg.storage.root, start_ts=T0)
 
 

@@ -295,8 +295,12 @@ class OpenVinoReID(ReIDEmbedder):
             h, w = shape[2].get_length(), shape[3].get_length()
             model.reshape([-1, 3, h, w])
             n_threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
-            config = {"INFERENCE_NUM_THREADS": n_threads} if n_threads > 0 else {}
+            config: dict[str, Any] = {"INFERENCE_NUM_THREADS": n_threads} if n_threads > 0 else {}
             target = "CPU" if device.lower().startswith(("cpu", "cuda")) else device.upper()
+            if target == "CPU":
+                # f32 on every CPU: on AMX/AVX512-BF16 CPUs OpenVINO would otherwise run in
+                # bf16, shifting the cosines that identity.match_threshold was derived from
+                config["INFERENCE_PRECISION_HINT"] = "f32"
             self.compiled = core.compile_model(model, target, config)
         except WeightsCorrupt:
             raise
