@@ -764,6 +764,13 @@ class ReIDConfig(_Model):
     weights: str = DEFAULT_REID_WEIGHTS
     arch: str = Field(default="osnet_x0_25", description="torchreid backend: the architecture")
     device: str = "cpu"
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads of one embedder (onnx, openvino); null: OMP_NUM_THREADS, the"
+        " core count. Where the embedder shares the cores with the detector, fewer threads"
+        " keep it from stalling the detector's own parallel inference",
+    )
 
 
 class PoseConfig(_Model):

@@ -466,9 +466,9 @@ def build_reid(
         raise ValueError(f"unknown ReID backend {cfg.backend!r}; known: {sorted(REID_BACKENDS)}")
     path = W.resolve(cfg.weights, cache_dir=cache_dir, download=download)
     if cfg.backend == "onnx":
-        return OnnxReID(path, device=cfg.device)
+        return OnnxReID(path, device=cfg.device, threads=cfg.threads)
     if cfg.backend == "openvino":
-        return OpenVinoReID(path, device=cfg.device)
+        return OpenVinoReID(path, device=cfg.device, threads=cfg.threads)
     if path.suffix == ".onnx":
         root = Path(cache_dir) if cache_dir is not None else W.cache_root()
         converted = root / "weights" / f"{path.stem}.{cfg.arch}.pth"
