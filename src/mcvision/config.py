@@ -752,12 +752,14 @@ class ReIDConfig(_Model):
     (``backend: openvino``, ``weights: reid_openvino/person-reidentification-retail-0286``,
     256-d) is far stronger on Market-1501 (Rank-1 0.948 / mAP 0.838 against 0.601 / 0.337;
     ``reid_retail0286.json``, ``reid.json``) and on the crowded simulated store (held-out
-    IDF1 0.499 against 0.426 with late correction, ``accuracy_ablation.json``), but it is
-    not the default yet: at its thresholds it gave two of the three people in the real
-    two-camera footage of the runtime's end-to-end test one ID, and its pipeline cost
-    (~3.5x OSNet per crop) has not been measured on a quiet machine
-    (``pipeline_crowd_retail0286.json`` ran at load 10-17). The thresholds on each model's
-    cosine scale follow the model (``EMBEDDER_THRESHOLDS``).
+    IDF1 0.499 against 0.426 with late correction, ``accuracy_ablation.json``; 0.659 with
+    the tracker buffer 5, the appearance split and match 0.47,
+    ``accuracy_sweep_match_threshold_retail0286.json``) and at 0.47 keeps the three people
+    of the real two-camera footage apart (``tests/identity/test_real_footage.py``), but it
+    is not the default yet: its pipeline cost (~3.5x OSNet per crop) keeps 0.67 of the bare
+    detector's frames/s on the crowded store against the 0.8 target
+    (``pipeline_crowd_retail0286.json``, a quiet 2-core machine). The thresholds on each
+    model's cosine scale follow the model (``EMBEDDER_THRESHOLDS``).
     """
 
     backend: Literal["onnx", "openvino", "torchreid"] = "onnx"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -322,6 +323,30 @@ def test_onnx_osnet_real(assets: Path) -> None:
     together = reid.embed(crops)
     alone = np.concatenate([reid.embed([c]) for c in crops])
     np.testing.assert_allclose(together, alone, atol=1e-4)  # batching changes nothing
+
+
+@pytest.mark.assets
+@pytest.mark.parametrize(
+    "backend, weights",
+    [("onnx", OSNET), ("openvino", "reid_openvino/person-reidentification-retail-0287-int8")],
+)
+def test_reid_threads_reach_the_runtime(assets: Path, backend: str, weights: str) -> None:
+    """``models.reid.threads`` sets the embedder's own thread count; null keeps
+    OMP_NUM_THREADS. One thread embeds the same vectors."""
+
+    def threads(reid: object) -> int:
+        if isinstance(reid, OpenVinoReID):
+            return int(reid.compiled.get_property("INFERENCE_NUM_THREADS"))
+        assert isinstance(reid, OnnxReID)
+        return int(reid.session.get_session_options().intra_op_num_threads)
+
+    path = str(assets / weights) if backend == "onnx" else weights
+    one = build_reid(ReIDConfig(backend=backend, weights=path, threads=1))  # type: ignore[arg-type]
+    default = build_reid(ReIDConfig(backend=backend, weights=path))  # type: ignore[arg-type]
+    assert threads(one) == 1
+    assert threads(default) == int(os.environ["OMP_NUM_THREADS"])
+    crops, _ = _prw_crops(assets)
+    np.testing.assert_allclose(one.embed(crops), default.embed(crops), atol=1e-3)
 
 
 @pytest.mark.assets
