@@ -183,7 +183,15 @@ def test_several_errors_reported_together() -> None:
 
 def test_appearance_thresholds_follow_the_named_embedder() -> None:
     """Thresholds a config leaves out take the named ReID model's values; given ones stay."""
-    from mcvision.config import EMBEDDER_THRESHOLDS, ModelsConfig, ReIDConfig, SiteConfig
+    from mcvision.config import (
+        EMBEDDER_THRESHOLDS,
+        CustomersConfig,
+        IdentityConfig,
+        ModelsConfig,
+        ReIDConfig,
+        SiteConfig,
+        StaffConfig,
+    )
 
     cams = [{"id": "c1", "source": "c1.mp4"}]
 
@@ -196,9 +204,21 @@ def test_appearance_thresholds_follow_the_named_embedder() -> None:
         )
 
     default = SiteConfig.model_validate({"site_id": "s", "cameras": cams})
-    assert default.models.reid.backend == "onnx"
+    assert default.models.reid.backend == "openvino"  # retail-0286, the default embedder
+    assert thresholds(default) == (0.47, 0.5, 0.47, 0.47)
+    assert default.identity.track_split_similarity == 0.3
+    # OSNet by its file name alone: the backend follows the file, the thresholds the model
     osnet = EMBEDDER_THRESHOLDS["osnet_x0_25_msmt17.onnx"]
-    assert thresholds(default) == tuple(osnet.values())
+    by_name = SiteConfig.model_validate(
+        {
+            "site_id": "s",
+            "cameras": cams,
+            "models": {"reid": {"weights": "osnet_x0_25_msmt17.onnx"}},
+        }
+    )
+    assert by_name.models.reid.backend == "onnx"
+    assert thresholds(by_name) == tuple(osnet.values())
+    assert by_name.identity.track_split_similarity is None
     retail = {
         "reid": {
             "backend": "openvino",
@@ -218,6 +238,11 @@ def test_appearance_thresholds_follow_the_named_embedder() -> None:
     )
     assert thresholds(as_objects) == (0.47, 0.5, 0.47, 0.47)
     other = {"reid": {"backend": "onnx", "weights": "my_reid.onnx"}}
-    assert thresholds(
-        SiteConfig.model_validate({"site_id": "s", "cameras": cams, "models": other})
-    ) == thresholds(default)
+    unknown = SiteConfig.model_validate({"site_id": "s", "cameras": cams, "models": other})
+    fields = (IdentityConfig(), StaffConfig(), CustomersConfig())
+    assert thresholds(unknown) == (
+        fields[0].match_threshold,
+        fields[0].merge_threshold,
+        fields[1].match_threshold,
+        fields[2].match_threshold,
+    )

@@ -461,7 +461,7 @@ EMBEDDER_THRESHOLDS: dict[str, dict[str, float]] = {
         "customers.match_threshold": 0.75,
     },
 }
-DEFAULT_REID_WEIGHTS = "osnet_x0_25_msmt17.onnx"
+DEFAULT_REID_WEIGHTS = "reid_openvino/person-reidentification-retail-0286"
 
 
 class IdentityConfig(_Model):
@@ -748,21 +748,29 @@ class SegmenterConfig(_Model):
 class ReIDConfig(_Model):
     """The body ReID embedder.
 
-    Default: OSNet x0.25 (ONNX, 512-d). Intel ``person-reidentification-retail-0286``
-    (``backend: openvino``, ``weights: reid_openvino/person-reidentification-retail-0286``,
-    256-d) is far stronger on Market-1501 (Rank-1 0.948 / mAP 0.838 against 0.601 / 0.337;
-    ``reid_retail0286.json``, ``reid.json``) and on the crowded simulated store (held-out
-    IDF1 0.499 against 0.426 with late correction, ``accuracy_ablation.json``; 0.659 with
-    the tracker buffer 5, the appearance split and match 0.47,
-    ``accuracy_sweep_match_threshold_retail0286.json``) and at 0.47 keeps the three people
-    of the real two-camera footage apart (``tests/identity/test_real_footage.py``), but it
-    is not the default yet: its pipeline cost (~3.5x OSNet per crop) keeps 0.67 of the bare
-    detector's frames/s on the crowded store against the 0.8 target
-    (``pipeline_crowd_retail0286.json``, a quiet 2-core machine). The thresholds on each
-    model's cosine scale follow the model (``EMBEDDER_THRESHOLDS``).
+    Default: Intel ``person-reidentification-retail-0286`` (``backend: openvino``, 256-d,
+    BGR 0-255 input). On Market-1501 it scores Rank-1 0.948 / mAP 0.838 against OSNet
+    x0.25's 0.601 / 0.337 (``reid_retail0286.json``, ``reid.json``); on the crowded
+    simulated store's held-out seeds its identity reaches global IDF1 0.659 (tracker buffer
+    5, appearance split 0.30, match 0.47; ``accuracy_sweep_match_threshold_retail0286.json``)
+    against OSNet's 0.508 (buffer 5, ``accuracy_tracker.json``); at 0.47 it keeps the three
+    people of the real two-camera footage apart (``tests/identity/test_real_footage.py``).
+    Per crop it costs ~3.5x OSNet (173 against 627 crops/s), but the pipeline embeds a
+    track every ``identity.embed_every_frames``, not every box: on the crowded store
+    (``pipeline_bench.py --crowd 16``, one 2-core machine) the pipeline kept 0.697 of the
+    bare detector's frames/s with it and 0.689 with OSNet (the embedder's share 28 % against
+    8 % of a core; ``pipeline_crowd_retail0286.json``, ``pipeline_crowd.json``).
+    ``weights: osnet_x0_25_msmt17.onnx`` selects OSNet (the backend follows the file:
+    ``.onnx`` is onnx); retail-0287 INT8 (``reid_openvino/person-reidentification-
+    retail-0287-int8``) costs half of 0286 but has no measured thresholds yet. The
+    thresholds on each model's cosine scale follow the model (``EMBEDDER_THRESHOLDS``).
     """
 
-    backend: Literal["onnx", "openvino", "torchreid"] = "onnx"
+    backend: Literal["onnx", "openvino", "torchreid"] = Field(
+        default="openvino",
+        description="left out: from the weights (a .onnx file: onnx; .pth/.pt/.tar: torchreid;"
+        " else openvino)",
+    )
     weights: str = DEFAULT_REID_WEIGHTS
     arch: str = Field(default="osnet_x0_25", description="torchreid backend: the architecture")
     device: str = "cpu"
@@ -773,6 +781,17 @@ class ReIDConfig(_Model):
         " core count. Where the embedder shares the cores with the detector, fewer threads"
         " keep it from stalling the detector's own parallel inference",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _backend_from_weights(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("backend") is None and data.get("weights"):
+            name = str(data["weights"]).lower()
+            backend = "onnx" if name.endswith(".onnx") else "openvino"
+            if name.endswith((".pth", ".pt", ".tar")):
+                backend = "torchreid"
+            data = {**data, "backend": backend}
+        return data
 
 
 class PoseConfig(_Model):

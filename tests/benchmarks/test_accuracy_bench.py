@@ -38,17 +38,19 @@ def test_scene_config_overrides_only_the_embedder(tmp_path: Path) -> None:
             }
         )
     )
-    base = acc.scene_config(tmp_path)
-    alt = acc.scene_config(tmp_path, acc.RETAIL0286)
-    assert (base.models.reid.backend, alt.models.reid.backend) == ("onnx", "openvino")
-    assert alt.models.reid.weights == acc.RETAIL0286["weights"]
+    base = acc.scene_config(tmp_path)  # the default embedder, retail-0286
+    alt = acc.scene_config(tmp_path, acc.OSNET)
+    assert (base.models.reid.backend, alt.models.reid.backend) == ("openvino", "onnx")
+    assert alt.models.reid.weights == acc.OSNET["weights"]
     assert alt.cameras == base.cameras and alt.storage == base.storage
     # the scene's own threshold stays; the ones it leaves out follow the embedder
     assert alt.identity.match_threshold == base.identity.match_threshold == 0.6
-    assert (base.identity.merge_threshold, alt.identity.merge_threshold) == (0.74, 0.5)
-    assert (base.staff.match_threshold, alt.staff.match_threshold) == (0.75, 0.47)
+    assert (base.identity.merge_threshold, alt.identity.merge_threshold) == (0.5, 0.74)
+    assert (base.staff.match_threshold, alt.staff.match_threshold) == (0.47, 0.75)
     # captured updates are named by the embedder and tracker that made them, defaults included
-    assert acc._cache_name(None) == "updates_onnx_osnet_x0_25_msmt17.onnx_trk-bytetrack-5.pkl"
+    assert acc._cache_name(None) == (
+        "updates_openvino_person-reidentification-retail-0286_trk-bytetrack-5.pkl"
+    )
     assert acc._cache_name({"backend": "openvino", "weights": "reid_openvino/x-0286"}) == (
         "updates_openvino_x-0286_trk-bytetrack-5.pkl"
     )
@@ -251,7 +253,9 @@ def test_segmenter_variants_override_the_segmenter_and_name_their_captures(
     assert sam.models.reid == base.models.reid and sam.identity == base.identity
     names = {n: acc._cache_name(None, {"segmenter": v}) for n, v in acc.SEGMENTER_VARIANTS.items()}
     assert names["none"] == acc._cache_name(None)  # no masks: the plain capture is reused
-    assert names["sam"] == "updates_onnx_osnet_x0_25_msmt17.onnx_seg-sam-0.2_trk-bytetrack-5.pkl"
+    assert names["sam"] == (
+        "updates_openvino_person-reidentification-retail-0286_seg-sam-0.2_trk-bytetrack-5.pkl"
+    )
     assert len(set(names.values())) == len(names)
 
 
@@ -285,10 +289,11 @@ def test_identity_sweep_tunes_on_tuning_seeds_and_scores_default_and_best(
     assert acc.main([*argv, "--work", str(tmp_path), "--out-dir", str(out)]) == 0
     assert {s for s, _ in seen[:6]} == {0, 1} and {s for s, _ in seen[6:]} == {3}
     assert all(ident["correction_window_s"] == 0 for _, ident in seen)
-    assert [i["track_split_similarity"] for s, i in seen if s == 3] == [None, 0.6]
+    # held out: the config's value (the default embedder's 0.3) and the best
+    assert [i["track_split_similarity"] for s, i in seen if s == 3] == [0.3, 0.6]
     res = json.loads((out / "accuracy_sweep_track_split_similarity.json").read_text())
-    assert res["tuning"]["chosen"] == 0.6 and res["tuning"]["default"] is None
-    assert set(res["heldout_mean"]) == {"track_split_similarity=None", "track_split_similarity=0.6"}
+    assert res["tuning"]["chosen"] == 0.6 and res["tuning"]["default"] == 0.3
+    assert set(res["heldout_mean"]) == {"track_split_similarity=0.3", "track_split_similarity=0.6"}
 
 
 def test_detection_cache_detects_each_frame_once_across_runs(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_config_summary_reflects_runtime_overrides(bench: ModuleType, tmp_path: 
     assert summary["frames_per_batch"] == 8
     assert summary["detector"]["max_batch_size"] == 4
     assert summary["detector"]["ongoing"] == 8  # 2 x max_batch_size by default
-    assert summary["reid"] == "onnx:osnet_x0_25_msmt17.onnx"
+    assert summary["reid"] == "openvino:reid_openvino/person-reidentification-retail-0286"
 
 
 @pytest.fixture(scope="module")

@@ -177,15 +177,16 @@ def test_bad_folders_give_clear_errors(tmp_path: Path) -> None:
 
 @pytest.mark.assets
 def test_real_default_config(tmp_path: Path, assets: Path) -> None:
-    """The default config's embedder (OSNet x0.25 ONNX from the assets), no segmenter."""
+    """The default config's embedder (retail-0286, OpenVINO, from the assets), no segmenter."""
     bench = load_benchmark("reid_bench")
     q, g = market_folders(tmp_path / "m")
     out = tmp_path / "r.json"
     bench.main(["--query", str(q), "--gallery", str(g), "--out", str(out), "--no-progress"])
     r = json.loads(out.read_text())
-    assert r["embedder"]["backend"] == "onnx" and r["embedder"]["dim"] == 512
+    assert r["embedder"]["backend"] == "openvino" and r["embedder"]["dim"] == 256
     assert r["embedder"]["weights_file"] == {
-        "path": "models/osnet_x0_25_msmt17.onnx",
+        "path": "models/reid_openvino/person-reidentification-retail-0286/"
+        "person-reidentification-retail-0286.xml",
         "relative_to": "assets",
     }
     assert r["masked"]["absent"].startswith("the config's segmenter is 'none'")

@@ -178,4 +178,4 @@ def test_gallery_width_follows_the_configured_embedder(tmp_path: Path, assets: P
     default = default.model_copy(
         update={"storage": cfg.storage.model_copy(update={"root": str(tmp_path / "default")})}
     )
-    assert SiteIdentity(default).gallery.dim == 512  # the default embedder: OSNet x0.25
+    assert SiteIdentity(default).gallery.dim == 256  # the default embedder: retail-0286
