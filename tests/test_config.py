@@ -205,7 +205,7 @@ def test_appearance_thresholds_follow_the_named_embedder() -> None:
 
     default = SiteConfig.model_validate({"site_id": "s", "cameras": cams})
     assert default.models.reid.backend == "openvino"  # retail-0286, the default embedder
-    assert thresholds(default) == (0.47, 0.5, 0.47, 0.47)
+    assert thresholds(default) == (0.47, 0.48, 0.47, 0.47)
     assert default.identity.track_split_similarity == 0.3
     # OSNet by its file name alone: the backend follows the file, the thresholds the model
     osnet = EMBEDDER_THRESHOLDS["osnet_x0_25_msmt17.onnx"]
@@ -228,7 +228,7 @@ def test_appearance_thresholds_follow_the_named_embedder() -> None:
     cfg = SiteConfig.model_validate(
         {"site_id": "s", "cameras": cams, "models": retail, "identity": {"match_threshold": 0.6}}
     )
-    assert thresholds(cfg) == (0.6, 0.5, 0.47, 0.47)  # the given one kept, the rest retail's
+    assert thresholds(cfg) == (0.6, 0.48, 0.47, 0.47)  # the given one kept, the rest retail's
     # pydantic objects as well as mappings; an unknown model keeps the field defaults
     weights = "reid_openvino/person-reidentification-retail-0286"
     as_objects = SiteConfig(
@@ -236,7 +236,7 @@ def test_appearance_thresholds_follow_the_named_embedder() -> None:
         cameras=cams,  # type: ignore[arg-type]
         models=ModelsConfig(reid=ReIDConfig(backend="openvino", weights=weights)),
     )
-    assert thresholds(as_objects) == (0.47, 0.5, 0.47, 0.47)
+    assert thresholds(as_objects) == (0.47, 0.48, 0.47, 0.47)
     other = {"reid": {"backend": "onnx", "weights": "my_reid.onnx"}}
     unknown = SiteConfig.model_validate({"site_id": "s", "cameras": cams, "models": other})
     fields = (IdentityConfig(), StaffConfig(), CustomersConfig())

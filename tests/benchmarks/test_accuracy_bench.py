@@ -45,7 +45,7 @@ def test_scene_config_overrides_only_the_embedder(tmp_path: Path) -> None:
     assert alt.cameras == base.cameras and alt.storage == base.storage
     # the scene's own threshold stays; the ones it leaves out follow the embedder
     assert alt.identity.match_threshold == base.identity.match_threshold == 0.6
-    assert (base.identity.merge_threshold, alt.identity.merge_threshold) == (0.5, 0.74)
+    assert (base.identity.merge_threshold, alt.identity.merge_threshold) == (0.48, 0.74)
     assert (base.staff.match_threshold, alt.staff.match_threshold) == (0.47, 0.75)
     # captured updates are named by the embedder and tracker that made them, defaults included
     assert acc._cache_name(None) == (
@@ -231,7 +231,7 @@ def test_ablation_rows_keep_each_embedder_at_its_own_thresholds(
     )
     assert rows["retail0286"]["merge_threshold"] is None  # late correction off
     assert rows["osnet_x0_25+correction"]["merge_threshold"] == 0.74
-    assert rows["retail0286+correction"]["merge_threshold"] == 0.5
+    assert rows["retail0286+correction"]["merge_threshold"] == 0.48
     assert set(res["mean"]) == set(rows)
 
 
