@@ -788,6 +788,7 @@ class ReIDConfig(_Model):
     @model_validator(mode="before")
     @classmethod
     def _backend_from_weights(cls, data: Any) -> Any:
+        """A config that names weights but no backend gets the backend of that file."""
         if isinstance(data, dict) and data.get("backend") is None and data.get("weights"):
             name = str(data["weights"]).lower()
             backend = "onnx" if name.endswith(".onnx") else "openvino"
