@@ -1226,6 +1226,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep:
         if len(args.sweep) < 2:
             ap.error("--sweep needs a parameter name and at least one value")
+        if any(kv.split("=", 1)[0] == args.sweep[0] for kv in args.identity):
+            ap.error(f"--identity sets {args.sweep[0]}, the parameter --sweep varies")
         return identity_sweep(args, reid)
     if args.ablation:
         return ablation(args)

@@ -754,9 +754,10 @@ class ReIDConfig(_Model):
     Default: Intel ``person-reidentification-retail-0286`` (``backend: openvino``, 256-d,
     BGR 0-255 input). On Market-1501 it scores Rank-1 0.948 / mAP 0.838 against OSNet
     x0.25's 0.601 / 0.337 (``reid_retail0286.json``, ``reid.json``); on the crowded
-    simulated store's held-out seeds its identity reaches global IDF1 0.659 (tracker buffer
-    5, appearance split 0.30, match 0.47; ``accuracy_sweep_match_threshold_retail0286.json``)
-    against OSNet's 0.508 (buffer 5, ``accuracy_tracker.json``); at 0.47 it keeps the three
+    simulated store's held-out seeds 3 and 5 its identity reaches global IDF1 0.688 (tracker
+    buffer 5, appearance split 0.30, match 0.47, merge 0.48;
+    ``accuracy_sweep_merge_threshold_retail0286.json``) against OSNet's 0.508 on the same
+    seeds (buffer 5, ``accuracy_tracker.json``); at 0.47 it keeps the three
     people of the real two-camera footage apart (``tests/identity/test_real_footage.py``).
     Per crop it costs ~3.5x OSNet (173 against 627 crops/s), but the pipeline embeds a
     track every ``identity.embed_every_frames``, not every box: on the crowded store

@@ -333,3 +333,9 @@ def test_detection_cache_detects_each_frame_once_across_runs(tmp_path: Path) -> 
     other[::2, ::2] = 11  # a pixel the key samples differs: a new frame
     assert again.detect([other])[0].xyxy[0, 0] != 10 and inner.frames == 1
     assert "yolo11n" in path.name and path.name.endswith(".pkl")
+
+
+def test_identity_sweep_refuses_to_fix_the_swept_parameter(capsys) -> None:
+    with pytest.raises(SystemExit):
+        acc.main(["--sweep", "merge_threshold", "0.5", "--identity", "merge_threshold=0.4"])
+    assert "--identity sets merge_threshold" in capsys.readouterr().err
