@@ -307,6 +307,7 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "global_idf1": t["overall"]["idf1"],
         "fragmentation": t["fragmentation"],
         "merge": t["merge"],
+        "id_starts": t["id_starts"],
         "visitors_pred": v["unique_visitors_pred"],
         "visitors_true": true,
         "visitor_count_error": abs(v["unique_visitors_pred"] - true) / true if true else None,

@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import heapq
+import math
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -400,8 +402,40 @@ class TopologyConfig(_Model):
     transits: list[TransitConfig] = Field(default_factory=list)
     unlisted: Literal["allow", "deny"] = Field(
         default="allow",
-        description="allow: unlisted pairs may hand over after any gap; deny: never",
+        description="allow: unlisted pairs may hand over after any gap; deny: only by way of"
+        " listed transits (a person missed on the cameras between still needs the time of the"
+        " quickest listed path, the sum of its min_s; no listed path: never)",
     )
+
+    def quickest_path_s(self, a: str, b: str) -> float | None:
+        """Least total ``min_s`` over chains of listed transits from camera ``a`` to ``b``.
+
+        None when no chain of listed transits joins them (0 for ``a == b``).
+
+        Example:
+            >>> topo = TopologyConfig(transits=[
+            ...     TransitConfig(a="door", b="aisle", min_s=3, max_s=30),
+            ...     TransitConfig(a="aisle", b="till", min_s=0, max_s=9, overlap=True)])
+            >>> topo.quickest_path_s("door", "till"), topo.quickest_path_s("door", "roof")
+            (3.0, None)
+        """
+        edges: dict[str, list[tuple[str, float]]] = {}
+        for t in self.transits:
+            edges.setdefault(t.a, []).append((t.b, t.min_s))
+            edges.setdefault(t.b, []).append((t.a, t.min_s))
+        best = {a: 0.0}
+        heap = [(0.0, a)]
+        while heap:
+            d, cam = heapq.heappop(heap)
+            if cam == b:
+                return d
+            if d > best.get(cam, math.inf):
+                continue
+            for nxt, w in edges.get(cam, ()):
+                if d + w < best.get(nxt, math.inf):
+                    best[nxt] = d + w
+                    heapq.heappush(heap, (d + w, nxt))
+        return None
 
 
 #: Appearance thresholds that live on the embedder's cosine scale, per ReID model
@@ -548,6 +582,15 @@ class IdentityConfig(_Model):
         " walks by where they were lost); 0: never split. Off by default: 0.3 (any missed frame"
         " at 5 fps) raised held-out crowded IDF1 0.510 -> 0.625 but nearly quadrupled the"
         " visitor count (benchmarks/results/accuracy_geometry_split_retail0286.json)",
+    )
+    contest_wait_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="a new track that looks like an identity held by a concurrent track on the"
+        " same camera (the tracker may have carried that ID on to someone else as two people"
+        " crossed) waits up to this long for the holder's next embedding: if the holder now"
+        " looks less like the identity than the new track does, it is cut where the new track"
+        " began and the new track takes the identity; 0: never wait (a new ID at once)",
     )
     track_split_similarity: float | None = Field(
         default=None,

@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 
 from mcvision.evaluate.metrics import (
+    IdStarts,
     PredVisit,
     PredZoneVisit,
+    id_starts,
     predictions_from_truth,
     tracking_metrics,
     visit_metrics,
@@ -88,6 +90,49 @@ def test_global_idf1_needs_one_id_across_cameras(make_gt) -> None:
     assert [s.idf1 for s in tm.per_camera] == [1.0, 1.0]
     assert tm.overall.idf1 == pytest.approx(0.5)  # IDTP 5, IDFN 5, IDFP 5
     assert tm.fragmentation == 1.0
+
+
+def test_id_starts_classify_where_extra_ids_began(make_gt) -> None:
+    # A: c1 frames 0-9 (g1, then g2 from frame 5 after a 2-frame hole: re-acquisition),
+    # c2 frames 14-19 (g3: a walk from c1, 5 frames after c1's last); B: c1 and c2 at
+    # once in frames 0-9, g4 on c1, g5 on c2 from frame 3 (an overlap hand-over missed).
+    gt = make_gt(
+        {
+            "A": [("c1", i, 200.0, 300.0) for i in (0, 1, 2, 5, 6, 7, 8, 9)]
+            + [("c2", i, 200.0, 300.0) for i in range(14, 20)],
+            "B": [("c1", i, 700.0, 300.0) for i in range(10)]
+            + [("c2", i, 700.0, 300.0) for i in range(3, 10)],
+        },
+        cameras=("c1", "c2"),
+        frames=20,
+    )
+
+    def rule(pid: str, cam: str, i: int) -> str:
+        if pid == "A":
+            return "g3" if cam == "c2" else ("g1" if i < 5 else "g2")
+        return "g4" if cam == "c1" else "g5"
+
+    tm = tracking_metrics(gt, relabel(predictions_from_truth(gt), rule))
+    fps = gt.fps
+    assert tm.id_starts == IdStarts(
+        concurrent=1,
+        same_camera=1,
+        other_camera=1,
+        median_gap_s_same_camera=round(3 / fps, 2),
+        median_gap_s_other_camera=round(5 / fps, 2),
+    )
+    # one ID per person: nothing to diagnose
+    assert tracking_metrics(gt, predictions_from_truth(gt)).id_starts == IdStarts()
+
+
+def test_id_starts_ignores_ids_below_min_match_frames() -> None:
+    m = [("p", "A", "c1", i) for i in range(5)] + [("p", "B", "c1", 7), ("p", "C", "c2", 9)]
+    m += [("p", "C", "c2", 10)]
+    s = id_starts(m, fps=1.0, min_match_frames=2)
+    assert (s.same_camera, s.other_camera, s.concurrent) == (0, 1, 0)
+    assert s.median_gap_s_other_camera == 2.0  # from B's frame 7, which still counts as a sighting
+    with pytest.raises(ValueError, match="fps"):
+        id_starts(m, fps=0.0)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,12 @@ Tracking (motmetrics, ``mm.metrics.create()``):
   must keep one global ID across all cameras to score 1.0;
 - fragmentation: share of ground-truth people matched to more than one global ID
   (each on at least ``min_match_frames`` frames);
-- merge: share of predicted global IDs matched to more than one person.
+- merge: share of predicted global IDs matched to more than one person;
+- where extra IDs began (:class:`IdStarts`): for each person's second, third, ...
+  global ID, what the person was doing just before it first held them — seen at that
+  moment on another camera under an earlier ID (an overlap hand-over missed), last seen
+  on the same camera (a re-acquisition missed: occlusion, a tracker's new track) or
+  last seen on another camera (a transit hand-over missed), with the gaps.
 
 Visits and zones (times in seconds from the video start):
 
@@ -50,11 +55,13 @@ from mcvision.sim.truth import GroundTruth
 
 __all__ = [
     "CameraScores",
+    "IdStarts",
     "PredVisit",
     "PredZoneVisit",
     "Predictions",
     "TrackingMetrics",
     "VisitMetrics",
+    "id_starts",
     "predictions_from_truth",
     "tracking_metrics",
     "visit_metrics",
@@ -113,6 +120,23 @@ class CameraScores(_M):
         return _clean(v)
 
 
+class IdStarts(_M):
+    """Where people's extra global IDs began: what to fix when fragmentation is high.
+
+    Each count is of (person, ID) pairs after the person's first ID (the IDs ordered by
+    the frame each first held the person). ``concurrent``: at that frame the person was
+    also matched on another camera under another ID; else by the person's latest earlier
+    match: ``same_camera`` (re-acquired on the camera they were last seen on) or
+    ``other_camera`` (a walk from another camera). Gaps: seconds since that match.
+    """
+
+    concurrent: int = 0
+    same_camera: int = 0
+    other_camera: int = 0
+    median_gap_s_same_camera: float | None = None
+    median_gap_s_other_camera: float | None = None
+
+
 class TrackingMetrics(_M):
     """Identity metrics per camera and across cameras."""
 
@@ -123,6 +147,63 @@ class TrackingMetrics(_M):
     fragmentation: float | None
     merge: float | None
     id_map: dict[str, str]  # predicted global ID -> the person it matched most often
+    id_starts: IdStarts = IdStarts()
+
+
+def id_starts(
+    matches: Sequence[tuple[str, str, str, int]], fps: float, min_match_frames: int = 1
+) -> IdStarts:
+    """Classify where each person's extra IDs began (see :class:`IdStarts`).
+
+    Args:
+        matches: ``(person, global_id, camera, frame)`` for every matched box.
+        fps: frames per second of the (synchronized) cameras, for the gaps.
+        min_match_frames: an ID must hold the person this many frames to count.
+
+    Example:
+        >>> m = [("p", "A", "c1", 0), ("p", "A", "c1", 1), ("p", "B", "c1", 6)]
+        >>> s = id_starts(m, fps=2.0)
+        >>> (s.same_camera, s.median_gap_s_same_camera)
+        (1, 2.5)
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    by_person: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for person, hid, cam, frame in matches:
+        by_person[person].append((frame, cam, hid))
+    counts = Counter[str]()
+    gaps: dict[str, list[float]] = defaultdict(list)
+    for obs in by_person.values():
+        obs.sort()
+        held = Counter(h for _, _, h in obs)
+        first: dict[str, tuple[int, str]] = {}
+        for frame, cam, hid in obs:
+            if held[hid] >= min_match_frames and hid not in first:
+                first[hid] = (frame, cam)
+        for hid, (f0, cam0) in sorted(first.items(), key=lambda kv: kv[1])[1:]:
+            if any(f == f0 and c != cam0 and h != hid for f, c, h in obs):
+                counts["concurrent"] += 1
+                continue
+            before = [(f, c) for f, c, h in obs if f < f0]
+            if not before:  # another ID began on the same frame on this camera
+                counts["same_camera"] += 1
+                gaps["same_camera"].append(0.0)
+                continue
+            f, c = before[-1]
+            kind = "same_camera" if c == cam0 else "other_camera"
+            counts[kind] += 1
+            gaps[kind].append((f0 - f) / fps)
+
+    def med(kind: str) -> float | None:
+        return round(float(np.median(gaps[kind])), 2) if gaps[kind] else None
+
+    return IdStarts(
+        concurrent=counts["concurrent"],
+        same_camera=counts["same_camera"],
+        other_camera=counts["other_camera"],
+        median_gap_s_same_camera=med("same_camera"),
+        median_gap_s_other_camera=med("other_camera"),
+    )
 
 
 @dataclass(frozen=True)
@@ -275,6 +356,20 @@ def tracking_metrics(
     pairs = Counter(
         (oname[int(o)], hname[int(h)]) for o, h in zip(matched["OId"], matched["HId"], strict=True)
     )
+    cam_of = {off: c for c, off in offset.items()}
+    starts = id_starts(
+        [
+            (
+                oname[int(o)],
+                hname[int(h)],
+                cam_of[int(f) // 10_000_000 * 10_000_000],
+                int(f) % 10_000_000,
+            )
+            for (f, _), o, h in zip(matched.index, matched["OId"], matched["HId"], strict=True)
+        ],
+        gt.fps,
+        min_match_frames,
+    )
     ids_of: dict[str, set[str]] = defaultdict(set)
     people_of: dict[str, set[str]] = defaultdict(set)
     best: dict[str, tuple[int, str]] = {}
@@ -302,6 +397,7 @@ def tracking_metrics(
         fragmentation=_clean(frag),
         merge=_clean(merge),
         id_map={h: best[h][1] for h in sorted(best)},
+        id_starts=starts,
     )
 
 

@@ -379,6 +379,11 @@ def format_report(report: EvalReport) -> str:
         f"global IDF1 (all cameras jointly): {_f(t.overall.idf1, True)}",
         f"fragmentation (people with >1 ID): {_f(t.fragmentation, True)}"
         f"   merge (IDs with >1 person): {_f(t.merge, True)}",
+        f"extra IDs began: {t.id_starts.concurrent} beside an earlier ID on another camera,"
+        f" {t.id_starts.same_camera} re-acquired on the same camera"
+        f" (median gap {_f(t.id_starts.median_gap_s_same_camera)} s),"
+        f" {t.id_starts.other_camera} after another camera"
+        f" (median gap {_f(t.id_starts.median_gap_s_other_camera)} s)",
         f"unique visitors: {v.unique_visitors_pred} predicted, {v.unique_visitors_gt} true"
         f" (error {v.unique_visitor_error:+d})",
         f"visits: {v.visits_matched}/{v.visits_gt} true visits matched ({v.visits_pred} predicted);"

@@ -62,8 +62,10 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
      the person may have been somewhere no camera sees, or left and came back
      the same day;
    * unlisted pair: ``topology.unlisted = allow`` allows any gap ≥ 0 (not
-     concurrent); ``deny`` forbids the hand-over when A is where the identity
-     was seen last.
+     concurrent); ``deny``, when A is where the identity was seen last, allows
+     the hand-over only by way of listed transits: the gap must be at least the
+     quickest listed path's total ``min_s`` (the person was missed on the
+     cameras between, or given another ID there); without a listed path, never.
 
    With ``use_topology = false`` only the same-camera rule remains.
 
@@ -197,6 +199,11 @@ class _Track:
     seen: list[float] = field(default_factory=list)  # ts of every sighting (frame), ascending
     pair_sampled: bool = False  # its known-different scores went to the pair thresholds
     recent: list[np.ndarray] = field(default_factory=list)  # its last embeddings (any state)
+    emb_ts: float | None = None  # ts of its latest usable embedding (any state)
+    # pending, waiting for ``rival`` (a live track of identity ``global_id`` it shares
+    # frames with) to show its next embedding: (global ID, rival's key, similarity)
+    contest: tuple[str, TrackKey, float] | None = None
+    contested: bool = False  # a contest was held (won or lost): decide normally now
 
     def changed_person(self, vec: np.ndarray, threshold: float) -> bool:
         """Whether ``vec`` looks like someone else than the track's last embeddings."""
@@ -254,12 +261,12 @@ class _Identity:
             self._mat = np.stack(self.vecs)
         return self._mat
 
-    def spans(self, exclude: TrackKey | None = None) -> Iterator[_Span]:
+    def spans(self, *exclude: TrackKey) -> Iterator[_Span]:
         for cam, (first, last) in self.history.items():
             fxy, lxy = self.floor_ends.get(cam, (None, None))
             yield _Span(cam, first, last, True, fxy, lxy)
         for key, t in self.tracks.items():
-            if key != exclude:
+            if key not in exclude:
                 yield _Span(t.camera_id, t.first_ts, t.last_ts, t.ended, *t.floor_ends(), t.seen)
 
     def fold(self, t: _Track) -> None:
@@ -275,6 +282,12 @@ class _Identity:
         self.history[t.camera_id] = (min(first, t.first_ts), max(last, t.last_ts))
         if fxy is not None or lxy is not None:
             self.floor_ends[t.camera_id] = (fxy, lxy)
+
+
+#: A contester wins when it looks this much more like the identity than the holder's new
+#: embedding does (cosine): the holder's own embeddings are in the gallery it is scored
+#: on, and a duplicate box on one person must not take the person's track apart.
+_CONTEST_MARGIN = 0.05
 
 
 class IdentityManager:
@@ -325,6 +338,7 @@ class IdentityManager:
         self.calendar = calendar or BusinessCalendar.from_config(cfg.reset)
         self.track_retention_s = float(track_retention_s)
         self._transits: dict[frozenset[str], TransitConfig | None] = {}
+        self._paths: dict[tuple[str, str], float | None] = {}
         self._day: str | None = None
         self._n = 0
         self._now = -math.inf
@@ -514,6 +528,15 @@ class IdentityManager:
         elif (
             t is not None
             and vec is not None
+            and t.global_id is not None
+            and (cut := self._lost_contest(t, vec)) is not None
+        ):
+            # A new track on this camera looks more like the identity than this one now
+            # does: the tracker carried the ID on to someone else where the new one began.
+            t = self._cut(t, cut)
+        elif (
+            t is not None
+            and vec is not None
             and split_at is not None
             and t.changed_person(vec, split_at)
         ):
@@ -524,6 +547,8 @@ class IdentityManager:
         if t is None:
             t = _Track(u.camera_id, int(u.local_id), float(u.ts), float(u.ts))
             self._tracks[key] = t
+        if vec is not None:
+            t.emb_ts = float(u.ts)
         if vec is not None and split_at is not None:
             t.recent = [*t.recent[-(_SPLIT_REFERENCE - 1) :], vec]
         t.n += 1
@@ -556,6 +581,102 @@ class IdentityManager:
                 self._keep_track_embedding(t, vec, float(u.ts), float(u.quality))
         if u.ended:
             t.ended = True
+
+    # ---- contests: one identity, two concurrent tracks on one camera --------------
+    def _hold_for_contest(self, t: _Track) -> bool:
+        """Keep ready track ``t`` pending while it contests an identity with a rival.
+
+        When the identity ``t`` looks most like (similarity ≥ ``match_threshold``) is
+        closed to it only because one of the identity's live tracks on the same camera
+        shares frames with it, the tracker may have carried that identity's ID on to
+        someone else as two people crossed (the person then reappears as a new track). The
+        rival's next embedding (within ``embed_every_frames``) settles it
+        (:meth:`_lost_contest`); ``t`` waits for it at most ``contest_wait_s``.
+        """
+        if t.contested:
+            return False
+        if t.contest is not None:
+            gid, rival_key, _ = t.contest
+            ident = self._identities.get(gid)
+            rival = ident.tracks.get(rival_key) if ident is not None else None
+            if rival is not None and rival.ended and (rival.emb_ts or -math.inf) < t.first_ts:
+                # The rival's track ended without another embedding: it had taken someone
+                # else (a track of the identity's own person would have gone on), so what
+                # it was shown since ``t`` began is not the identity's; ``t`` takes it.
+                self._cut(rival, t.first_ts, keep_rest=False)
+                rival = None
+            if rival is None or rival.ended or rival.global_id != gid:
+                t.contest, t.contested = None, True  # the rival is gone: decide normally
+                return False
+            if self._now - t.first_ts < self.icfg.contest_wait_s:
+                return True
+            t.contest, t.contested = None, True
+            return False
+        idents = list(self._identities.values())
+        if not idents:
+            return False
+        sims = self._similarities([t], idents)[0]
+        b = int(np.argmax(sims))
+        if not sims[b] >= self.icfg.match_threshold or self._allowed(idents[b], t):
+            return False
+        ident = idents[b]
+        rivals = [
+            r
+            for r in ident.tracks.values()
+            if r.camera_id == t.camera_id
+            and r.key != t.key
+            and not r.ended
+            and _same_frame(r.seen, t.seen)
+        ]
+        if len(rivals) != 1 or not self._allowed(ident, t, ignore=(rivals[0].key,)):
+            t.contested = True
+            return False
+        t.contest = (ident.global_id, rivals[0].key, float(sims[b]))
+        return self._now - t.first_ts < self.icfg.contest_wait_s
+
+    def _lost_contest(self, rival: _Track, vec: np.ndarray) -> float | None:
+        """When ``rival``'s new embedding ``vec`` looks less like its identity than the
+        pending track contesting it does: the ts to cut ``rival`` at (the contester's
+        start: from there on, the rival has been someone else). Else None (the contest,
+        if any, is lost by the contester, who is then decided normally)."""
+        contesters = [
+            c
+            for c in self._tracks.values()
+            if c.contest is not None and c.contest[:2] == (rival.global_id, rival.key)
+        ]
+        if not contesters:
+            return None
+        ident = self._identities[str(rival.global_id)]
+        probe = _Track(rival.camera_id, rival.local_id, self._now, self._now)
+        probe.embs = [(vec, self._now, 1.0)]
+        own = float(self._similarities([probe], [ident])[0, 0])
+        best = max(contesters, key=lambda c: c.contest[2] if c.contest else -math.inf)
+        won = best.contest is not None and best.contest[2] > own + _CONTEST_MARGIN
+        for c in contesters:
+            if not (won and c is best):
+                c.contest, c.contested = None, True
+        return best.first_ts if won else None
+
+    def _cut(self, t: _Track, cut: float, keep_rest: bool = True) -> _Track:
+        """Split ``t`` at ``cut``: its part before stays with its identity (folded), the
+        part from ``cut`` on (already reported under the identity) goes on as a new,
+        pending track under the same local ID, decided afresh (``keep_rest`` false: an
+        ended track's rest, with nothing left to decide it on, is forgotten)."""
+        before = [x for x in t.seen if x < cut]
+        after = [x for x in t.seen if x >= cut]
+        if before:
+            t.seen, t.last_ts = before, before[-1]
+            self._forget(t)
+        else:  # all of it was someone else's
+            self._tracks.pop(t.key, None)
+            if t.global_id in self._identities:
+                self._identities[t.global_id].tracks.pop(t.key, None)
+        first = after[0] if after else self._now
+        rest = _Track(t.camera_id, t.local_id, first, after[-1] if after else first)
+        rest.seen, rest.n = after, len(after)
+        if keep_rest:
+            self._tracks[rest.key] = rest
+        return rest
 
     def _keep_track_embedding(self, t: _Track, vec: np.ndarray, ts: float, q: float) -> None:
         slot = _diverse_slot(
@@ -628,6 +749,8 @@ class IdentityManager:
                 ready.append(t)
         if self.pair_thresholds is not None:
             self._sample_known_different(ready)
+        if ready and self.icfg.contest_wait_s > 0 and self.icfg.use_reid:
+            ready = [t for t in ready if not self._hold_for_contest(t)]
         remaining = sorted(ready, key=lambda t: (t.first_ts, t.camera_id, t.local_id))
         while remaining:
             idents = list(self._identities.values())
@@ -800,10 +923,11 @@ class IdentityManager:
             self._transits[key] = self.cfg.transit(a, b)
         return self._transits[key]
 
-    def _allowed(self, ident: _Identity, t: _Track) -> bool:
-        """The topology gate: may track ``t`` be the person ``ident``?"""
+    def _allowed(self, ident: _Identity, t: _Track, ignore: tuple[TrackKey, ...] = ()) -> bool:
+        """The topology gate: may track ``t`` be the person ``ident``? (``ignore``: tracks
+        of the identity left out, as if they were someone else's)."""
         t0, t1, cam = t.first_ts, t.last_ts, t.camera_id
-        spans = list(ident.spans(exclude=t.key))
+        spans = list(ident.spans(t.key, *ignore))
         # Where the identity was seen last before this track began: a span still
         # going on counts (someone seen on an overlapping camera right now walks in
         # from there, not from wherever an older, ended span was).
@@ -836,12 +960,22 @@ class IdentityManager:
                 if gap < tr.min_s:
                     return False
             elif self.cfg.topology.unlisted == "deny" and s is latest:
-                return False
+                # only by way of listed transits: the person may have been missed on
+                # the cameras between (or given another ID there), not walked faster
+                path = self._quickest_path(s.camera_id, cam)
+                if path is None or t0 - s.last_ts < path:
+                    return False
         return True
+
+    def _quickest_path(self, a: str, b: str) -> float | None:
+        key = (a, b)
+        if key not in self._paths:
+            self._paths[key] = self.cfg.topology.quickest_path_s(a, b)
+        return self._paths[key]
 
     def _topology_gap(self, ident: _Identity, t: _Track) -> float | None:
         """Without ReID: seconds from the identity's last (ended) sighting, if its window fits."""
-        spans = list(ident.spans(exclude=t.key))
+        spans = list(ident.spans(t.key))
         if not spans:
             return None
         last = max(spans, key=lambda s: s.last_ts)
