@@ -70,7 +70,9 @@ def crossing(track1_after: str) -> list[TrackletUpdate]:
     return sorted(out, key=lambda u: (u.ts, u.local_id))
 
 
-def run(mgr: IdentityManager, ups: list[TrackletUpdate]) -> tuple[dict[tuple[int, float], str], int]:
+def run(
+    mgr: IdentityManager, ups: list[TrackletUpdate]
+) -> tuple[dict[tuple[int, float], str], int]:
     """(local ID, seconds) -> the global ID it was released under; IDs created."""
     ids: dict[tuple[int, float], str] = {}
     new = 0
