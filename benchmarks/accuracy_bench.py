@@ -796,6 +796,8 @@ def ablation_rows(args: argparse.Namespace) -> dict[str, tuple[dict[str, Any], d
     Each embedder at its own thresholds (the config's per-embedder defaults); the
     adaptation rows at the values tuned by ``--centring`` and ``--pairs`` on the tuning
     seeds (``--centring-threshold``, ``--pair-fmr``); late correction only where named.
+    ``--rows`` keeps the named rows only (the numbers are deterministic in the captured
+    updates, so rows of separate runs on the same renders compare).
     """
     off = {"correction_window_s": 0.0}
     centred = {"camera_centring": True, "match_threshold": args.centring_threshold}
@@ -803,6 +805,7 @@ def ablation_rows(args: argparse.Namespace) -> dict[str, tuple[dict[str, Any], d
     rows: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         "osnet_x0_25": (OSNET, off),
         "retail0286": (RETAIL0286, off),
+        "retail0286+geometry": (RETAIL0286, {**off, "use_geometry": True}),
     }
     if args.centring_threshold is not None:
         rows["retail0286+centring"] = (RETAIL0286, {**off, **centred})
@@ -810,6 +813,11 @@ def ablation_rows(args: argparse.Namespace) -> dict[str, tuple[dict[str, Any], d
         rows["retail0286+pairs"] = (RETAIL0286, {**off, **pair})
     rows["osnet_x0_25+correction"] = (OSNET, {})
     rows["retail0286+correction"] = (RETAIL0286, {})
+    if args.rows:
+        unknown = sorted(set(args.rows) - set(rows))
+        if unknown:
+            raise SystemExit(f"--rows: no such ablation row {unknown}; rows: {sorted(rows)}")
+        rows = {n: r for n, r in rows.items() if n in args.rows}
     return rows
 
 
@@ -825,6 +833,8 @@ def ablation(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {}
     for emb in (OSNET, RETAIL0286):
         variants = {n: ident for n, (e, ident) in rows.items() if e == emb}
+        if not variants:
+            continue
         state: dict[str, Any] = {}  # one LocalModels per embedder
         got, renders, timing[emb["weights"]] = run_seeds(
             args.heldout_seeds, work, "crowded", lambda _s: held, variants, state, emb
@@ -1138,6 +1148,7 @@ def main(argv: list[str] | None = None) -> int:
         "--centring-threshold", type=float, help="with --ablation: the centred match threshold"
     )
     ap.add_argument("--pair-fmr", type=float, help="with --ablation: identity.pair_fmr")
+    ap.add_argument("--rows", nargs="+", help="with --ablation: only these rows")
     ap.add_argument(
         "--centring",
         action="store_true",

@@ -15,8 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import heapq
-import math
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -402,40 +400,8 @@ class TopologyConfig(_Model):
     transits: list[TransitConfig] = Field(default_factory=list)
     unlisted: Literal["allow", "deny"] = Field(
         default="allow",
-        description="allow: unlisted pairs may hand over after any gap; deny: only by way of"
-        " listed transits (a person missed on the cameras between still needs the time of the"
-        " quickest listed path, the sum of its min_s; no listed path: never)",
+        description="allow: unlisted pairs may hand over after any gap; deny: never",
     )
-
-    def quickest_path_s(self, a: str, b: str) -> float | None:
-        """Least total ``min_s`` over chains of listed transits from camera ``a`` to ``b``.
-
-        None when no chain of listed transits joins them (0 for ``a == b``).
-
-        Example:
-            >>> topo = TopologyConfig(transits=[
-            ...     TransitConfig(a="door", b="aisle", min_s=3, max_s=30),
-            ...     TransitConfig(a="aisle", b="till", min_s=0, max_s=9, overlap=True)])
-            >>> topo.quickest_path_s("door", "till"), topo.quickest_path_s("door", "roof")
-            (3.0, None)
-        """
-        edges: dict[str, list[tuple[str, float]]] = {}
-        for t in self.transits:
-            edges.setdefault(t.a, []).append((t.b, t.min_s))
-            edges.setdefault(t.b, []).append((t.a, t.min_s))
-        best = {a: 0.0}
-        heap = [(0.0, a)]
-        while heap:
-            d, cam = heapq.heappop(heap)
-            if cam == b:
-                return d
-            if d > best.get(cam, math.inf):
-                continue
-            for nxt, w in edges.get(cam, ()):
-                if d + w < best.get(nxt, math.inf):
-                    best[nxt] = d + w
-                    heapq.heappush(heap, (d + w, nxt))
-        return None
 
 
 #: Appearance thresholds that live on the embedder's cosine scale, per ReID model

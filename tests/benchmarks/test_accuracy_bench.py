@@ -232,7 +232,14 @@ def test_ablation_rows_keep_each_embedder_at_its_own_thresholds(
     assert rows["retail0286"]["merge_threshold"] is None  # late correction off
     assert rows["osnet_x0_25+correction"]["merge_threshold"] == 0.74
     assert rows["retail0286+correction"]["merge_threshold"] == 0.48
+    assert seen["retail0286+geometry"][1] == {"correction_window_s": 0.0, "use_geometry": True}
     assert set(res["mean"]) == set(rows)
+    # --rows: only the named rows run (here one embedder's)
+    seen.clear()
+    assert acc.main([*argv, "--rows", "retail0286", "retail0286+geometry"]) == 0
+    assert set(seen) == {"retail0286", "retail0286+geometry"}
+    with pytest.raises(SystemExit, match="no such ablation row"):
+        acc.main([*argv, "--rows", "retail9999"])
 
 
 def test_segmenter_variants_override_the_segmenter_and_name_their_captures(

@@ -62,10 +62,8 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
      the person may have been somewhere no camera sees, or left and came back
      the same day;
    * unlisted pair: ``topology.unlisted = allow`` allows any gap ≥ 0 (not
-     concurrent); ``deny``, when A is where the identity was seen last, allows
-     the hand-over only by way of listed transits: the gap must be at least the
-     quickest listed path's total ``min_s`` (the person was missed on the
-     cameras between, or given another ID there); without a listed path, never.
+     concurrent); ``deny`` forbids the hand-over when A is where the identity
+     was seen last.
 
    With ``use_topology = false`` only the same-camera rule remains.
 
@@ -338,7 +336,6 @@ class IdentityManager:
         self.calendar = calendar or BusinessCalendar.from_config(cfg.reset)
         self.track_retention_s = float(track_retention_s)
         self._transits: dict[frozenset[str], TransitConfig | None] = {}
-        self._paths: dict[tuple[str, str], float | None] = {}
         self._day: str | None = None
         self._n = 0
         self._now = -math.inf
@@ -960,18 +957,8 @@ class IdentityManager:
                 if gap < tr.min_s:
                     return False
             elif self.cfg.topology.unlisted == "deny" and s is latest:
-                # only by way of listed transits: the person may have been missed on
-                # the cameras between (or given another ID there), not walked faster
-                path = self._quickest_path(s.camera_id, cam)
-                if path is None or t0 - s.last_ts < path:
-                    return False
+                return False
         return True
-
-    def _quickest_path(self, a: str, b: str) -> float | None:
-        key = (a, b)
-        if key not in self._paths:
-            self._paths[key] = self.cfg.topology.quickest_path_s(a, b)
-        return self._paths[key]
 
     def _topology_gap(self, ident: _Identity, t: _Track) -> float | None:
         """Without ReID: seconds from the identity's last (ended) sighting, if its window fits."""
