@@ -219,6 +219,18 @@ def test_appearance_thresholds_follow_the_named_embedder() -> None:
     assert by_name.models.reid.backend == "onnx"
     assert thresholds(by_name) == tuple(osnet.values())
     assert by_name.identity.track_split_similarity is None
+    int8 = SiteConfig.model_validate(
+        {
+            "site_id": "s",
+            "cameras": cams,
+            "models": {
+                "reid": {"weights": "reid_openvino/person-reidentification-retail-0287-int8"}
+            },
+        }
+    )
+    assert int8.models.reid.backend == "openvino"  # an IR folder: OpenVINO
+    assert thresholds(int8) == (0.47, 0.50, 0.45, 0.45)  # its own swept row, not OSNet's
+    assert int8.identity.track_split_similarity == 0.32
     retail = {
         "reid": {
             "backend": "openvino",

@@ -410,14 +410,16 @@ class TopologyConfig(_Model):
 #: the field defaults are OSNet x0.25's (what a model without a row gets; the default model,
 #: retail-0286, takes its row). Where each value came from:
 #:
-#: ================================ ============== ============== =============
-#: threshold                        retail-0286    OSNet x0.25    source
-#: ================================ ============== ============== =============
-#: identity.match_threshold         0.47           0.72           (1)
-#: identity.merge_threshold         0.48           0.74           (2)
-#: staff.match_threshold            0.47           0.75           (3)
-#: customers.match_threshold        0.47           0.75           (3)
-#: ================================ ============== ============== =============
+#: ================================ ============= ============== ============= ==========
+#: threshold                        retail-0286   retail-0287    OSNet x0.25   source
+#:                                                INT8
+#: ================================ ============= ============== ============= ==========
+#: identity.match_threshold         0.47          0.47           0.72          (1)
+#: identity.merge_threshold         0.48          0.50           0.74          (2)
+#: identity.track_split_similarity  0.30          0.32           off           (4)
+#: staff.match_threshold            0.47          0.45           0.75          (3)
+#: customers.match_threshold        0.47          0.45           0.75          (3)
+#: ================================ ============= ============== ============= ==========
 #:
 #: (1) Best mean global IDF1 of the full identity on the crowded scenario's tuning seeds.
 #:     retail-0286: 0.47 of 0.40 / 0.45 / 0.47 / 0.50 on seeds 0-2 (tracker buffer 5, split
@@ -431,12 +433,18 @@ class TopologyConfig(_Model):
 #:     0.701 (``reid_retail0286.json``, ``reid.json``): the crowded store wants a
 #:     slightly stricter value than 1 % FMR for both. (The 0.25-0.55 sweep's renders predate
 #:     the simulator's floor-plan change; on the current renders' held-out seeds 3 and 5 the
-#:     ablation is ``accuracy_ablation.json``.)
+#:     ablation is ``accuracy_ablation.json``.) retail-0287 INT8: 0.47 of 0.40 / 0.43 / 0.45
+#:     / 0.47 / 0.50 on seeds 0-1 (merge 0.48, split 0.28, contest on; mean IDF1 0.659 /
+#:     0.656 / 0.646 / 0.670 / 0.638; ``accuracy_sweep_match_threshold_retail0287.json``);
+#:     at its whole row, held-out seeds 3, 5: 0.686 against 0.445 at OSNet's 0.72
+#:     (``accuracy_sweep_match_threshold_retail0287_chosen.json``).
 #: (2) Best mean global IDF1 of late correction on the tuning seeds. retail-0286: 0.48 of
 #:     0.48 / 0.50 / 0.53 / 0.56 at match 0.47 (seeds 0-1, buffer 5, split 0.30; mean IDF1
 #:     0.637 / 0.624 / 0.615 / 0.622; held-out seeds 3, 5: 0.683 at 0.50 -> 0.688, visitors
 #:     52 -> 51, ``accuracy_sweep_merge_threshold_retail0286.json``); before, 0.50 of 0.42-0.6
-#:     at match 0.40 (``accuracy_correction_retail0286.json``). OSNet: 0.74 of 0.74-0.9
+#:     at match 0.40 (``accuracy_correction_retail0286.json``). retail-0287 INT8: 0.50 of
+#:     0.47 / 0.50 / 0.53 at match 0.47 (seeds 0-1; 0.6695 / 0.670 / 0.6655: a near tie;
+#:     ``accuracy_sweep_merge_threshold_retail0287.json``). OSNet: 0.74 of 0.74-0.9
 #:     (``accuracy_correction.json``).
 #: (3) A false staff match drops a customer from every number, a false returning match
 #:     merges two customers across days: both sit at a strict false-match rate on
@@ -446,16 +454,27 @@ class TopologyConfig(_Model):
 #:     is at 0.466 (true-match rate 0.85), rounded up to 0.47
 #:     (``reid_thresholds_retail0286.json``, ``thresholds_at_fmr``). The customers
 #:     threshold applies to the fused face + body score; only its body part was measured.
+#:     retail-0287 INT8: 0.1 % FMR at 0.443 (true-match rate 0.77), rounded up to 0.45
+#:     (``reid_thresholds_retail0287.json``).
+#: (4) Best mean global IDF1 on the tuning seeds. retail-0286: none / 0.2 / 0.3 on seeds
+#:     0-1 (tracker buffer 5): 0.497 / 0.596 / 0.629; held-out seeds 3, 5: 0.593 -> 0.650
+#:     (``accuracy_sweep_track_split_similarity_retail0286.json``). retail-0287 INT8: none /
+#:     0.25 / 0.28 / 0.32 at match 0.47, merge 0.48: 0.541 / 0.664 / 0.6695 / 0.670
+#:     (``accuracy_sweep_track_split_similarity_retail0287.json``). OSNet: not measured, off.
 EMBEDDER_THRESHOLDS: dict[str, dict[str, float]] = {
     "person-reidentification-retail-0286": {
         "identity.match_threshold": 0.47,
         "identity.merge_threshold": 0.48,
-        # none / 0.2 / 0.3 on tuning seeds 0-1 (tracker buffer 5): mean global IDF1
-        # 0.497 / 0.596 / 0.629; held-out seeds 3, 5: 0.593 -> 0.650, visitors 37.5 -> 40.5
-        # (accuracy_sweep_track_split_similarity_retail0286.json). OSNet: not measured, off.
         "identity.track_split_similarity": 0.30,
         "staff.match_threshold": 0.47,
         "customers.match_threshold": 0.47,
+    },
+    "person-reidentification-retail-0287-int8": {
+        "identity.match_threshold": 0.47,
+        "identity.merge_threshold": 0.50,
+        "identity.track_split_similarity": 0.32,
+        "staff.match_threshold": 0.45,
+        "customers.match_threshold": 0.45,
     },
     "osnet_x0_25_msmt17.onnx": {
         "identity.match_threshold": 0.72,

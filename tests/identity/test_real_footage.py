@@ -50,3 +50,22 @@ def test_retail0286_keeps_three_people_apart_across_two_real_cameras(
     )
     merged = identify(before, batches).store.sql("SELECT global_id FROM visits")
     assert len({v["global_id"] for v in merged}) == 2
+
+
+def test_retail0287_int8_at_its_own_thresholds_keeps_three_people_apart(
+    assets: Path, tmp_path: Path
+) -> None:
+    """The INT8 model named alone takes its own row (match 0.47, not OSNet's 0.72)."""
+    site = demo_site(
+        tmp_path, assets / "footage" / "one-by-one-person-detection.mp4", fps=5, max_s=60
+    )
+    raw = yaml.safe_load(site.read_text())
+    raw["models"] = {"reid": {"weights": "reid_openvino/person-reidentification-retail-0287-int8"}}
+    raw["storage"] = {"root": str(tmp_path / "store")}
+    site.write_text(yaml.safe_dump(raw))
+    cfg = load_config(site)
+    assert cfg.identity.match_threshold == 0.47
+    core = identify(cfg, capture_site(cfg, T0))
+    visits = core.store.sql("SELECT global_id, in_ts, cameras FROM visits ORDER BY in_ts")
+    assert len({v["global_id"] for v in visits}) == len(visits) == 3
+    assert all(sorted(v["cameras"]) == ["entrance", "floor"] for v in visits)

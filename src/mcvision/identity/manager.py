@@ -86,6 +86,18 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    same way: when two people cross, the tracker may carry one's ID on to the
    other, and everything after the swap would otherwise join the first
    person's identity and gallery.
+   3d. **Contest** (``contest_wait_s`` > 0): the swap is usually seen first from
+   the other side — the person comes back as a new track, looks like their own
+   identity, and the same-camera rule bars it, because the identity's old track
+   (now on someone else) shares its frames. Such a track waits (at most
+   ``contest_wait_s``) for the holder's next embedding. If that looks less like
+   the identity than the new track does (by :data:`_CONTEST_MARGIN`), the holder
+   is cut where the new track began: its part before stays with the identity,
+   its part after (already reported under the identity) is matched afresh, and
+   the new track, no longer barred, takes the identity. A holder that ends
+   without another embedding is cut the same way (its rest is forgotten). A
+   holder that still looks like the identity keeps it (a duplicate box of one
+   person), and the new track is decided as before.
 4. **Without ReID** (``use_reid = false``, an ablation): a ready track goes
    to the identity whose latest sighting is an ended track on a camera with a
    listed transit to this one and a gap inside its window (``min_s ≤ gap ≤
