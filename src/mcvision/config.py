@@ -589,9 +589,9 @@ class IdentityConfig(_Model):
     use_geometry: bool = Field(
         default=False,
         description="floor-plane evidence between calibrated cameras (needs cameras[].floor);"
-        " off by default: on the crowded simulated store (held-out seeds 3 and 5, retail-0286)"
-        " it lowered global IDF1 0.510 -> 0.471 (benchmarks/results/accuracy_geometry_retail0286.json:"
-        " the local tracks mix people)",
+        " off by default: on the crowded simulated store's tuning seeds 0-1 (retail-0286, the"
+        " defaults otherwise) it lowered mean global IDF1 0.637 -> 0.620"
+        " (benchmarks/results/accuracy_sweep_use_geometry_retail0286.json)",
     )
     floor_match_m: float = Field(
         default=1.0,
@@ -782,10 +782,10 @@ class ReIDConfig(_Model):
     Default: Intel ``person-reidentification-retail-0286`` (``backend: openvino``, 256-d,
     BGR 0-255 input). On Market-1501 it scores Rank-1 0.948 / mAP 0.838 against OSNet
     x0.25's 0.601 / 0.337 (``reid_retail0286.json``, ``reid.json``); on the crowded
-    simulated store's held-out seeds 3 and 5 its identity reaches global IDF1 0.688 (tracker
-    buffer 5, appearance split 0.30, match 0.47, merge 0.48;
-    ``accuracy_sweep_merge_threshold_retail0286.json``) against OSNet's 0.508 on the same
-    seeds (buffer 5, ``accuracy_tracker.json``); at 0.47 it keeps the three
+    simulated store's held-out seeds 3 and 5 its identity reaches global IDF1 0.716 at the
+    defaults (tracker buffer 5, appearance split 0.30, contest, match 0.47, merge 0.48)
+    against OSNet's 0.513 at its own thresholds, in one run (``accuracy_ablation.json``); at
+    0.47 it keeps the three
     people of the real two-camera footage apart (``tests/identity/test_real_footage.py``).
     Per crop it costs ~3.5x OSNet (173 against 627 crops/s), but the pipeline embeds a
     track every ``identity.embed_every_frames``, not every box: on the crowded store

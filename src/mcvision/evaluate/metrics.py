@@ -86,6 +86,10 @@ _MOT_METRICS = [
 ]
 
 
+#: The global accumulator's frame IDs: camera index × this + frame index.
+_CAMERA_STRIDE = 10_000_000
+
+
 def _clean(v: float | None) -> float | None:
     if v is None:
         return None
@@ -334,7 +338,7 @@ def tracking_metrics(
     cams = [c.id for c in gt.cameras]
     accs = {c: mm.MOTAccumulator(auto_id=False) for c in cams}
     glob = mm.MOTAccumulator(auto_id=False)
-    offset = {c: k * 10_000_000 for k, c in enumerate(cams)}
+    offset = {c: k * _CAMERA_STRIDE for k, c in enumerate(cams)}
     # motmetrics wants numeric IDs: number people and global IDs in order of first sight
     onum: dict[str, int] = {}
     hnum: dict[str, int] = {}
@@ -356,15 +360,9 @@ def tracking_metrics(
     pairs = Counter(
         (oname[int(o)], hname[int(h)]) for o, h in zip(matched["OId"], matched["HId"], strict=True)
     )
-    cam_of = {off: c for c, off in offset.items()}
     starts = id_starts(
         [
-            (
-                oname[int(o)],
-                hname[int(h)],
-                cam_of[int(f) // 10_000_000 * 10_000_000],
-                int(f) % 10_000_000,
-            )
+            (oname[int(o)], hname[int(h)], cams[int(f) // _CAMERA_STRIDE], int(f) % _CAMERA_STRIDE)
             for (f, _), o, h in zip(matched.index, matched["OId"], matched["HId"], strict=True)
         ],
         gt.fps,

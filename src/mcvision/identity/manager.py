@@ -592,7 +592,9 @@ class IdentityManager:
             t.ended = True
 
     # ---- contests: one identity, two concurrent tracks on one camera --------------
-    def _hold_for_contest(self, t: _Track) -> bool:
+    def _hold_for_contest(
+        self, t: _Track, idents: list[_Identity], sims: np.ndarray | None
+    ) -> bool:
         """Keep ready track ``t`` pending while it contests an identity with a rival.
 
         When the identity ``t`` looks most like (similarity ≥ ``match_threshold``) is
@@ -601,6 +603,7 @@ class IdentityManager:
         someone else as two people crossed (the person then reappears as a new track). The
         rival's next embedding (within ``embed_every_frames``) settles it
         (:meth:`_lost_contest`); ``t`` waits for it at most ``contest_wait_s``.
+        ``sims``: ``t`` against each of ``idents`` (None: no identities yet).
         """
         if t.contested:
             return False
@@ -621,10 +624,8 @@ class IdentityManager:
                 return True
             t.contest, t.contested = None, True
             return False
-        idents = list(self._identities.values())
-        if not idents:
+        if sims is None:
             return False
-        sims = self._similarities([t], idents)[0]
         b = int(np.argmax(sims))
         if not sims[b] >= self.icfg.match_threshold or self._allowed(idents[b], t):
             return False
@@ -656,9 +657,7 @@ class IdentityManager:
         if not contesters:
             return None
         ident = self._identities[str(rival.global_id)]
-        probe = _Track(rival.camera_id, rival.local_id, self._now, self._now)
-        probe.embs = [(vec, self._now, 1.0)]
-        own = float(self._similarities([probe], [ident])[0, 0])
+        own = float(self._vector_similarities(vec[None, :], [rival.camera_id], [ident])[0, 0])
         best = max(contesters, key=lambda c: c.contest[2] if c.contest else -math.inf)
         won = best.contest is not None and best.contest[2] > own + _CONTEST_MARGIN
         for c in contesters:
@@ -759,7 +758,12 @@ class IdentityManager:
         if self.pair_thresholds is not None:
             self._sample_known_different(ready)
         if ready and self.icfg.contest_wait_s > 0 and self.icfg.use_reid:
-            ready = [t for t in ready if not self._hold_for_contest(t)]
+            # one similarity pass over the tracks not yet looked at for a contest
+            idents = list(self._identities.values())
+            fresh = [t for t in ready if t.contest is None and not t.contested]
+            sims = self._similarities(fresh, idents) if idents and fresh else None
+            row = {t.key: None if sims is None else sims[a] for a, t in enumerate(fresh)}
+            ready = [t for t in ready if not self._hold_for_contest(t, idents, row.get(t.key))]
         remaining = sorted(ready, key=lambda t: (t.first_ts, t.camera_id, t.local_id))
         while remaining:
             idents = list(self._identities.values())
@@ -858,15 +862,24 @@ class IdentityManager:
         return walkable(p, q, gap, ic.max_walk_speed_mps, slack_m=ic.floor_match_m)
 
     def _similarities(self, tracks: list[_Track], idents: list[_Identity]) -> np.ndarray:
+        """Each track's mean embedding against each identity (-inf: no embedding)."""
         sims = np.full((len(tracks), len(idents)), -np.inf)
         means = [t.mean_embedding() for t in tracks]
         rows = [a for a, m in enumerate(means) if m is not None]
-        if not rows:
-            return sims
-        q = np.stack([m for m in means if m is not None])  # the rows, in order
+        if rows:
+            q = np.stack([m for m in means if m is not None])  # the rows, in order
+            sims[rows] = self._vector_similarities(q, [tracks[a].camera_id for a in rows], idents)
+        return sims
+
+    def _vector_similarities(
+        self, q: np.ndarray, cameras: list[str], idents: list[_Identity]
+    ) -> np.ndarray:
+        """Embeddings ``q`` (seen on ``cameras``) against each identity: the best score
+        over its gallery (centred, and as margins over the pair thresholds, when on)."""
+        sims = np.full((len(q), len(idents)), -np.inf)
         centre = self.icfg.camera_centring
         if centre:
-            q = self._camera_mean.centre(q, [tracks[a].camera_id for a in rows])
+            q = self._camera_mean.centre(q, cameras)
         pairs = self.pair_thresholds
         for b, ident in enumerate(idents):
             mat = ident.matrix()
@@ -875,9 +888,9 @@ class IdentityManager:
                     mat = self._camera_mean.centre(mat, ident.cams)
                 s = q @ mat.T
                 if pairs is not None:  # margins over each pair's own threshold
-                    for i, a in enumerate(rows):
-                        s[i] -= pairs.offsets(tracks[a].camera_id, ident.cams)
-                sims[rows, b] = s.max(axis=1)
+                    for i, cam in enumerate(cameras):
+                        s[i] -= pairs.offsets(cam, ident.cams)
+                sims[:, b] = s.max(axis=1)
         return sims
 
     def _sample_known_different(self, tracks: list[_Track]) -> None:
