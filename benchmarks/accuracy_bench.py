@@ -87,6 +87,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import mcvision  # noqa: E402, F401  (applies the thread/offline environment first)
 from mcvision.config import (  # noqa: E402
+    IdentityConfig,
     ReIDConfig,
     SegmenterConfig,
     SiteConfig,
@@ -111,6 +112,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "reid_no_topology": {"use_topology": False},
     "full": {},
 }
+#: identity settings the cameras use (which frames are embedded): swept by capturing anew
+CAPTURE_SETTINGS = ("embed_first_frames", "embed_every_frames")
 METRICS = (
     "global_idf1",
     "fragmentation",
@@ -207,7 +210,10 @@ def scene_config(
     if reid:
         models["reid"] = {**(models.get("reid") or {}), **reid}
     for section, override in (overrides or {}).items():
-        models[section] = {**(models.get(section) or {}), **override}
+        if section == "identity":  # capture-side identity settings (the embedding cadence)
+            data["identity"] = {**(data.get("identity") or {}), **override}
+        else:
+            models[section] = {**(models.get(section) or {}), **override}
     return resolve_paths(parse_config(data, source=str(path)), scene)
 
 
@@ -219,7 +225,12 @@ def _cache_name(reid: dict[str, Any] | None, overrides: dict[str, Any] | None = 
     masks = "" if seg.backend == "none" else f"_seg-{seg.backend}-{seg.max_per_second}"
     # always named: the default buffer changed (30 -> 10), so an unnamed cache is stale
     tracks = f"_trk-{trk.type}-{trk.track_buffer}"
-    return f"updates_{emb.backend}_{Path(emb.weights).name}{masks}{tracks}.pkl"
+    cadence = "".join(
+        f"_{name}-{value}"
+        for name, value in sorted((overrides or {}).get("identity", {}).items())
+        if value != IdentityConfig.model_fields[name].default
+    )
+    return f"updates_{emb.backend}_{Path(emb.weights).name}{masks}{tracks}{cadence}.pkl"
 
 
 def capture(
@@ -1016,7 +1027,8 @@ def identity_sweep(args: argparse.Namespace, reid: dict[str, Any]) -> int:
 
     ``--sweep NAME V1 V2 ...``: each value replays the seeds' captured updates (captured
     once per seed, with ``--track-buffer`` when given) with ``identity.NAME`` set, on top
-    of ``--identity KEY=VALUE`` settings shared by every variant. The best mean global IDF1
+    of ``--identity KEY=VALUE`` settings shared by every variant; a setting of the cameras
+    (:data:`CAPTURE_SETTINGS`) is captured once per value instead. The best mean global IDF1
     on the tuning seeds is chosen (ties: the first value listed); the held-out seeds are
     scored once with the config's value and with the chosen one. Writes
     ``accuracy_sweep_<NAME><tag>.json``.
@@ -1035,11 +1047,13 @@ def identity_sweep(args: argparse.Namespace, reid: dict[str, Any]) -> int:
         for seed in seeds:
             scene = work / f"crowded_seed{seed}"
             render(seed, scene, market_split(work, parity), "crowded")
-            cached = (scene / _cache_name(reid, over)).exists()
-            models = None if cached else LocalModels(scene_config(scene, reid, over))
-            batches = capture(scene, models, reid, over)
             out[str(seed)] = {}
             for v in vals:
+                # a capture-side setting (the embedding cadence) is captured once per value
+                o = {**over, "identity": {name: v}} if name in CAPTURE_SETTINGS else over
+                cached = (scene / _cache_name(reid, o)).exists()
+                models = None if cached else LocalModels(scene_config(scene, reid, o))
+                batches = capture(scene, models, reid, o)
                 store = work / f"store_sweep_{seed}"
                 row = replay(scene, batches, store, reid, **fixed, **{name: v})
                 out[str(seed)][f"{name}={v}"] = row
@@ -1054,6 +1068,7 @@ def identity_sweep(args: argparse.Namespace, reid: dict[str, Any]) -> int:
     scene0 = work / f"crowded_seed{args.tune_seeds[0]}"
     default = getattr(scene_config(scene0, reid).identity.model_copy(update=fixed), name)
     chosen = [default] if default == best else [default, best]
+    chosen += [v for v in args.heldout_also if v not in chosen]
     held = rows(args.heldout_seeds, 1, chosen)
     result = {
         "scenario": "crowded",
@@ -1219,6 +1234,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="with --sweep: an identity setting of every variant (repeatable)",
+    )
+    ap.add_argument(
+        "--heldout-also",
+        type=_identity_value,
+        nargs="+",
+        default=[],
+        help="with --sweep: values also scored on the held-out seeds (e.g. the feature off)",
     )
     ap.add_argument(
         "--track-buffer", type=int, help="with --sweep: models.tracker.track_buffer of the captures"

@@ -505,7 +505,19 @@ class IdentityConfig(_Model):
     min_seconds: float = Field(default=0.0, ge=0, description="track age before it is matched")
     min_quality: float = Field(default=0.0, ge=0, le=1)
     gallery_per_identity: int = Field(default=16, ge=1, description="embeddings kept per person")
+    # embed_every_frames: 10 of 10 / 15 / 20 on the crowded scenario's tuning seeds 0-1 (IDF1
+    # 0.692 / 0.672 / 0.638 at 951 / 726 / 612 embeddings on seed 0; accuracy_sweep_embed_every_
+    # frames_retail0286.json): fewer embeddings cost accuracy at once
     embed_every_frames: int = Field(default=10, ge=1, description="ReID every K frames per track")
+    # embed_first_frames: 1 of 1 / 2 / 3 on the crowded scenario's tuning seeds 0-1 (IDF1
+    # 0.692 / 0.664 / 0.661; benchmarks/results/accuracy_sweep_embed_first_frames_retail0286.json)
+    embed_first_frames: int = Field(
+        default=1,
+        ge=1,
+        description="ReID on each of a track's first N frames (then every embed_every_frames):"
+        " a track is matched after min_frames updates, so N = min_frames gives the decision N"
+        " embeddings instead of one",
+    )
     max_pending_s: float = Field(
         default=5.0, ge=0, description="a track without a usable embedding this long gets a new ID"
     )
@@ -615,6 +627,34 @@ class IdentityConfig(_Model):
         default=2.5,
         gt=0,
         description="a transit faster than this (floor distance / gap, m/s) is not walkable",
+    )
+
+    # entrance_prior: off by default. 0.15 was the best of 0 / 0.1 / 0.15 / 0.2 on the crowded
+    # scenario's tuning seeds 0-1 (IDF1 0.692 -> 0.749), but on held-out seeds 3, 5 it lowered
+    # IDF1 0.716 -> 0.700 (seed 5: 0.695 -> 0.658) and put out-time MAE up 2.7 -> 5.4 s, while
+    # the unique-visitor count went 47 -> 34.5 for 26 (error 81 % -> 33 %) and in-time MAE
+    # 3.9 -> 1.8 s (benchmarks/results/accuracy_sweep_entrance_prior_retail0286.json): a site
+    # that counts footfall first may want it on
+    entrance_prior: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="a track that begins away from every entrance line (cameras[].lines) is"
+        " probably someone already inside: it takes an existing ID (one that has not gone out"
+        " through a line before it began) at this much less similarity than match_threshold"
+        " (0: off; no effect on a site without lines)",
+    )
+    entrance_radius: float = Field(
+        default=1.0,
+        gt=0,
+        description="a track whose first foot point lies within this many box heights of an"
+        " entrance line begins at the entrance",
+    )
+    entrance_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="tracks beginning this soon after the first update the identity saw count"
+        " as at an entrance (people already inside when the cameras started)",
     )
 
     @model_validator(mode="after")

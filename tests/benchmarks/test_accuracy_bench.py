@@ -303,6 +303,49 @@ def test_identity_sweep_tunes_on_tuning_seeds_and_scores_default_and_best(
     assert set(res["heldout_mean"]) == {"track_split_similarity=0.3", "track_split_similarity=0.6"}
 
 
+def test_a_capture_setting_is_captured_once_per_value(tmp_path: Path, monkeypatch) -> None:
+    """--sweep embed_every_frames: each value has its own captured updates (named by the
+    value; the default keeps the plain name), made with the value in the scene's config;
+    --heldout-also adds values to the held-out seeds."""
+    import json
+
+    for seed in (0, 3):
+        _scene(tmp_path / f"crowded_seed{seed}")
+    captured: list[tuple[int, str, int]] = []
+
+    def fake_capture(scene, models, reid=None, overrides=None):
+        cfg = acc.scene_config(scene, reid, overrides)
+        name = acc._cache_name(reid, overrides)
+        captured.append((int(scene.name[-1]), name, cfg.identity.embed_every_frames))
+        return {"c1": []}
+
+    def fake_replay(scene, batches, store, reid=None, **identity):
+        v = identity["embed_every_frames"]
+        return {**{k: 0.5 for k in acc.METRICS}, "global_idf1": 1.0 / v}
+
+    monkeypatch.setattr(acc, "render", lambda *a, **k: {})
+    monkeypatch.setattr(acc, "capture", fake_capture)
+    monkeypatch.setattr(acc, "replay", fake_replay)
+    monkeypatch.setattr(acc, "market_split", lambda work, parity: tmp_path / f"p{parity}")
+    monkeypatch.setattr("mcvision.actors.camera.LocalModels", lambda cfg: None)
+    out = tmp_path / "results"
+    argv = ["--sweep", "embed_every_frames", "10", "5", "--tune-seeds", "0"]
+    argv += ["--heldout-seeds", "3", "--heldout-also", "20"]
+    assert acc.main([*argv, "--work", str(tmp_path), "--out-dir", str(out)]) == 0
+    plain = acc._cache_name(None)
+    assert [(s, n == plain, e) for s, n, e in captured] == [
+        (0, True, 10),
+        (0, False, 5),
+        (3, True, 10),
+        (3, False, 5),
+        (3, False, 20),
+    ]
+    assert captured[1][1].endswith("_embed_every_frames-5.pkl")
+    res = json.loads((out / "accuracy_sweep_embed_every_frames.json").read_text())
+    assert res["tuning"]["chosen"] == 5 and res["tuning"]["default"] == 10
+    assert set(res["heldout_mean"]) == {f"embed_every_frames={v}" for v in (10, 5, 20)}
+
+
 def test_detection_cache_detects_each_frame_once_across_runs(tmp_path: Path) -> None:
     import numpy as np
 

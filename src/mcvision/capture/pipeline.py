@@ -2,9 +2,9 @@
 
 :class:`CameraPipeline` takes a frame and its person detections, runs the
 camera's tracker, finds the zones each foot point is in and the entrance lines
-crossed, and decides which tracks need a ReID embedding now — on track start,
-every ``identity.embed_every_frames`` frames, or when a clearly better crop
-turns up. ReID runs per track, not per frame: everything else in a step is
+crossed, and decides which tracks need a ReID embedding now — on each of a
+track's first ``identity.embed_first_frames`` frames, then every
+``identity.embed_every_frames`` frames, or when a clearly better crop turns up. ReID runs per track, not per frame: everything else in a step is
 cheap, so the caller batches the crops of many frames (and cameras) into one
 embedder call and hands the embeddings back with :meth:`CameraStep.attach`.
 
@@ -91,6 +91,7 @@ class CameraPipeline:
         self.site = site
         self.tracker = tracker or Tracker(site.models.tracker, fps=camera.fps)
         self.every = site.identity.embed_every_frames
+        self.first = site.identity.embed_first_frames
         self._frame_size: tuple[int, int] | None = None
         self._zones: ZoneMap | None = None
         self._lines: LineCrossingDetector | None = None
@@ -187,7 +188,7 @@ class CameraPipeline:
     def _due(self, st: _TrackState, quality: float) -> bool:
         if quality <= 0:
             return False
-        if st.last_embed_frame is None:
+        if st.last_embed_frame is None or st.frames <= self.first:
             return True
         if st.frames - st.last_embed_frame >= self.every:
             return True

@@ -12,7 +12,7 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
 2. **Joint matching.** All ready tracks are matched at once against the
    active identities with the Hungarian algorithm on one cost per pair::
 
-       cost = (1 − similarity)  +  geometry  [+ topology: forbidden pairs cost ∞]
+       cost = (1 − similarity)  +  geometry  +  entrance  [+ topology: forbidden pairs cost ∞]
 
    **Appearance:** the similarity of a track to an identity is the highest
    cosine between the track's mean (re-normalized) embedding and any of the
@@ -31,9 +31,18 @@ How a local track ``(camera_id, local_id)`` gets its global ID (DESIGN.md §3):
    (either camera uncalibrated, or not seen at once) the term is 0, so an
    uncalibrated site matches exactly as on appearance alone. Every track also
    has a "new identity" option costing ``1 − match_threshold``: a pair is
-   eligible only when its cost is no higher, i.e. ``similarity − geometry ≥
-   match_threshold``, and pairs forbidden by the topology gate (3.) or the
+   eligible only when its cost is no higher, i.e. ``similarity − geometry −
+   entrance ≥ match_threshold``, and pairs forbidden by the topology gate (3.) or the
    walkable-transit gate (3a.) cost too much to be taken.
+   **Entrance** (``entrance_prior``, sites with entrance lines;
+   :mod:`mcvision.identity.entrances`): a track whose first foot point lies more than
+   ``entrance_radius`` box heights from every entrance line (any track on a camera
+   without one), after the first ``entrance_grace_s`` of input and before it crosses a
+   line, began inside: someone a tracker lost, or who walked in from another view, not
+   a new customer. Its pairs with identities that have not gone out through a line
+   (outward crossing) before it began get ``−entrance_prior``, so such a track takes an
+   existing ID at ``match_threshold − entrance_prior``; a new ID still needs a look
+   unlike everyone's. 0 elsewhere.
    With ``camera_centring`` (site adaptation, no labels) both sides are first
    centred on their camera's running mean embedding (:class:`CameraMeans`) and
    re-normalised, which removes what a camera adds to everyone it sees.
@@ -151,6 +160,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig, TransitConfig
+from mcvision.identity.entrances import Entrances
 from mcvision.identity.gallery import Gallery, GalleryRow, diverse_subset, normalize
 from mcvision.identity.geometry import (
     FloorTrack,
@@ -160,7 +170,7 @@ from mcvision.identity.geometry import (
     walkable,
 )
 from mcvision.identity.pair_thresholds import PairThresholds
-from mcvision.types import Event, EventKind, TrackletUpdate
+from mcvision.types import Direction, Event, EventKind, TrackletUpdate
 
 _FORBIDDEN = 1e9
 _FLOOR_KEEP_S = 30.0  # floor positions kept per track for the overlap coincidence
@@ -214,6 +224,7 @@ class _Track:
     # frames with) to show its next embedding: (global ID, rival's key, similarity)
     contest: tuple[str, TrackKey, float] | None = None
     contested: bool = False  # a contest was held (won or lost): decide normally now
+    inside: bool = False  # began away from every entrance: probably someone already inside
 
     def changed_person(self, vec: np.ndarray, threshold: float) -> bool:
         """Whether ``vec`` looks like someone else than the track's last embeddings."""
@@ -262,6 +273,7 @@ class _Identity:
     tracks: dict[TrackKey, _Track] = field(default_factory=dict)
     history: dict[str, tuple[float, float]] = field(default_factory=dict)  # camera → first, last
     floor_ends: dict[str, tuple[XY | None, XY | None]] = field(default_factory=dict)  # of history
+    out_ts: float | None = None  # crossed an entrance line outward then, not back in since
     _mat: np.ndarray | None = None
 
     def matrix(self) -> np.ndarray | None:
@@ -358,6 +370,8 @@ class IdentityManager:
         self._gal_register: list[tuple[str, str, float]] = []
         self._camera_mean = CameraMeans(self.icfg.centring_min_embeddings)
         self._floor = SiteFloor.from_config(cfg) if self.icfg.use_geometry else SiteFloor()
+        self._entrances = Entrances.from_config(cfg)
+        self._started: float | None = None  # ts of the first update this process saw
         ic = self.icfg
         self.pair_thresholds: PairThresholds | None = (
             PairThresholds(ic.match_threshold, ic.pair_fmr, ic.pair_min_samples)
@@ -553,9 +567,14 @@ class IdentityManager:
             # rest is a new track, decided afresh (a still-pending first part is dropped).
             self._forget(t)
             t = None
+        if self._started is None:
+            self._started = float(u.ts)
         if t is None:
             t = _Track(u.camera_id, int(u.local_id), float(u.ts), float(u.ts))
+            t.inside = self._begins_inside(u, float(u.ts) - self._started)
             self._tracks[key] = t
+        elif t.inside and u.crossings:
+            t.inside = False  # crossed an entrance line: may have just come in
         if vec is not None:
             t.emb_ts = float(u.ts)
         if vec is not None and split_at is not None:
@@ -579,6 +598,7 @@ class IdentityManager:
         if vec is not None:
             self._camera_mean.add(u.camera_id, vec)
         if t.global_id is not None:
+            _note_crossings(self._identities[t.global_id], [u])
             result.sightings.append((t.global_id, u))
             if vec is not None:
                 self._add_embedding(
@@ -794,13 +814,15 @@ class IdentityManager:
         if self.icfg.use_reid:
             score = self._similarities(tracks, idents)
             thr = self.icfg.match_threshold
-            # the geometry term can lower a pair's cost by at most floor_weight
+            # the geometry and entrance terms lower a pair's cost by at most their weights
             reach = self.icfg.floor_weight if self._floor.cameras else 0.0
+            if any(t.inside for t in tracks):
+                reach += self.icfg.entrance_prior
             for a, b in zip(*np.nonzero(score >= thr - reach), strict=True):
                 term, d = self._coincidence(idents[b], tracks[a])
                 if term is None:
                     continue  # seen elsewhere on the floor at the same moment: two people
-                c = 1.0 - score[a, b] + term
+                c = 1.0 - score[a, b] + term + self._entrance_term(idents[b], tracks[a])
                 if c <= 1.0 - thr and self._allowed(idents[b], tracks[a]):
                     cost[a, b] = c
                     dist[a, b] = np.nan if d is None else d
@@ -848,6 +870,24 @@ class IdentityManager:
             return 0.0, None
         ic = self.icfg
         return coincidence_term(d, ic.floor_match_m, ic.floor_apart_m, ic.floor_weight), d
+
+    def _entrance_term(self, ident: _Identity, t: _Track) -> float:
+        """``-entrance_prior`` for a track that began away from every entrance as an
+        identity that has not gone out (through an entrance line) before it began; else 0."""
+        if not t.inside or (ident.out_ts is not None and ident.out_ts <= t.first_ts):
+            return 0.0
+        return -self.icfg.entrance_prior
+
+    def _begins_inside(self, u: TrackletUpdate, since_start: float) -> bool:
+        """Whether a track whose first update is ``u`` began away from every entrance."""
+        ic = self.icfg
+        if ic.entrance_prior <= 0 or not self._entrances.known or u.ended or u.crossings:
+            return False
+        if since_start < ic.entrance_grace_s:
+            return False
+        height = float(u.box[3] - u.box[1])
+        foot = (float(u.foot[0]), float(u.foot[1]))
+        return not self._entrances.at_entrance(u.camera_id, foot, height, u.frame_size)
 
     def _walkable(self, s: _Span, t: _Track) -> bool:
         """The walkable-transit gate between a non-concurrent span and track (floor known)."""
@@ -1032,6 +1072,7 @@ class IdentityManager:
                 },
             )
         )
+        _note_crossings(ident, t.buffer)
         result.sightings.extend((ident.global_id, u) for u in t.buffer)
         t.buffer = []
 
@@ -1148,6 +1189,8 @@ class IdentityManager:
             ends = (fb if first <= f0 else fa, lb if last >= l0 else la)
             if ends != (None, None):
                 a.floor_ends[cam] = ends
+        # gone out only if both were (either may be the part still inside)
+        a.out_ts = None if a.out_ts is None or b.out_ts is None else max(a.out_ts, b.out_ts)
         self.gallery.move_identity(src, dst)
         vecs, meta, cams = a.vecs + b.vecs, a.meta + b.meta, a.cams + b.cams
         cap = self.icfg.gallery_per_identity
@@ -1203,6 +1246,13 @@ class CameraMeans:
                 if norm > 1e-9:
                     out[i] = v / norm
         return out
+
+
+def _note_crossings(ident: _Identity, updates: Sequence[TrackletUpdate]) -> None:
+    """Keep when ``ident`` last went out through an entrance line (None once back in)."""
+    for u in updates:
+        for c in u.crossings:
+            ident.out_ts = float(u.ts) if c.direction == Direction.OUT else None
 
 
 def _same_frame(a: Sequence[float] | None, b: Sequence[float]) -> bool:
