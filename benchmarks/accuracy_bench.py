@@ -225,6 +225,8 @@ def _cache_name(reid: dict[str, Any] | None, overrides: dict[str, Any] | None = 
     masks = "" if seg.backend == "none" else f"_seg-{seg.backend}-{seg.max_per_second}"
     # always named: the default buffer changed (30 -> 10), so an unnamed cache is stale
     tracks = f"_trk-{trk.type}-{trk.track_buffer}"
+    if trk.match_thresh != TrackerConfig.model_fields["match_thresh"].default:
+        tracks += f"-m{trk.match_thresh:g}"
     cadence = "".join(
         f"_{name}-{value}"
         for name, value in sorted((overrides or {}).get("identity", {}).items())

@@ -882,8 +882,9 @@ class TrackerConfig(_Model):
     crowded store's tuning seeds 0 and 1 (mean global IDF1 0.417 / 0.391 / 0.390 / 0.402)
     and scored on held-out seeds 3 and 5 (5 vs 10: 0.508 vs 0.468, out MAE 8.1 vs 12.7 s,
     dwell MAE 72 vs 79 s, 40.5 vs 38 visitors for 26; ``benchmarks/results/
-    accuracy_tracker.json``, OSNet, 5 fps). Frames, not seconds: at a camera's 10 fps it is
-    0.5 s, not measured.
+    accuracy_tracker.json``, OSNet, 5 fps). Swept again at retail-0286 and today's identity
+    (3 / 5 / 8: 0.677 / 0.692 / 0.689; ``accuracy_tracker_retail0286.json``). Frames, not
+    seconds: at a camera's 10 fps it is 0.5 s, not measured.
     """
 
     type: Literal["bytetrack", "botsort"] = "bytetrack"

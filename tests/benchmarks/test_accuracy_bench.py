@@ -57,6 +57,9 @@ def test_scene_config_overrides_only_the_embedder(tmp_path: Path) -> None:
     assert acc._cache_name(None, {"tracker": {"track_buffer": 30}}).endswith(
         "_trk-bytetrack-30.pkl"
     )
+    assert acc._cache_name(None, {"tracker": {"match_thresh": 0.9}}).endswith(
+        "_trk-bytetrack-5-m0.9.pkl"
+    )
 
 
 def test_mean_skips_missing_values() -> None:
