@@ -4,9 +4,10 @@
 camera's tracker, finds the zones each foot point is in and the entrance lines
 crossed, and decides which tracks need a ReID embedding now — on each of a
 track's first ``identity.embed_first_frames`` frames, then every
-``identity.embed_every_frames`` frames, or when a clearly better crop turns up. ReID runs per track, not per frame: everything else in a step is
-cheap, so the caller batches the crops of many frames (and cameras) into one
-embedder call and hands the embeddings back with :meth:`CameraStep.attach`.
+``identity.embed_every_frames`` frames, or when a clearly better crop turns up.
+ReID runs per track, not per frame: everything else in a step is cheap, so the
+caller batches the crops of many frames (and cameras) into one embedder call
+and hands the embeddings back with :meth:`CameraStep.attach`.
 
 No Ray and no models here: the camera actor wires this to the Serve
 deployments; tests drive it with real detections or scripted boxes.
