@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mcvision.capture.pipeline import CameraPipeline
-from mcvision.config import parse_config
+from mcvision.config import ConfigError, parse_config
 from mcvision.types import Detections, Frame
 
 T0 = 1_764_000_000.0
@@ -53,7 +53,7 @@ def test_a_track_is_embedded_on_its_first_frames_then_every_k(
 
 
 def test_embed_first_frames_must_be_positive() -> None:
-    with pytest.raises(Exception, match="embed_first_frames"):
+    with pytest.raises(ConfigError, match="embed_first_frames"):
         parse_config(
             {
                 "site_id": "c",

@@ -15,7 +15,7 @@ import pytest
 
 from mcvision.business_day import BusinessCalendar
 from mcvision.config import SiteConfig
-from mcvision.identity.entrances import Entrances, segment_distance
+from mcvision.identity.entrances import Entrances
 from mcvision.identity.gallery import Gallery, normalize
 from mcvision.identity.manager import IdentityManager
 from mcvision.types import Direction, EventKind, LineCrossing, TrackletUpdate
@@ -192,7 +192,27 @@ def test_normalized_lines_are_placed_on_the_frame() -> None:
     assert not e.at_entrance("c", (100.0, 100.0), 50.0, (640, 360))
 
 
-def test_segment_distance_known_answers() -> None:
-    assert segment_distance((0, 3), (-2, 0), (2, 0)) == pytest.approx(3.0)
-    assert segment_distance((5, 4), (-2, 0), (2, 0)) == pytest.approx(5.0)  # past the end
-    assert segment_distance((1, 1), (0, 0), (0, 0)) == pytest.approx(np.sqrt(2))
+def test_normalized_lines_without_a_frame_size_never_claim_a_track_is_inside() -> None:
+    cfg = SiteConfig.model_validate(
+        {
+            "site_id": "s",
+            "cameras": [
+                {
+                    "id": "c",
+                    "source": "a.mp4",
+                    "lines": [{"name": "d", "points": [[0.5, 0], [0.5, 1]], "normalized": True}],
+                }
+            ],
+        }
+    )
+    assert Entrances.from_config(cfg).at_entrance("c", (10.0, 10.0), 50.0, None)
+
+
+def test_line_distance_is_to_the_segment_known_answers() -> None:
+    from mcvision.config import LineConfig
+    from mcvision.tracking.zones import LineCrossingDetector
+
+    lines = LineCrossingDetector([LineConfig(name="d", points=((-2, 0), (2, 0)))])
+    assert lines.distance((0, 3)) == pytest.approx(3.0)
+    assert lines.distance((5, 4)) == pytest.approx(5.0)  # past the end: to the end point
+    assert LineCrossingDetector([]).distance((0, 0)) == float("inf")

@@ -5,7 +5,7 @@ camera that sees no entrance, or far from the entrance line on one that does —
 always someone already inside whom a tracker lost (an occlusion, a crowd) or who walked in
 from another camera's view. :class:`Entrances` answers "did this track begin at an
 entrance?" from the cameras' ``lines`` (the same entrance lines that open and close
-visits); the identity then asks less appearance evidence of such a track before it gives
+visits, measured by :meth:`~mcvision.tracking.zones.LineCrossingDetector.distance`); the identity then asks less appearance evidence of such a track before it gives
 it an existing person's ID than before it calls it a new person
 (``identity.entrance_prior``).
 
@@ -34,74 +34,54 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-import numpy as np
+from mcvision.config import CameraConfig, SiteConfig
+from mcvision.tracking.zones import FrameSize, LineCrossingDetector
 
-from mcvision.config import SiteConfig
-
-__all__ = ["Entrances", "segment_distance"]
+__all__ = ["Entrances"]
 
 
-def segment_distance(p: Sequence[float], a: Sequence[float], b: Sequence[float]) -> float:
-    """Distance from point ``p`` to the segment ``a``–``b`` (same units).
-
-    Example:
-        >>> segment_distance((0, 5), (-1, 0), (1, 0))
-        5.0
-        >>> segment_distance((4, 0), (-1, 0), (1, 0))
-        3.0
-    """
-    pp, aa, bb = (np.asarray(v, dtype=np.float64) for v in (p, a, b))
-    ab = bb - aa
-    denom = float(ab @ ab)
-    s = 0.0 if denom == 0 else float(np.clip((pp - aa) @ ab / denom, 0.0, 1.0))
-    return float(np.linalg.norm(pp - (aa + s * ab)))
-
-
-@dataclass
 class Entrances:
-    """The entrance lines of each camera, and how near a track must begin to one.
+    """The cameras' entrance lines, and how near a track must begin to one.
 
     Args:
-        lines: camera → ``(points, normalized)`` of each entrance line.
+        cameras: the site's cameras (those without ``lines`` see no entrance).
         radius: a foot point within ``radius`` box heights of a line is at the entrance.
     """
 
-    lines: dict[str, list[tuple[tuple[tuple[float, float], tuple[float, float]], bool]]] = field(
-        default_factory=dict
-    )
-    radius: float = 1.0
+    def __init__(self, cameras: Sequence[CameraConfig], radius: float = 1.0) -> None:
+        self._cameras = {cam.id: cam for cam in cameras if cam.lines}
+        self.radius = float(radius)
+        # per camera and frame size: its lines in pixels (None: normalized, size unknown)
+        self._lines: dict[tuple[str, FrameSize | None], LineCrossingDetector | None] = {}
 
     @classmethod
     def from_config(cls, cfg: SiteConfig) -> Entrances:
-        lines = {
-            cam.id: [(ln.points, ln.normalized) for ln in cam.lines]
-            for cam in cfg.cameras
-            if cam.lines
-        }
-        return cls(lines, cfg.identity.entrance_radius)
+        return cls(cfg.cameras, cfg.identity.entrance_radius)
 
     @property
     def known(self) -> bool:
         """Whether the site declares any entrance at all."""
-        return bool(self.lines)
+        return bool(self._cameras)
 
     def at_entrance(
         self,
         camera_id: str,
         foot: Sequence[float],
         box_height: float,
-        frame_size: tuple[int, int] | None,
+        frame_size: FrameSize | None,
     ) -> bool:
         """Whether a foot point (pixels) of a box ``box_height`` px tall is at an entrance."""
-        reach = self.radius * max(float(box_height), 1.0)
-        for (a, b), normalized in self.lines.get(camera_id, []):
-            if normalized:
-                if frame_size is None:
-                    return True  # cannot place the line: do not claim the track is inside
-                w, h = frame_size
-                a, b = (a[0] * w, a[1] * h), (b[0] * w, b[1] * h)
-            if segment_distance(foot, a, b) <= reach:
-                return True
-        return False
+        cam = self._cameras.get(camera_id)
+        if cam is None:
+            return False
+        key = (camera_id, frame_size)
+        if key not in self._lines:
+            try:
+                self._lines[key] = LineCrossingDetector.for_camera(cam, frame_size)
+            except ValueError:  # normalized lines and no frame size to place them on
+                self._lines[key] = None
+        lines = self._lines[key]
+        if lines is None:
+            return True  # cannot place the line: do not claim the track is inside
+        return lines.distance(foot) <= self.radius * max(float(box_height), 1.0)

@@ -571,7 +571,7 @@ class IdentityManager:
             self._started = float(u.ts)
         if t is None:
             t = _Track(u.camera_id, int(u.local_id), float(u.ts), float(u.ts))
-            t.inside = self._begins_inside(u, float(u.ts) - self._started)
+            t.inside = self._begins_inside(u)
             self._tracks[key] = t
         elif t.inside and u.crossings:
             t.inside = False  # crossed an entrance line: may have just come in
@@ -878,12 +878,12 @@ class IdentityManager:
             return 0.0
         return -self.icfg.entrance_prior
 
-    def _begins_inside(self, u: TrackletUpdate, since_start: float) -> bool:
+    def _begins_inside(self, u: TrackletUpdate) -> bool:
         """Whether a track whose first update is ``u`` began away from every entrance."""
         ic = self.icfg
         if ic.entrance_prior <= 0 or not self._entrances.known or u.ended or u.crossings:
             return False
-        if since_start < ic.entrance_grace_s:
+        if self._started is None or float(u.ts) - self._started < ic.entrance_grace_s:
             return False
         height = float(u.box[3] - u.box[1])
         foot = (float(u.foot[0]), float(u.foot[1]))

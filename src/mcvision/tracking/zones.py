@@ -161,6 +161,18 @@ class LineCrossingDetector:
             self.lines.append(_Line(ln.name, np.array(a), np.array(b), sign, LineString([a, b])))
         self._last: dict[tuple[int, int], np.ndarray] = {}  # (track, line) -> last off-line point
 
+    def distance(self, point: Sequence[float]) -> float:
+        """Pixels from ``point`` to the nearest of the line segments (inf without lines).
+
+        Example:
+            >>> from mcvision.config import LineConfig
+            >>> d = LineCrossingDetector([LineConfig(name="d", points=((0, 0), (0, 10)))])
+            >>> d.distance((3, 5)), d.distance((0, 14))
+            (3.0, 4.0)
+        """
+        p = shapely.Point(float(point[0]), float(point[1]))
+        return min((ln.geom.distance(p) for ln in self.lines), default=float("inf"))
+
     @classmethod
     def for_camera(
         cls, camera: CameraConfig, frame_size: FrameSize | None = None
