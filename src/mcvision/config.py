@@ -891,6 +891,31 @@ class TrackerConfig(_Model):
     track_buffer: int = Field(default=5, ge=1, description="frames a lost track is kept")
     match_thresh: float = Field(default=0.8, gt=0, le=1)
     gmc: bool = Field(default=False, description="camera-motion compensation (BoT-SORT)")
+    track_high_thresh: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="detections at least this confident are matched first (ByteTrack's"
+        " first stage); the rest, down to track_low_thresh, only extend existing tracks",
+    )
+    track_low_thresh: float = Field(
+        default=0.1, ge=0, le=1, description="weaker detections than this are ignored"
+    )
+    new_track_thresh: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="an unmatched detection at least this confident starts a track",
+    )
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> TrackerConfig:
+        if self.track_low_thresh > self.track_high_thresh:
+            raise ValueError(
+                f"tracker.track_low_thresh ({self.track_low_thresh}) must be <="
+                f" track_high_thresh ({self.track_high_thresh})"
+            )
+        return self
 
 
 class ModelsConfig(_Model):

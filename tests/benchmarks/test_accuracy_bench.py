@@ -60,6 +60,9 @@ def test_scene_config_overrides_only_the_embedder(tmp_path: Path) -> None:
     assert acc._cache_name(None, {"tracker": {"match_thresh": 0.9}}).endswith(
         "_trk-bytetrack-5-m0.9.pkl"
     )
+    weak = {"detector": {"conf": 0.1}, "tracker": {"track_high_thresh": 0.35}}
+    assert acc._cache_name(None, weak).endswith("_trk-bytetrack-5-h0.35-c0.1.pkl")
+    assert acc._cache_name(None, {"detector": {"conf": 0.35}}) == acc._cache_name(None)
 
 
 def test_mean_skips_missing_values() -> None:
@@ -347,6 +350,48 @@ def test_a_capture_setting_is_captured_once_per_value(tmp_path: Path, monkeypatc
     res = json.loads((out / "accuracy_sweep_embed_every_frames.json").read_text())
     assert res["tuning"]["chosen"] == 5 and res["tuning"]["default"] == 10
     assert set(res["heldout_mean"]) == {f"embed_every_frames={v}" for v in (10, 5, 20)}
+
+
+def test_tracker_variants_capture_each_and_hold_out_the_baseline_and_best(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """--tracker-variants: every variant captured with its detector/tracker settings in the
+    scene's config; the held-out seeds get the first (baseline) and the best."""
+    import json
+
+    for seed in (0, 3):
+        _scene(tmp_path / f"crowded_seed{seed}")
+    captured: list[tuple[int, float, float]] = []
+
+    def fake_capture(scene, models, reid=None, overrides=None):
+        cfg = acc.scene_config(scene, reid, overrides)
+        new = cfg.models.tracker.new_track_thresh
+        captured.append((int(scene.name[-1]), cfg.models.detector.conf, new))
+        return {"c1": [], "new": new}
+
+    def fake_replay(scene, batches, store, reid=None, **identity):
+        return {**{k: 0.5 for k in acc.METRICS}, "global_idf1": batches["new"]}
+
+    monkeypatch.setattr(acc, "render", lambda *a, **k: {})
+    monkeypatch.setattr(acc, "capture", fake_capture)
+    monkeypatch.setattr(acc, "replay", fake_replay)
+    monkeypatch.setattr(acc, "market_split", lambda work, parity: tmp_path / f"p{parity}")
+    monkeypatch.setattr("mcvision.actors.camera.LocalModels", lambda cfg: None)
+    out = tmp_path / "results"
+    argv = ["--tracker-variants", "base=", "weak=detector.conf:0.1,tracker.new_track_thresh:0.45"]
+    argv += ["mid=tracker.new_track_thresh:0.3", "--tune-seeds", "0", "--heldout-seeds", "3"]
+    assert acc.main([*argv, "--work", str(tmp_path), "--out-dir", str(out)]) == 0
+    base = (acc.DetectorConfig().conf, acc.TrackerConfig().new_track_thresh)
+    assert captured == [(0, *base), (0, 0.1, 0.45), (0, base[0], 0.3), (3, *base), (3, 0.1, 0.45)]
+    res = json.loads((out / "accuracy_tracker_variants.json").read_text())
+    assert res["tuning"]["chosen"] == "weak"
+    assert set(res["heldout_mean"]) == {"base", "weak"}
+    assert res["variants"]["weak"] == {
+        "detector": {"conf": 0.1},
+        "tracker": {"new_track_thresh": 0.45},
+    }
+    with pytest.raises(SystemExit):
+        acc.main(["--tracker-variants", "bad=segmenter.backend:sam"])
 
 
 def test_detection_cache_detects_each_frame_once_across_runs(tmp_path: Path) -> None:

@@ -100,6 +100,44 @@ def test_low_confidence_box_does_not_start_a_track() -> None:
     assert len(out) == 0 and t.active_ids() == ()
 
 
+@pytest.mark.parametrize("kind", TYPES)
+def test_a_weak_box_extends_a_track_but_starts_none(kind: str) -> None:
+    """Above track_low_thresh and under track_high_thresh: the second stage only."""
+    cfg = TrackerConfig(type=kind, track_high_thresh=0.5, new_track_thresh=0.5)
+    t = Tracker(cfg, fps=10)
+    for i in range(4):
+        t.update(box(100 + 2 * i))
+    # the person half hidden: weak boxes keep the track
+    for i in range(4, 10):
+        assert t.update(box(100 + 2 * i, conf=0.3)).tracker_id.tolist() == [1]
+    assert t.lost_ids() == ()
+    # the same weak boxes alone, far away, never start a track
+    other = Tracker(cfg, fps=10)
+    for _ in range(6):
+        assert len(other.update(box(400, conf=0.3))) == 0
+    assert other.active_ids() == ()
+    # under track_low_thresh the box is not even used to extend a track
+    low = Tracker(TrackerConfig(type=kind, track_low_thresh=0.35, track_high_thresh=0.5), fps=10)
+    for i in range(4):
+        low.update(box(100 + 2 * i))
+    assert len(low.update(box(108, conf=0.3))) == 0
+    assert low.lost_ids() == (1,)
+
+
+def test_new_track_thresh_gates_new_tracks() -> None:
+    strict = Tracker(TrackerConfig(new_track_thresh=0.6), fps=10)
+    loose = Tracker(TrackerConfig(), fps=10)
+    for _ in range(4):
+        out_strict = strict.update(box(100, conf=0.5))
+        out_loose = loose.update(box(100, conf=0.5))
+    assert len(out_strict) == 0 and out_loose.tracker_id.tolist() == [1]
+
+
+def test_tracker_thresholds_must_be_ordered() -> None:
+    with pytest.raises(ValueError, match=r"track_low_thresh .* must be <= track_high_thresh"):
+        TrackerConfig(track_low_thresh=0.5, track_high_thresh=0.3)
+
+
 @pytest.mark.parametrize(("gmc", "method"), [(False, None), (True, "sparseOptFlow")])
 def test_botsort_gmc_switch(gmc: bool, method: str | None) -> None:
     t = Tracker(TrackerConfig(type="botsort", gmc=gmc), fps=10)

@@ -64,7 +64,13 @@ def _args(cfg: TrackerConfig) -> Any:
     from ultralytics.utils.checks import check_yaml
 
     args = dict(YAML.load(check_yaml(f"{cfg.type}.yaml")))
-    args.update(track_buffer=cfg.track_buffer, match_thresh=cfg.match_thresh)
+    args.update(
+        track_buffer=cfg.track_buffer,
+        match_thresh=cfg.match_thresh,
+        track_high_thresh=cfg.track_high_thresh,
+        track_low_thresh=cfg.track_low_thresh,
+        new_track_thresh=cfg.new_track_thresh,
+    )
     if cfg.type == "botsort":
         # static cameras: no camera-motion compensation unless asked for
         args.update(gmc_method="sparseOptFlow" if cfg.gmc else "none", with_reid=False)
