@@ -885,6 +885,12 @@ class TrackerConfig(_Model):
     accuracy_tracker.json``, OSNet, 5 fps). Swept again at retail-0286 and today's identity
     (3 / 5 / 8: 0.677 / 0.692 / 0.689; ``accuracy_tracker_retail0286.json``). Frames, not
     seconds: at a camera's 10 fps it is 0.5 s, not measured.
+
+    ``track_high_thresh`` / ``track_low_thresh`` / ``new_track_thresh`` are Ultralytics'
+    ByteTrack defaults; with the detector at ``conf`` 0.35 no box is weaker than the first
+    stage's 0.25. ByteTrack's own use (the detector at 0.1, boxes of 0.1-0.35 only extending
+    tracks at ``track_high_thresh`` 0.35, new tracks from 0.5) raised tuning IDF1 0.692 ->
+    0.710 and lowered held-out 0.716 -> 0.703 (``accuracy_tracker_variants_retail0286.json``).
     """
 
     type: Literal["bytetrack", "botsort"] = "bytetrack"
